@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# make check: every test of oxmosix, ending with one line "N passed, N failed".
+#   check.sh [all|host|lint|layout|kselftest]
+# host: cargo tests of tools/ (and the pure-Rust module parts they include)
+# lint: rustfmt, clippy (tools and module), unsafe confined to rust/, checkpatch on patches/
+# layout: bindgen layout check of the cached kernel
+# kselftest: tests/selftests/oxmosix on a 3-node cluster, the network test again on 5 nodes
+. "$(dirname "$0")/lib.sh"
+what=${1:-all}
+OUT=$BUILD/check
+rm -rf "$OUT"
+mkdir -p "$OUT"
+PASS=0
+FAIL=0
+declare -a FAILED=()
+
+ok() { PASS=$((PASS + $1)); }
+bad() { FAIL=$((FAIL + $1)); FAILED+=("$2"); }
+# single NAME CMD...: one check that passes when CMD succeeds (output kept in build/check/NAME.log).
+single() {
+	local name=$1
+	shift
+	if "$@" > "$OUT/$name.log" 2>&1; then
+		ok 1
+		echo "ok - $name"
+	else
+		bad 1 "$name"
+		echo "not ok - $name (build/check/$name.log):"
+		tail -20 "$OUT/$name.log" | sed 's/^/    /'
+	fi
+}
+
+host_tests() {
+	local log=$OUT/cargo-test.log p f
+	(cd "$TOP/tools" && cargo test -q --release --locked --workspace) > "$log" 2>&1 || true
+	p=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ | bc)
+	f=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | paste -sd+ | bc)
+	if ! grep -q '^test result:' "$log"; then
+		echo "host tests did not run (build/check/cargo-test.log):"; tail -20 "$log"
+		bad 1 "host tests: build"
+		return
+	fi
+	ok "${p:-0}"
+	[ "${f:-0}" = 0 ] || bad "$f" "host tests"
+	echo "host tests: ${p:-0} passed, ${f:-0} failed"
+}
+
+unsafe_confined() {
+	# src/ is safe Rust: every `unsafe` lives in rust/ (the kapi abstractions).
+	! grep -rnw --include='*.rs' 'unsafe' "$TOP/src" | grep -v '^\s*//'
+}
+
+checkpatch() {
+	kernel_env
+	local p rc=0
+	while read -r p; do
+		case "$p" in ''|'#'*) continue ;; esac
+		perl "$KSRC/scripts/checkpatch.pl" --no-tree --no-signoff -q "$TOP/patches/$p" || rc=1
+	done < "$TOP/patches/series"
+	return $rc
+}
+
+lints() {
+	single rustfmt rustfmt --edition 2021 --check "$TOP/src/oxmosix.rs" "$TOP/tools/mosctl/src/main.rs" "$TOP/tools/uapi/src/lib.rs"
+	single clippy-tools bash -c "cd '$TOP/tools' && cargo clippy -q --release --locked --workspace --all-targets -- -D warnings"
+	single clippy-module bash "$TOP/scripts/module.sh" lint
+	single unsafe-confined unsafe_confined
+	single checkpatch checkpatch
+}
+
+layout() {
+	kernel_env
+	single layoutcheck bash "$TOP/scripts/layoutcheck.sh" "$KSRC"
+}
+
+# ktap_count FILE: add the KTAP results of FILE (leaf tests of every program, plus each program
+# that failed as a whole) to the totals; a missing or short plan is a failure.
+ktap_count() {
+	local f=$1 plan got p nf
+	plan=$(grep -m1 -E '^1\.\.[0-9]+$' "$f" | cut -d. -f3)
+	got=$(grep -cE '^(not )?ok [0-9]+ ' "$f" || true)
+	p=$(grep -E '^# ok [0-9]+ ' "$f" | grep -vc '# SKIP' || true)
+	nf=$(grep -cE '^# not ok [0-9]+ |^not ok [0-9]+ ' "$f" || true)
+	ok "$p"
+	[ "$nf" = 0 ] || bad "$nf" "kselftest $(basename "$f")"
+	if [ -z "$plan" ] || [ "$got" != "$plan" ]; then
+		bad 1 "kselftest $(basename "$f"): plan ${plan:-missing}, $got results"
+	fi
+	grep -E '^# (not )?ok [0-9]+ |^(not )?ok [0-9]+ ' "$f" | sed 's/^/    /'
+}
+
+# cluster_ktap NAME NODES TESTS: run the selftests TESTS on node 1 of an NODES-node cluster.
+cluster_ktap() {
+	local name=$1 nodes=$2 tests=$3 rc=0
+	printf '#!/bin/sh\nexec sh /opt/oxmosix/selftests/oxmosix/run_ktap.sh %s\n' "$tests" > "$OUT/$name.sh"
+	echo "kselftests on $nodes nodes: $tests"
+	stage "boot+test" "$TOP/scripts/cluster" run --nodes "$nodes" --timeout 900 "$OUT/$name.sh" \
+		> "$OUT/$name.ktap" 2> "$OUT/$name.cluster.log" || rc=$?
+	sed 's/^/    cluster: /' "$OUT/$name.cluster.log" | grep -v 'stage ' || true
+	ktap_count "$OUT/$name.ktap"
+	if [ "$rc" != 0 ]; then
+		bad 1 "cluster run $name (exit $rc)"
+		echo "not ok - cluster run on $nodes nodes exited $rc"
+	fi
+}
+
+kselftests() {
+	cluster_ktap ktap-3nodes 3 "$(tr '\n' ' ' < "$TOP/tests/selftests/oxmosix/tests.list")"
+	cluster_ktap ktap-5nodes 5 net_test
+}
+
+case "$what" in
+all)
+	stage host host_tests
+	stage lint lints
+	stage layout layout
+	stage tests kselftests
+	;;
+host) stage host host_tests ;;
+lint) stage lint lints ;;
+layout) stage layout layout ;;
+kselftest) stage tests kselftests ;;
+*) die "usage: check.sh [all|host|lint|layout|kselftest]" ;;
+esac
+
+[ ${#FAILED[@]} = 0 ] || printf 'failed: %s\n' "${FAILED[@]}"
+echo "$PASS passed, $FAIL failed"
+[ "$FAIL" = 0 ]

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Build the node image build/node.cpio.gz: busybox, /init, oxmosix.ko, the tools and the selftests.
+# Every node boots the same image; its identity comes from the kernel command line (scripts/cluster).
+. "$(dirname "$0")/lib.sh"
+
+TOOLS_BIN=$TOP/tools/target/x86_64-unknown-linux-gnu/release
+root=$(mktemp -d)
+trap 'rm -rf "$root"' EXIT
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,lib/modules,opt/oxmosix/bin,opt/oxmosix/selftests}
+
+install -m 755 /bin/busybox "$root/bin/busybox"
+install -m 755 "$TOP/scripts/node/init" "$root/init"
+install -m 644 "$TOP/scripts/node/profile" "$root/etc/profile"
+printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
+printf 'root:x:0:\n' > "$root/etc/group"
+
+[ -f "$TOP/oxmosix.ko" ] || die "oxmosix.ko missing: make module"
+install -m 644 "$TOP/oxmosix.ko" "$root/lib/modules/oxmosix.ko"
+for t in mosctl; do
+	[ -x "$TOOLS_BIN/$t" ] || die "$TOOLS_BIN/$t missing: make tools"
+	install -m 755 "$TOOLS_BIN/$t" "$root/opt/oxmosix/bin/$t"
+done
+[ -d "$BUILD/selftests/oxmosix" ] || die "selftests missing: make selftests"
+cp -a "$BUILD/selftests/oxmosix" "$root/opt/oxmosix/selftests/"
+
+(cd "$root" && find . | cpio -o -H newc --owner=0:0 --quiet | gzip -6) > "$BUILD/node.cpio.gz.tmp"
+mv "$BUILD/node.cpio.gz.tmp" "$BUILD/node.cpio.gz"
+log "node image $BUILD/node.cpio.gz ($(du -h "$BUILD/node.cpio.gz" | cut -f1))"

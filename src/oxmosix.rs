@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+//! oxmosix: openMosix reborn on Linux 6.12, in Rust.
+//!
+//! Identical-kernel x86-64 machines become one single-system-image cluster: processes migrate
+//! transparently between nodes while a deputy at their home node keeps their identity.
+//! This file only wires the parts together; see `Documentation/architecture.md`.
+
+use kernel::prelude::*;
+
+#[path = "../rust/mod.rs"]
+mod kapi;
+
+#[deny(unsafe_code)]
+mod hpc;
+#[deny(unsafe_code)]
+mod ioctl;
+#[deny(unsafe_code)]
+mod uapi;
+
+module! {
+    type: Oxmosix,
+    name: "oxmosix",
+    author: "oxmosix developers",
+    description: "oxmosix: single-system-image process migration cluster",
+    license: "GPL",
+}
+
+struct Oxmosix {
+    // Drop order is declaration order: the device goes first, then /proc/hpc.
+    _dev: ioctl::MosixDevice,
+    _proc: hpc::HpcProc,
+}
+
+impl kernel::Module for Oxmosix {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let proc = hpc::HpcProc::new()?;
+        let dev = ioctl::MosixDevice::new(module)?;
+        pr_info!("oxmosix {} loaded (ioctl ABI {})\n", uapi::VERSION, uapi::MOSIX_ABI_VERSION);
+        Ok(Oxmosix { _dev: dev, _proc: proc })
+    }
+}
+
+impl Drop for Oxmosix {
+    fn drop(&mut self) {
+        pr_info!("oxmosix {} unloading\n", uapi::VERSION);
+    }
+}
