@@ -5,8 +5,8 @@
 //! `file_operations` carry `owner = THIS_MODULE`, so the module cannot be unloaded while the device
 //! is open; `misc_deregister` in `Drop` removes the node before the handler is freed.
 
-use core::ffi::{c_long, c_uint, c_ulong};
 use core::pin::Pin;
+use kernel::ffi::{c_long, c_uint, c_ulong};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox};
 use kernel::bindings;

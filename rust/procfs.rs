@@ -8,11 +8,11 @@
 //! Lifetime model: a [`ProcTree`] owns a top-level directory, every entry below it, and the data
 //! of every file. Dropping the tree calls `proc_remove` on the top directory, which removes the
 //! whole subtree and waits until no file operation of any entry is still running; only then is
-//! the handler data freed. [`ProcTree::remove`] does the same for one subdirectory.
+//! the handler data freed.
 
-use core::ffi::{c_char, c_int, c_void};
 use core::fmt;
 use core::ptr;
+use kernel::ffi::{c_char, c_int, c_void};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox, KVec};
 use kernel::bindings;
@@ -68,7 +68,6 @@ pub(crate) struct DirId(usize);
 /// Type-erased owner of an `Entry<T>` handed to C with `into_foreign`.
 struct ForeignData {
     ptr: *const c_void,
-    dir: usize,
     free: unsafe fn(*const c_void),
 }
 
@@ -82,8 +81,8 @@ unsafe fn free_entry<T: ProcHandler>(ptr: *const c_void) {
 /// Owner of a `/proc` subtree. See the module documentation for the lifetime model.
 pub(crate) struct ProcTree {
     // INVARIANT: `dirs[0]` is the top directory, created by `proc_mkdir` and not yet removed;
-    // every other non-null `dirs[i]` is a live directory below it. `data[i].ptr` is the data of a
-    // live file in directory `data[i].dir`.
+    // every other `dirs[i]` is a live directory below it. `data[i].ptr` is the data of a live file
+    // of this tree.
     dirs: KVec<*mut bindings::proc_dir_entry>,
     data: KVec<ForeignData>,
 }
@@ -108,7 +107,10 @@ impl ProcTree {
             unsafe { bindings::proc_remove(top) };
             return Err(e.into());
         }
-        Ok(ProcTree { dirs, data: KVec::new() })
+        Ok(ProcTree {
+            dirs,
+            data: KVec::new(),
+        })
     }
 
     /// The top directory.
@@ -118,7 +120,7 @@ impl ProcTree {
 
     fn dir(&self, id: DirId) -> Result<*mut bindings::proc_dir_entry> {
         match self.dirs.get(id.0) {
-            Some(&d) if !d.is_null() => Ok(d),
+            Some(&d) => Ok(d),
             _ => Err(ENOENT),
         }
     }
@@ -169,63 +171,14 @@ impl ProcTree {
             return Err(ENOMEM);
         }
         // Cannot fail: capacity was reserved above.
-        self.data.push(ForeignData { ptr: data, dir: parent.0, free: free_entry::<T> }, GFP_KERNEL)?;
+        self.data.push(
+            ForeignData {
+                ptr: data,
+                free: free_entry::<T>,
+            },
+            GFP_KERNEL,
+        )?;
         Ok(())
-    }
-
-    /// Removes directory `id` (not the top one) with everything below it, waiting for running
-    /// file operations to finish, then frees the data of its files. Errors: `ENOENT`, `EINVAL`.
-    pub(crate) fn remove(&mut self, id: DirId) -> Result {
-        if id.0 == 0 {
-            return Err(EINVAL);
-        }
-        let d = self.dir(id)?;
-        // SAFETY: `d` is live; proc_remove removes it and its subtree and waits for in-flight
-        // operations (proc_entry_rundown), after which no callback can use their data.
-        unsafe { bindings::proc_remove(d) };
-        // Directories created below `id` are gone too: forget them (they were created after it).
-        let mut gone = KVec::new();
-        gone.push(id.0, GFP_KERNEL)?;
-        for i in (id.0 + 1)..self.dirs.len() {
-            let parent_gone = gone.iter().any(|&g| self.is_below(i, g));
-            if parent_gone {
-                gone.push(i, GFP_KERNEL)?;
-            }
-        }
-        for &g in gone.iter() {
-            self.dirs[g] = ptr::null_mut();
-        }
-        let mut i = 0;
-        while i < self.data.len() {
-            if self.dirs[self.data[i].dir].is_null() {
-                let f = self.data.swap_remove(i);
-                // SAFETY: the file's entry was removed with its directory above.
-                unsafe { (f.free)(f.ptr) };
-            } else {
-                i += 1;
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether directory `i` is (transitively) inside directory `g`, judged by the proc entries'
-    /// parent links.
-    fn is_below(&self, i: usize, g: usize) -> bool {
-        let target = self.dirs[g];
-        let mut d = self.dirs[i];
-        while !d.is_null() {
-            // SAFETY: `d` starts as a live entry of this tree and walks up its parents, which
-            // stay alive at least as long as their children.
-            let parent = unsafe { (*d).parent };
-            if parent == target {
-                return true;
-            }
-            if parent == d {
-                break;
-            }
-            d = parent;
-        }
-        false
     }
 }
 

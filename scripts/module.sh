@@ -9,7 +9,7 @@ extra=()
 if [ "${1:-}" = lint ]; then
 	# Force a rebuild of the crate so clippy sees it.
 	rm -f "$TOP/src/oxmosix.o"
-	extra=(CLIPPY=1)
+	extra=(CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver)
 fi
 kmake -s M="$TOP" KRUSTFLAGS=-Dwarnings "${extra[@]}" modules
 [ "${1:-}" != lint ] || log "clippy: module clean"

@@ -54,7 +54,13 @@ impl HpcProc {
         let handler = Arc::new(Hpc, GFP_KERNEL)?;
         let mut tree = ProcTree::new(c_str!("hpc"))?;
         let admin = tree.mkdir(tree.root(), c_str!("admin"))?;
-        tree.file(admin, c_str!("version"), 0o444, handler, File::AdminVersion as u32)?;
+        tree.file(
+            admin,
+            c_str!("version"),
+            0o444,
+            handler,
+            File::AdminVersion as u32,
+        )?;
         Ok(HpcProc { _tree: tree })
     }
 }

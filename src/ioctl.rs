@@ -34,7 +34,8 @@ impl MosixDevice {
     /// Registers `/dev/mosix` (mode 0644: everybody may query; privileged requests check
     /// `CAP_SYS_ADMIN` themselves). Errors from `misc_register`.
     pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
-        let dev = MiscDevice::register(c_str!("mosix"), 0o644, module, Arc::new(Mosix, GFP_KERNEL)?)?;
+        let dev =
+            MiscDevice::register(c_str!("mosix"), 0o644, module, Arc::new(Mosix, GFP_KERNEL)?)?;
         Ok(MosixDevice { _dev: dev })
     }
 }

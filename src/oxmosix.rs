@@ -35,8 +35,15 @@ impl kernel::Module for Oxmosix {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let proc = hpc::HpcProc::new()?;
         let dev = ioctl::MosixDevice::new(module)?;
-        pr_info!("oxmosix {} loaded (ioctl ABI {})\n", uapi::VERSION, uapi::MOSIX_ABI_VERSION);
-        Ok(Oxmosix { _dev: dev, _proc: proc })
+        pr_info!(
+            "oxmosix {} loaded (ioctl ABI {})\n",
+            uapi::VERSION,
+            uapi::MOSIX_ABI_VERSION
+        );
+        Ok(Oxmosix {
+            _dev: dev,
+            _proc: proc,
+        })
     }
 }
 

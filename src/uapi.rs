@@ -57,7 +57,6 @@ pub const fn ior<T>(nr: u32) -> u32 {
     ioc(IOC_READ, nr, core::mem::size_of::<T>())
 }
 
-
 /// Length of [`VersionInfo::release`].
 pub const RELEASE_LEN: usize = 48;
 
@@ -108,7 +107,11 @@ impl VersionInfo {
 
     /// The release text up to its first NUL (or all of it), if it is UTF-8.
     pub fn release_str(&self) -> Option<&str> {
-        let end = self.release.iter().position(|&b| b == 0).unwrap_or(RELEASE_LEN);
+        let end = self
+            .release
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(RELEASE_LEN);
         core::str::from_utf8(&self.release[..end]).ok()
     }
 
@@ -128,7 +131,13 @@ impl VersionInfo {
         let word = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         let mut release = [0u8; RELEASE_LEN];
         release.copy_from_slice(&b[16..]);
-        VersionInfo { abi: word(0), major: word(4), minor: word(8), patch: word(12), release }
+        VersionInfo {
+            abi: word(0),
+            major: word(4),
+            minor: word(8),
+            patch: word(12),
+            release,
+        }
     }
 }
 

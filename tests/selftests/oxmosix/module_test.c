@@ -99,7 +99,7 @@ TEST(proc_version_is_read_only)
 TEST(ioctl_version_matches_proc)
 {
 	struct mosix_version v;
-	char proc[64], want[64];
+	char proc[64], want[128];
 	int fd = open("/dev/mosix", O_RDONLY);
 
 	ASSERT_LE(0, fd) TH_LOG("open /dev/mosix: %s", strerror(errno));
@@ -132,7 +132,7 @@ TEST(ioctl_rejects_bad_requests)
 
 TEST(mosctl_version)
 {
-	char out[256], proc[64], want[128];
+	char out[256], proc[64], want[256];
 
 	ASSERT_GT(read_file("/proc/hpc/admin/version", proc, sizeof(proc)), 0);
 	proc[strcspn(proc, "\n")] = 0;

@@ -44,7 +44,10 @@ fn open_device() -> Result<File> {
     match File::open(uapi::MOSIX_DEVICE) {
         Ok(f) => Ok(f),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!("{} not found: the oxmosix module is not loaded (insmod oxmosix.ko)", uapi::MOSIX_DEVICE)
+            bail!(
+                "{} not found: the oxmosix module is not loaded (insmod oxmosix.ko)",
+                uapi::MOSIX_DEVICE
+            )
         }
         Err(e) => Err(e).with_context(|| format!("cannot open {}", uapi::MOSIX_DEVICE)),
     }
@@ -61,9 +64,13 @@ fn version(json: bool) -> Result<()> {
     };
     // SAFETY: `dev` is an open descriptor and `v` a valid, writable VersionInfo, the exact
     // structure the request's size encodes.
-    unsafe { ioc_version(dev.as_raw_fd(), &mut v) }.context("VERSION ioctl on /dev/mosix failed")?;
+    unsafe { ioc_version(dev.as_raw_fd(), &mut v) }
+        .context("VERSION ioctl on /dev/mosix failed")?;
     let out = Version {
-        release: v.release_str().context("module returned a non-UTF-8 release text")?.to_string(),
+        release: v
+            .release_str()
+            .context("module returned a non-UTF-8 release text")?
+            .to_string(),
         version: format!("{}.{}.{}", v.major, v.minor, v.patch),
         abi: v.abi,
     };
@@ -73,7 +80,11 @@ fn version(json: bool) -> Result<()> {
         println!("{} (ioctl ABI {})", out.release, out.abi);
     }
     if v.abi != uapi::MOSIX_ABI_VERSION {
-        bail!("module speaks ioctl ABI {}, this mosctl speaks {}", v.abi, uapi::MOSIX_ABI_VERSION);
+        bail!(
+            "module speaks ioctl ABI {}, this mosctl speaks {}",
+            v.abi,
+            uapi::MOSIX_ABI_VERSION
+        );
     }
     Ok(())
 }

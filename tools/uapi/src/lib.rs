@@ -27,7 +27,10 @@ mod tests {
     fn version_text() {
         let v = VersionInfo::current();
         assert_eq!(v.release_str(), Some("oxmosix 0.1.0"));
-        assert_eq!(format_args!("{}.{}.{}", v.major, v.minor, v.patch).to_string(), VERSION);
+        assert_eq!(
+            format_args!("{}.{}.{}", v.major, v.minor, v.patch).to_string(),
+            VERSION
+        );
         assert_eq!(v.abi, MOSIX_ABI_VERSION);
     }
 
