@@ -1,0 +1,557 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The oxmosix wire protocol, version 1: framing and messages between the nodes of a cluster.
+//!
+//! Pure `core` Rust: no kernel types, no allocation, no `unsafe`. The module uses it for every byte
+//! that crosses the network; the host tests (`tests/host`) property-test and fuzz it. The byte-level
+//! specification is `Documentation/protocol.md`.
+//!
+//! A frame is a fixed [`HEADER_LEN`]-byte header followed by `length` payload bytes. All integers are
+//! big-endian (network order). Decoding never trusts a length: the header is validated (magic,
+//! version, type, flags, reserved fields, node ids, payload length against the type's bounds and the
+//! hard [`MAX_PAYLOAD`] limit) before a single payload byte is read, and every payload field is
+//! range-checked. Any violation is a [`ProtoError`]; the transport then closes that connection.
+
+// Shared with the host tests: some items are used only on one side.
+#![allow(dead_code, unreachable_pub)]
+
+/// `"OXMX"`: first four bytes of every frame.
+pub const MAGIC: u32 = 0x4f58_4d58;
+/// Protocol version spoken by this build.
+pub const PROTO_VERSION: u8 = 1;
+/// Size of the frame header in bytes.
+pub const HEADER_LEN: usize = 48;
+/// Hard upper bound of a payload in bytes, whatever the type.
+pub const MAX_PAYLOAD: usize = 64 * 1024;
+/// Largest valid node id (ids are 1..=MAX_NODE_ID; 0 means "none").
+pub const MAX_NODE_ID: u32 = 65_535;
+/// Size of the reserved authentication tag (zero in version 1).
+pub const AUTH_TAG_LEN: usize = 16;
+
+/// Why a frame was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtoError {
+    /// Fewer bytes than the structure needs.
+    Truncated,
+    /// The first four bytes are not [`MAGIC`].
+    BadMagic,
+    /// A protocol version this build does not speak.
+    BadVersion(u8),
+    /// Unknown message type.
+    BadType(u8),
+    /// Payload length outside the type's bounds or above [`MAX_PAYLOAD`].
+    BadLength(u32),
+    /// A reserved field or flag is not zero.
+    Reserved,
+    /// A node id outside 1..=[`MAX_NODE_ID`] (or 0 where one is required).
+    BadNode(u32),
+    /// A payload field out of range.
+    BadField(&'static str),
+}
+
+/// Message types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum MsgType {
+    /// First frame in each direction of a connection: who I am.
+    Hello = 1,
+    /// Load information: the sender's own entry and the freshest entries it knows.
+    Load = 2,
+    /// Liveness probe; answered with [`MsgType::Pong`] carrying the same payload.
+    Ping = 3,
+    /// Answer to [`MsgType::Ping`].
+    Pong = 4,
+    /// Orderly close, with a reason.
+    Bye = 5,
+}
+
+impl MsgType {
+    /// The type for a wire value.
+    pub fn from_u8(v: u8) -> Result<Self, ProtoError> {
+        Ok(match v {
+            1 => MsgType::Hello,
+            2 => MsgType::Load,
+            3 => MsgType::Ping,
+            4 => MsgType::Pong,
+            5 => MsgType::Bye,
+            _ => return Err(ProtoError::BadType(v)),
+        })
+    }
+
+    /// Inclusive bounds of this type's payload length in bytes.
+    pub fn payload_bounds(self) -> (usize, usize) {
+        match self {
+            MsgType::Hello => (HELLO_LEN, HELLO_LEN),
+            MsgType::Load => (
+                LOAD_HDR_LEN,
+                LOAD_HDR_LEN + MAX_LOAD_ENTRIES * LOAD_ENTRY_LEN,
+            ),
+            MsgType::Ping | MsgType::Pong => (PING_LEN, PING_LEN),
+            MsgType::Bye => (BYE_LEN, BYE_LEN),
+        }
+    }
+
+    /// Number of message types (for per-type counters); types are 1..=COUNT.
+    pub const COUNT: usize = 5;
+
+    /// Lower-case name, for counters and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            MsgType::Hello => "hello",
+            MsgType::Load => "load",
+            MsgType::Ping => "ping",
+            MsgType::Pong => "pong",
+            MsgType::Bye => "bye",
+        }
+    }
+}
+
+/// A decoded, validated frame header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Message type.
+    pub mtype: MsgType,
+    /// Payload length in bytes (already checked against the type's bounds).
+    pub len: u32,
+    /// Per-connection, per-direction sequence number, starting at 0.
+    pub seq: u64,
+    /// Sending node.
+    pub src: u32,
+    /// Receiving node.
+    pub dst: u32,
+}
+
+fn be16(b: &[u8], at: usize) -> u16 {
+    u16::from_be_bytes([b[at], b[at + 1]])
+}
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+fn be64(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_be_bytes(x)
+}
+fn put16(b: &mut [u8], at: usize, v: u16) {
+    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+fn put32(b: &mut [u8], at: usize, v: u32) {
+    b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+}
+fn put64(b: &mut [u8], at: usize, v: u64) {
+    b[at..at + 8].copy_from_slice(&v.to_be_bytes());
+}
+
+/// Checks that `id` is a valid node id (1..=[`MAX_NODE_ID`]).
+pub fn check_node(id: u32) -> Result<u32, ProtoError> {
+    if id == 0 || id > MAX_NODE_ID {
+        Err(ProtoError::BadNode(id))
+    } else {
+        Ok(id)
+    }
+}
+
+impl Header {
+    /// Encodes the header. Layout (offsets in bytes): 0 magic u32, 4 version u8, 5 type u8,
+    /// 6 flags u16 (0), 8 length u32, 12 reserved u32 (0), 16 seq u64, 24 src u32, 28 dst u32,
+    /// 32 authentication tag (16 bytes, zero in version 1).
+    pub fn encode(&self) -> [u8; HEADER_LEN] {
+        let mut b = [0u8; HEADER_LEN];
+        put32(&mut b, 0, MAGIC);
+        b[4] = PROTO_VERSION;
+        b[5] = self.mtype as u8;
+        put32(&mut b, 8, self.len);
+        put64(&mut b, 16, self.seq);
+        put32(&mut b, 24, self.src);
+        put32(&mut b, 28, self.dst);
+        b
+    }
+
+    /// Decodes and validates a header. The payload length is checked against the type's bounds,
+    /// so a caller may read exactly `len` more bytes into a buffer of [`MAX_PAYLOAD`] bytes.
+    pub fn decode(b: &[u8]) -> Result<Header, ProtoError> {
+        if b.len() < HEADER_LEN {
+            return Err(ProtoError::Truncated);
+        }
+        if be32(b, 0) != MAGIC {
+            return Err(ProtoError::BadMagic);
+        }
+        if b[4] != PROTO_VERSION {
+            return Err(ProtoError::BadVersion(b[4]));
+        }
+        let mtype = MsgType::from_u8(b[5])?;
+        if be16(b, 6) != 0 || be32(b, 12) != 0 || b[32..48].iter().any(|&x| x != 0) {
+            return Err(ProtoError::Reserved);
+        }
+        let len = be32(b, 8);
+        let (lo, hi) = mtype.payload_bounds();
+        if (len as usize) < lo || (len as usize) > hi || len as usize > MAX_PAYLOAD {
+            return Err(ProtoError::BadLength(len));
+        }
+        Ok(Header {
+            mtype,
+            len,
+            seq: be64(b, 16),
+            src: check_node(be32(b, 24))?,
+            dst: check_node(be32(b, 28))?,
+        })
+    }
+}
+
+/// Payload size of [`Hello`].
+pub const HELLO_LEN: usize = 24;
+
+/// First message in each direction: the sender's identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hello {
+    /// Sender's node id (must equal the header's `src`).
+    pub node: u32,
+    /// Capability bits; none are defined in version 1 (must be 0).
+    pub features: u32,
+    /// Generation of the sender's cluster map (increments on every `setmap`).
+    pub map_generation: u64,
+    /// Random value chosen when the sender's module loaded: tells a restarted peer apart.
+    pub incarnation: u64,
+}
+
+impl Hello {
+    /// Layout: 0 node u32, 4 features u32, 8 map_generation u64, 16 incarnation u64.
+    pub fn encode(&self) -> [u8; HELLO_LEN] {
+        let mut b = [0u8; HELLO_LEN];
+        put32(&mut b, 0, self.node);
+        put32(&mut b, 4, self.features);
+        put64(&mut b, 8, self.map_generation);
+        put64(&mut b, 16, self.incarnation);
+        b
+    }
+
+    /// Decodes and validates a Hello payload.
+    pub fn decode(b: &[u8]) -> Result<Hello, ProtoError> {
+        if b.len() != HELLO_LEN {
+            return Err(ProtoError::Truncated);
+        }
+        let features = be32(b, 4);
+        if features != 0 {
+            return Err(ProtoError::BadField("hello.features"));
+        }
+        Ok(Hello {
+            node: check_node(be32(b, 0))?,
+            features,
+            map_generation: be64(b, 8),
+            incarnation: be64(b, 16),
+        })
+    }
+}
+
+/// Payload size of Ping and Pong.
+pub const PING_LEN: usize = 8;
+/// Payload size of Bye.
+pub const BYE_LEN: usize = 4;
+
+/// Size of the Load payload's own header (count u16, load flags u16).
+pub const LOAD_HDR_LEN: usize = 4;
+/// Size of one [`LoadEntry`] on the wire.
+pub const LOAD_ENTRY_LEN: usize = 48;
+/// Most entries one Load message may carry.
+pub const MAX_LOAD_ENTRIES: usize = 64;
+/// Load flag: this Load answers a gossip push and must not be answered (push-pull gossip).
+pub const LOAD_REPLY: u16 = 1;
+
+/// Largest valid load value (fixed point, 100 = one reference-CPU's worth of runnable work).
+pub const MAX_LOAD: u32 = 100_000_000;
+/// Largest valid speed (openMosix scale: a reference CPU is 10000).
+pub const MAX_SPEED: u32 = 10_000_000;
+/// Largest valid CPU count.
+pub const MAX_CPUS: u16 = 8192;
+/// Utilization is in basis points: 10000 = 100 %.
+pub const MAX_UTIL: u16 = 10_000;
+/// Largest valid age in milliseconds (about 24 days).
+pub const MAX_AGE_MS: u32 = 1 << 31;
+
+/// Node status bits in [`LoadEntry::flags`].
+pub mod flags {
+    /// The node's module accepts no guests (`block`).
+    pub const BLOCK: u32 = 1 << 0;
+    /// No automatic migration away from the node (`stay`).
+    pub const STAY: u32 = 1 << 1;
+    /// Local processes stay (`lstay`).
+    pub const LSTAY: u32 = 1 << 2;
+    /// The node stopped load gossip (`quiet`).
+    pub const QUIET: u32 = 1 << 3;
+    /// The node is sending its guests home (`expel` in progress).
+    pub const EXPEL: u32 = 1 << 4;
+    /// Every defined bit.
+    pub const ALL: u32 = BLOCK | STAY | LSTAY | QUIET | EXPEL;
+}
+
+/// One node's load information, as gossiped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadEntry {
+    /// The node described.
+    pub node: u32,
+    /// Status bits ([`flags`]).
+    pub flags: u32,
+    /// The described node's own counter for this information: larger means fresher.
+    pub stamp: u64,
+    /// How old the sender's copy is, in milliseconds, when sent.
+    pub age_ms: u32,
+    /// Load, normalized by CPU count and speed (see `balance::load`).
+    pub load: u32,
+    /// Relative CPU speed (reference CPU = 10000).
+    pub speed: u32,
+    /// Online CPUs.
+    pub cpus: u16,
+    /// CPU utilization in basis points.
+    pub util: u16,
+    /// Total memory in KiB.
+    pub tmem_kib: u64,
+    /// Free memory in KiB.
+    pub fmem_kib: u64,
+}
+
+impl LoadEntry {
+    /// Layout: 0 node u32, 4 flags u32, 8 stamp u64, 16 age_ms u32, 20 load u32, 24 speed u32,
+    /// 28 cpus u16, 30 util u16, 32 tmem_kib u64, 40 fmem_kib u64.
+    pub fn encode_into(&self, b: &mut [u8]) {
+        put32(b, 0, self.node);
+        put32(b, 4, self.flags);
+        put64(b, 8, self.stamp);
+        put32(b, 16, self.age_ms);
+        put32(b, 20, self.load);
+        put32(b, 24, self.speed);
+        put16(b, 28, self.cpus);
+        put16(b, 30, self.util);
+        put64(b, 32, self.tmem_kib);
+        put64(b, 40, self.fmem_kib);
+    }
+
+    /// Decodes and range-checks one entry of exactly [`LOAD_ENTRY_LEN`] bytes.
+    pub fn decode(b: &[u8]) -> Result<LoadEntry, ProtoError> {
+        if b.len() != LOAD_ENTRY_LEN {
+            return Err(ProtoError::Truncated);
+        }
+        let e = LoadEntry {
+            node: check_node(be32(b, 0))?,
+            flags: be32(b, 4),
+            stamp: be64(b, 8),
+            age_ms: be32(b, 16),
+            load: be32(b, 20),
+            speed: be32(b, 24),
+            cpus: be16(b, 28),
+            util: be16(b, 30),
+            tmem_kib: be64(b, 32),
+            fmem_kib: be64(b, 40),
+        };
+        if e.flags & !flags::ALL != 0 {
+            return Err(ProtoError::BadField("load.flags"));
+        }
+        if e.age_ms > MAX_AGE_MS {
+            return Err(ProtoError::BadField("load.age_ms"));
+        }
+        if e.load > MAX_LOAD {
+            return Err(ProtoError::BadField("load.load"));
+        }
+        if e.speed == 0 || e.speed > MAX_SPEED {
+            return Err(ProtoError::BadField("load.speed"));
+        }
+        if e.cpus == 0 || e.cpus > MAX_CPUS {
+            return Err(ProtoError::BadField("load.cpus"));
+        }
+        if e.util > MAX_UTIL {
+            return Err(ProtoError::BadField("load.util"));
+        }
+        if e.fmem_kib > e.tmem_kib {
+            return Err(ProtoError::BadField("load.fmem_kib"));
+        }
+        Ok(e)
+    }
+}
+
+/// A validated Load payload, borrowed from the receive buffer.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadView<'a> {
+    entries: &'a [u8],
+    reply: bool,
+}
+
+impl<'a> LoadView<'a> {
+    /// Validates a whole Load payload: `count` matches the length, at most [`MAX_LOAD_ENTRIES`],
+    /// no undefined load flag, every entry valid, no node twice.
+    pub fn decode(b: &'a [u8]) -> Result<LoadView<'a>, ProtoError> {
+        if b.len() < LOAD_HDR_LEN {
+            return Err(ProtoError::Truncated);
+        }
+        let count = be16(b, 0) as usize;
+        let lflags = be16(b, 2);
+        if lflags & !LOAD_REPLY != 0 {
+            return Err(ProtoError::Reserved);
+        }
+        if count == 0 || count > MAX_LOAD_ENTRIES {
+            return Err(ProtoError::BadField("load.count"));
+        }
+        if b.len() != LOAD_HDR_LEN + count * LOAD_ENTRY_LEN {
+            return Err(ProtoError::BadLength(b.len() as u32));
+        }
+        let entries = &b[LOAD_HDR_LEN..];
+        for i in 0..count {
+            let e = LoadEntry::decode(&entries[i * LOAD_ENTRY_LEN..(i + 1) * LOAD_ENTRY_LEN])?;
+            for j in 0..i {
+                if be32(entries, j * LOAD_ENTRY_LEN) == e.node {
+                    return Err(ProtoError::BadField("load.duplicate"));
+                }
+            }
+        }
+        Ok(LoadView {
+            entries,
+            reply: lflags & LOAD_REPLY != 0,
+        })
+    }
+
+    /// Whether this Load answers a push (and so must not be answered).
+    pub fn is_reply(&self) -> bool {
+        self.reply
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len() / LOAD_ENTRY_LEN
+    }
+
+    /// Whether there are no entries (never true for a decoded view).
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The entries, in wire order.
+    pub fn iter(&self) -> impl Iterator<Item = LoadEntry> + 'a {
+        // Every chunk was validated by `decode`; the fallback is unreachable.
+        self.entries
+            .chunks_exact(LOAD_ENTRY_LEN)
+            .map(|c| LoadEntry::decode(c).unwrap_or_default())
+    }
+}
+
+/// Encodes a Load payload of `entries` (1..=[`MAX_LOAD_ENTRIES`]) into `out`, marked as a reply
+/// to a push if `reply`; returns its length.
+/// Errors: `BadField` for a bad count, `Truncated` if `out` is too small.
+pub fn encode_load(
+    entries: &[LoadEntry],
+    reply: bool,
+    out: &mut [u8],
+) -> Result<usize, ProtoError> {
+    if entries.is_empty() || entries.len() > MAX_LOAD_ENTRIES {
+        return Err(ProtoError::BadField("load.count"));
+    }
+    let len = LOAD_HDR_LEN + entries.len() * LOAD_ENTRY_LEN;
+    if out.len() < len {
+        return Err(ProtoError::Truncated);
+    }
+    put16(out, 0, entries.len() as u16);
+    put16(out, 2, if reply { LOAD_REPLY } else { 0 });
+    for (i, e) in entries.iter().enumerate() {
+        let at = LOAD_HDR_LEN + i * LOAD_ENTRY_LEN;
+        e.encode_into(&mut out[at..at + LOAD_ENTRY_LEN]);
+    }
+    Ok(len)
+}
+
+/// Reasons carried by Bye.
+pub mod bye {
+    /// The sender is shutting down (module unload).
+    pub const SHUTDOWN: u32 = 1;
+    /// The sender already has a connection with the receiver; this one is a duplicate.
+    pub const DUPLICATE: u32 = 2;
+    /// The receiver is not in the sender's cluster map.
+    pub const NOT_IN_MAP: u32 = 3;
+}
+
+/// A decoded message: header plus validated payload.
+#[derive(Clone, Copy, Debug)]
+pub enum Message<'a> {
+    /// See [`Hello`].
+    Hello(Hello),
+    /// See [`LoadView`].
+    Load(LoadView<'a>),
+    /// Ping with its 8-byte token.
+    Ping(u64),
+    /// Pong echoing a Ping's token.
+    Pong(u64),
+    /// Bye with its reason ([`bye`]).
+    Bye(u32),
+}
+
+impl<'a> Message<'a> {
+    /// Decodes the payload of a frame whose header `h` was already validated. `payload` must be
+    /// exactly `h.len` bytes. Checks cross-field rules (Hello's node equals the header's source).
+    pub fn decode(h: &Header, payload: &'a [u8]) -> Result<Message<'a>, ProtoError> {
+        if payload.len() != h.len as usize {
+            return Err(ProtoError::Truncated);
+        }
+        Ok(match h.mtype {
+            MsgType::Hello => {
+                let m = Hello::decode(payload)?;
+                if m.node != h.src {
+                    return Err(ProtoError::BadField("hello.node"));
+                }
+                Message::Hello(m)
+            }
+            MsgType::Load => Message::Load(LoadView::decode(payload)?),
+            MsgType::Ping => Message::Ping(be64(payload, 0)),
+            MsgType::Pong => Message::Pong(be64(payload, 0)),
+            MsgType::Bye => Message::Bye(be32(payload, 0)),
+        })
+    }
+
+    /// The message's type.
+    pub fn mtype(&self) -> MsgType {
+        match self {
+            Message::Hello(_) => MsgType::Hello,
+            Message::Load(_) => MsgType::Load,
+            Message::Ping(_) => MsgType::Ping,
+            Message::Pong(_) => MsgType::Pong,
+            Message::Bye(_) => MsgType::Bye,
+        }
+    }
+}
+
+/// Encodes a whole frame (header and payload) into `out`; returns the frame length.
+/// Errors: `BadLength` if the payload does not fit the type, `Truncated` if `out` is too small.
+pub fn encode_frame(
+    mtype: MsgType,
+    seq: u64,
+    src: u32,
+    dst: u32,
+    payload: &[u8],
+    out: &mut [u8],
+) -> Result<usize, ProtoError> {
+    let (lo, hi) = mtype.payload_bounds();
+    if payload.len() < lo || payload.len() > hi {
+        return Err(ProtoError::BadLength(payload.len() as u32));
+    }
+    let total = HEADER_LEN + payload.len();
+    if out.len() < total {
+        return Err(ProtoError::Truncated);
+    }
+    let h = Header {
+        mtype,
+        len: payload.len() as u32,
+        seq,
+        src: check_node(src)?,
+        dst: check_node(dst)?,
+    };
+    out[..HEADER_LEN].copy_from_slice(&h.encode());
+    out[HEADER_LEN..total].copy_from_slice(payload);
+    Ok(total)
+}
+
+/// Ping/Pong payload for `token`.
+pub fn encode_token(token: u64) -> [u8; PING_LEN] {
+    token.to_be_bytes()
+}
+
+/// Bye payload for `reason`.
+pub fn encode_bye(reason: u32) -> [u8; BYE_LEN] {
+    reason.to_be_bytes()
+}
+
+/// Largest frame a Load message can make.
+pub const MAX_LOAD_FRAME: usize = HEADER_LEN + LOAD_HDR_LEN + MAX_LOAD_ENTRIES * LOAD_ENTRY_LEN;
