@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make check: every test of oxmosix, ending with one line "N passed, N failed".
 #   check.sh [all|host|lint|layout|kselftest]
-# host: cargo tests of tools/ (and the pure-Rust module parts they include)
+# host: cargo tests of tools/ and of the module's pure-Rust parts (tests/host), and a bounded
+#       libFuzzer run on the wire-protocol decoder
 # lint: rustfmt, clippy (tools and module), unsafe confined to rust/, checkpatch on patches/
 # layout: bindgen layout check of the cached kernel
 # kselftest: tests/selftests/oxmosix on a 3-node cluster, the network test again on 5 nodes
@@ -30,19 +31,29 @@ single() {
 	fi
 }
 
-host_tests() {
-	local log=$OUT/cargo-test.log p f
-	(cd "$TOP/tools" && cargo test -q --release --locked --workspace) > "$log" 2>&1 || true
-	p=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ | bc)
-	f=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | paste -sd+ | bc)
+# cargo_tests NAME DIR: run a crate's tests, add its test cases to the totals.
+cargo_tests() {
+	local name=$1 dir=$2 log=$OUT/$1.log p f
+	(cd "$dir" && cargo test --release --locked --workspace -- --nocapture) > "$log" 2>&1 || true
 	if ! grep -q '^test result:' "$log"; then
-		echo "host tests did not run (build/check/cargo-test.log):"; tail -20 "$log"
-		bad 1 "host tests: build"
+		echo "$name did not run (build/check/$name.log):"; tail -20 "$log"
+		bad 1 "$name: build"
 		return
 	fi
+	p=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ | bc)
+	f=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | paste -sd+ | bc)
 	ok "${p:-0}"
-	[ "${f:-0}" = 0 ] || bad "$f" "host tests"
-	echo "host tests: ${p:-0} passed, ${f:-0} failed"
+	[ "${f:-0}" = 0 ] || { bad "$f" "$name"; grep -E '^test .* FAILED|panicked' "$log" | head -20; }
+	echo "$name: ${p:-0} passed, ${f:-0} failed"
+}
+
+host_tests() {
+	cargo_tests host-tools "$TOP/tools"
+	cargo_tests host-module "$TOP/tests/host"
+	# The gossip simulation prints its measurements.
+	sed -n '/^gossip (push-pull/,/^ *64 /p' "$OUT/host-module.log" | sed 's/^/    /'
+	single fuzz-decoder bash "$TOP/scripts/fuzz.sh" "${OXMOSIX_FUZZ_SECONDS:-30}"
+	grep number_of_executed "$OUT/fuzz-decoder.log" | sed 's/^/    /' || true
 }
 
 unsafe_confined() {
@@ -61,8 +72,8 @@ checkpatch() {
 }
 
 lints() {
-	single rustfmt rustfmt --edition 2021 --check "$TOP/src/oxmosix.rs" "$TOP/tools/mosctl/src/main.rs" "$TOP/tools/uapi/src/lib.rs"
-	single clippy-tools bash -c "cd '$TOP/tools' && cargo clippy -q --release --locked --workspace --all-targets -- -D warnings"
+	single rustfmt bash -c "rustfmt --edition 2021 --check '$TOP/src/oxmosix.rs' && cd '$TOP/tools' && cargo fmt --check && cd '$TOP/tests/host' && cargo fmt --check && cd '$TOP/tests/fuzz' && cargo fmt --check"
+	single clippy-tools bash -c "cd '$TOP/tools' && cargo clippy -q --release --locked --workspace --all-targets -- -D warnings && cd '$TOP/tests/host' && cargo clippy -q --release --locked --all-targets -- -D warnings"
 	single clippy-module bash "$TOP/scripts/module.sh" lint
 	single unsafe-confined unsafe_confined
 	single checkpatch checkpatch

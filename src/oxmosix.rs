@@ -11,9 +11,13 @@ use kernel::prelude::*;
 mod kapi;
 
 #[deny(unsafe_code)]
+mod balance;
+#[deny(unsafe_code)]
 mod hpc;
 #[deny(unsafe_code)]
 mod ioctl;
+#[deny(unsafe_code)]
+mod proto;
 #[deny(unsafe_code)]
 mod uapi;
 

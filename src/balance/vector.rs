@@ -165,7 +165,7 @@ pub fn freshest(
             if key <= (last_age, last_node) && n > 1 {
                 continue;
             }
-            if best.is_none_or(|(a, b, _)| key < (a, b)) {
+            if best.map_or(true, |(a, b, _)| key < (a, b)) {
                 best = Some((key.0, key.1, i));
             }
         }
