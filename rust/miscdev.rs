@@ -25,6 +25,11 @@ impl IoctlArg {
     pub(crate) fn writer(&self, len: usize) -> kernel::uaccess::UserSliceWriter {
         UserSlice::new(self.0, len).writer()
     }
+
+    /// A reader for the `len` bytes at the argument (faults become `EFAULT` on read).
+    pub(crate) fn reader(&self, len: usize) -> kernel::uaccess::UserSliceReader {
+        UserSlice::new(self.0, len).reader()
+    }
 }
 
 /// The behaviour of a [`MiscDevice`].

@@ -9,5 +9,8 @@
 //! The bindings these wrappers use come from `patches/0001-rust-bindings-expose-oxmosix-headers.patch`.
 
 pub(crate) mod cred;
+pub(crate) mod kthread;
 pub(crate) mod miscdev;
+pub(crate) mod net;
 pub(crate) mod procfs;
+pub(crate) mod sys;

@@ -8,7 +8,7 @@
 //! Lifetime model: a [`ProcTree`] owns a top-level directory, every entry below it, and the data
 //! of every file. Dropping the tree calls `proc_remove` on the top directory, which removes the
 //! whole subtree and waits until no file operation of any entry is still running; only then is
-//! the handler data freed.
+//! the handler data freed. [`ProcTree::remove`] does the same for one subdirectory.
 
 use core::fmt;
 use core::ptr;
@@ -65,10 +65,17 @@ struct Entry<T: ProcHandler> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct DirId(usize);
 
-/// Type-erased owner of an `Entry<T>` handed to C with `into_foreign`.
+/// Type-erased owner of an `Entry<T>` handed to C with `into_foreign`; `ptr` is null once freed.
 struct ForeignData {
     ptr: *const c_void,
+    dir: usize,
     free: unsafe fn(*const c_void),
+}
+
+/// One directory of a tree; `de` is null once removed.
+struct DirSlot {
+    de: *mut bindings::proc_dir_entry,
+    parent: usize,
 }
 
 /// # Safety
@@ -80,10 +87,10 @@ unsafe fn free_entry<T: ProcHandler>(ptr: *const c_void) {
 
 /// Owner of a `/proc` subtree. See the module documentation for the lifetime model.
 pub(crate) struct ProcTree {
-    // INVARIANT: `dirs[0]` is the top directory, created by `proc_mkdir` and not yet removed;
-    // every other `dirs[i]` is a live directory below it. `data[i].ptr` is the data of a live file
-    // of this tree.
-    dirs: KVec<*mut bindings::proc_dir_entry>,
+    // INVARIANT: `dirs[0].de` is the top directory, created by `proc_mkdir` and not yet removed;
+    // every other non-null `dirs[i].de` is a live directory inside `dirs[dirs[i].parent]`, with
+    // `parent < i`. A non-null `data[i].ptr` is the data of a live file in directory `data[i].dir`.
+    dirs: KVec<DirSlot>,
     data: KVec<ForeignData>,
 }
 
@@ -102,7 +109,7 @@ impl ProcTree {
             return Err(ENOMEM);
         }
         let mut dirs = KVec::new();
-        if let Err(e) = dirs.push(top, GFP_KERNEL) {
+        if let Err(e) = dirs.push(DirSlot { de: top, parent: 0 }, GFP_KERNEL) {
             // SAFETY: `top` was just created and is not referenced anywhere else.
             unsafe { bindings::proc_remove(top) };
             return Err(e.into());
@@ -120,7 +127,7 @@ impl ProcTree {
 
     fn dir(&self, id: DirId) -> Result<*mut bindings::proc_dir_entry> {
         match self.dirs.get(id.0) {
-            Some(&d) => Ok(d),
+            Some(d) if !d.de.is_null() => Ok(d.de),
             _ => Err(ENOENT),
         }
     }
@@ -136,7 +143,13 @@ impl ProcTree {
         }
         let id = DirId(self.dirs.len());
         // Cannot fail: capacity was reserved above.
-        self.dirs.push(d, GFP_KERNEL)?;
+        self.dirs.push(
+            DirSlot {
+                de: d,
+                parent: parent.0,
+            },
+            GFP_KERNEL,
+        )?;
         Ok(id)
     }
 
@@ -174,10 +187,40 @@ impl ProcTree {
         self.data.push(
             ForeignData {
                 ptr: data,
+                dir: parent.0,
                 free: free_entry::<T>,
             },
             GFP_KERNEL,
         )?;
+        Ok(())
+    }
+
+    /// Removes directory `id` (not the top one) with everything below it, waiting for running
+    /// file operations to finish, then frees the data of its files. Errors: `ENOENT`, `EINVAL`.
+    pub(crate) fn remove(&mut self, id: DirId) -> Result {
+        if id.0 == 0 {
+            return Err(EINVAL);
+        }
+        let d = self.dir(id)?;
+        // SAFETY: `d` is live; proc_remove removes it and its subtree and waits for in-flight
+        // operations (proc_entry_rundown), after which no callback can use their data.
+        unsafe { bindings::proc_remove(d) };
+        // Directories below `id` are gone too; children always have larger indices than their
+        // parents, so one forward pass marks the whole subtree.
+        self.dirs[id.0].de = ptr::null_mut();
+        for i in (id.0 + 1)..self.dirs.len() {
+            let p = self.dirs[i].parent;
+            if self.dirs[p].de.is_null() {
+                self.dirs[i].de = ptr::null_mut();
+            }
+        }
+        for f in self.data.as_mut_slice() {
+            if !f.ptr.is_null() && self.dirs[f.dir].de.is_null() {
+                // SAFETY: the file's entry was removed with its directory above.
+                unsafe { (f.free)(f.ptr) };
+                f.ptr = ptr::null();
+            }
+        }
         Ok(())
     }
 }
@@ -186,10 +229,12 @@ impl Drop for ProcTree {
     fn drop(&mut self) {
         // SAFETY: `dirs[0]` is the live top directory (type invariant); proc_remove removes the
         // whole subtree and waits until no file operation is running on any of its entries.
-        unsafe { bindings::proc_remove(self.dirs[0]) };
+        unsafe { bindings::proc_remove(self.dirs[0].de) };
         for f in self.data.iter() {
-            // SAFETY: the entry owning `f.ptr` was removed above; nothing can reach it now.
-            unsafe { (f.free)(f.ptr) };
+            if !f.ptr.is_null() {
+                // SAFETY: the entry owning `f.ptr` was removed above; nothing can reach it now.
+                unsafe { (f.free)(f.ptr) };
+            }
         }
     }
 }

@@ -100,12 +100,14 @@ ktap_count() {
 	grep -E '^# (not )?ok [0-9]+ |^(not )?ok [0-9]+ ' "$f" | sed 's/^/    /'
 }
 
-# cluster_ktap NAME NODES TESTS: run the selftests TESTS on node 1 of an NODES-node cluster.
+# cluster_ktap NAME NODES TESTS: run the selftests TESTS on node 1 of an NODES-node cluster
+# (with the CPU hog of cluster_test waiting on node 2).
 cluster_ktap() {
 	local name=$1 nodes=$2 tests=$3 rc=0
 	printf '#!/bin/sh\nexec sh /opt/oxmosix/selftests/oxmosix/run_ktap.sh %s\n' "$tests" > "$OUT/$name.sh"
 	echo "kselftests on $nodes nodes: $tests"
-	stage "boot+test" "$TOP/scripts/cluster" run --nodes "$nodes" --timeout 900 "$OUT/$name.sh" \
+	stage "boot+test" "$TOP/scripts/cluster" run --nodes "$nodes" --timeout 900 \
+		--on "2:$TOP/tests/selftests/oxmosix/hog.sh" "$OUT/$name.sh" \
 		> "$OUT/$name.ktap" 2> "$OUT/$name.cluster.log" || rc=$?
 	sed 's/^/    cluster: /' "$OUT/$name.cluster.log" | grep -v 'stage ' || true
 	ktap_count "$OUT/$name.ktap"
@@ -117,7 +119,7 @@ cluster_ktap() {
 
 kselftests() {
 	cluster_ktap ktap-3nodes 3 "$(tr '\n' ' ' < "$TOP/tests/selftests/oxmosix/tests.list")"
-	cluster_ktap ktap-5nodes 5 net_test
+	cluster_ktap ktap-5nodes 5 "net_test cluster_test"
 }
 
 case "$what" in

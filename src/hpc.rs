@@ -1,66 +1,239 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The `/proc/hpc` tree, the openMosix administration interface. Documented in
+//! The `/proc/hpc` tree, the openMosix administration interface. Reference:
 //! `Documentation/proc-hpc.md`.
 //!
 //! ```text
-//! /proc/hpc/
-//!     admin/version     oxmosix release, "MAJOR.MINOR.PATCH\n" (read-only)
+//! /proc/hpc/admin/{version,config,mospe}                         read-only
+//! /proc/hpc/admin/{block,stay,lstay,quiet,expel,bring}           0/1
+//! /proc/hpc/admin/{speed,decay_interval,slow_decay,fast_decay}   numbers
+//! /proc/hpc/nodes/<id>/{cpus,load,mem,rmem,tmem,speed,status,util}
+//! /proc/hpc/info/{counters,malformed}
 //! ```
 
 use core::fmt::Write;
 
 use kernel::c_str;
+use kernel::fmt;
+use kernel::new_mutex;
 use kernel::prelude::*;
-use kernel::sync::Arc;
+use kernel::str::CString;
+use kernel::sync::{Arc, Mutex};
 
-use crate::kapi::procfs::{ProcHandler, ProcTree, SeqWriter};
-use crate::uapi;
+use crate::cluster::Shared;
+use crate::kapi::procfs::{DirId, ProcHandler, ProcTree, SeqWriter};
+use crate::proto::{flags, MsgType};
+use crate::uapi::{self, param};
 
-/// Keys of the files of `/proc/hpc`.
-#[derive(Clone, Copy)]
-#[repr(u32)]
-enum File {
-    AdminVersion = 1,
-}
+/// `/proc/hpc/admin` files: (name, key, mode, parameter).
+const ADMIN: &[(&kernel::str::CStr, u32, u16, u32)] = &[
+    (c_str!("version"), 1, 0o444, 0),
+    (c_str!("config"), 2, 0o444, 0),
+    (c_str!("mospe"), 3, 0o444, param::MOSPE),
+    (c_str!("block"), 4, 0o644, param::BLOCK),
+    (c_str!("stay"), 5, 0o644, param::STAY),
+    (c_str!("lstay"), 6, 0o644, param::LSTAY),
+    (c_str!("quiet"), 7, 0o644, param::QUIET),
+    (c_str!("expel"), 8, 0o644, param::EXPEL),
+    (c_str!("bring"), 9, 0o644, param::BRING),
+    (c_str!("speed"), 10, 0o644, param::SPEED),
+    (c_str!("decay_interval"), 11, 0o644, param::DECAY_INTERVAL),
+    (c_str!("slow_decay"), 12, 0o644, param::SLOW_DECAY),
+    (c_str!("fast_decay"), 13, 0o644, param::FAST_DECAY),
+];
+const INFO_COUNTERS: u32 = 20;
+const INFO_MALFORMED: u32 = 21;
 
-impl File {
-    fn from_key(key: u32) -> Option<File> {
-        match key {
-            1 => Some(File::AdminVersion),
-            _ => None,
-        }
-    }
-}
+/// Per-node files; their key is `NODE_BASE | id << 4 | index`.
+const NODE_FILES: [&kernel::str::CStr; 8] = [
+    c_str!("cpus"),
+    c_str!("load"),
+    c_str!("mem"),
+    c_str!("rmem"),
+    c_str!("tmem"),
+    c_str!("speed"),
+    c_str!("status"),
+    c_str!("util"),
+];
+const NODE_BASE: u32 = 1 << 24;
 
 /// The handler behind every `/proc/hpc` file.
-struct Hpc;
+struct Hpc {
+    shared: Arc<Shared>,
+}
+
+fn admin_param(key: u32) -> Option<u32> {
+    ADMIN.iter().find(|a| a.1 == key).map(|a| a.3)
+}
+
+impl Hpc {
+    fn show_node(&self, id: u32, idx: u32, out: &mut SeqWriter) -> core::fmt::Result {
+        let Some(v) = self.shared.node_view(id) else {
+            return writeln!(out, "unknown");
+        };
+        let e = &v.slot.entry;
+        match idx {
+            0 => writeln!(out, "{}", e.cpus),
+            1 => writeln!(out, "{}", e.load),
+            // Memory in KiB: mem = free, rmem = free (raw), tmem = total.
+            2 | 3 => writeln!(out, "{}", e.fmem_kib),
+            4 => writeln!(out, "{}", e.tmem_kib),
+            5 => writeln!(out, "{}", e.speed),
+            6 => {
+                let state = if v.slot.up {
+                    "up"
+                } else if v.slot.known {
+                    "down"
+                } else {
+                    "unknown"
+                };
+                write!(out, "{state}")?;
+                for (bit, name) in [
+                    (flags::BLOCK, "block"),
+                    (flags::STAY, "stay"),
+                    (flags::LSTAY, "lstay"),
+                    (flags::QUIET, "quiet"),
+                    (flags::EXPEL, "expel"),
+                ] {
+                    if e.flags & bit != 0 {
+                        write!(out, " {name}")?;
+                    }
+                }
+                if v.is_self {
+                    write!(out, " self")?;
+                } else if v.connected {
+                    write!(out, " connected")?;
+                }
+                writeln!(out)
+            }
+            // Utilization in percent.
+            _ => writeln!(out, "{}", e.util / 100),
+        }
+    }
+
+    fn show_counters(&self, out: &mut SeqWriter) -> core::fmt::Result {
+        let s = &self.shared.stats;
+        let get = |a: &core::sync::atomic::AtomicU64| a.load(core::sync::atomic::Ordering::Relaxed);
+        for t in 1..=MsgType::COUNT {
+            let name = MsgType::from_u8(t as u8).map(|m| m.name()).unwrap_or("?");
+            writeln!(out, "tx_frames_{name} {}", get(&s.tx_frames[t]))?;
+            writeln!(out, "tx_bytes_{name} {}", get(&s.tx_bytes[t]))?;
+            writeln!(out, "rx_frames_{name} {}", get(&s.rx_frames[t]))?;
+            writeln!(out, "rx_bytes_{name} {}", get(&s.rx_bytes[t]))?;
+        }
+        writeln!(out, "malformed {}", get(&s.malformed))?;
+        writeln!(out, "connects {}", get(&s.connects))?;
+        writeln!(out, "reconnects {}", get(&s.reconnects))?;
+        writeln!(out, "accepts {}", get(&s.accepts))?;
+        writeln!(out, "handshake_failures {}", get(&s.handshake_failures))?;
+        writeln!(out, "duplicates {}", get(&s.duplicates))?;
+        writeln!(out, "quiet_dropped {}", get(&s.quiet_dropped))
+    }
+}
 
 impl ProcHandler for Hpc {
     fn show(&self, key: u32, out: &mut SeqWriter) -> Result {
-        match File::from_key(key).ok_or(EINVAL)? {
-            File::AdminVersion => writeln!(out, "{}", uapi::VERSION).map_err(|_| EINVAL),
-        }
+        let r = if key >= NODE_BASE {
+            self.show_node((key - NODE_BASE) >> 4, key & 15, out)
+        } else {
+            match key {
+                1 => writeln!(out, "{}", uapi::VERSION),
+                2 => self.shared.format_map(out),
+                INFO_COUNTERS => self.show_counters(out),
+                INFO_MALFORMED => writeln!(
+                    out,
+                    "{}",
+                    self.shared
+                        .stats
+                        .malformed
+                        .load(core::sync::atomic::Ordering::Relaxed)
+                ),
+                k => match admin_param(k) {
+                    Some(p) => writeln!(out, "{}", self.shared.get_param(p)?),
+                    None => return Err(EINVAL),
+                },
+            }
+        };
+        r.map_err(|_| EINVAL)
+    }
+
+    fn store(&self, key: u32, input: &[u8]) -> Result {
+        let p = match admin_param(key) {
+            Some(p) if p != 0 && p != param::MOSPE => p,
+            _ => return Err(EACCES),
+        };
+        let text = core::str::from_utf8(input).map_err(|_| EINVAL)?.trim();
+        let value: u64 = text.parse().map_err(|_| EINVAL)?;
+        self.shared.set_param(p, value)
     }
 }
 
+struct Tree {
+    tree: ProcTree,
+    nodes: DirId,
+}
+
 /// The registered `/proc/hpc` tree; removed (waiting for running readers) when dropped.
+#[pin_data]
 pub(crate) struct HpcProc {
-    _tree: ProcTree,
+    #[pin]
+    tree: Mutex<Tree>,
+    handler: Arc<Hpc>,
 }
 
 impl HpcProc {
-    /// Creates `/proc/hpc` and its files. Errors: `ENOMEM` (also if `/proc/hpc` exists already).
-    pub(crate) fn new() -> Result<Self> {
-        let handler = Arc::new(Hpc, GFP_KERNEL)?;
+    /// Creates `/proc/hpc` and its fixed files. Errors: `ENOMEM` (also if `/proc/hpc` exists).
+    pub(crate) fn new(shared: Arc<Shared>) -> Result<Arc<Self>> {
+        let handler = Arc::new(Hpc { shared }, GFP_KERNEL)?;
         let mut tree = ProcTree::new(c_str!("hpc"))?;
-        let admin = tree.mkdir(tree.root(), c_str!("admin"))?;
+        let root = tree.root();
+        let admin = tree.mkdir(root, c_str!("admin"))?;
+        for &(name, key, mode, _) in ADMIN {
+            tree.file(admin, name, mode, handler.clone(), key)?;
+        }
+        let info = tree.mkdir(root, c_str!("info"))?;
         tree.file(
-            admin,
-            c_str!("version"),
+            info,
+            c_str!("counters"),
             0o444,
-            handler,
-            File::AdminVersion as u32,
+            handler.clone(),
+            INFO_COUNTERS,
         )?;
-        Ok(HpcProc { _tree: tree })
+        tree.file(
+            info,
+            c_str!("malformed"),
+            0o444,
+            handler.clone(),
+            INFO_MALFORMED,
+        )?;
+        let nodes = tree.mkdir(root, c_str!("nodes"))?;
+        Arc::pin_init(
+            pin_init!(HpcProc { tree <- new_mutex!(Tree { tree, nodes }, "oxmosix::proc"), handler }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Recreates `/proc/hpc/nodes/<id>/` for the nodes of the current map.
+    pub(crate) fn rebuild_nodes(&self) -> Result {
+        let ids = self.handler.shared.node_ids()?;
+        let mut t = self.tree.lock();
+        let nodes = t.nodes;
+        t.tree.remove(nodes)?;
+        let root = t.tree.root();
+        t.nodes = t.tree.mkdir(root, c_str!("nodes"))?;
+        for &id in ids.iter() {
+            let name = CString::try_from_fmt(fmt!("{}", id))?;
+            let parent = t.nodes;
+            let d = t.tree.mkdir(parent, &name)?;
+            for (i, f) in NODE_FILES.iter().enumerate() {
+                t.tree.file(
+                    d,
+                    f,
+                    0o444,
+                    self.handler.clone(),
+                    NODE_BASE | id << 4 | i as u32,
+                )?;
+            }
+        }
+        Ok(())
     }
 }

@@ -6,11 +6,25 @@ use kernel::c_str;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
+use crate::cluster::Shared;
+use crate::hpc::HpcProc;
+use crate::kapi::cred;
 use crate::kapi::miscdev::{IoctlArg, IoctlHandler, MiscDevice};
 use crate::uapi;
 
 /// Serves the requests of `/dev/mosix`.
-struct Mosix;
+struct Mosix {
+    shared: Arc<Shared>,
+    proc: Arc<HpcProc>,
+}
+
+fn need_admin() -> Result {
+    if cred::capable_sys_admin() {
+        Ok(())
+    } else {
+        Err(EPERM)
+    }
+}
 
 impl IoctlHandler for Mosix {
     fn ioctl(&self, cmd: u32, arg: IoctlArg) -> Result<i32> {
@@ -18,10 +32,72 @@ impl IoctlHandler for Mosix {
             uapi::MOSIX_IOC_VERSION => {
                 let v = uapi::VersionInfo::current().encode();
                 arg.writer(v.len()).write_slice(&v)?;
-                Ok(0)
             }
-            _ => Err(ENOTTY),
+            uapi::MOSIX_IOC_SETMAP => {
+                need_admin()?;
+                let mut b = [0u8; uapi::MAP_INFO_SIZE];
+                arg.reader(b.len()).read_slice(&mut b)?;
+                Shared::set_map(&self.shared, &uapi::MapInfo::decode(&b))?;
+                self.proc.rebuild_nodes()?;
+            }
+            uapi::MOSIX_IOC_GETMAP => {
+                let mut b = [0u8; uapi::MAP_INFO_SIZE];
+                self.shared.map_info().encode(&mut b);
+                arg.writer(b.len()).write_slice(&b)?;
+            }
+            uapi::MOSIX_IOC_NODEINFO => {
+                let mut b = [0u8; uapi::NODE_INFO_SIZE];
+                arg.reader(b.len()).read_slice(&mut b)?;
+                let q = uapi::NodeInfo::decode(&b);
+                let v = self.shared.node_view(q.id).ok_or(ENOENT)?;
+                let e = &v.slot.entry;
+                let mut status = e.flags << uapi::node_status::FLAGS_SHIFT;
+                for (on, bit) in [
+                    (v.slot.up, uapi::node_status::UP),
+                    (v.slot.known, uapi::node_status::KNOWN),
+                    (v.is_self, uapi::node_status::SELF),
+                    (v.connected, uapi::node_status::CONNECTED),
+                ] {
+                    if on {
+                        status |= bit;
+                    }
+                }
+                let a = uapi::NodeInfo {
+                    id: e.node,
+                    status,
+                    load: e.load,
+                    speed: e.speed,
+                    cpus: e.cpus.into(),
+                    util: e.util.into(),
+                    age_ms: v.age_ms.min(u64::from(u32::MAX)) as u32,
+                    pad: 0,
+                    tmem_kib: e.tmem_kib,
+                    fmem_kib: e.fmem_kib,
+                };
+                a.encode(&mut b);
+                arg.writer(b.len()).write_slice(&b)?;
+            }
+            uapi::MOSIX_IOC_SETPARAM => {
+                need_admin()?;
+                let mut b = [0u8; uapi::PARAM_SIZE];
+                arg.reader(b.len()).read_slice(&mut b)?;
+                let p = uapi::Param::decode(&b);
+                if p.pad != 0 {
+                    return Err(EINVAL);
+                }
+                self.shared.set_param(p.key, p.value)?;
+            }
+            uapi::MOSIX_IOC_GETPARAM => {
+                let mut b = [0u8; uapi::PARAM_SIZE];
+                arg.reader(b.len()).read_slice(&mut b)?;
+                let mut p = uapi::Param::decode(&b);
+                p.value = self.shared.get_param(p.key)?;
+                p.encode(&mut b);
+                arg.writer(b.len()).write_slice(&b)?;
+            }
+            _ => return Err(ENOTTY),
         }
+        Ok(0)
     }
 }
 
@@ -33,9 +109,17 @@ pub(crate) struct MosixDevice {
 impl MosixDevice {
     /// Registers `/dev/mosix` (mode 0644: everybody may query; privileged requests check
     /// `CAP_SYS_ADMIN` themselves). Errors from `misc_register`.
-    pub(crate) fn new(module: &'static ThisModule) -> Result<Self> {
-        let dev =
-            MiscDevice::register(c_str!("mosix"), 0o644, module, Arc::new(Mosix, GFP_KERNEL)?)?;
+    pub(crate) fn new(
+        module: &'static ThisModule,
+        shared: Arc<Shared>,
+        proc: Arc<HpcProc>,
+    ) -> Result<Self> {
+        let dev = MiscDevice::register(
+            c_str!("mosix"),
+            0o644,
+            module,
+            Arc::new(Mosix { shared, proc }, GFP_KERNEL)?,
+        )?;
         Ok(MosixDevice { _dev: dev })
     }
 }

@@ -6,6 +6,7 @@
 //! This file only wires the parts together; see `Documentation/architecture.md`.
 
 use kernel::prelude::*;
+use kernel::sync::Arc;
 
 #[path = "../rust/mod.rs"]
 mod kapi;
@@ -13,9 +14,13 @@ mod kapi;
 #[deny(unsafe_code)]
 mod balance;
 #[deny(unsafe_code)]
+mod cluster;
+#[deny(unsafe_code)]
 mod hpc;
 #[deny(unsafe_code)]
 mod ioctl;
+#[deny(unsafe_code)]
+mod map;
 #[deny(unsafe_code)]
 mod proto;
 #[deny(unsafe_code)]
@@ -30,15 +35,18 @@ module! {
 }
 
 struct Oxmosix {
-    // Drop order is declaration order: the device goes first, then /proc/hpc.
+    // Drop order is declaration order: the device goes first, then /proc/hpc, then the cluster
+    // core (threads stopped, connections closed with Bye).
     _dev: ioctl::MosixDevice,
-    _proc: hpc::HpcProc,
+    _proc: Arc<hpc::HpcProc>,
+    _cluster: cluster::Cluster,
 }
 
 impl kernel::Module for Oxmosix {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let proc = hpc::HpcProc::new()?;
-        let dev = ioctl::MosixDevice::new(module)?;
+        let cluster = cluster::Cluster::start()?;
+        let proc = hpc::HpcProc::new(cluster.shared().clone())?;
+        let dev = ioctl::MosixDevice::new(module, cluster.shared().clone(), proc.clone())?;
         pr_info!(
             "oxmosix {} loaded (ioctl ABI {})\n",
             uapi::VERSION,
@@ -47,6 +55,7 @@ impl kernel::Module for Oxmosix {
         Ok(Oxmosix {
             _dev: dev,
             _proc: proc,
+            _cluster: cluster,
         })
     }
 }

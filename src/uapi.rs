@@ -144,3 +144,322 @@ impl VersionInfo {
 /// `_IOR(0xBC, 0, struct VersionInfo)`: report the module's version. Needs no privilege.
 /// Errors: `EFAULT` if the argument does not point to 64 writable bytes.
 pub const MOSIX_IOC_VERSION: u32 = ior::<VersionInfo>(0);
+
+/// `_IOW(MOSIX_IOC_MAGIC, nr, T)`.
+pub const fn iow<T>(nr: u32) -> u32 {
+    ioc(1, nr, core::mem::size_of::<T>())
+}
+
+/// `_IOWR(MOSIX_IOC_MAGIC, nr, T)`.
+pub const fn iowr<T>(nr: u32) -> u32 {
+    ioc(3, nr, core::mem::size_of::<T>())
+}
+
+/// Native-endian field cursor used by the `encode`/`decode` functions below.
+struct Cursor<'a> {
+    b: &'a mut [u8],
+    at: usize,
+}
+
+impl Cursor<'_> {
+    fn u16(&mut self, v: u16) {
+        self.b[self.at..self.at + 2].copy_from_slice(&v.to_ne_bytes());
+        self.at += 2;
+    }
+    fn u32(&mut self, v: u32) {
+        self.b[self.at..self.at + 4].copy_from_slice(&v.to_ne_bytes());
+        self.at += 4;
+    }
+    fn u64(&mut self, v: u64) {
+        self.b[self.at..self.at + 8].copy_from_slice(&v.to_ne_bytes());
+        self.at += 8;
+    }
+}
+
+struct Reader<'a> {
+    b: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn u16(&mut self) -> u16 {
+        let v = u16::from_ne_bytes([self.b[self.at], self.b[self.at + 1]]);
+        self.at += 2;
+        v
+    }
+    fn u32(&mut self) -> u32 {
+        let mut x = [0u8; 4];
+        x.copy_from_slice(&self.b[self.at..self.at + 4]);
+        self.at += 4;
+        u32::from_ne_bytes(x)
+    }
+    fn u64(&mut self) -> u64 {
+        let mut x = [0u8; 8];
+        x.copy_from_slice(&self.b[self.at..self.at + 8]);
+        self.at += 8;
+        u64::from_ne_bytes(x)
+    }
+}
+
+/// Most ranges (lines) of a cluster map passed through the ioctl.
+pub const MAP_MAX_RANGES: usize = 64;
+
+/// One map line: `count` nodes from `id` at consecutive IPv4 addresses from `ip` (host order).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MapRange {
+    /// First node id.
+    pub id: u32,
+    /// First address, host byte order.
+    pub ip: u32,
+    /// Number of nodes.
+    pub count: u32,
+}
+
+/// Argument of [`MOSIX_IOC_SETMAP`] and [`MOSIX_IOC_GETMAP`]: 784 bytes.
+///
+/// | offset | size | field |
+/// |---|---|---|
+/// | 0 | 4 | `count`: ranges used (1..=64) |
+/// | 4 | 4 | `self_id`: this node's id; 0 = find it by matching local addresses |
+/// | 8 | 2 | `port`: TCP port of every node's listener; 0 = [`DEFAULT_PORT`] |
+/// | 10 | 2 | padding (0) |
+/// | 12 | 4 | `generation`: map generation (set by the module; ignored on SETMAP) |
+/// | 16 | 768 | `ranges`: 64 × [`MapRange`] (12 bytes each) |
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapInfo {
+    /// Ranges used.
+    pub count: u32,
+    /// This node's id, or 0 to find it by address.
+    pub self_id: u32,
+    /// Listener port, or 0 for the default.
+    pub port: u16,
+    /// Zero.
+    pub pad: u16,
+    /// Generation of the map (output only).
+    pub generation: u32,
+    /// The ranges; only the first `count` are meaningful.
+    pub ranges: [MapRange; MAP_MAX_RANGES],
+}
+
+/// Size in bytes of [`MapInfo`].
+pub const MAP_INFO_SIZE: usize = 16 + 12 * MAP_MAX_RANGES;
+const _: () = assert!(core::mem::size_of::<MapInfo>() == MAP_INFO_SIZE);
+
+/// TCP port of the cluster protocol unless the map says otherwise.
+pub const DEFAULT_PORT: u16 = 4660;
+
+impl MapInfo {
+    /// An empty map argument.
+    pub const fn empty() -> Self {
+        MapInfo {
+            count: 0,
+            self_id: 0,
+            port: 0,
+            pad: 0,
+            generation: 0,
+            ranges: [MapRange {
+                id: 0,
+                ip: 0,
+                count: 0,
+            }; MAP_MAX_RANGES],
+        }
+    }
+
+    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
+    pub fn encode(&self, out: &mut [u8; MAP_INFO_SIZE]) {
+        let mut c = Cursor { b: out, at: 0 };
+        c.u32(self.count);
+        c.u32(self.self_id);
+        c.u16(self.port);
+        c.u16(self.pad);
+        c.u32(self.generation);
+        for r in &self.ranges {
+            c.u32(r.id);
+            c.u32(r.ip);
+            c.u32(r.count);
+        }
+    }
+
+    /// Inverse of [`MapInfo::encode`] (no validation: see `map::validate`).
+    pub fn decode(b: &[u8; MAP_INFO_SIZE]) -> Self {
+        let mut r = Reader { b, at: 0 };
+        let mut m = MapInfo::empty();
+        m.count = r.u32();
+        m.self_id = r.u32();
+        m.port = r.u16();
+        m.pad = r.u16();
+        m.generation = r.u32();
+        for x in m.ranges.iter_mut() {
+            x.id = r.u32();
+            x.ip = r.u32();
+            x.count = r.u32();
+        }
+        m
+    }
+}
+
+/// Node status bits of [`NodeInfo::status`].
+pub mod node_status {
+    /// The node is up (heard of within the timeout).
+    pub const UP: u32 = 1 << 0;
+    /// Load information about the node was ever received.
+    pub const KNOWN: u32 = 1 << 1;
+    /// The node is the one answering.
+    pub const SELF: u32 = 1 << 2;
+    /// The node has a live connection with the answering node.
+    pub const CONNECTED: u32 = 1 << 3;
+    /// Shift of the node's policy flags (`proto::flags`: block, stay, lstay, quiet, expel).
+    pub const FLAGS_SHIFT: u32 = 8;
+}
+
+/// Argument of [`MOSIX_IOC_NODEINFO`]: 48 bytes. `id` is input (0 = this node); the rest is output.
+///
+/// | offset | size | field |
+/// |---|---|---|
+/// | 0 | 4 | `id` | 4 | 4 | `status` ([`node_status`]) | 8 | 4 | `load` | 12 | 4 | `speed` |
+/// | 16 | 4 | `cpus` | 20 | 4 | `util` (basis points) | 24 | 4 | `age_ms` | 28 | 4 | padding |
+/// | 32 | 8 | `tmem_kib` | 40 | 8 | `fmem_kib` |
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeInfo {
+    /// Node id (input; 0 = this node). Output: the node's id.
+    pub id: u32,
+    /// [`node_status`] bits.
+    pub status: u32,
+    /// Load (100 = one task per reference CPU).
+    pub load: u32,
+    /// Speed (reference CPU = 10000).
+    pub speed: u32,
+    /// Online CPUs.
+    pub cpus: u32,
+    /// Utilization in basis points.
+    pub util: u32,
+    /// Age of this information in milliseconds.
+    pub age_ms: u32,
+    /// Zero.
+    pub pad: u32,
+    /// Total memory in KiB.
+    pub tmem_kib: u64,
+    /// Free memory in KiB.
+    pub fmem_kib: u64,
+}
+
+/// Size in bytes of [`NodeInfo`].
+pub const NODE_INFO_SIZE: usize = 48;
+const _: () = assert!(core::mem::size_of::<NodeInfo>() == NODE_INFO_SIZE);
+
+impl NodeInfo {
+    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
+    pub fn encode(&self, out: &mut [u8; NODE_INFO_SIZE]) {
+        let mut c = Cursor { b: out, at: 0 };
+        for v in [
+            self.id,
+            self.status,
+            self.load,
+            self.speed,
+            self.cpus,
+            self.util,
+            self.age_ms,
+            self.pad,
+        ] {
+            c.u32(v);
+        }
+        c.u64(self.tmem_kib);
+        c.u64(self.fmem_kib);
+    }
+
+    /// Inverse of [`NodeInfo::encode`].
+    pub fn decode(b: &[u8; NODE_INFO_SIZE]) -> Self {
+        let mut r = Reader { b, at: 0 };
+        NodeInfo {
+            id: r.u32(),
+            status: r.u32(),
+            load: r.u32(),
+            speed: r.u32(),
+            cpus: r.u32(),
+            util: r.u32(),
+            age_ms: r.u32(),
+            pad: r.u32(),
+            tmem_kib: r.u64(),
+            fmem_kib: r.u64(),
+        }
+    }
+}
+
+/// Keys of [`Param`]: node policy flags, knobs and actions.
+pub mod param {
+    /// 0/1: no automatic migration away from this node.
+    pub const STAY: u32 = 1;
+    /// 0/1: local processes stay; guests may come.
+    pub const LSTAY: u32 = 2;
+    /// 0/1: accept no guests.
+    pub const BLOCK: u32 = 3;
+    /// 0/1: stop sending and receiving load information.
+    pub const QUIET: u32 = 4;
+    /// This node's speed (reference CPU = 10000), 1..=10000000.
+    pub const SPEED: u32 = 5;
+    /// Load sampling interval in ms, 10..=10000.
+    pub const DECAY_INTERVAL: u32 = 6;
+    /// Slow decay, per mille kept per interval, 0..=999.
+    pub const SLOW_DECAY: u32 = 7;
+    /// Fast decay, per mille kept per interval, 0..=999.
+    pub const FAST_DECAY: u32 = 8;
+    /// Action (write 1): send every guest home.
+    pub const EXPEL: u32 = 9;
+    /// Action (write 1): bring every process of this home node home.
+    pub const BRING: u32 = 10;
+    /// Read only: this node's id (0 while no map is loaded).
+    pub const MOSPE: u32 = 11;
+}
+
+/// Argument of [`MOSIX_IOC_SETPARAM`] / [`MOSIX_IOC_GETPARAM`]: 16 bytes
+/// (0 `key` u32, 4 padding, 8 `value` u64).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Param {
+    /// One of [`param`].
+    pub key: u32,
+    /// Zero.
+    pub pad: u32,
+    /// Value.
+    pub value: u64,
+}
+
+/// Size in bytes of [`Param`].
+pub const PARAM_SIZE: usize = 16;
+const _: () = assert!(core::mem::size_of::<Param>() == PARAM_SIZE);
+
+impl Param {
+    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
+    pub fn encode(&self, out: &mut [u8; PARAM_SIZE]) {
+        let mut c = Cursor { b: out, at: 0 };
+        c.u32(self.key);
+        c.u32(self.pad);
+        c.u64(self.value);
+    }
+
+    /// Inverse of [`Param::encode`].
+    pub fn decode(b: &[u8; PARAM_SIZE]) -> Self {
+        let mut r = Reader { b, at: 0 };
+        Param {
+            key: r.u32(),
+            pad: r.u32(),
+            value: r.u64(),
+        }
+    }
+}
+
+/// `_IOW(0xBC, 1, MapInfo)`: load a cluster map. Needs `CAP_SYS_ADMIN` (`EPERM`). `EINVAL`: the
+/// map is invalid or this node's id cannot be found in it; `EFAULT`: bad pointer.
+pub const MOSIX_IOC_SETMAP: u32 = iow::<MapInfo>(1);
+/// `_IOR(0xBC, 2, MapInfo)`: read the current map (`count` 0 when none is loaded).
+pub const MOSIX_IOC_GETMAP: u32 = ior::<MapInfo>(2);
+/// `_IOWR(0xBC, 3, NodeInfo)`: what this node knows of node `id`. `ENOENT`: not in the map.
+pub const MOSIX_IOC_NODEINFO: u32 = iowr::<NodeInfo>(3);
+/// `_IOW(0xBC, 4, Param)`: set a parameter or run an action. Needs `CAP_SYS_ADMIN` (`EPERM`);
+/// `EINVAL`: unknown key or value out of range.
+pub const MOSIX_IOC_SETPARAM: u32 = iow::<Param>(4);
+/// `_IOWR(0xBC, 5, Param)`: read parameter `key`. `EINVAL`: unknown key.
+pub const MOSIX_IOC_GETPARAM: u32 = iowr::<Param>(5);

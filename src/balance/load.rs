@@ -69,13 +69,9 @@ pub fn normalized(raw: u64, cpus: u32, speed: u32) -> u32 {
     v.min(100_000_000) as u32
 }
 
-/// CPU utilization in basis points (10000 = 100 %) from the idle time and wall time that passed
-/// over all CPUs in one interval (same unit, e.g. microseconds).
-pub fn utilization(idle_delta: u64, wall_delta: u64, cpus: u32) -> u16 {
-    let total = wall_delta.saturating_mul(u64::from(cpus.max(1)));
-    if total == 0 {
-        return 0;
-    }
-    let busy = total.saturating_sub(idle_delta.min(total));
-    (busy * 10_000 / total) as u16
+/// The share of the CPUs that `runnable` tasks keep busy, in basis points (10000 = all `cpus`).
+/// Utilization is the average of this over the samples of a gossip interval.
+pub fn busy_share(runnable: u32, cpus: u32) -> u16 {
+    let cpus = cpus.max(1);
+    (u64::from(runnable.min(cpus)) * 10_000 / u64::from(cpus)) as u16
 }

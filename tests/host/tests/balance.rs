@@ -54,9 +54,11 @@ fn normalization_by_cpus_and_speed() {
     assert_eq!(load::normalized(3000, 1, 5000), 600);
     assert_eq!(load::normalized(0, 0, 0), 0);
     assert_eq!(load::normalized(u64::MAX / 1_000_000, 1, 1), 100_000_000);
-    assert_eq!(load::utilization(250, 1000, 1), 7500);
-    assert_eq!(load::utilization(5000, 1000, 2), 0);
-    assert_eq!(load::utilization(0, 0, 1), 0);
+    assert_eq!(load::busy_share(0, 1), 0);
+    assert_eq!(load::busy_share(1, 1), 10000);
+    assert_eq!(load::busy_share(5, 1), 10000);
+    assert_eq!(load::busy_share(1, 4), 2500);
+    assert_eq!(load::busy_share(3, 0), 10000);
 }
 
 #[test]

@@ -145,7 +145,10 @@ TEST(mosctl_version)
 	EXPECT_STREQ(want, out);
 }
 
-/* Unload and reload: /proc/hpc and /dev/mosix disappear and come back; mosctl reports the absence. */
+/*
+ * Unload and reload while the node is in a cluster (peers connected and gossiping): /proc/hpc and
+ * /dev/mosix disappear and come back; mosctl reports the absence.
+ */
 TEST(unload_reload)
 {
 	struct stat st;
@@ -169,6 +172,8 @@ TEST(unload_reload)
 		EXPECT_EQ(0, stat("/proc/hpc/admin/version", &st));
 		EXPECT_EQ(0, stat("/dev/mosix", &st));
 		EXPECT_EQ(0, run(MOSCTL " version", out, sizeof(out)));
+		/* Rejoin the cluster (scripts/node/init wrote the map at boot). */
+		EXPECT_EQ(0, run(MOSCTL " setmap /etc/oxmosix.map 2>&1", out, sizeof(out))) TH_LOG("%s", out);
 	}
 }
 

@@ -1,7 +1,8 @@
-//! `mosctl`: administer the oxmosix node it runs on through `/dev/mosix`.
+//! `mosctl`: administer the oxmosix node it runs on through `/dev/mosix`, in the manner of
+//! openMosix's `mosctl`.
 //!
-//! Exit status: 0 on success, 1 on any error (module absent, request refused, bad arguments),
-//! with a one-line message on standard error.
+//! Exit status: 0 on success (for `isup`: the node is up), 1 on any error (module absent, request
+//! refused, bad arguments, `isup` of a node that is down), with a one-line message on stderr.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -9,10 +10,14 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
-use oxmosix_uapi as uapi;
+use oxmosix_uapi::{self as uapi, map, node_status, param};
 use serde::Serialize;
 
 nix::ioctl_read_bad!(ioc_version, uapi::MOSIX_IOC_VERSION, uapi::VersionInfo);
+nix::ioctl_write_ptr_bad!(ioc_setmap, uapi::MOSIX_IOC_SETMAP, uapi::MapInfo);
+nix::ioctl_read_bad!(ioc_getmap, uapi::MOSIX_IOC_GETMAP, uapi::MapInfo);
+nix::ioctl_readwrite_bad!(ioc_nodeinfo, uapi::MOSIX_IOC_NODEINFO, uapi::NodeInfo);
+nix::ioctl_write_ptr_bad!(ioc_setparam, uapi::MOSIX_IOC_SETPARAM, uapi::Param);
 
 /// Administer the oxmosix node this runs on (through /dev/mosix).
 #[derive(Parser)]
@@ -29,14 +34,56 @@ struct Cli {
 enum Cmd {
     /// Print the version of the running oxmosix module.
     Version,
-}
-
-/// Output of `mosctl version`.
-#[derive(Serialize)]
-struct Version {
-    release: String,
-    version: String,
-    abi: u32,
+    /// No automatic migration away from this node.
+    Stay,
+    /// Allow automatic migration away from this node.
+    Nostay,
+    /// Local processes stay here (guests may still come).
+    Lstay,
+    /// Local processes may migrate again.
+    Nolstay,
+    /// Accept no guest processes.
+    Block,
+    /// Accept guest processes again.
+    Noblock,
+    /// Stop sending and receiving load information.
+    Quiet,
+    /// Resume load gossip.
+    Noquiet,
+    /// Send all guest processes back to their home nodes.
+    Expel,
+    /// Bring all processes of this home node back home.
+    Bring,
+    /// Map a node number to its address or an address to its node number (default: this node).
+    Whois { what: Option<String> },
+    /// Print the load of a node (default: this node); 100 = one task per reference CPU.
+    Getload { node: Option<u32> },
+    /// Print the speed of a node (default: this node).
+    Getspeed { node: Option<u32> },
+    /// Set this node's speed (reference CPU = 10000).
+    Setspeed { speed: u64 },
+    /// Print the status of a node (default: this node).
+    Status { node: Option<u32> },
+    /// Exit 0 if the node is up, 1 if not.
+    Isup { node: u32 },
+    /// Print a node's free memory in bytes (default: this node).
+    Getmem { node: Option<u32> },
+    /// Print a node's free memory in bytes (same as getmem).
+    Getfree { node: Option<u32> },
+    /// Print a node's CPU utilization in percent (default: this node).
+    Getutil { node: Option<u32> },
+    /// Load a cluster map (openMosix format: ID IP COUNT lines); "-" reads standard input.
+    Setmap {
+        file: String,
+        /// This node's id (default: found by matching local addresses).
+        #[arg(long = "self")]
+        self_id: Option<u32>,
+        /// TCP port of the cluster protocol (default 4660).
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Print the current cluster map.
+    Getmap,
 }
 
 /// Opens the control device; a missing device means the module is not loaded.
@@ -53,6 +100,119 @@ fn open_device() -> Result<File> {
     }
 }
 
+fn errno_context(e: nix::Error, what: &str) -> anyhow::Error {
+    let hint = match e {
+        nix::Error::EPERM => " (needs CAP_SYS_ADMIN)",
+        nix::Error::ENOENT => " (no such node in the map)",
+        nix::Error::EINVAL => " (invalid value)",
+        _ => "",
+    };
+    anyhow::anyhow!("{what}: {}{hint}", e.desc())
+}
+
+fn set_param(dev: &File, key: u32, value: u64) -> Result<()> {
+    let p = uapi::Param { key, pad: 0, value };
+    // SAFETY: valid descriptor and a valid Param, the structure the request encodes.
+    unsafe { ioc_setparam(dev.as_raw_fd(), &p) }
+        .map_err(|e| errno_context(e, "setting the parameter failed"))?;
+    Ok(())
+}
+
+fn node_info(dev: &File, id: u32) -> Result<uapi::NodeInfo> {
+    let mut n = uapi::NodeInfo {
+        id,
+        ..Default::default()
+    };
+    // SAFETY: valid descriptor and NodeInfo.
+    unsafe { ioc_nodeinfo(dev.as_raw_fd(), &mut n) }
+        .map_err(|e| errno_context(e, &format!("node {id}")))?;
+    Ok(n)
+}
+
+fn get_map(dev: &File) -> Result<uapi::MapInfo> {
+    let mut m = uapi::MapInfo::empty();
+    // SAFETY: valid descriptor and MapInfo.
+    unsafe { ioc_getmap(dev.as_raw_fd(), &mut m) }
+        .map_err(|e| errno_context(e, "reading the map failed"))?;
+    Ok(m)
+}
+
+fn ranges(m: &uapi::MapInfo) -> Vec<map::Range> {
+    m.ranges[..m.count as usize]
+        .iter()
+        .map(|r| map::Range {
+            id: r.id,
+            ip: r.ip,
+            count: r.count,
+        })
+        .collect()
+}
+
+/// `version --json` output.
+#[derive(Serialize)]
+struct Version {
+    release: String,
+    version: String,
+    abi: u32,
+}
+
+/// `status` output.
+#[derive(Serialize)]
+struct Status {
+    node: u32,
+    up: bool,
+    known: bool,
+    this_node: bool,
+    connected: bool,
+    flags: Vec<&'static str>,
+    load: u32,
+    speed: u32,
+    cpus: u32,
+    util_percent: f64,
+    total_mem_bytes: u64,
+    free_mem_bytes: u64,
+    age_ms: u32,
+}
+
+fn status_of(n: &uapi::NodeInfo) -> Status {
+    let f = n.status >> node_status::FLAGS_SHIFT;
+    let names = [
+        (1, "block"),
+        (2, "stay"),
+        (4, "lstay"),
+        (8, "quiet"),
+        (16, "expel"),
+    ];
+    Status {
+        node: n.id,
+        up: n.status & node_status::UP != 0,
+        known: n.status & node_status::KNOWN != 0,
+        this_node: n.status & node_status::SELF != 0,
+        connected: n.status & node_status::CONNECTED != 0,
+        flags: names
+            .iter()
+            .filter(|(b, _)| f & b != 0)
+            .map(|(_, s)| *s)
+            .collect(),
+        load: n.load,
+        speed: n.speed,
+        cpus: n.cpus,
+        util_percent: f64::from(n.util) / 100.0,
+        total_mem_bytes: n.tmem_kib * 1024,
+        free_mem_bytes: n.fmem_kib * 1024,
+        age_ms: n.age_ms,
+    }
+}
+
+fn print_value(json: bool, key: &str, v: impl std::fmt::Display + Serialize) -> Result<()> {
+    if json {
+        println!("{}", serde_json::json!({ key: v }));
+    } else {
+        println!("{v}");
+    }
+    Ok(())
+}
+
 fn version(json: bool) -> Result<()> {
     let dev = open_device()?;
     let mut v = uapi::VersionInfo {
@@ -66,18 +226,15 @@ fn version(json: bool) -> Result<()> {
     // structure the request's size encodes.
     unsafe { ioc_version(dev.as_raw_fd(), &mut v) }
         .context("VERSION ioctl on /dev/mosix failed")?;
-    let out = Version {
-        release: v
-            .release_str()
-            .context("module returned a non-UTF-8 release text")?
-            .to_string(),
-        version: format!("{}.{}.{}", v.major, v.minor, v.patch),
-        abi: v.abi,
-    };
+    let release = v
+        .release_str()
+        .context("module returned a non-UTF-8 release text")?
+        .to_string();
+    let version = format!("{}.{}.{}", v.major, v.minor, v.patch);
     if json {
-        println!("{}", serde_json::to_string(&out)?);
+        println!("{}", serde_json::to_string(&Version { release, version, abi: v.abi })?);
     } else {
-        println!("{} (ioctl ABI {})", out.release, out.abi);
+        println!("{} (ioctl ABI {})", release, v.abi);
     }
     if v.abi != uapi::MOSIX_ABI_VERSION {
         bail!(
@@ -89,12 +246,183 @@ fn version(json: bool) -> Result<()> {
     Ok(())
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let r = match cli.cmd {
-        Cmd::Version => version(cli.json),
+fn read_map_file(file: &str) -> Result<Vec<map::Range>> {
+    let text = if file == "-" {
+        std::io::read_to_string(std::io::stdin()).context("reading the map from standard input")?
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?
     };
-    match r {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if let Some(r) = map::parse_line(line, i + 1).map_err(|e| anyhow::anyhow!("{file}: {e}"))? {
+            out.push(r);
+        }
+    }
+    map::validate(&out).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+    Ok(out)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let json = cli.json;
+    if let Cmd::Version = cli.cmd {
+        return version(json);
+    }
+    let dev = open_device()?;
+    let flag = |key, on| set_param(&dev, key, on);
+    match cli.cmd {
+        Cmd::Version => unreachable!(),
+        Cmd::Stay => flag(param::STAY, 1),
+        Cmd::Nostay => flag(param::STAY, 0),
+        Cmd::Lstay => flag(param::LSTAY, 1),
+        Cmd::Nolstay => flag(param::LSTAY, 0),
+        Cmd::Block => flag(param::BLOCK, 1),
+        Cmd::Noblock => flag(param::BLOCK, 0),
+        Cmd::Quiet => flag(param::QUIET, 1),
+        Cmd::Noquiet => flag(param::QUIET, 0),
+        Cmd::Expel => flag(param::EXPEL, 1),
+        Cmd::Bring => flag(param::BRING, 1),
+        Cmd::Setspeed { speed } => set_param(&dev, param::SPEED, speed),
+        Cmd::Getload { node } => {
+            print_value(json, "load", node_info(&dev, node.unwrap_or(0))?.load)
+        }
+        Cmd::Getspeed { node } => {
+            print_value(json, "speed", node_info(&dev, node.unwrap_or(0))?.speed)
+        }
+        Cmd::Getmem { node } | Cmd::Getfree { node } => print_value(
+            json,
+            "free_mem_bytes",
+            node_info(&dev, node.unwrap_or(0))?.fmem_kib * 1024,
+        ),
+        Cmd::Getutil { node } => print_value(
+            json,
+            "util_percent",
+            f64::from(node_info(&dev, node.unwrap_or(0))?.util) / 100.0,
+        ),
+        Cmd::Status { node } => {
+            let s = status_of(&node_info(&dev, node.unwrap_or(0))?);
+            if json {
+                println!("{}", serde_json::to_string(&s)?);
+            } else {
+                let state = if s.up {
+                    "up"
+                } else if s.known {
+                    "down"
+                } else {
+                    "unknown"
+                };
+                println!(
+                    "node {}: {state}{}{} load {} speed {} cpus {} util {:.0}% mem {}/{} MiB free{}",
+                    s.node,
+                    if s.this_node { " (this node)" } else { "" },
+                    if s.flags.is_empty() { String::new() } else { format!(" [{}]", s.flags.join(",")) },
+                    s.load,
+                    s.speed,
+                    s.cpus,
+                    s.util_percent,
+                    s.free_mem_bytes >> 20,
+                    s.total_mem_bytes >> 20,
+                    if s.this_node { String::new() } else { format!(", {} ms old", s.age_ms) }
+                );
+            }
+            Ok(())
+        }
+        Cmd::Isup { node } => {
+            let s = status_of(&node_info(&dev, node)?);
+            print_value(json, "up", s.up)?;
+            if !s.up {
+                bail!("node {node} is not up");
+            }
+            Ok(())
+        }
+        Cmd::Whois { what } => {
+            let m = get_map(&dev)?;
+            if m.count == 0 {
+                bail!("no cluster map loaded (mosctl setmap FILE)");
+            }
+            let rs = ranges(&m);
+            let (id, ip) = match what.as_deref() {
+                None => map::nodes(&rs)
+                    .find(|&(id, _)| id == m.self_id)
+                    .context("this node is not in the map")?,
+                Some(w) => {
+                    if let Ok(ip) = w.parse::<std::net::Ipv4Addr>() {
+                        map::nodes(&rs)
+                            .find(|&(_, a)| a == u32::from(ip))
+                            .with_context(|| format!("{w} is not in the map"))?
+                    } else {
+                        let id: u32 = w
+                            .parse()
+                            .with_context(|| format!("{w}: not a node number or IPv4 address"))?;
+                        map::nodes(&rs)
+                            .find(|&(i, _)| i == id)
+                            .with_context(|| format!("node {id} is not in the map"))?
+                    }
+                }
+            };
+            let addr = std::net::Ipv4Addr::from(ip);
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "node": id, "address": addr.to_string() })
+                );
+            } else {
+                println!("node {id} is {addr}");
+            }
+            Ok(())
+        }
+        Cmd::Setmap {
+            file,
+            self_id,
+            port,
+        } => {
+            let rs = read_map_file(&file)?;
+            if rs.len() > uapi::MAP_MAX_RANGES {
+                bail!("{file}: more than {} lines", uapi::MAP_MAX_RANGES);
+            }
+            let mut m = uapi::MapInfo::empty();
+            m.count = rs.len() as u32;
+            m.self_id = self_id.unwrap_or(0);
+            m.port = port.unwrap_or(0);
+            for (d, r) in m.ranges.iter_mut().zip(&rs) {
+                *d = uapi::MapRange {
+                    id: r.id,
+                    ip: r.ip,
+                    count: r.count,
+                };
+            }
+            // SAFETY: valid descriptor and MapInfo.
+            unsafe { ioc_setmap(dev.as_raw_fd(), &m) }.map_err(|e| {
+                errno_context(
+                    e,
+                    "the module refused the map (is one of its addresses this node's?)",
+                )
+            })?;
+            Ok(())
+        }
+        Cmd::Getmap => {
+            let m = get_map(&dev)?;
+            let rs = ranges(&m);
+            if json {
+                let lines: Vec<_> = rs
+                    .iter()
+                    .map(|r| serde_json::json!({ "id": r.id, "ip": std::net::Ipv4Addr::from(r.ip).to_string(), "count": r.count }))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::json!({ "self": m.self_id, "port": m.port, "generation": m.generation, "ranges": lines })
+                );
+            } else {
+                let mut out = String::new();
+                map::format(&rs, &mut out)?;
+                print!("{out}");
+            }
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mosctl: {e:#}");

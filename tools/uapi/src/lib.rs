@@ -8,6 +8,10 @@
 mod uapi;
 pub use uapi::*;
 
+/// The cluster map format (the module's own `src/map.rs`).
+#[path = "../../../src/map.rs"]
+pub mod map;
+
 #[cfg(test)]
 mod tests {
     extern crate std;
@@ -38,6 +42,132 @@ mod tests {
     #[test]
     fn ioctl_numbers() {
         assert_eq!(MOSIX_IOC_VERSION, 0x8040_bc00);
+        assert_eq!(MOSIX_IOC_SETMAP, 0x4310_bc01);
+        assert_eq!(MOSIX_IOC_GETMAP, 0x8310_bc02);
+        assert_eq!(MOSIX_IOC_NODEINFO, 0xc030_bc03);
+        assert_eq!(MOSIX_IOC_SETPARAM, 0x4010_bc04);
+        assert_eq!(MOSIX_IOC_GETPARAM, 0xc010_bc05);
+    }
+
+    fn image<T: Copy, const N: usize>(v: &T) -> [u8; N] {
+        assert_eq!(core::mem::size_of::<T>(), N);
+        // SAFETY: T is a repr(C) struct without padding bytes of exactly N bytes.
+        unsafe { core::mem::transmute_copy(v) }
+    }
+
+    #[test]
+    fn encodings_are_repr_c_images() {
+        let mut m = MapInfo::empty();
+        m.count = 2;
+        m.self_id = 3;
+        m.port = 4660;
+        m.generation = 9;
+        m.ranges[0] = MapRange {
+            id: 1,
+            ip: 0x0a4d_0001,
+            count: 3,
+        };
+        m.ranges[63] = MapRange {
+            id: 7,
+            ip: 8,
+            count: 9,
+        };
+        let mut b = [0u8; MAP_INFO_SIZE];
+        m.encode(&mut b);
+        assert_eq!(b, image::<_, MAP_INFO_SIZE>(&m));
+        assert_eq!(MapInfo::decode(&b), m);
+        let n = NodeInfo {
+            id: 1,
+            status: 2,
+            load: 3,
+            speed: 4,
+            cpus: 5,
+            util: 6,
+            age_ms: 7,
+            pad: 0,
+            tmem_kib: 8,
+            fmem_kib: 9,
+        };
+        let mut b = [0u8; NODE_INFO_SIZE];
+        n.encode(&mut b);
+        assert_eq!(b, image::<_, NODE_INFO_SIZE>(&n));
+        assert_eq!(NodeInfo::decode(&b), n);
+        let p = Param {
+            key: 5,
+            pad: 0,
+            value: 1 << 40,
+        };
+        let mut b = [0u8; PARAM_SIZE];
+        p.encode(&mut b);
+        assert_eq!(b, image::<_, PARAM_SIZE>(&p));
+        assert_eq!(Param::decode(&b), p);
+    }
+
+    #[test]
+    fn map_parse_validate_format() {
+        use map::*;
+        let text = "# test map\n1 10.77.0.1 3   # three nodes\n\n10 192.168.1.20 1\n";
+        let ranges: std::vec::Vec<Range> = text
+            .lines()
+            .enumerate()
+            .filter_map(|(i, l)| parse_line(l, i + 1).unwrap())
+            .collect();
+        assert_eq!(validate(&ranges), Ok(4));
+        let ids: std::vec::Vec<(u32, u32)> = nodes(&ranges).collect();
+        assert_eq!(
+            ids,
+            [
+                (1, 0x0a4d_0001),
+                (2, 0x0a4d_0002),
+                (3, 0x0a4d_0003),
+                (10, 0xc0a8_0114)
+            ]
+        );
+        let mut out = std::string::String::new();
+        format(&ranges, &mut out).unwrap();
+        assert_eq!(out, "1 10.77.0.1 3\n10 192.168.1.20 1\n");
+        assert_eq!(
+            parse_line("1 10.77.0.1", 4),
+            Err(MapError::Syntax { line: 4 })
+        );
+        assert_eq!(
+            parse_line("0 10.77.0.1 1", 1),
+            Err(MapError::BadId { line: 1 })
+        );
+        assert_eq!(
+            parse_line("65535 10.77.0.1 2", 1),
+            Err(MapError::BadId { line: 1 })
+        );
+        assert_eq!(
+            parse_line("1 10.77.0.300 1", 1),
+            Err(MapError::BadIp { line: 1 })
+        );
+        assert_eq!(
+            parse_line("1 255.255.255.255 2", 1),
+            Err(MapError::BadIp { line: 1 })
+        );
+        assert_eq!(
+            parse_line("1 10.0.0.1 0", 1),
+            Err(MapError::BadCount { line: 1 })
+        );
+        assert_eq!(
+            parse_line("1 10.0.0.1 1 x", 1),
+            Err(MapError::Syntax { line: 1 })
+        );
+        let r = |id, ip, count| Range { id, ip, count };
+        assert_eq!(
+            validate(&[r(1, 100, 3), r(3, 200, 1)]),
+            Err(MapError::Overlap { line: 2 })
+        );
+        assert_eq!(
+            validate(&[r(1, 100, 3), r(5, 102, 1)]),
+            Err(MapError::Overlap { line: 2 })
+        );
+        assert_eq!(validate(&[]), Err(MapError::Size));
+        assert_eq!(
+            validate(&[r(1, 100, 200), r(300, 1000, 100)]),
+            Err(MapError::Size)
+        );
     }
     use std::string::ToString;
 }

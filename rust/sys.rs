@@ -1,0 +1,79 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Readings of the local machine for load accounting: runnable tasks, CPUs, memory, idle time,
+//! clocks and randomness.
+
+use kernel::bindings;
+
+mod ffi {
+    extern "C" {
+        // `unsigned int nr_running(void)` from <linux/sched/stat.h>, which the bindings do not
+        // include; exported by patches/0002-sched-export-nr_running.patch.
+        pub(super) fn nr_running() -> kernel::ffi::c_uint;
+    }
+}
+
+/// Number of runnable tasks on all CPUs (`nr_running()`, exported by
+/// `patches/0002-sched-export-nr_running.patch`), including the caller if it is running.
+pub(crate) fn nr_running() -> u32 {
+    // SAFETY: nr_running only sums per-CPU counters; callable from any context.
+    unsafe { ffi::nr_running() }
+}
+
+/// Number of online CPUs (at least 1).
+pub(crate) fn online_cpus() -> u32 {
+    // SAFETY: `__num_online_cpus` is an exported, always valid atomic_t; a volatile read of its
+    // counter is what atomic_read() does.
+    let n = unsafe {
+        core::ptr::read_volatile(core::ptr::addr_of!(bindings::__num_online_cpus.counter))
+    };
+    n.max(1) as u32
+}
+
+/// Total and free RAM in KiB (`si_meminfo`).
+pub(crate) fn meminfo_kib() -> (u64, u64) {
+    // SAFETY: all-zero is a valid sysinfo; si_meminfo fills it.
+    let mut si: bindings::sysinfo = unsafe { core::mem::zeroed() };
+    // SAFETY: `si` is a valid out-parameter.
+    unsafe { bindings::si_meminfo(&mut si) };
+    let unit = u64::from(si.mem_unit.max(1));
+    (
+        (si.totalram as u64) * unit / 1024,
+        (si.freeram as u64) * unit / 1024,
+    )
+}
+
+/// Monotonic time since boot in milliseconds.
+pub(crate) fn monotonic_ms() -> u64 {
+    // SAFETY: ktime_get is callable from any context once timekeeping is up.
+    (unsafe { bindings::ktime_get() } / 1_000_000) as u64
+}
+
+/// Wall-clock time in milliseconds since the epoch.
+pub(crate) fn realtime_ms() -> u64 {
+    // SAFETY: all-zero is a valid timespec64; ktime_get_real_ts64 fills it.
+    let mut ts: bindings::timespec64 = unsafe { core::mem::zeroed() };
+    // SAFETY: valid out-parameter.
+    unsafe { bindings::ktime_get_real_ts64(&mut ts) };
+    (ts.tv_sec as u64) * 1000 + (ts.tv_nsec as u64) / 1_000_000
+}
+
+/// A random 32-bit value from the kernel's CRNG.
+pub(crate) fn random_u32() -> u32 {
+    // SAFETY: get_random_u32 is callable from any context.
+    unsafe { bindings::get_random_u32() }
+}
+
+/// A random 64-bit value from the kernel's CRNG.
+pub(crate) fn random_u64() -> u64 {
+    // SAFETY: get_random_u64 is callable from any context.
+    unsafe { bindings::get_random_u64() }
+}
+
+/// Whether `ip` (host byte order) is one of this machine's local addresses.
+pub(crate) fn is_local_ipv4(ip: u32) -> bool {
+    // SAFETY: `init_net` is always valid; inet_addr_type only reads routing tables.
+    let t = unsafe {
+        bindings::inet_addr_type(core::ptr::addr_of_mut!(bindings::init_net), ip.to_be())
+    };
+    t == bindings::RTN_LOCAL
+}

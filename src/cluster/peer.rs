@@ -1,0 +1,527 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Peer connections: handshake, framing, the receive loop, connecting with backoff and reaping.
+
+use core::sync::atomic::{AtomicBool, Ordering};
+
+use kernel::c_str;
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::{Arc, Mutex};
+
+use super::{Doomed, Shared, Stats, BACKOFF_MAX_MS, BACKOFF_MIN_MS, GOSSIP_K};
+use crate::balance::vector::{self, Merge};
+use crate::kapi::kthread::{self, KThread};
+use crate::kapi::net::{self, TcpSocket};
+use crate::kapi::sys;
+use crate::proto::{self, Header, Hello, LoadEntry, Message, MsgType, ProtoError, HEADER_LEN};
+
+/// Timeout of each handshake step and of a blocked send, in ms.
+const HANDSHAKE_MS: u32 = 2000;
+/// Receive timeout of an established connection: how often its thread checks for a stop.
+const RX_POLL_MS: u32 = 200;
+/// Connect timeout in ms.
+const CONNECT_MS: u32 = 1000;
+/// Receive buffer: the largest valid frame (the header check bounds every payload by it).
+const RX_BUF: usize = proto::MAX_LOAD_FRAME;
+
+/// An established, handshaken connection with one peer.
+#[pin_data]
+pub(crate) struct Conn {
+    /// The peer's node id.
+    pub(crate) peer: u32,
+    /// Node id of the side that opened the connection.
+    initiator: u32,
+    self_id: u32,
+    sock: TcpSocket,
+    /// Next sequence number to send; held while a frame is written so frames never interleave.
+    #[pin]
+    tx: Mutex<u64>,
+    dead: AtomicBool,
+}
+
+impl Conn {
+    fn new(peer: u32, initiator: u32, self_id: u32, sock: TcpSocket) -> Result<Arc<Conn>> {
+        // Sequence number 0 was the Hello.
+        Arc::pin_init(
+            pin_init!(Conn { peer, initiator, self_id, sock, tx <- new_mutex!(1u64, "oxmosix::conn::tx"), dead: AtomicBool::new(false) }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Whether the connection is still usable.
+    pub(crate) fn alive(&self) -> bool {
+        !self.dead.load(Ordering::Relaxed)
+    }
+
+    /// Marks the connection dead and shuts the socket down (waking its receiver).
+    pub(crate) fn close(&self) {
+        self.dead.store(true, Ordering::Relaxed);
+        self.sock.shutdown();
+    }
+
+    /// Sends one frame. A failed send closes the connection.
+    pub(crate) fn send(&self, sh: &Shared, t: MsgType, payload: &[u8]) -> Result {
+        if !self.alive() {
+            return Err(ENOTCONN_ERR);
+        }
+        let mut buf = KVec::new();
+        buf.extend_with(HEADER_LEN + payload.len(), 0u8, GFP_KERNEL)?;
+        let mut seq = self.tx.lock();
+        let n = proto::encode_frame(t, *seq, self.self_id, self.peer, payload, &mut buf)
+            .map_err(|_| EINVAL)?;
+        if let Err(e) = self.sock.send_all(&buf[..n]) {
+            drop(seq);
+            self.close();
+            return Err(e);
+        }
+        *seq += 1;
+        Stats::bump(&sh.stats.tx_frames[t as usize], 1);
+        Stats::bump(&sh.stats.tx_bytes[t as usize], n as u64);
+        Ok(())
+    }
+
+    /// Sends a Load message with `entries` (1..=MAX_LOAD_ENTRIES).
+    pub(crate) fn send_load(&self, sh: &Shared, entries: &[LoadEntry], reply: bool) -> Result {
+        let mut p = KVec::new();
+        p.extend_with(
+            proto::LOAD_HDR_LEN + entries.len() * proto::LOAD_ENTRY_LEN,
+            0u8,
+            GFP_KERNEL,
+        )?;
+        let n = proto::encode_load(entries, reply, &mut p).map_err(|_| EINVAL)?;
+        self.send(sh, MsgType::Load, &p[..n])
+    }
+}
+
+const ENOTCONN_ERR: Error = kernel::error::code::EPIPE;
+
+/// Why receiving a frame failed.
+enum RxError {
+    /// The socket failed or the peer closed it.
+    Io(Error),
+    /// The bytes broke the protocol.
+    Malformed(ProtoError),
+}
+
+/// Receives one frame into `buf`: `Ok(None)` if nothing arrived within the receive timeout.
+fn recv_frame(
+    sock: &TcpSocket,
+    buf: &mut [u8],
+    abort: impl Fn() -> bool + Copy,
+) -> Result<Option<Header>, RxError> {
+    let io = |e: Error| {
+        if e == net::ebadmsg() {
+            RxError::Malformed(ProtoError::Truncated)
+        } else {
+            RxError::Io(e)
+        }
+    };
+    match sock.recv_exact(&mut buf[..HEADER_LEN], abort) {
+        Ok(false) => return Ok(None),
+        Ok(true) => {}
+        Err(e) => return Err(io(e)),
+    }
+    let h = Header::decode(&buf[..HEADER_LEN]).map_err(RxError::Malformed)?;
+    // `Header::decode` bounded `len` by the type's maximum, which fits in `buf`.
+    let end = HEADER_LEN + h.len as usize;
+    if end > buf.len() {
+        return Err(RxError::Malformed(ProtoError::BadLength(h.len)));
+    }
+    loop {
+        match sock.recv_exact(&mut buf[HEADER_LEN..end], abort) {
+            Ok(true) => return Ok(Some(h)),
+            // Timed out before the payload started: keep waiting for it (abort is checked).
+            Ok(false) => continue,
+            // The header promised a payload: ending the connection now truncates the frame.
+            Err(e) if e == net::econnreset() || e == net::ebadmsg() => {
+                return Err(RxError::Malformed(ProtoError::Truncated))
+            }
+            Err(e) => return Err(RxError::Io(e)),
+        }
+    }
+}
+
+fn hello_frame(
+    self_id: u32,
+    peer: u32,
+    generation: u32,
+    sh: &Shared,
+) -> Result<[u8; HEADER_LEN + proto::HELLO_LEN]> {
+    let hello = Hello {
+        node: self_id,
+        features: 0,
+        map_generation: generation.into(),
+        incarnation: sh.incarnation,
+    };
+    let mut out = [0u8; HEADER_LEN + proto::HELLO_LEN];
+    proto::encode_frame(MsgType::Hello, 0, self_id, peer, &hello.encode(), &mut out)
+        .map_err(|_| EINVAL)?;
+    Ok(out)
+}
+
+fn count_hello_tx(sh: &Shared) {
+    Stats::bump(&sh.stats.tx_frames[MsgType::Hello as usize], 1);
+    Stats::bump(&sh.stats.tx_bytes[MsgType::Hello as usize], (HEADER_LEN + proto::HELLO_LEN) as u64);
+}
+
+/// Counts and logs a malformed frame from `who` (a node id or 0 while unknown).
+fn malformed(sh: &Shared, ip: u32, e: ProtoError) {
+    Stats::bump(&sh.stats.malformed, 1);
+    pr_warn!(
+        "malformed frame from {}.{}.{}.{}: {:?}; closing the connection\n",
+        ip >> 24,
+        (ip >> 16) & 255,
+        (ip >> 8) & 255,
+        ip & 255,
+        e
+    );
+}
+
+/// Reads the peer's Hello during a handshake; `expect` is the peer's id if we connected to it.
+fn read_hello(
+    sh: &Shared,
+    sock: &TcpSocket,
+    ip: u32,
+    self_id: u32,
+    buf: &mut [u8],
+) -> Result<Hello> {
+    let h = match recv_frame(sock, buf, kthread::should_stop) {
+        Ok(Some(h)) => h,
+        Ok(None) => return Err(ETIMEDOUT_ERR),
+        Err(RxError::Io(e)) => return Err(e),
+        Err(RxError::Malformed(e)) => {
+            malformed(sh, ip, e);
+            return Err(EINVAL);
+        }
+    };
+    let end = HEADER_LEN + h.len as usize;
+    let m = match Message::decode(&h, &buf[HEADER_LEN..end]) {
+        Ok(Message::Hello(m)) if h.dst == self_id && h.seq == 0 => m,
+        Ok(_) => {
+            malformed(sh, ip, ProtoError::BadField("handshake"));
+            return Err(EINVAL);
+        }
+        Err(e) => {
+            malformed(sh, ip, e);
+            return Err(EINVAL);
+        }
+    };
+    Stats::bump(&sh.stats.rx_frames[MsgType::Hello as usize], 1);
+    Stats::bump(&sh.stats.rx_bytes[MsgType::Hello as usize], end as u64);
+    Ok(m)
+}
+
+const ETIMEDOUT_ERR: Error = kernel::error::code::EAGAIN;
+
+/// Body of `oxmosix-listen`: accept and handshake incoming connections.
+pub(super) fn listen_loop(sh: &Arc<Shared>, sock: &TcpSocket) {
+    let mut buf = KVec::new();
+    if buf.extend_with(RX_BUF, 0u8, GFP_KERNEL).is_err() {
+        pr_err!("listener out of memory\n");
+        return;
+    }
+    while !kthread::should_stop() && !sh.stopping() {
+        match sock.accept() {
+            Ok(None) => {}
+            Ok(Some((s, ip))) => {
+                Stats::bump(&sh.stats.accepts, 1);
+                if accept_one(sh, s, ip, &mut buf).is_err() {
+                    Stats::bump(&sh.stats.handshake_failures, 1);
+                }
+            }
+            Err(_) => kthread::sleep_ms(100),
+        }
+    }
+}
+
+fn accept_one(sh: &Arc<Shared>, s: TcpSocket, ip: u32, buf: &mut [u8]) -> Result {
+    s.set_timeouts(HANDSHAKE_MS, HANDSHAKE_MS);
+    s.set_nodelay();
+    let (self_id, generation) = sh.with_state(|st| (st.self_id, st.generation));
+    if self_id == 0 {
+        return Err(EINVAL);
+    }
+    let hello = read_hello(sh, &s, ip, self_id, buf)?;
+    // The claimed id must be a peer of ours connecting from its own address.
+    let known = sh.with_state(|st| st.peers.iter().any(|p| p.id == hello.node && p.ip == ip));
+    if !known {
+        pr_warn!(
+            "refused connection claiming node {}: not that node's address in the map\n",
+            hello.node
+        );
+        let _ = s.send_all(&bye_frame(self_id, hello.node, proto::bye::NOT_IN_MAP)?);
+        return Err(EINVAL);
+    }
+    s.send_all(&hello_frame(self_id, hello.node, generation, sh)?)?;
+    count_hello_tx(sh);
+    s.set_timeouts(RX_POLL_MS, HANDSHAKE_MS);
+    register(sh, Conn::new(hello.node, hello.node, self_id, s)?)
+}
+
+fn bye_frame(self_id: u32, peer: u32, reason: u32) -> Result<[u8; HEADER_LEN + proto::BYE_LEN]> {
+    let mut out = [0u8; HEADER_LEN + proto::BYE_LEN];
+    proto::encode_frame(
+        MsgType::Bye,
+        0,
+        self_id,
+        peer,
+        &proto::encode_bye(reason),
+        &mut out,
+    )
+    .map_err(|_| EINVAL)?;
+    Ok(out)
+}
+
+/// Connects to `peer` at `ip:port` and handshakes.
+fn connect_one(sh: &Arc<Shared>, peer: u32, ip: u32, port: u16, buf: &mut [u8]) -> Result {
+    let (self_id, generation) = sh.with_state(|st| (st.self_id, st.generation));
+    let s = TcpSocket::connect(ip, port, CONNECT_MS)?;
+    s.set_timeouts(HANDSHAKE_MS, HANDSHAKE_MS);
+    s.set_nodelay();
+    s.send_all(&hello_frame(self_id, peer, generation, sh)?)?;
+    count_hello_tx(sh);
+    let hello = read_hello(sh, &s, ip, self_id, buf)?;
+    if hello.node != peer {
+        malformed(sh, ip, ProtoError::BadNode(hello.node));
+        return Err(EINVAL);
+    }
+    s.set_timeouts(RX_POLL_MS, HANDSHAKE_MS);
+    register(sh, Conn::new(peer, self_id, self_id, s)?)
+}
+
+/// Installs a handshaken connection in the peer table and starts its receiver, applying the
+/// one-connection-per-pair rule.
+fn register(sh: &Arc<Shared>, conn: Arc<Conn>) -> Result {
+    let peer = conn.peer;
+    let outcome = sh.with_state(|st| {
+        let self_id = st.self_id;
+        let Some(p) = st.peers.iter_mut().find(|p| p.id == peer) else {
+            return Err(EINVAL);
+        };
+        let mut old = None;
+        if let Some(existing) = p.conn.as_ref().filter(|c| c.alive()) {
+            let preferred = self_id.min(peer);
+            if existing.initiator == preferred && conn.initiator != preferred {
+                return Ok(None);
+            }
+        }
+        if let Some(c) = p.conn.take() {
+            old = Some(Doomed {
+                conn: c,
+                thread: p.thread.take(),
+            });
+        }
+        p.conn = Some(conn.clone());
+        p.backoff_ms = BACKOFF_MIN_MS;
+        if p.ever_connected {
+            Stats::bump(&sh.stats.reconnects, 1);
+        }
+        p.ever_connected = true;
+        Stats::bump(&sh.stats.connects, 1);
+        Ok(Some(old))
+    })?;
+    let Some(old) = outcome else {
+        Stats::bump(&sh.stats.duplicates, 1);
+        let _ = conn.send(sh, MsgType::Bye, &proto::encode_bye(proto::bye::DUPLICATE));
+        conn.close();
+        return Ok(());
+    };
+    if let Some(d) = old {
+        Stats::bump(&sh.stats.duplicates, 1);
+        d.close(Some(proto::bye::DUPLICATE), sh);
+    }
+    let (sh2, c2) = (sh.clone(), conn.clone());
+    let thread = KThread::spawn(c_str!("oxmosix-rx"), move || rx_loop(&sh2, &c2))?;
+    let stray = sh.with_state(|st| match st.peers.iter_mut().find(|p| p.id == peer) {
+        Some(p) if p.conn.as_ref().is_some_and(|c| Arc::ptr_eq(c, &conn)) => {
+            p.thread = Some(thread);
+            None
+        }
+        _ => Some(thread),
+    });
+    if stray.is_some() {
+        conn.close();
+        drop(stray);
+        return Ok(());
+    }
+    pr_info!(
+        "connected with node {} (opened by node {})\n",
+        peer,
+        conn.initiator
+    );
+    // Exchange load information right away instead of waiting for the next gossip round.
+    push_to(sh, &conn);
+    Ok(())
+}
+
+/// Sends this node's own entry and the freshest others to `conn`'s peer (a gossip push).
+fn push_to(sh: &Shared, conn: &Conn) {
+    let mut entries = [LoadEntry::default(); GOSSIP_K + 1];
+    let now = sys::monotonic_ms();
+    let n = sh.with_state(|st| {
+        if st.params.flags & proto::flags::QUIET != 0 {
+            return 0;
+        }
+        vector::freshest(&st.slots, st.self_id, conn.peer, now, &mut entries)
+    });
+    if n > 0 {
+        let _ = conn.send_load(sh, &entries[..n], false);
+    }
+}
+
+/// Body of `oxmosix-rx`: receive and handle frames until the connection ends or we stop.
+fn rx_loop(sh: &Arc<Shared>, conn: &Arc<Conn>) {
+    let mut buf = KVec::new();
+    if buf.extend_with(RX_BUF, 0u8, GFP_KERNEL).is_err() {
+        conn.close();
+        return;
+    }
+    let ip = sh.with_state(|st| {
+        st.peers
+            .iter()
+            .find(|p| p.id == conn.peer)
+            .map_or(0, |p| p.ip)
+    });
+    let mut expect_seq = 1u64;
+    let reason: &str = loop {
+        if kthread::should_stop() || !conn.alive() {
+            break "closed";
+        }
+        let h = match recv_frame(&conn.sock, &mut buf, kthread::should_stop) {
+            Ok(None) => continue,
+            Ok(Some(h)) => h,
+            Err(RxError::Io(_)) => break "connection lost",
+            Err(RxError::Malformed(e)) => {
+                malformed(sh, ip, e);
+                break "malformed frame";
+            }
+        };
+        if h.src != conn.peer || h.dst != conn.self_id || h.seq != expect_seq {
+            malformed(sh, ip, ProtoError::BadField("header src/dst/seq"));
+            break "malformed frame";
+        }
+        expect_seq += 1;
+        let end = HEADER_LEN + h.len as usize;
+        Stats::bump(&sh.stats.rx_frames[h.mtype as usize], 1);
+        Stats::bump(&sh.stats.rx_bytes[h.mtype as usize], end as u64);
+        let msg = match Message::decode(&h, &buf[HEADER_LEN..end]) {
+            Ok(m) => m,
+            Err(e) => {
+                malformed(sh, ip, e);
+                break "malformed frame";
+            }
+        };
+        match msg {
+            Message::Hello(_) => {
+                malformed(sh, ip, ProtoError::BadField("hello after handshake"));
+                break "malformed frame";
+            }
+            Message::Load(v) => handle_load(sh, conn, v),
+            Message::Ping(t) => {
+                let _ = conn.send(sh, MsgType::Pong, &proto::encode_token(t));
+            }
+            Message::Pong(_) => {}
+            Message::Bye(r) => {
+                if r == proto::bye::SHUTDOWN {
+                    sh.with_state(|st| {
+                        if let Some(i) = vector::find(&st.slots, conn.peer) {
+                            st.slots[i].up = false;
+                        }
+                    });
+                    pr_info!(
+                        "node {} down (its module is unloading)\n",
+                        conn.peer
+                    );
+                }
+                break "peer said bye";
+            }
+        }
+    };
+    conn.close();
+    if !sh.stopping() {
+        pr_info!(
+            "connection with node {} ended: {}\n",
+            conn.peer,
+            reason
+        );
+    }
+}
+
+/// Merges a received Load and answers a push with our own freshest entries.
+fn handle_load(sh: &Shared, conn: &Conn, v: proto::LoadView<'_>) {
+    let now = sys::monotonic_ms();
+    let mut reply = [LoadEntry::default(); GOSSIP_K + 1];
+    let n = sh.with_state(|st| {
+        if st.params.flags & proto::flags::QUIET != 0 {
+            Stats::bump(&sh.stats.quiet_dropped, 1);
+            return 0;
+        }
+        let timeout = u64::from(st.params.timeout_ms);
+        for e in v.iter() {
+            if let Merge::Updated { came_up: true } =
+                vector::merge(&mut st.slots, st.self_id, &e, now, timeout)
+            {
+                pr_info!("node {} up\n", e.node);
+            }
+        }
+        if v.is_reply() {
+            0
+        } else {
+            vector::freshest(&st.slots, st.self_id, conn.peer, now, &mut reply)
+        }
+    });
+    if n > 0 {
+        let _ = conn.send_load(sh, &reply[..n], true);
+    }
+}
+
+/// Periodic upkeep from the gossip thread: reap ended connections, connect to unconnected peers
+/// whose backoff expired.
+pub(super) fn maintain(sh: &Arc<Shared>, now: u64) {
+    // Reap, one at a time, outside the lock.
+    loop {
+        let dead = sh.with_state(|st| {
+            st.peers.iter_mut().find_map(|p| match p.conn.as_ref() {
+                Some(c) if !c.alive() => p.conn.take().map(|conn| Doomed {
+                    conn,
+                    thread: p.thread.take(),
+                }),
+                _ => None,
+            })
+        });
+        match dead {
+            Some(d) => d.close(None, sh),
+            None => break,
+        }
+    }
+    let mut buf = KVec::new();
+    if buf.extend_with(RX_BUF, 0u8, GFP_KERNEL).is_err() {
+        return;
+    }
+    let mut after = 0u32;
+    loop {
+        // Next peer due for a connection attempt (ids ascending).
+        let next = sh.with_state(|st| {
+            let port = st.port;
+            st.peers
+                .iter()
+                .find(|p| p.id > after && p.conn.is_none() && now >= p.next_try_ms)
+                .map(|p| (p.id, p.ip, port))
+        });
+        let Some((id, ip, port)) = next else { break };
+        after = id;
+        if kthread::should_stop() || sh.stopping() {
+            break;
+        }
+        if connect_one(sh, id, ip, port, &mut buf).is_err() {
+            sh.with_state(|st| {
+                if let Some(p) = st.peers.iter_mut().find(|p| p.id == id) {
+                    if p.conn.is_none() {
+                        p.next_try_ms = sys::monotonic_ms() + u64::from(p.backoff_ms);
+                        p.backoff_ms = (p.backoff_ms * 2).min(BACKOFF_MAX_MS);
+                    }
+                }
+            });
+        }
+    }
+}

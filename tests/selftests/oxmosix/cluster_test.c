@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * oxmosix cluster-core selftests, run on node 1 of a cluster of 3 or more nodes:
+ * membership (every node sees every other up within 5 s), load gossip (a CPU hog on node 2 is
+ * seen by nodes 1 and 3 within 3 gossip intervals and its end too), setspeed propagation, robustness
+ * against garbage on the cluster port, module unload/reload marking a node down and up, and
+ * /proc/hpc write validation.
+ *
+ * Other nodes are observed through the test agent every node runs (scripts/node/init): HTTP on port
+ * 8000, /cgi-bin/hpc?PATH returns /proc/hpc/PATH, /cgi-bin/ctl?unload|load (un)loads the module.
+ * The CPU hog is scripts/cluster run --on 2:hog.sh (tests/selftests/oxmosix/hog.sh), which waits
+ * for a connection on port 7200 and then keeps a CPU busy for HOG_SECONDS.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+
+#define PORT 4660
+#define HOG_SECONDS 10
+#define GOSSIP_INTERVAL 1.0
+
+static int node, nodes;
+static char net[32];
+
+static void read_cmdline(void)
+{
+	char buf[4096], *tok, *save;
+	int fd = open("/proc/cmdline", O_RDONLY);
+	ssize_t n;
+
+	strcpy(net, "10.77.0");
+	if (fd < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = 0;
+	for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+		if (!strncmp(tok, "oxnode=", 7))
+			node = atoi(tok + 7);
+		else if (!strncmp(tok, "oxnodes=", 8))
+			nodes = atoi(tok + 8);
+		else if (!strncmp(tok, "oxnet=", 6))
+			snprintf(net, sizeof(net), "%s", tok + 6);
+	}
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int run(const char *cmd, char *out, size_t len)
+{
+	FILE *f = popen(cmd, "r");
+	size_t n;
+	int st;
+
+	if (!f)
+		return -1;
+	n = fread(out, 1, len - 1, f);
+	out[n] = 0;
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* HTTP GET of `query` from node `at`'s test agent; the body goes to out. 0 on success. */
+static int agent(int at, const char *query, char *out, size_t len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(8000) };
+	struct timeval tv = { .tv_sec = 10 };
+	char addr[48], req[256], buf[4096], *body;
+	size_t got = 0;
+	ssize_t n;
+	int s;
+
+	snprintf(addr, sizeof(addr), "%s.%d", net, at);
+	inet_pton(AF_INET, addr, &a.sin_addr);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0)
+		return -1;
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(s, (struct sockaddr *)&a, sizeof(a))) {
+		close(s);
+		return -1;
+	}
+	snprintf(req, sizeof(req), "GET /cgi-bin/%s HTTP/1.0\r\n\r\n", query);
+	if (write(s, req, strlen(req)) != (ssize_t)strlen(req)) {
+		close(s);
+		return -1;
+	}
+	while (got < sizeof(buf) - 1 && (n = read(s, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += n;
+	close(s);
+	buf[got] = 0;
+	/* "HTTP/1.x 200 OK", headers, an empty line (CGI output ends headers with "\n\n"). */
+	if (strncmp(buf, "HTTP/1.", 7) || strncmp(buf + 8, " 200", 4))
+		return -1;
+	body = strstr(buf, "\n\n");
+	if (body) {
+		body += 2;
+	} else {
+		body = strstr(buf, "\r\n\r\n");
+		if (!body)
+			return -1;
+		body += 4;
+	}
+	snprintf(out, len, "%s", body);
+	return 0;
+}
+
+/* /proc/hpc/PATH as node `at` sees it (its first line), into out. */
+static int hpc_at(int at, const char *path, char *out, size_t len)
+{
+	char cmd[256];
+
+	if (at == node) {
+		snprintf(cmd, sizeof(cmd), "cat /proc/hpc/%s 2>&1", path);
+		if (run(cmd, out, len) != 0)
+			return -1;
+	} else {
+		snprintf(cmd, sizeof(cmd), "hpc?%s", path);
+		if (agent(at, cmd, out, len))
+			return -1;
+	}
+	out[strcspn(out, "\n")] = 0;
+	return 0;
+}
+
+static long hpc_num(int at, const char *path)
+{
+	char out[256];
+
+	if (hpc_at(at, path, out, sizeof(out)) || !*out)
+		return -1;
+	return strtol(out, NULL, 10);
+}
+
+static int is_up(int at, int who)
+{
+	char path[64], out[256];
+
+	snprintf(path, sizeof(path), "nodes/%d/status", who);
+	return hpc_at(at, path, out, sizeof(out)) == 0 && !strncmp(out, "up", 2);
+}
+
+static int all_up_everywhere(void)
+{
+	int a, b;
+
+	for (a = 1; a <= nodes; a++)
+		for (b = 1; b <= nodes; b++)
+			if (!is_up(a, b))
+				return 0;
+	return 1;
+}
+
+static double uptime(void)
+{
+	char buf[64];
+	int fd = open("/proc/uptime", O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return atof(buf);
+}
+
+TEST(every_node_sees_every_node_up_within_5s)
+{
+	char buf[64];
+	int fd;
+	double loaded, t;
+	ssize_t n;
+
+	read_cmdline();
+	ASSERT_GE(nodes, 3) TH_LOG("needs at least 3 nodes");
+	fd = open("/run/oxmosix.map-loaded", O_RDONLY);
+	ASSERT_LE(0, fd);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	ASSERT_GT(n, 0);
+	buf[n] = 0;
+	loaded = atof(buf);
+	while (!all_up_everywhere() && uptime() - loaded < 30)
+		usleep(100000);
+	t = uptime() - loaded;
+	ASSERT_EQ(1, all_up_everywhere());
+	TH_LOG("all %d nodes see all %d nodes up %.1f s after this node loaded its map", nodes, nodes, t);
+	/* The agent queries take time themselves; 5 s of boot is the bound. */
+	EXPECT_LE(t, 5.0);
+}
+
+TEST(cpu_hog_on_node2_seen_by_nodes_1_and_3)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(7200) };
+	char addr[48];
+	double t0, seen1 = -1, seen3 = -1, fell = -1;
+	long base1, l1, l3;
+	int s;
+
+	read_cmdline();
+	ASSERT_GE(nodes, 3);
+	base1 = hpc_num(1, "nodes/2/load");
+	TH_LOG("node 2 load before the hog, seen from node 1: %ld", base1);
+	ASSERT_LT(base1, 50);
+	/* Start the hog. */
+	snprintf(addr, sizeof(addr), "%s.2", net);
+	inet_pton(AF_INET, addr, &a.sin_addr);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	ASSERT_EQ(0, connect(s, (struct sockaddr *)&a, sizeof(a))) TH_LOG("hog not listening on node 2");
+	close(s);
+	t0 = now();
+	while (now() - t0 < HOG_SECONDS && (seen1 < 0 || seen3 < 0)) {
+		l1 = hpc_num(1, "nodes/2/load");
+		l3 = hpc_num(3, "nodes/2/load");
+		if (seen1 < 0 && l1 >= 50)
+			seen1 = now() - t0;
+		if (seen3 < 0 && l3 >= 50)
+			seen3 = now() - t0;
+		usleep(100000);
+	}
+	TH_LOG("hog seen by node 1 after %.1f s, by node 3 after %.1f s", seen1, seen3);
+	ASSERT_GE(seen1, 0);
+	ASSERT_GE(seen3, 0);
+	EXPECT_LE(seen1, 3 * GOSSIP_INTERVAL + 0.5);
+	EXPECT_LE(seen3, 3 * GOSSIP_INTERVAL + 0.5);
+	/* After the hog ends the load falls back. */
+	while (now() - t0 < HOG_SECONDS + 20) {
+		if (now() - t0 > HOG_SECONDS && hpc_num(1, "nodes/2/load") < 30 && hpc_num(3, "nodes/2/load") < 30) {
+			fell = now() - t0 - HOG_SECONDS;
+			break;
+		}
+		usleep(200000);
+	}
+	TH_LOG("load back below 30 on nodes 1 and 3 %.1f s after the hog ended", fell);
+	EXPECT_GE(fell, 0);
+}
+
+TEST(setspeed_is_visible_on_the_other_nodes)
+{
+	char out[256];
+	double t0 = now();
+	int ok = 0, k;
+
+	read_cmdline();
+	ASSERT_EQ(0, run("mosctl setspeed 23456 2>&1", out, sizeof(out))) TH_LOG("%s", out);
+	EXPECT_EQ(23456, hpc_num(node, "admin/speed"));
+	while (!ok && now() - t0 < 10) {
+		ok = 1;
+		for (k = 1; k <= nodes; k++) {
+			char path[64];
+
+			snprintf(path, sizeof(path), "nodes/%d/speed", node);
+			if (hpc_num(k, path) != 23456)
+				ok = 0;
+		}
+		if (!ok)
+			usleep(200000);
+	}
+	TH_LOG("speed 23456 of node %d seen by all nodes after %.1f s", node, now() - t0);
+	EXPECT_EQ(1, ok);
+	EXPECT_EQ(0, run("mosctl setspeed 10000 2>&1", out, sizeof(out)));
+}
+
+/* Sends `len` bytes to node `at`'s cluster port, waits for the node to close the connection. */
+static void send_garbage(int at, const void *data, size_t len)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	struct timeval tv = { .tv_sec = 3 };
+	char addr[48], sink[256];
+	int s;
+
+	snprintf(addr, sizeof(addr), "%s.%d", net, at);
+	inet_pton(AF_INET, addr, &a.sin_addr);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0)
+		return;
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(s, (struct sockaddr *)&a, sizeof(a)) == 0) {
+		if (len)
+			(void)!write(s, data, len);
+		shutdown(s, SHUT_WR);
+		while (read(s, sink, sizeof(sink)) > 0)
+			;
+	}
+	close(s);
+}
+
+static void put32(uint8_t *b, uint32_t v)
+{
+	b[0] = v >> 24; b[1] = v >> 16; b[2] = v >> 8; b[3] = v;
+}
+
+/* A valid frame header (see Documentation/protocol.md). */
+static void header(uint8_t *h, uint8_t type, uint32_t len, uint32_t src, uint32_t dst)
+{
+	memset(h, 0, 48);
+	put32(h, 0x4f584d58);
+	h[4] = 1;
+	h[5] = type;
+	put32(h + 8, len);
+	put32(h + 24, src);
+	put32(h + 28, dst);
+}
+
+TEST(garbage_on_the_cluster_port)
+{
+	uint8_t f[256];
+	long before1, before2, after1, after2;
+	int i, at;
+
+	read_cmdline();
+	before1 = hpc_num(1, "info/malformed");
+	before2 = hpc_num(2, "info/malformed");
+	ASSERT_GE(before1, 0);
+	ASSERT_GE(before2, 0);
+	srand(42);
+	for (at = 1; at <= 2; at++) {
+		/* random bytes */
+		for (i = 0; i < (int)sizeof(f); i++)
+			f[i] = rand();
+		send_garbage(at, f, sizeof(f));
+		/* truncated header */
+		header(f, 1, 24, node, at);
+		send_garbage(at, f, 20);
+		/* oversized length */
+		header(f, 2, 1 << 20, node, at);
+		send_garbage(at, f, 48);
+		/* wrong version */
+		header(f, 1, 24, node, at);
+		f[4] = 9;
+		send_garbage(at, f, 72);
+		/* valid header, invalid Hello body (undefined feature bits) */
+		header(f, 1, 24, node, at);
+		memset(f + 48, 0, 24);
+		put32(f + 48, node);
+		put32(f + 52, 0xdeadbeef);
+		send_garbage(at, f, 72);
+		/* valid header, truncated body */
+		header(f, 1, 24, node, at);
+		send_garbage(at, f, 60);
+	}
+	after1 = hpc_num(1, "info/malformed");
+	after2 = hpc_num(2, "info/malformed");
+	TH_LOG("malformed frames: node 1 %ld -> %ld, node 2 %ld -> %ld", before1, after1, before2, after2);
+	EXPECT_GE(after1 - before1, 6);
+	EXPECT_GE(after2 - before2, 6);
+	/* Gossip goes on: everybody still sees everybody, with fresh information. */
+	sleep(2);
+	EXPECT_EQ(1, all_up_everywhere());
+}
+
+TEST(unloaded_node_is_marked_down_and_comes_back)
+{
+	char out[256];
+	double t0;
+	int k, down;
+
+	read_cmdline();
+	ASSERT_EQ(1, all_up_everywhere());
+	ASSERT_EQ(0, agent(nodes, "ctl?unload", out, sizeof(out)));
+	ASSERT_EQ(0, strncmp(out, "ok", 2)) TH_LOG("unload on node %d: %s", nodes, out);
+	t0 = now();
+	do {
+		down = 1;
+		for (k = 1; k < nodes; k++)
+			if (is_up(k, nodes))
+				down = 0;
+		if (!down)
+			usleep(100000);
+	} while (!down && now() - t0 < 10);
+	TH_LOG("node %d down on all others after %.1f s", nodes, now() - t0);
+	EXPECT_EQ(1, down);
+	EXPECT_LE(now() - t0, 5.5);
+	ASSERT_EQ(0, agent(nodes, "ctl?load", out, sizeof(out)));
+	ASSERT_EQ(0, strncmp(out, "ok", 2)) TH_LOG("load on node %d: %s", nodes, out);
+	t0 = now();
+	while (!all_up_everywhere() && now() - t0 < 20)
+		usleep(200000);
+	TH_LOG("node %d up again everywhere after %.1f s", nodes, now() - t0);
+	EXPECT_EQ(1, all_up_everywhere());
+}
+
+/* Writes `val` to /proc/hpc/admin/NAME; returns 0 or the errno. */
+static int proc_write(const char *name, const char *val)
+{
+	char path[128];
+	int fd, err = 0;
+
+	snprintf(path, sizeof(path), "/proc/hpc/admin/%s", name);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return errno;
+	if (write(fd, val, strlen(val)) < 0)
+		err = errno;
+	close(fd);
+	return err;
+}
+
+TEST(proc_writes_reject_bad_values)
+{
+	static const char *const flags[] = { "block", "stay", "lstay", "quiet", "expel", "bring" };
+	static const char *const bad_flag[] = { "2", "-1", "abc", "", "1x", "99999999999999999999999" };
+	static const char *const numbers[] = { "speed", "decay_interval", "slow_decay", "fast_decay" };
+	static const char *const bad_num[][3] = { { "0", "10000001", "x" }, { "9", "10001", "1.5" },
+						  { "1000", "-3", "0x10" }, { "1000", "1e3", " " } };
+	char before[64], after[64];
+	unsigned int i, j;
+	pid_t pid;
+	int st;
+
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+		for (j = 0; j < sizeof(bad_flag) / sizeof(bad_flag[0]); j++) {
+			const char *f = flags[i], *v = bad_flag[j];
+			int err = proc_write(f, v);
+
+			if (err != EINVAL)
+				TH_LOG("%s <- '%s': errno %d", f, v, err);
+			EXPECT_EQ(EINVAL, err);
+		}
+	}
+	for (i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		snprintf(before, sizeof(before), "admin/%s", numbers[i]);
+		hpc_at(node, before, before, sizeof(before));
+		for (j = 0; j < 3; j++) {
+			const char *f = numbers[i], *v = bad_num[i][j];
+			int err = proc_write(f, v);
+
+			if (err != EINVAL)
+				TH_LOG("%s <- '%s': errno %d", f, v, err);
+			EXPECT_EQ(EINVAL, err);
+		}
+		snprintf(after, sizeof(after), "admin/%s", numbers[i]);
+		hpc_at(node, after, after, sizeof(after));
+		EXPECT_STREQ(before, after);
+	}
+	/* Good values are taken and shown. */
+	EXPECT_EQ(0, proc_write("stay", "1"));
+	EXPECT_EQ(1, hpc_num(node, "admin/stay"));
+	EXPECT_EQ(0, proc_write("stay", "0\n"));
+	EXPECT_EQ(0, hpc_num(node, "admin/stay"));
+	EXPECT_EQ(0, proc_write("decay_interval", "100"));
+	/* Read-only files refuse, unprivileged writers are refused. */
+	EXPECT_EQ(EACCES, proc_write("mospe", "3"));
+	EXPECT_EQ(EACCES, proc_write("config", "1 1.2.3.4 1"));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (setuid(65534))
+			_exit(2);
+		_exit(proc_write("stay", "1") == EACCES ? 0 : 1);
+	}
+	waitpid(pid, &st, 0);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
+TEST_HARNESS_MAIN

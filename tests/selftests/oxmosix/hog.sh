@@ -1,0 +1,9 @@
+#!/bin/sh
+# CPU hog for cluster_test (run with scripts/cluster run --on 2:hog.sh): waits until somebody
+# connects to TCP port 7200, then keeps one CPU busy for 10 seconds.
+nc -l -p 7200 < /dev/null > /dev/null
+end=$(($(date +%s) + 10))
+while [ "$(date +%s)" -lt "$end" ]; do
+	i=0
+	while [ $i -lt 2000 ]; do i=$((i + 1)); done
+done
