@@ -4,19 +4,11 @@
 
 use kernel::bindings;
 
-mod ffi {
-    extern "C" {
-        // `unsigned int nr_running(void)` from <linux/sched/stat.h>, which the bindings do not
-        // include; exported by patches/0002-sched-export-nr_running.patch.
-        pub(super) fn nr_running() -> kernel::ffi::c_uint;
-    }
-}
-
 /// Number of runnable tasks on all CPUs (`nr_running()`, exported by
 /// `patches/0002-sched-export-nr_running.patch`), including the caller if it is running.
 pub(crate) fn nr_running() -> u32 {
     // SAFETY: nr_running only sums per-CPU counters; callable from any context.
-    unsafe { ffi::nr_running() }
+    unsafe { bindings::nr_running() }
 }
 
 /// Number of online CPUs (at least 1).

@@ -40,8 +40,8 @@ cargo_tests() {
 		bad 1 "$name: build"
 		return
 	fi
-	p=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ | bc)
-	f=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | paste -sd+ | bc)
+	p=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | awk '{s += $1} END {print s + 0}')
+	f=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | awk '{s += $1} END {print s + 0}')
 	ok "${p:-0}"
 	[ "${f:-0}" = 0 ] || { bad "$f" "$name"; grep -E '^test .* FAILED|panicked' "$log" | head -20; }
 	echo "$name: ${p:-0} passed, ${f:-0} failed"
@@ -51,7 +51,7 @@ host_tests() {
 	cargo_tests host-tools "$TOP/tools"
 	cargo_tests host-module "$TOP/tests/host"
 	# The gossip simulation prints its measurements.
-	sed -n '/^gossip (push-pull/,/^ *64 /p' "$OUT/host-module.log" | sed 's/^/    /'
+	grep -E '^gossip \(push-pull|^ +N +log2|^ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9]+$' "$OUT/host-module.log" | sed 's/^/    /'
 	single fuzz-decoder bash "$TOP/scripts/fuzz.sh" "${OXMOSIX_FUZZ_SECONDS:-30}"
 	grep number_of_executed "$OUT/fuzz-decoder.log" | sed 's/^/    /' || true
 }
@@ -66,7 +66,8 @@ checkpatch() {
 	local p rc=0
 	while read -r p; do
 		case "$p" in ''|'#'*) continue ;; esac
-		perl "$KSRC/scripts/checkpatch.pl" --no-tree --no-signoff -q "$TOP/patches/$p" || rc=1
+		# Run outside our git work tree: inside one, checkpatch lints the .patch file as a source file.
+		(cd "$KSRC" && perl scripts/checkpatch.pl --no-tree --no-signoff -q "$TOP/patches/$p") || rc=1
 	done < "$TOP/patches/series"
 	return $rc
 }

@@ -24,11 +24,12 @@ die() { printf '%s\n' "oxmosix: error: $*" >&2; exit 1; }
 
 # stage NAME CMD...: run CMD and print its wall-clock duration.
 stage() {
-	local name=$1 t0 rc=0
+	local name=$1 t0 ms rc=0
 	shift
-	t0=$(date +%s.%N)
+	t0=$(date +%s%N)
 	"$@" || rc=$?
-	printf 'oxmosix: stage %-10s %6.1fs %s\n' "$name" "$(echo "$(date +%s.%N) - $t0" | bc)" \
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	printf 'oxmosix: stage %-10s %4d.%01ds %s\n' "$name" $((ms / 1000)) $((ms % 1000 / 100)) \
 		"$([ $rc = 0 ] && echo ok || echo "FAILED (rc=$rc)")" >&2
 	return $rc
 }
@@ -42,10 +43,11 @@ kernel_key() {
 		echo "clang $(clang --version 2>/dev/null | head -1)"
 		echo "ld.lld $(ld.lld --version 2>/dev/null | head -1)"
 		echo "bindgen $BINDGEN_VERSION"
-		cat "$TOP/patches/series"
+		# The patches' diffs, in series order (their commit messages do not affect the build).
 		while read -r p; do
 			case "$p" in ''|'#'*) continue ;; esac
-			cat "$TOP/patches/$p"
+			echo "patch $p"
+			sed -n '/^---$/,$p' "$TOP/patches/$p"
 		done < "$TOP/patches/series"
 		cat "$TOP/config/oxmosix.config"
 		cat "$TOP/scripts/kernel.sh"

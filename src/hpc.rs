@@ -5,7 +5,7 @@
 //! ```text
 //! /proc/hpc/admin/{version,config,mospe}                         read-only
 //! /proc/hpc/admin/{block,stay,lstay,quiet,expel,bring}           0/1
-//! /proc/hpc/admin/{speed,decay_interval,slow_decay,fast_decay}   numbers
+//! /proc/hpc/admin/{speed,decay_interval,slow_decay,fast_decay,gossip_interval,timeout}
 //! /proc/hpc/nodes/<id>/{cpus,load,mem,rmem,tmem,speed,status,util}
 //! /proc/hpc/info/{counters,malformed}
 //! ```
@@ -39,6 +39,8 @@ const ADMIN: &[(&kernel::str::CStr, u32, u16, u32)] = &[
     (c_str!("decay_interval"), 11, 0o644, param::DECAY_INTERVAL),
     (c_str!("slow_decay"), 12, 0o644, param::SLOW_DECAY),
     (c_str!("fast_decay"), 13, 0o644, param::FAST_DECAY),
+    (c_str!("gossip_interval"), 14, 0o644, param::GOSSIP_INTERVAL),
+    (c_str!("timeout"), 15, 0o644, param::TIMEOUT),
 ];
 const INFO_COUNTERS: u32 = 20;
 const INFO_MALFORMED: u32 = 21;

@@ -412,6 +412,10 @@ pub mod param {
     pub const BRING: u32 = 10;
     /// Read only: this node's id (0 while no map is loaded).
     pub const MOSPE: u32 = 11;
+    /// Gossip interval in ms, 100..=60000.
+    pub const GOSSIP_INTERVAL: u32 = 12;
+    /// Time without news after which a node is marked down, in ms, 1000..=600000.
+    pub const TIMEOUT: u32 = 13;
 }
 
 /// Argument of [`MOSIX_IOC_SETPARAM`] / [`MOSIX_IOC_GETPARAM`]: 16 bytes

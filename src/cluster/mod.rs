@@ -133,6 +133,8 @@ pub(crate) struct Shared {
     #[pin]
     listener: Mutex<Option<Listener>>,
     stop: AtomicBool,
+    /// Set when the map changed: the gossip thread runs a round (and connects) at its next tick.
+    kick: AtomicBool,
     pub(crate) stats: Stats,
     incarnation: u64,
 }
@@ -199,6 +201,7 @@ impl Shared {
                 state <- new_mutex!(state, "oxmosix::state"),
                 listener <- new_mutex!(None, "oxmosix::listener"),
                 stop: AtomicBool::new(false),
+                kick: AtomicBool::new(false),
                 stats: Stats::new(),
                 incarnation: sys::random_u64(),
             }),
@@ -296,10 +299,7 @@ impl Shared {
         }
         let self_id = if info.self_id != 0 {
             if !map::nodes(&ranges).any(|(id, _)| id == info.self_id) {
-                pr_warn!(
-                    "map rejected: node {} is not in it\n",
-                    info.self_id
-                );
+                pr_warn!("map rejected: node {} is not in it\n", info.self_id);
                 return Err(EINVAL);
             }
             info.self_id
@@ -384,6 +384,7 @@ impl Shared {
             d.close(Some(proto::bye::NOT_IN_MAP), this);
         }
         Self::ensure_listener(this, port)?;
+        this.kick.store(true, Ordering::Relaxed);
         pr_info!(
             "map generation {} loaded: {} nodes, this is node {}, port {}\n",
             generation,
@@ -458,6 +459,8 @@ impl Shared {
             }
             uapi::param::SLOW_DECAY => p.slow_decay = in_range(0, load::MAX_DECAY)?,
             uapi::param::FAST_DECAY => p.fast_decay = in_range(0, load::MAX_DECAY)?,
+            uapi::param::GOSSIP_INTERVAL => p.gossip_interval_ms = in_range(100, 60_000)?,
+            uapi::param::TIMEOUT => p.timeout_ms = in_range(1000, 600_000)?,
             // No process can be away or a guest before migration exists: nothing to move.
             uapi::param::EXPEL | uapi::param::BRING => {
                 flag(0)?;
@@ -483,6 +486,8 @@ impl Shared {
             uapi::param::FAST_DECAY => p.fast_decay.into(),
             uapi::param::EXPEL | uapi::param::BRING => 0,
             uapi::param::MOSPE => s.self_id.into(),
+            uapi::param::GOSSIP_INTERVAL => p.gossip_interval_ms.into(),
+            uapi::param::TIMEOUT => p.timeout_ms.into(),
             _ => return Err(EINVAL),
         })
     }
@@ -556,7 +561,7 @@ fn gossip_loop(sh: &Arc<Shared>) {
             s.util_samples += 1;
             s.params
         });
-        if now >= next_gossip {
+        if now >= next_gossip || sh.kick.swap(false, Ordering::Relaxed) {
             next_gossip = now + u64::from(p.gossip_interval_ms);
             gossip_round(sh, now);
             peer::maintain(sh, now);

@@ -161,7 +161,10 @@ fn hello_frame(
 
 fn count_hello_tx(sh: &Shared) {
     Stats::bump(&sh.stats.tx_frames[MsgType::Hello as usize], 1);
-    Stats::bump(&sh.stats.tx_bytes[MsgType::Hello as usize], (HEADER_LEN + proto::HELLO_LEN) as u64);
+    Stats::bump(
+        &sh.stats.tx_bytes[MsgType::Hello as usize],
+        (HEADER_LEN + proto::HELLO_LEN) as u64,
+    );
 }
 
 /// Counts and logs a malformed frame from `who` (a node id or 0 while unknown).
@@ -428,10 +431,7 @@ fn rx_loop(sh: &Arc<Shared>, conn: &Arc<Conn>) {
                             st.slots[i].up = false;
                         }
                     });
-                    pr_info!(
-                        "node {} down (its module is unloading)\n",
-                        conn.peer
-                    );
+                    pr_info!("node {} down (its module is unloading)\n", conn.peer);
                 }
                 break "peer said bye";
             }
@@ -439,11 +439,7 @@ fn rx_loop(sh: &Arc<Shared>, conn: &Arc<Conn>) {
     };
     conn.close();
     if !sh.stopping() {
-        pr_info!(
-            "connection with node {} ended: {}\n",
-            conn.peer,
-            reason
-        );
+        pr_info!("connection with node {} ended: {}\n", conn.peer, reason);
     }
 }
 

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -221,9 +222,17 @@ TEST(cpu_hog_on_node2_seen_by_nodes_1_and_3)
 
 	read_cmdline();
 	ASSERT_GE(nodes, 3);
-	base1 = hpc_num(1, "nodes/2/load");
+	/* Let node 2 settle (earlier tests ran commands there through its agent). */
+	t0 = now();
+	do {
+		base1 = hpc_num(1, "nodes/2/load");
+		if (base1 >= 0 && base1 < 40)
+			break;
+		usleep(200000);
+	} while (now() - t0 < 15);
 	TH_LOG("node 2 load before the hog, seen from node 1: %ld", base1);
-	ASSERT_LT(base1, 50);
+	ASSERT_LT(base1, 40);
+	ASSERT_GE(base1, 0);
 	/* Start the hog. */
 	snprintf(addr, sizeof(addr), "%s.2", net);
 	inet_pton(AF_INET, addr, &a.sin_addr);
@@ -234,9 +243,10 @@ TEST(cpu_hog_on_node2_seen_by_nodes_1_and_3)
 	while (now() - t0 < HOG_SECONDS && (seen1 < 0 || seen3 < 0)) {
 		l1 = hpc_num(1, "nodes/2/load");
 		l3 = hpc_num(3, "nodes/2/load");
-		if (seen1 < 0 && l1 >= 50)
+		/* One busy task on node 2's single reference-speed CPU adds about 100. */
+		if (seen1 < 0 && l1 >= base1 + 50)
 			seen1 = now() - t0;
-		if (seen3 < 0 && l3 >= 50)
+		if (seen3 < 0 && l3 >= base1 + 50)
 			seen3 = now() - t0;
 		usleep(100000);
 	}
@@ -247,13 +257,14 @@ TEST(cpu_hog_on_node2_seen_by_nodes_1_and_3)
 	EXPECT_LE(seen3, 3 * GOSSIP_INTERVAL + 0.5);
 	/* After the hog ends the load falls back. */
 	while (now() - t0 < HOG_SECONDS + 20) {
-		if (now() - t0 > HOG_SECONDS && hpc_num(1, "nodes/2/load") < 30 && hpc_num(3, "nodes/2/load") < 30) {
+		if (now() - t0 > HOG_SECONDS && hpc_num(1, "nodes/2/load") < base1 + 10 &&
+		    hpc_num(3, "nodes/2/load") < base1 + 10) {
 			fell = now() - t0 - HOG_SECONDS;
 			break;
 		}
 		usleep(200000);
 	}
-	TH_LOG("load back below 30 on nodes 1 and 3 %.1f s after the hog ended", fell);
+	TH_LOG("load back below %ld on nodes 1 and 3 %.1f s after the hog ended", base1 + 10, fell);
 	EXPECT_GE(fell, 0);
 }
 
@@ -402,6 +413,40 @@ TEST(unloaded_node_is_marked_down_and_comes_back)
 	EXPECT_EQ(1, all_up_everywhere());
 }
 
+TEST(map_changes_at_runtime)
+{
+	char cmd[256], out[512], path[64];
+	struct stat st;
+	double t0;
+
+	read_cmdline();
+	ASSERT_GE(nodes, 3);
+	/* Drop the last node from this node's map: its directory and connection go away. */
+	snprintf(cmd, sizeof(cmd), "echo '1 %s.1 %d' | mosctl setmap - 2>&1", net, nodes - 1);
+	ASSERT_EQ(0, run(cmd, out, sizeof(out))) TH_LOG("%s", out);
+	snprintf(path, sizeof(path), "/proc/hpc/nodes/%d", nodes);
+	EXPECT_EQ(-1, stat(path, &st));
+	ASSERT_EQ(0, run("cat /proc/hpc/admin/config", out, sizeof(out)));
+	snprintf(cmd, sizeof(cmd), "1 %s.1 %d\n", net, nodes - 1);
+	EXPECT_STREQ(cmd, out);
+	/* Add it back: it is contacted and seen up again. */
+	t0 = now();
+	ASSERT_EQ(0, run("mosctl setmap /etc/oxmosix.map 2>&1", out, sizeof(out))) TH_LOG("%s", out);
+	while (!is_up(node, nodes) && now() - t0 < 10)
+		usleep(100000);
+	TH_LOG("node %d re-added and up on node %d after %.1f s", nodes, node, now() - t0);
+	EXPECT_EQ(1, is_up(node, nodes));
+	while (!all_up_everywhere() && now() - t0 < 15)
+		usleep(200000);
+	EXPECT_EQ(1, all_up_everywhere());
+	/* Invalid maps are refused and change nothing. */
+	EXPECT_NE(0, run("printf '1 10.77.0.1 2\\n2 10.77.0.9 1\\n' | mosctl setmap - 2>&1", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "listed twice")) TH_LOG("%s", out);
+	EXPECT_NE(0, run("echo '1 192.0.2.1 3' | mosctl setmap - 2>&1", out, sizeof(out)));
+	EXPECT_NE(NULL, strstr(out, "refused")) TH_LOG("%s", out);
+	EXPECT_EQ(1, all_up_everywhere());
+}
+
 /* Writes `val` to /proc/hpc/admin/NAME; returns 0 or the errno. */
 static int proc_write(const char *name, const char *val)
 {
@@ -422,9 +467,11 @@ TEST(proc_writes_reject_bad_values)
 {
 	static const char *const flags[] = { "block", "stay", "lstay", "quiet", "expel", "bring" };
 	static const char *const bad_flag[] = { "2", "-1", "abc", "", "1x", "99999999999999999999999" };
-	static const char *const numbers[] = { "speed", "decay_interval", "slow_decay", "fast_decay" };
+	static const char *const numbers[] = { "speed", "decay_interval", "slow_decay", "fast_decay",
+						"gossip_interval", "timeout" };
 	static const char *const bad_num[][3] = { { "0", "10000001", "x" }, { "9", "10001", "1.5" },
-						  { "1000", "-3", "0x10" }, { "1000", "1e3", " " } };
+						  { "1000", "-3", "0x10" }, { "1000", "1e3", " " },
+						  { "99", "60001", "" }, { "999", "600001", "5s" } };
 	char before[64], after[64];
 	unsigned int i, j;
 	pid_t pid;

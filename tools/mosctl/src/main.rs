@@ -232,7 +232,14 @@ fn version(json: bool) -> Result<()> {
         .to_string();
     let version = format!("{}.{}.{}", v.major, v.minor, v.patch);
     if json {
-        println!("{}", serde_json::to_string(&Version { release, version, abi: v.abi })?);
+        println!(
+            "{}",
+            serde_json::to_string(&Version {
+                release,
+                version,
+                abi: v.abi
+            })?
+        );
     } else {
         println!("{} (ioctl ABI {})", release, v.abi);
     }
