@@ -27,37 +27,11 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "oxmosix_test.h"
 
 #define PORT 4660
 #define HOG_SECONDS 10
 #define GOSSIP_INTERVAL 1.0
-
-static int node, nodes;
-static char net[32];
-
-static void read_cmdline(void)
-{
-	char buf[4096], *tok, *save;
-	int fd = open("/proc/cmdline", O_RDONLY);
-	ssize_t n;
-
-	strcpy(net, "10.77.0");
-	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = 0;
-	for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-		if (!strncmp(tok, "oxnode=", 7))
-			node = atoi(tok + 7);
-		else if (!strncmp(tok, "oxnodes=", 8))
-			nodes = atoi(tok + 8);
-		else if (!strncmp(tok, "oxnet=", 6))
-			snprintf(net, sizeof(net), "%s", tok + 6);
-	}
-}
 
 static double now(void)
 {
@@ -65,20 +39,6 @@ static double now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int run(const char *cmd, char *out, size_t len)
-{
-	FILE *f = popen(cmd, "r");
-	size_t n;
-	int st;
-
-	if (!f)
-		return -1;
-	n = fread(out, 1, len - 1, f);
-	out[n] = 0;
-	st = pclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 /* HTTP GET of `query` from node `at`'s test agent; the body goes to out. 0 on success. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "oxmosix_test.h"
 
 #define MODULE_PATH "/lib/modules/oxmosix.ko"
 #define MOSCTL "/opt/oxmosix/bin/mosctl"
@@ -31,36 +32,6 @@ struct mosix_version {
 };
 #define MOSIX_IOC_VERSION _IOR(0xBC, 0, struct mosix_version)
 #define MOSIX_ABI_VERSION 1
-
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return n;
-}
-
-/* Runs a shell command, captures up to len-1 bytes of its stdout, returns its exit status. */
-static int run(const char *cmd, char *out, size_t len)
-{
-	FILE *f = popen(cmd, "r");
-	size_t n;
-	int st;
-
-	if (!f)
-		return -1;
-	n = fread(out, 1, len - 1, f);
-	out[n] = 0;
-	st = pclose(f);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static int module_loaded(void)
 {

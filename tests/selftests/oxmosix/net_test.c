@@ -22,34 +22,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-
-static int node, nodes;
-static char net[32];
-
-static void read_cmdline(void)
-{
-	char buf[4096], *tok, *save;
-	int fd = open("/proc/cmdline", O_RDONLY);
-	ssize_t n;
-
-	node = nodes = 0;
-	strcpy(net, "10.77.0");
-	if (fd < 0)
-		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = 0;
-	for (tok = strtok_r(buf, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
-		if (!strncmp(tok, "oxnode=", 7))
-			node = atoi(tok + 7);
-		else if (!strncmp(tok, "oxnodes=", 8))
-			nodes = atoi(tok + 8);
-		else if (!strncmp(tok, "oxnet=", 6))
-			snprintf(net, sizeof(net), "%s", tok + 6);
-	}
-}
+#include "oxmosix_test.h"
 
 static uint16_t csum(const void *data, size_t len)
 {
