@@ -407,6 +407,43 @@ TEST(map_changes_at_runtime)
 	EXPECT_EQ(1, all_up_everywhere());
 }
 
+/* One `name value` line of /proc/hpc/info/counters. */
+static long counter(const char *name)
+{
+	char buf[8192], *p;
+	size_t n = strlen(name);
+
+	if (read_file("/proc/hpc/info/counters", buf, sizeof(buf)) <= 0)
+		return -1;
+	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, name, n) && p[n] == ' ')
+			return strtol(p + n + 1, NULL, 10);
+	return -1;
+}
+
+TEST(quiet_stops_load_exchange)
+{
+	char out[256];
+	long tx0, tx1, dropped0, dropped1;
+
+	read_cmdline();
+	ASSERT_EQ(0, run("mosctl quiet 2>&1", out, sizeof(out))) TH_LOG("%s", out);
+	EXPECT_EQ(1, hpc_num(node, "admin/quiet"));
+	tx0 = counter("tx_frames_load");
+	dropped0 = counter("quiet_dropped");
+	sleep(4);
+	tx1 = counter("tx_frames_load");
+	dropped1 = counter("quiet_dropped");
+	TH_LOG("quiet for 4 s: %ld load frames sent, %ld received and dropped", tx1 - tx0, dropped1 - dropped0);
+	EXPECT_EQ(tx0, tx1);
+	EXPECT_GT(dropped1, dropped0);
+	/* Connections are kept while quiet. */
+	EXPECT_NE(NULL, strstr((hpc_at(node, "nodes/2/status", out, sizeof(out)), out), "connected"));
+	ASSERT_EQ(0, run("mosctl noquiet 2>&1", out, sizeof(out))) TH_LOG("%s", out);
+	sleep(2);
+	EXPECT_GT(counter("tx_frames_load"), tx1);
+}
+
 /* Writes `val` to /proc/hpc/admin/NAME; returns 0 or the errno. */
 static int proc_write(const char *name, const char *val)
 {
