@@ -1,27 +1,29 @@
 #!/usr/bin/env bash
-# make demo: boot a 3-node cluster and show, from node 1, each node's id, address and module
-# version as that node reports it over the cluster network.
+# make demo: boot a 3-node cluster and show, from node 1, every node's id, address and module
+# version (asked over the cluster network from that node's test agent) and what node 1's load
+# vector says about it (gossiped by the module).
 . "$(dirname "$0")/lib.sh"
 NODES=${OXMOSIX_DEMO_NODES:-3}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# Every node but 1 sends one line about itself to node 1 (TCP port 7000), retrying until node 1 listens.
-cat > "$tmp/report.sh" <<'EOS'
-line="node $OXNODE  address $OXNET.$OXNODE  oxmosix $(cat /proc/hpc/admin/version)  ($(mosctl version))"
-for i in $(seq 1 100); do
-	echo "$line" | nc "$OXNET.1" 7000 2>/dev/null && exit 0
-	sleep 0.2
-done
-exit 1
-EOS
 cat > "$tmp/demo.sh" <<'EOS'
-echo "oxmosix cluster: $OXNODES nodes on $OXNET.0/24"
-echo "node $OXNODE  address $OXNET.$OXNODE  oxmosix $(cat /proc/hpc/admin/version)  ($(mosctl version))"
-for i in $(seq 2 "$OXNODES"); do
-	timeout 60 nc -l -p 7000 || { echo "a node did not report"; exit 1; }
-done | sort -n -k2
+# Node K's /proc/hpc/PATH, fetched from its test agent (HTTP on port 8000).
+remote() {
+	printf 'GET /cgi-bin/hpc?%s HTTP/1.0\r\n\r\n' "$2" | nc "$OXNET.$1" 8000 | sed '1,/^\r*$/d' | head -1
+}
+sleep 2
+echo "oxmosix cluster: $OXNODES nodes on $OXNET.0/24, seen from node $OXNODE ($(mosctl version))"
+printf '%-5s %-12s %-8s %-22s %5s %6s %5s %10s\n' node address version "status (node 1's view)" load speed util "free MiB"
+for k in $(seq 1 "$OXNODES"); do
+	v=$(remote "$k" admin/version)
+	[ -n "$v" ] || { echo "node $k did not answer"; exit 1; }
+	printf '%-5s %-12s %-8s %-22s %5s %6s %4s%% %10s\n' "$k" "$OXNET.$k" "$v" \
+		"$(cat /proc/hpc/nodes/$k/status)" "$(cat /proc/hpc/nodes/$k/load)" \
+		"$(cat /proc/hpc/nodes/$k/speed)" "$(cat /proc/hpc/nodes/$k/util)" \
+		"$(($(cat /proc/hpc/nodes/$k/mem) / 1024))"
+done
+echo
+mosctl getmap | sed 's/^/cluster map: /'
 EOS
-on=()
-for k in $(seq 2 "$NODES"); do on+=(--on "$k:$tmp/report.sh"); done
-"$TOP/scripts/cluster" run --nodes "$NODES" --timeout 300 "${on[@]}" "$tmp/demo.sh"
+"$TOP/scripts/cluster" run --nodes "$NODES" --timeout 300 "$tmp/demo.sh"
