@@ -122,14 +122,37 @@ static int is_up(int at, int who)
 	return hpc_at(at, path, out, sizeof(out)) == 0 && !strncmp(out, "up", 2);
 }
 
+/* Whether node `at` sees every node of the cluster up (one agent query per node). */
+static int sees_all_up(int at)
+{
+	char out[4096], want[32], *line;
+	int b, up = 0;
+
+	if (at == node) {
+		if (run("for d in /proc/hpc/nodes/*; do echo \"${d##*/} $(cat $d/status)\"; done", out, sizeof(out)))
+			return 0;
+	} else if (agent(at, "status", out, sizeof(out))) {
+		return 0;
+	}
+	for (b = 1; b <= nodes; b++) {
+		snprintf(want, sizeof(want), "%d up", b);
+		for (line = out; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+			if (!strncmp(line, want, strlen(want))) {
+				up++;
+				break;
+			}
+		}
+	}
+	return up == nodes;
+}
+
 static int all_up_everywhere(void)
 {
-	int a, b;
+	int a;
 
 	for (a = 1; a <= nodes; a++)
-		for (b = 1; b <= nodes; b++)
-			if (!is_up(a, b))
-				return 0;
+		if (!sees_all_up(a))
+			return 0;
 	return 1;
 }
 
