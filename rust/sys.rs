@@ -21,16 +21,20 @@ pub(crate) fn online_cpus() -> u32 {
     n.max(1) as u32
 }
 
-/// Total and free RAM in KiB (`si_meminfo`).
-pub(crate) fn meminfo_kib() -> (u64, u64) {
+/// Total, raw free and available RAM in KiB (`si_meminfo`, `si_mem_available`; available is free
+/// plus what the kernel can reclaim without swapping, `MemAvailable` in `/proc/meminfo`).
+pub(crate) fn meminfo_kib() -> (u64, u64, u64) {
     // SAFETY: all-zero is a valid sysinfo; si_meminfo fills it.
     let mut si: bindings::sysinfo = unsafe { core::mem::zeroed() };
     // SAFETY: `si` is a valid out-parameter.
     unsafe { bindings::si_meminfo(&mut si) };
     let unit = u64::from(si.mem_unit.max(1));
+    // SAFETY: si_mem_available only reads global counters; it returns pages.
+    let avail_pages = unsafe { bindings::si_mem_available() }.max(0) as u64;
     (
         (si.totalram as u64) * unit / 1024,
         (si.freeram as u64) * unit / 1024,
+        avail_pages * (bindings::PAGE_SIZE as u64) / 1024,
     )
 }
 

@@ -76,8 +76,10 @@ impl Hpc {
         match idx {
             0 => writeln!(out, "{}", e.cpus),
             1 => writeln!(out, "{}", e.load),
-            // Memory in KiB: mem = free, rmem = free (raw), tmem = total.
-            2 | 3 => writeln!(out, "{}", e.fmem_kib),
+            // Memory in KiB (openMosix meanings): mem = available for processes, rmem = raw free
+            // memory, tmem = total.
+            2 => writeln!(out, "{}", e.amem_kib),
+            3 => writeln!(out, "{}", e.fmem_kib),
             4 => writeln!(out, "{}", e.tmem_kib),
             5 => writeln!(out, "{}", e.speed),
             6 => {

@@ -73,6 +73,7 @@ impl IoctlHandler for Mosix {
                     pad: 0,
                     tmem_kib: e.tmem_kib,
                     fmem_kib: e.fmem_kib,
+                    amem_kib: e.amem_kib,
                 };
                 a.encode(&mut b);
                 arg.writer(b.len()).write_slice(&b)?;

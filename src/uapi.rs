@@ -314,13 +314,13 @@ pub mod node_status {
     pub const FLAGS_SHIFT: u32 = 8;
 }
 
-/// Argument of [`MOSIX_IOC_NODEINFO`]: 48 bytes. `id` is input (0 = this node); the rest is output.
+/// Argument of [`MOSIX_IOC_NODEINFO`]: 56 bytes. `id` is input (0 = this node); the rest is output.
 ///
 /// | offset | size | field |
 /// |---|---|---|
 /// | 0 | 4 | `id` | 4 | 4 | `status` ([`node_status`]) | 8 | 4 | `load` | 12 | 4 | `speed` |
 /// | 16 | 4 | `cpus` | 20 | 4 | `util` (basis points) | 24 | 4 | `age_ms` | 28 | 4 | padding |
-/// | 32 | 8 | `tmem_kib` | 40 | 8 | `fmem_kib` |
+/// | 32 | 8 | `tmem_kib` | 40 | 8 | `fmem_kib` | 48 | 8 | `amem_kib` |
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NodeInfo {
@@ -342,12 +342,14 @@ pub struct NodeInfo {
     pub pad: u32,
     /// Total memory in KiB.
     pub tmem_kib: u64,
-    /// Free memory in KiB.
+    /// Raw free memory in KiB.
     pub fmem_kib: u64,
+    /// Memory available for processes in KiB.
+    pub amem_kib: u64,
 }
 
 /// Size in bytes of [`NodeInfo`].
-pub const NODE_INFO_SIZE: usize = 48;
+pub const NODE_INFO_SIZE: usize = 56;
 const _: () = assert!(core::mem::size_of::<NodeInfo>() == NODE_INFO_SIZE);
 
 impl NodeInfo {
@@ -368,6 +370,7 @@ impl NodeInfo {
         }
         c.u64(self.tmem_kib);
         c.u64(self.fmem_kib);
+        c.u64(self.amem_kib);
     }
 
     /// Inverse of [`NodeInfo::encode`].
@@ -384,6 +387,7 @@ impl NodeInfo {
             pad: r.u32(),
             tmem_kib: r.u64(),
             fmem_kib: r.u64(),
+            amem_kib: r.u64(),
         }
     }
 }

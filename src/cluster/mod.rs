@@ -582,7 +582,7 @@ fn own_entry(s: &mut State) -> LoadEntry {
         s.util_acc = 0;
         s.util_samples = 0;
     }
-    let (tmem, fmem) = sys::meminfo_kib();
+    let (tmem, fmem, amem) = sys::meminfo_kib();
     LoadEntry {
         node: s.self_id,
         flags: s.params.flags,
@@ -594,6 +594,7 @@ fn own_entry(s: &mut State) -> LoadEntry {
         util: s.util,
         tmem_kib: tmem,
         fmem_kib: fmem.min(tmem),
+        amem_kib: amem.min(tmem),
     }
 }
 

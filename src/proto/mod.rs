@@ -250,7 +250,7 @@ pub const BYE_LEN: usize = 4;
 /// Size of the Load payload's own header (count u16, load flags u16).
 pub const LOAD_HDR_LEN: usize = 4;
 /// Size of one [`LoadEntry`] on the wire.
-pub const LOAD_ENTRY_LEN: usize = 48;
+pub const LOAD_ENTRY_LEN: usize = 56;
 /// Most entries one Load message may carry.
 pub const MAX_LOAD_ENTRIES: usize = 64;
 /// Load flag: this Load answers a gossip push and must not be answered (push-pull gossip).
@@ -304,13 +304,15 @@ pub struct LoadEntry {
     pub util: u16,
     /// Total memory in KiB.
     pub tmem_kib: u64,
-    /// Free memory in KiB.
+    /// Free memory in KiB (raw, as the kernel counts it).
     pub fmem_kib: u64,
+    /// Memory available for processes in KiB (free plus reclaimable, `si_mem_available`).
+    pub amem_kib: u64,
 }
 
 impl LoadEntry {
     /// Layout: 0 node u32, 4 flags u32, 8 stamp u64, 16 age_ms u32, 20 load u32, 24 speed u32,
-    /// 28 cpus u16, 30 util u16, 32 tmem_kib u64, 40 fmem_kib u64.
+    /// 28 cpus u16, 30 util u16, 32 tmem_kib u64, 40 fmem_kib u64, 48 amem_kib u64.
     pub fn encode_into(&self, b: &mut [u8]) {
         put32(b, 0, self.node);
         put32(b, 4, self.flags);
@@ -322,6 +324,7 @@ impl LoadEntry {
         put16(b, 30, self.util);
         put64(b, 32, self.tmem_kib);
         put64(b, 40, self.fmem_kib);
+        put64(b, 48, self.amem_kib);
     }
 
     /// Decodes and range-checks one entry of exactly [`LOAD_ENTRY_LEN`] bytes.
@@ -340,6 +343,7 @@ impl LoadEntry {
             util: be16(b, 30),
             tmem_kib: be64(b, 32),
             fmem_kib: be64(b, 40),
+            amem_kib: be64(b, 48),
         };
         if e.flags & !flags::ALL != 0 {
             return Err(ProtoError::BadField("load.flags"));
@@ -361,6 +365,9 @@ impl LoadEntry {
         }
         if e.fmem_kib > e.tmem_kib {
             return Err(ProtoError::BadField("load.fmem_kib"));
+        }
+        if e.amem_kib > e.tmem_kib {
+            return Err(ProtoError::BadField("load.amem_kib"));
         }
         Ok(e)
     }

@@ -14,6 +14,7 @@ fn entry(node: u32, stamp: u64, load: u32) -> LoadEntry {
         cpus: 1,
         tmem_kib: 1 << 20,
         fmem_kib: 1 << 19,
+        amem_kib: 1 << 19,
         ..Default::default()
     }
 }

@@ -195,6 +195,41 @@ TEST(every_node_sees_every_node_up_within_5s)
 	EXPECT_LE(t, 5.0);
 }
 
+TEST(node_files_are_consistent)
+{
+	char path[64], cmd[128], out[256];
+	long tmem, mem, rmem, cpus, speed, util;
+	int k;
+
+	read_cmdline();
+	for (k = 1; k <= nodes; k++) {
+#define NODE_NUM(var, file) do { snprintf(path, sizeof(path), "nodes/%d/" file, k); var = hpc_num(node, path); } while (0)
+		NODE_NUM(tmem, "tmem");
+		NODE_NUM(mem, "mem");
+		NODE_NUM(rmem, "rmem");
+		NODE_NUM(cpus, "cpus");
+		NODE_NUM(speed, "speed");
+		NODE_NUM(util, "util");
+#undef NODE_NUM
+		TH_LOG("node %d: tmem %ld KiB, mem %ld KiB, rmem %ld KiB, cpus %ld, speed %ld, util %ld%%", k, tmem, mem,
+		       rmem, cpus, speed, util);
+		EXPECT_GT(tmem, 100 * 1024);
+		EXPECT_GT(mem, 0);
+		EXPECT_LE(mem, tmem);
+		EXPECT_GT(rmem, 0);
+		EXPECT_LE(rmem, tmem);
+		EXPECT_EQ(1, cpus);
+		EXPECT_EQ(10000, speed);
+		EXPECT_GE(util, 0);
+		EXPECT_LE(util, 100);
+		snprintf(cmd, sizeof(cmd), "mosctl getmem %d", k);
+		ASSERT_EQ(0, run(cmd, out, sizeof(out)));
+		/* The values may have been refreshed by gossip in between: same order of magnitude. */
+		EXPECT_GT(atol(out), mem * 1024 / 2);
+		EXPECT_LT(atol(out), mem * 1024 * 2);
+	}
+}
+
 TEST(cpu_hog_on_node2_seen_by_nodes_1_and_3)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(7200) };

@@ -171,6 +171,7 @@ struct Status {
     util_percent: f64,
     total_mem_bytes: u64,
     free_mem_bytes: u64,
+    available_mem_bytes: u64,
     age_ms: u32,
 }
 
@@ -200,6 +201,7 @@ fn status_of(n: &uapi::NodeInfo) -> Status {
         util_percent: f64::from(n.util) / 100.0,
         total_mem_bytes: n.tmem_kib * 1024,
         free_mem_bytes: n.fmem_kib * 1024,
+        available_mem_bytes: n.amem_kib * 1024,
         age_ms: n.age_ms,
     }
 }
@@ -295,7 +297,12 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Getspeed { node } => {
             print_value(json, "speed", node_info(&dev, node.unwrap_or(0))?.speed)
         }
-        Cmd::Getmem { node } | Cmd::Getfree { node } => print_value(
+        Cmd::Getmem { node } => print_value(
+            json,
+            "available_mem_bytes",
+            node_info(&dev, node.unwrap_or(0))?.amem_kib * 1024,
+        ),
+        Cmd::Getfree { node } => print_value(
             json,
             "free_mem_bytes",
             node_info(&dev, node.unwrap_or(0))?.fmem_kib * 1024,
@@ -318,7 +325,7 @@ fn run(cli: Cli) -> Result<()> {
                     "unknown"
                 };
                 println!(
-                    "node {}: {state}{}{} load {} speed {} cpus {} util {:.0}% mem {}/{} MiB free{}",
+                    "node {}: {state}{}{} load {} speed {} cpus {} util {:.0}% mem {}/{} MiB available{}",
                     s.node,
                     if s.this_node { " (this node)" } else { "" },
                     if s.flags.is_empty() { String::new() } else { format!(" [{}]", s.flags.join(",")) },
@@ -326,7 +333,7 @@ fn run(cli: Cli) -> Result<()> {
                     s.speed,
                     s.cpus,
                     s.util_percent,
-                    s.free_mem_bytes >> 20,
+                    s.available_mem_bytes >> 20,
                     s.total_mem_bytes >> 20,
                     if s.this_node { String::new() } else { format!(", {} ms old", s.age_ms) }
                 );

@@ -44,7 +44,7 @@ mod tests {
         assert_eq!(MOSIX_IOC_VERSION, 0x8040_bc00);
         assert_eq!(MOSIX_IOC_SETMAP, 0x4310_bc01);
         assert_eq!(MOSIX_IOC_GETMAP, 0x8310_bc02);
-        assert_eq!(MOSIX_IOC_NODEINFO, 0xc030_bc03);
+        assert_eq!(MOSIX_IOC_NODEINFO, 0xc038_bc03);
         assert_eq!(MOSIX_IOC_SETPARAM, 0x4010_bc04);
         assert_eq!(MOSIX_IOC_GETPARAM, 0xc010_bc05);
     }
@@ -87,6 +87,7 @@ mod tests {
             pad: 0,
             tmem_kib: 8,
             fmem_kib: 9,
+            amem_kib: 10,
         };
         let mut b = [0u8; NODE_INFO_SIZE];
         n.encode(&mut b);
