@@ -22,6 +22,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -463,6 +464,58 @@ TEST(map_changes_at_runtime)
 	EXPECT_NE(0, run("echo '1 192.0.2.1 3' | mosctl setmap - 2>&1", out, sizeof(out)));
 	EXPECT_NE(NULL, strstr(out, "refused")) TH_LOG("%s", out);
 	EXPECT_EQ(1, all_up_everywhere());
+}
+
+/*
+ * Unload and reload this node's module three times while its peers gossip with it and two local
+ * processes keep opening connections to its cluster port and sending garbage. The cluster run fails
+ * on any oops, WARNING or lockdep report; afterwards everything must be back up.
+ */
+TEST(rmmod_under_traffic)
+{
+	char out[256];
+	pid_t flood[2];
+	int i, fd, st;
+	double t0;
+
+	read_cmdline();
+	for (i = 0; i < 2; i++) {
+		flood[i] = fork();
+		ASSERT_LE(0, flood[i]);
+		if (flood[i] == 0) {
+			uint8_t junk[1024];
+			unsigned int j;
+
+			srand(getpid());
+			for (j = 0; j < sizeof(junk); j++)
+				junk[j] = rand();
+			/* The first 48 bytes look like a valid Hello header half of the time. */
+			t0 = now();
+			while (now() - t0 < 12) {
+				if (rand() & 1)
+					header(junk, 1, 24, node == 1 ? 2 : 1, node);
+				send_garbage(node, junk, 48 + rand() % (sizeof(junk) - 48));
+			}
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 3; i++) {
+		usleep(700000);
+		ASSERT_EQ(0, syscall(SYS_delete_module, "oxmosix", O_NONBLOCK)) TH_LOG("rmmod: %s", strerror(errno));
+		fd = open("/lib/modules/oxmosix.ko", O_RDONLY | O_CLOEXEC);
+		ASSERT_LE(0, fd);
+		ASSERT_EQ(0, syscall(SYS_finit_module, fd, "", 0)) TH_LOG("insmod: %s", strerror(errno));
+		close(fd);
+		ASSERT_EQ(0, run("mosctl setmap /etc/oxmosix.map 2>&1", out, sizeof(out))) TH_LOG("%s", out);
+	}
+	for (i = 0; i < 2; i++)
+		waitpid(flood[i], &st, 0);
+	t0 = now();
+	while (!all_up_everywhere() && now() - t0 < 20)
+		usleep(200000);
+	TH_LOG("3 unload/reload cycles under traffic; all up again %.1f s after the flood ended", now() - t0);
+	EXPECT_EQ(1, all_up_everywhere());
+	EXPECT_GT(hpc_num(node, "info/malformed"), 0);
 }
 
 /* One `name value` line of /proc/hpc/info/counters. */
