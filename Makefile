@@ -51,4 +51,4 @@ layoutcheck: kernel
 
 clean:
 	-@bash -c '. scripts/lib.sh; kernel_env; [ -d "$$KSRC" ] && make -C "$$KSRC" M=$$PWD clean >/dev/null || true'
-	rm -rf build tools/target
+	rm -rf build tools/target tests/host/target tests/fuzz/target

@@ -34,7 +34,7 @@ single() {
 # cargo_tests NAME DIR: run a crate's tests, add its test cases to the totals.
 cargo_tests() {
 	local name=$1 dir=$2 log=$OUT/$1.log p f
-	(cd "$dir" && cargo test --release --locked --workspace -- --nocapture) > "$log" 2>&1 || true
+	(cd "$dir" && cargo test --release --locked --workspace --target-dir "$TARGETS/${dir##*/}" -- --nocapture) > "$log" 2>&1 || true
 	if ! grep -q '^test result:' "$log"; then
 		echo "$name did not run (build/check/$name.log):"; tail -20 "$log"
 		bad 1 "$name: build"
@@ -74,7 +74,7 @@ checkpatch() {
 
 lints() {
 	single rustfmt bash -c "rustfmt --edition 2021 --check '$TOP/src/oxmosix.rs' && cd '$TOP/tools' && cargo fmt --check && cd '$TOP/tests/host' && cargo fmt --check && cd '$TOP/tests/fuzz' && cargo fmt --check"
-	single clippy-tools bash -c "cd '$TOP/tools' && cargo clippy -q --release --locked --workspace --all-targets -- -D warnings && cd '$TOP/tests/host' && cargo clippy -q --release --locked --all-targets -- -D warnings"
+	single clippy-tools bash -c "cd '$TOP/tools' && cargo clippy -q --release --locked --workspace --all-targets --target-dir '$TARGETS/tools' -- -D warnings && cd '$TOP/tests/host' && cargo clippy -q --release --locked --all-targets --target-dir '$TARGETS/host' -- -D warnings"
 	single clippy-module bash "$TOP/scripts/module.sh" lint
 	single unsafe-confined unsafe_confined
 	single checkpatch checkpatch

@@ -3,7 +3,6 @@
 # Every node boots the same image; its identity comes from the kernel command line (scripts/cluster).
 . "$(dirname "$0")/lib.sh"
 
-TOOLS_BIN=$TOP/tools/target/x86_64-unknown-linux-gnu/release
 root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,lib/modules,opt/oxmosix/bin,opt/oxmosix/selftests}

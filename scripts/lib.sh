@@ -17,6 +17,11 @@ BINDGEN_VERSION=0.73.2
 BINDGEN=$CACHE/tools/bindgen-$BINDGEN_VERSION/bin/bindgen
 KSRC_TARBALL=/usr/src/linux-source-6.12.tar.xz
 
+# Cargo target directories live in the cache too (cargo's fingerprints keep them correct), so a
+# fresh clone does not rebuild every crate: one per workspace.
+TARGETS=$CACHE/cargo-target
+TOOLS_BIN=$TARGETS/tools/x86_64-unknown-linux-gnu/release
+
 mkdir -p "$CACHE" "$BUILD"
 
 log() { printf '%s\n' "oxmosix: $*" >&2; }
