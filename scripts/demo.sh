@@ -14,7 +14,7 @@ remote() {
 }
 sleep 2
 echo "oxmosix cluster: $OXNODES nodes on $OXNET.0/24, seen from node $OXNODE ($(mosctl version))"
-printf '%-5s %-12s %-8s %-22s %5s %6s %5s %10s\n' node address version "status (node 1's view)" load speed util "free MiB"
+printf '%-5s %-12s %-8s %-22s %5s %6s %5s %10s\n' node address version "status (node 1's view)" load speed util "avail MiB"
 for k in $(seq 1 "$OXNODES"); do
 	v=$(remote "$k" admin/version)
 	[ -n "$v" ] || { echo "node $k did not answer"; exit 1; }
