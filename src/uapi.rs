@@ -42,6 +42,8 @@ const IOC_SIZESHIFT: u32 = IOC_TYPESHIFT + IOC_TYPEBITS;
 const IOC_DIRSHIFT: u32 = IOC_SIZESHIFT + IOC_SIZEBITS;
 /// `_IOC_READ`: the kernel writes, user space reads.
 const IOC_READ: u32 = 2;
+/// `_IOC_WRITE`: user space writes, the kernel reads.
+const IOC_WRITE: u32 = 1;
 
 /// `_IOC(dir, MOSIX_IOC_MAGIC, nr, size)`. Fails to compile (const panic) if `size` does not fit.
 const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
@@ -147,12 +149,12 @@ pub const MOSIX_IOC_VERSION: u32 = ior::<VersionInfo>(0);
 
 /// `_IOW(MOSIX_IOC_MAGIC, nr, T)`.
 pub const fn iow<T>(nr: u32) -> u32 {
-    ioc(1, nr, core::mem::size_of::<T>())
+    ioc(IOC_WRITE, nr, core::mem::size_of::<T>())
 }
 
 /// `_IOWR(MOSIX_IOC_MAGIC, nr, T)`.
 pub const fn iowr<T>(nr: u32) -> u32 {
-    ioc(3, nr, core::mem::size_of::<T>())
+    ioc(IOC_READ | IOC_WRITE, nr, core::mem::size_of::<T>())
 }
 
 /// Native-endian field cursor used by the `encode`/`decode` functions below.

@@ -62,7 +62,7 @@ impl Conn {
     /// Sends one frame. A failed send closes the connection.
     pub(crate) fn send(&self, sh: &Shared, t: MsgType, payload: &[u8]) -> Result {
         if !self.alive() {
-            return Err(ENOTCONN_ERR);
+            return Err(EPIPE);
         }
         let mut buf = KVec::new();
         buf.extend_with(HEADER_LEN + payload.len(), 0u8, GFP_KERNEL)?;
@@ -92,8 +92,6 @@ impl Conn {
         self.send(sh, MsgType::Load, &p[..n])
     }
 }
-
-const ENOTCONN_ERR: Error = kernel::error::code::EPIPE;
 
 /// Why receiving a frame failed.
 enum RxError {
@@ -190,7 +188,8 @@ fn read_hello(
 ) -> Result<Hello> {
     let h = match recv_frame(sock, buf, kthread::should_stop) {
         Ok(Some(h)) => h,
-        Ok(None) => return Err(ETIMEDOUT_ERR),
+        // Nothing within the handshake time: try again later (EAGAIN).
+        Ok(None) => return Err(EAGAIN),
         Err(RxError::Io(e)) => return Err(e),
         Err(RxError::Malformed(e)) => {
             malformed(sh, ip, e);
@@ -213,8 +212,6 @@ fn read_hello(
     Stats::bump(&sh.stats.rx_bytes[MsgType::Hello as usize], end as u64);
     Ok(m)
 }
-
-const ETIMEDOUT_ERR: Error = kernel::error::code::EAGAIN;
 
 /// Body of `oxmosix-listen`: accept and handshake incoming connections.
 pub(super) fn listen_loop(sh: &Arc<Shared>, sock: &TcpSocket) {
