@@ -47,6 +47,9 @@ mod tests {
         assert_eq!(MOSIX_IOC_NODEINFO, 0xc038_bc03);
         assert_eq!(MOSIX_IOC_SETPARAM, 0x4010_bc04);
         assert_eq!(MOSIX_IOC_GETPARAM, 0xc010_bc05);
+        assert_eq!(MOSIX_IOC_MIGRATE, 0xc010_bc06);
+        assert_eq!(MOSIX_IOC_PROCINFO, 0xc030_bc07);
+        assert_eq!(MOSIX_IOC_LOCK, 0x4008_bc08);
     }
 
     fn image<T: Copy, const N: usize>(v: &T) -> [u8; N] {
@@ -102,6 +105,142 @@ mod tests {
         p.encode(&mut b);
         assert_eq!(b, image::<_, PARAM_SIZE>(&p));
         assert_eq!(Param::decode(&b), p);
+    }
+
+    #[test]
+    fn process_encodings_are_repr_c_images() {
+        let m = MigrateReq {
+            pid: 4242,
+            node: MIGRATE_HOME,
+            reason: cantmove::TARGET_BLOCKED,
+            pad: 0,
+        };
+        let mut b = [0u8; MIGRATE_REQ_SIZE];
+        m.encode(&mut b);
+        assert_eq!(b, image::<_, MIGRATE_REQ_SIZE>(&m));
+        assert_eq!(MigrateReq::decode(&b), m);
+        // Negative pids and node ids survive the u32 cursor (the kernel must reject them).
+        let m = MigrateReq {
+            pid: -1,
+            node: -7,
+            reason: 0,
+            pad: 0,
+        };
+        m.encode(&mut b);
+        assert_eq!(b, image::<_, MIGRATE_REQ_SIZE>(&m));
+        assert_eq!(MigrateReq::decode(&b), m);
+
+        let mut comm = [0u8; COMM_LEN];
+        comm[..7].copy_from_slice(b"migrant");
+        let p = ProcInfo {
+            pid: 77,
+            state: pstate::DEPUTY,
+            home: 1,
+            where_: 2,
+            nmigs: 3,
+            lock: 1,
+            cantmove: cantmove::LOCKED,
+            home_pid: 77,
+            comm,
+        };
+        let mut b = [0u8; PROC_INFO_SIZE];
+        p.encode(&mut b);
+        assert_eq!(b, image::<_, PROC_INFO_SIZE>(&p));
+        assert_eq!(ProcInfo::decode(&b), p);
+        assert_eq!(p.comm_str(), Some("migrant"));
+        // A full-length name has no NUL.
+        let full = ProcInfo {
+            comm: *b"0123456789abcdef",
+            home_pid: -2,
+            ..p
+        };
+        full.encode(&mut b);
+        assert_eq!(b, image::<_, PROC_INFO_SIZE>(&full));
+        assert_eq!(ProcInfo::decode(&b), full);
+        assert_eq!(full.comm_str(), Some("0123456789abcdef"));
+
+        let l = ProcLock { pid: 123, lock: 1 };
+        let mut b = [0u8; PROC_LOCK_SIZE];
+        l.encode(&mut b);
+        assert_eq!(b, image::<_, PROC_LOCK_SIZE>(&l));
+        assert_eq!(ProcLock::decode(&b), l);
+    }
+
+    /// Field offsets documented in `Documentation/ioctl.md`.
+    #[test]
+    fn process_field_offsets() {
+        let mut b = [0u8; MIGRATE_REQ_SIZE];
+        MigrateReq {
+            pid: 0x0102_0304,
+            node: 5,
+            reason: 6,
+            pad: 0,
+        }
+        .encode(&mut b);
+        assert_eq!(&b[0..4], &0x0102_0304u32.to_ne_bytes());
+        assert_eq!(&b[4..8], &5u32.to_ne_bytes());
+        assert_eq!(&b[8..12], &6u32.to_ne_bytes());
+        let p = ProcInfo {
+            pid: 1,
+            state: 2,
+            home: 3,
+            where_: 4,
+            nmigs: 5,
+            lock: 6,
+            cantmove: 7,
+            home_pid: 8,
+            comm: [9; COMM_LEN],
+        };
+        let mut b = [0u8; PROC_INFO_SIZE];
+        p.encode(&mut b);
+        for (i, want) in (1u32..=8).enumerate() {
+            assert_eq!(&b[i * 4..i * 4 + 4], &want.to_ne_bytes());
+        }
+        assert!(b[32..].iter().all(|&c| c == 9));
+        let mut b = [0u8; PROC_LOCK_SIZE];
+        ProcLock { pid: 10, lock: 1 }.encode(&mut b);
+        assert_eq!(&b[0..4], &10u32.to_ne_bytes());
+        assert_eq!(&b[4..8], &1u32.to_ne_bytes());
+    }
+
+    #[test]
+    fn cantmove_texts() {
+        assert_eq!(cantmove_str(cantmove::NONE), "");
+        assert_eq!(cantmove_str(cantmove::THREADS), "multi-threaded");
+        assert_eq!(
+            cantmove_str(cantmove::SHARED_WRITABLE),
+            "writable shared memory"
+        );
+        assert_eq!(
+            cantmove_str(cantmove::TARGET_BLOCKED),
+            "target blocks guests"
+        );
+        assert_eq!(cantmove_str(11), "unknown");
+        assert_eq!(cantmove_str(u32::MAX), "unknown");
+        // Every defined code has its own text.
+        let codes = [
+            cantmove::KTHREAD,
+            cantmove::THREADS,
+            cantmove::SHARED_WRITABLE,
+            cantmove::DEVICE,
+            cantmove::PTRACED,
+            cantmove::REALTIME,
+            cantmove::LOCKED,
+            cantmove::MIGRATING,
+            cantmove::EXITING,
+            cantmove::LAYOUT,
+            cantmove::TARGET_BLOCKED,
+            cantmove::TARGET_NOMEM,
+            cantmove::TARGET_SHELL,
+            cantmove::TARGET_FAILED,
+            cantmove::TARGET_DOWN,
+            cantmove::TRANSFER,
+        ];
+        let mut texts: std::vec::Vec<&str> = codes.iter().map(|&c| cantmove_str(c)).collect();
+        assert!(texts.iter().all(|t| !t.is_empty() && *t != "unknown"));
+        texts.sort_unstable();
+        texts.dedup();
+        assert_eq!(texts.len(), codes.len());
     }
 
     #[test]
