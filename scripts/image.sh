@@ -15,7 +15,7 @@ printf 'root:x:0:\n' > "$root/etc/group"
 
 [ -f "$TOP/oxmosix.ko" ] || die "oxmosix.ko missing: make module"
 install -m 644 "$TOP/oxmosix.ko" "$root/lib/modules/oxmosix.ko"
-for t in mosctl; do
+for t in mosctl migrate mps; do
 	[ -x "$TOOLS_BIN/$t" ] || die "$TOOLS_BIN/$t missing: make tools"
 	install -m 755 "$TOOLS_BIN/$t" "$root/opt/oxmosix/bin/$t"
 done

@@ -10,6 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
+use oxmosix_dev::open_device;
 use oxmosix_uapi::{self as uapi, map, node_status, param};
 use serde::Serialize;
 
@@ -84,20 +85,26 @@ enum Cmd {
     },
     /// Print the current cluster map.
     Getmap,
-}
-
-/// Opens the control device; a missing device means the module is not loaded.
-fn open_device() -> Result<File> {
-    match File::open(uapi::MOSIX_DEVICE) {
-        Ok(f) => Ok(f),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            bail!(
-                "{} not found: the oxmosix module is not loaded (insmod oxmosix.ko)",
-                uapi::MOSIX_DEVICE
-            )
-        }
-        Err(e) => Err(e).with_context(|| format!("cannot open {}", uapi::MOSIX_DEVICE)),
-    }
+    /// Print the id of the node where a process runs now.
+    Where {
+        #[arg(value_parser = oxmosix_dev::parse_pid)]
+        pid: i32,
+    },
+    /// Keep a process at home: no migration (does not bring it back if it is away).
+    Lock {
+        #[arg(value_parser = oxmosix_dev::parse_pid)]
+        pid: i32,
+    },
+    /// Let a locked process migrate again.
+    Unlock {
+        #[arg(value_parser = oxmosix_dev::parse_pid)]
+        pid: i32,
+    },
+    /// Print what oxmosix knows about a process: state, home, where it runs, migrations, lock.
+    Procinfo {
+        #[arg(value_parser = oxmosix_dev::parse_pid)]
+        pid: i32,
+    },
 }
 
 fn errno_context(e: nix::Error, what: &str) -> anyhow::Error {
@@ -108,6 +115,19 @@ fn errno_context(e: nix::Error, what: &str) -> anyhow::Error {
         _ => "",
     };
     anyhow::anyhow!("{what}: {}{hint}", e.desc())
+}
+
+/// The error of a process request, e.g. `process 42: No such process`.
+fn proc_error(e: nix::Error, pid: i32) -> anyhow::Error {
+    let hint = match e {
+        nix::Error::EPERM => " (not your process; needs CAP_SYS_ADMIN)",
+        _ => "",
+    };
+    anyhow::anyhow!("process {pid}: {}{hint}", e.desc())
+}
+
+fn procinfo(dev: &File, pid: i32) -> Result<uapi::ProcInfo> {
+    oxmosix_dev::procinfo(dev, pid).map_err(|e| proc_error(e, pid))
 }
 
 fn set_param(dev: &File, key: u32, value: u64) -> Result<()> {
@@ -432,7 +452,39 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Cmd::Where { pid } => print_value(json, "where", procinfo(&dev, pid)?.where_),
+        Cmd::Lock { pid } => oxmosix_dev::lock(&dev, pid, true).map_err(|e| proc_error(e, pid)),
+        Cmd::Unlock { pid } => oxmosix_dev::lock(&dev, pid, false).map_err(|e| proc_error(e, pid)),
+        Cmd::Procinfo { pid } => {
+            let p = oxmosix_dev::Proc::from(&procinfo(&dev, pid)?);
+            if json {
+                println!("{}", serde_json::to_string(&p)?);
+            } else {
+                print!("{}", procinfo_text(&p));
+            }
+            Ok(())
+        }
     }
+}
+
+/// `procinfo` as text: one `name value` line per field.
+fn procinfo_text(p: &oxmosix_dev::Proc) -> String {
+    let cantmove = if p.cantmove == 0 {
+        "0".to_string()
+    } else {
+        format!("{} ({})", p.cantmove, p.cantmove_reason)
+    };
+    format!(
+        "pid {}\nhome_pid {}\nstate {}\nhome {}\nwhere {}\nnmigs {}\nlock {}\ncantmove {cantmove}\ncomm {}\n",
+        p.pid,
+        p.home_pid,
+        p.state,
+        p.home,
+        p.where_,
+        p.nmigs,
+        u32::from(p.locked),
+        p.comm
+    )
 }
 
 fn main() -> ExitCode {
@@ -442,5 +494,45 @@ fn main() -> ExitCode {
             eprintln!("mosctl: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn procinfo_lines() {
+        let mut comm = [0u8; uapi::COMM_LEN];
+        comm[..2].copy_from_slice(b"sh");
+        let mut p = uapi::ProcInfo {
+            pid: 12,
+            state: uapi::pstate::DEPUTY,
+            home: 1,
+            where_: 3,
+            nmigs: 2,
+            lock: 0,
+            cantmove: 0,
+            home_pid: 12,
+            comm,
+        };
+        assert_eq!(
+            procinfo_text(&(&p).into()),
+            "pid 12\nhome_pid 12\nstate deputy\nhome 1\nwhere 3\nnmigs 2\nlock 0\ncantmove 0\ncomm sh\n"
+        );
+        p.lock = 1;
+        p.cantmove = uapi::cantmove::LOCKED;
+        let t = procinfo_text(&(&p).into());
+        assert!(t.contains("\nlock 1\ncantmove 7 (locked)\n"), "{t}");
+    }
+
+    #[test]
+    fn process_verbs() {
+        assert!(matches!(
+            Cli::try_parse_from(["mosctl", "where", "5"]).unwrap().cmd,
+            Cmd::Where { pid: 5 }
+        ));
+        assert!(Cli::try_parse_from(["mosctl", "lock", "0"]).is_err());
+        assert!(Cli::try_parse_from(["mosctl", "procinfo"]).is_err());
     }
 }

@@ -1,0 +1,207 @@
+//! `/dev/mosix` for the oxmosix tools (`mosctl`, `migrate`, `mps`): opening the device with the
+//! tools' common "module not loaded" message, and the process requests of the ioctl ABI
+//! (`MOSIX_IOC_MIGRATE`, `MOSIX_IOC_PROCINFO`, `MOSIX_IOC_LOCK`) as safe functions.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+
+use anyhow::{bail, Context, Result};
+use nix::errno::Errno;
+use oxmosix_uapi::{self as uapi, pstate};
+use serde::Serialize;
+
+nix::ioctl_readwrite_bad!(ioc_migrate, uapi::MOSIX_IOC_MIGRATE, uapi::MigrateReq);
+nix::ioctl_readwrite_bad!(ioc_procinfo, uapi::MOSIX_IOC_PROCINFO, uapi::ProcInfo);
+nix::ioctl_write_ptr_bad!(ioc_lock, uapi::MOSIX_IOC_LOCK, uapi::ProcLock);
+
+/// Opens the control device; a missing device means the module is not loaded.
+pub fn open_device() -> Result<File> {
+    match File::open(uapi::MOSIX_DEVICE) {
+        Ok(f) => Ok(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!(
+                "{} not found: the oxmosix module is not loaded (insmod oxmosix.ko)",
+                uapi::MOSIX_DEVICE
+            )
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot open {}", uapi::MOSIX_DEVICE)),
+    }
+}
+
+/// A failed `MOSIX_IOC_MIGRATE`: the error number and the module's [`uapi::cantmove`] reason
+/// (0 when it gave none).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MigrateError {
+    /// What the ioctl returned.
+    pub errno: Errno,
+    /// [`uapi::cantmove`] code written back by the module.
+    pub reason: u32,
+}
+
+impl std::fmt::Display for MigrateError {
+    /// `strerror[: reason text]`, e.g. `Device or resource busy: multi-threaded`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.errno.desc())?;
+        if self.reason != uapi::cantmove::NONE {
+            write!(f, ": {}", uapi::cantmove_str(self.reason))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for MigrateError {}
+
+/// Migrates process `pid` (of this node) to `node`, or home with [`uapi::MIGRATE_HOME`]; returns
+/// when it runs there.
+pub fn migrate(dev: &File, pid: i32, node: i32) -> std::result::Result<(), MigrateError> {
+    let mut req = uapi::MigrateReq {
+        pid,
+        node,
+        reason: 0,
+        pad: 0,
+    };
+    // SAFETY: `dev` is an open descriptor and `req` a valid, writable MigrateReq, the structure
+    // the request number encodes.
+    match unsafe { ioc_migrate(dev.as_raw_fd(), &mut req) } {
+        Ok(_) => Ok(()),
+        Err(errno) => Err(MigrateError {
+            errno,
+            reason: req.reason,
+        }),
+    }
+}
+
+/// `MOSIX_IOC_PROCINFO` of process `pid` of this node.
+pub fn procinfo(dev: &File, pid: i32) -> nix::Result<uapi::ProcInfo> {
+    let mut p = uapi::ProcInfo {
+        pid,
+        ..Default::default()
+    };
+    // SAFETY: valid descriptor and a valid, writable ProcInfo.
+    unsafe { ioc_procinfo(dev.as_raw_fd(), &mut p) }?;
+    Ok(p)
+}
+
+/// Locks (`true`) or unlocks process `pid` at home.
+pub fn lock(dev: &File, pid: i32, on: bool) -> nix::Result<()> {
+    let l = uapi::ProcLock {
+        pid,
+        lock: u32::from(on),
+    };
+    // SAFETY: valid descriptor and a valid ProcLock.
+    unsafe { ioc_lock(dev.as_raw_fd(), &l) }?;
+    Ok(())
+}
+
+/// Name of a [`pstate`] value: `home`, `deputy`, `guest`, `migrating` (`unknown` otherwise).
+pub fn state_str(state: u32) -> &'static str {
+    match state {
+        pstate::HOME => "home",
+        pstate::DEPUTY => "deputy",
+        pstate::GUEST => "guest",
+        pstate::MIGRATING => "migrating",
+        _ => "unknown",
+    }
+}
+
+/// A [`uapi::ProcInfo`] as the tools print it with `--json`.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct Proc {
+    /// Process id on this node.
+    pub pid: i32,
+    /// Process id at its home node.
+    pub home_pid: i32,
+    /// [`state_str`] of the state.
+    pub state: &'static str,
+    /// Home node id.
+    pub home: u32,
+    /// Node where it runs now.
+    #[serde(rename = "where")]
+    pub where_: u32,
+    /// Migrations so far.
+    pub nmigs: u32,
+    /// Locked at home.
+    pub locked: bool,
+    /// [`uapi::cantmove`] code (0: it can move).
+    pub cantmove: u32,
+    /// [`uapi::cantmove_str`] of `cantmove`.
+    pub cantmove_reason: &'static str,
+    /// Task name.
+    pub comm: String,
+}
+
+impl From<&uapi::ProcInfo> for Proc {
+    fn from(p: &uapi::ProcInfo) -> Self {
+        Proc {
+            pid: p.pid,
+            home_pid: p.home_pid,
+            state: state_str(p.state),
+            home: p.home,
+            where_: p.where_,
+            nmigs: p.nmigs,
+            locked: p.lock != 0,
+            cantmove: p.cantmove,
+            cantmove_reason: uapi::cantmove_str(p.cantmove),
+            comm: String::from_utf8_lossy(
+                &p.comm[..p.comm.iter().position(|&c| c == 0).unwrap_or(p.comm.len())],
+            )
+            .into_owned(),
+        }
+    }
+}
+
+/// Parses a process id argument (a positive number).
+pub fn parse_pid(s: &str) -> std::result::Result<i32, String> {
+    match s.parse::<i32>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("{s}: not a process id")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrate_error_text() {
+        let e = MigrateError {
+            errno: Errno::EBUSY,
+            reason: uapi::cantmove::THREADS,
+        };
+        assert_eq!(e.to_string(), "Device or resource busy: multi-threaded");
+        let e = MigrateError {
+            errno: Errno::ESRCH,
+            reason: 0,
+        };
+        assert_eq!(e.to_string(), "No such process");
+    }
+
+    #[test]
+    fn proc_from_info() {
+        let mut comm = [0u8; uapi::COMM_LEN];
+        comm[..3].copy_from_slice(b"cat");
+        let p = Proc::from(&uapi::ProcInfo {
+            pid: 5,
+            state: pstate::GUEST,
+            home: 1,
+            where_: 2,
+            nmigs: 1,
+            lock: 0,
+            cantmove: uapi::cantmove::NONE,
+            home_pid: 99,
+            comm,
+        });
+        assert_eq!(p.state, "guest");
+        assert_eq!(p.comm, "cat");
+        assert!(!p.locked);
+        assert_eq!(state_str(17), "unknown");
+    }
+
+    #[test]
+    fn pids() {
+        assert_eq!(parse_pid("42"), Ok(42));
+        assert!(parse_pid("0").is_err());
+        assert!(parse_pid("-3").is_err());
+        assert!(parse_pid("x").is_err());
+    }
+}

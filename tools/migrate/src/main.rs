@@ -1,0 +1,78 @@
+//! `migrate PID NODE|home`: move a process of this node to another node, or home, as openMosix's
+//! `migrate` did, through `MOSIX_IOC_MIGRATE` on `/dev/mosix`. Returns when the process runs there.
+//!
+//! Exit status 0 (silently) on success; 1 on failure with `migrate: PID: <strerror>[: <reason>]`
+//! on stderr, the reason being the module's `cantmove` text (for example `migrate: 42: Device or
+//! resource busy: multi-threaded`); 2 on bad arguments.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use oxmosix_uapi::{self as uapi, MIGRATE_HOME};
+
+/// Migrate a process of this node to another node, or back home.
+#[derive(Parser)]
+#[command(name = "migrate", version = uapi::VERSION)]
+struct Cli {
+    /// Process id on this node (a local process, a deputy, or a guest's local pid).
+    #[arg(value_parser = oxmosix_dev::parse_pid)]
+    pid: i32,
+    /// Target node id, or "home" (also 0) to send the process back to its home node.
+    #[arg(value_parser = parse_node)]
+    node: i32,
+}
+
+/// `home` or `0` is [`MIGRATE_HOME`]; otherwise a node id.
+fn parse_node(s: &str) -> Result<i32, String> {
+    if s.eq_ignore_ascii_case("home") {
+        return Ok(MIGRATE_HOME);
+    }
+    match s.parse::<u32>() {
+        Ok(n) if i32::try_from(n).is_ok() => Ok(n as i32),
+        _ => Err(format!("{s}: not a node number or \"home\"")),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let dev = match oxmosix_dev::open_device() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("migrate: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match oxmosix_dev::migrate(&dev, cli.pid, cli.node) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("migrate: {}: {e}", cli.pid);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes() {
+        assert_eq!(parse_node("home"), Ok(MIGRATE_HOME));
+        assert_eq!(parse_node("HOME"), Ok(MIGRATE_HOME));
+        assert_eq!(parse_node("0"), Ok(MIGRATE_HOME));
+        assert_eq!(parse_node("3"), Ok(3));
+        assert!(parse_node("-1").is_err());
+        assert!(parse_node("4294967295").is_err());
+        assert!(parse_node("x").is_err());
+    }
+
+    #[test]
+    fn arguments() {
+        let c = Cli::try_parse_from(["migrate", "42", "home"]).unwrap();
+        assert_eq!((c.pid, c.node), (42, MIGRATE_HOME));
+        let c = Cli::try_parse_from(["migrate", "7", "2"]).unwrap();
+        assert_eq!((c.pid, c.node), (7, 2));
+        assert!(Cli::try_parse_from(["migrate", "7"]).is_err());
+        assert!(Cli::try_parse_from(["migrate", "0", "2"]).is_err());
+    }
+}
