@@ -10,7 +10,10 @@
 
 pub(crate) mod cred;
 pub(crate) mod kthread;
+pub(crate) mod migration;
 pub(crate) mod miscdev;
 pub(crate) mod net;
 pub(crate) mod procfs;
 pub(crate) mod sys;
+pub(crate) mod task;
+pub(crate) mod uctx;

@@ -73,3 +73,9 @@ pub(crate) fn is_local_ipv4(ip: u32) -> bool {
     };
     t == bindings::RTN_LOCAL
 }
+
+/// Sleeps `ms` milliseconds, not interruptible by signals (`msleep`).
+pub(crate) fn msleep(ms: u32) {
+    // SAFETY: msleep may be called from any process context.
+    unsafe { bindings::msleep(ms) };
+}

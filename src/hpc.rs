@@ -7,7 +7,8 @@
 //! /proc/hpc/admin/{block,stay,lstay,quiet,expel,bring}           0/1
 //! /proc/hpc/admin/{speed,decay_interval,slow_decay,fast_decay,gossip_interval,timeout}
 //! /proc/hpc/nodes/<id>/{cpus,load,mem,rmem,tmem,speed,status,util}
-//! /proc/hpc/info/{counters,malformed}
+//! /proc/hpc/info/{counters,malformed,migration}
+//! /proc/hpc/procs                                                migrated processes
 //! ```
 
 use core::fmt::Write;
@@ -44,6 +45,8 @@ const ADMIN: &[(&kernel::str::CStr, u32, u16, u32)] = &[
 ];
 const INFO_COUNTERS: u32 = 20;
 const INFO_MALFORMED: u32 = 21;
+const PROCS: u32 = 22;
+const INFO_MIGRATION: u32 = 23;
 
 /// Per-node files; their key is `NODE_BASE | id << 4 | index`.
 const NODE_FILES: [&kernel::str::CStr; 8] = [
@@ -134,6 +137,45 @@ impl Hpc {
     }
 }
 
+impl Hpc {
+    /// `/proc/hpc/procs`: one line per process this node tracks:
+    /// `pid home_pid home where nmigs state cantmove comm` (state: home, deputy, guest,
+    /// migrating; cantmove: the `uapi::cantmove` code).
+    fn show_procs(&self, out: &mut SeqWriter) -> Result {
+        for v in crate::migrate::list(&self.shared)?.iter() {
+            let state = match v.state {
+                uapi::pstate::DEPUTY => "deputy",
+                uapi::pstate::GUEST => "guest",
+                uapi::pstate::MIGRATING => "migrating",
+                _ => "home",
+            };
+            let end = v.comm.iter().position(|&c| c == 0).unwrap_or(16);
+            let comm = core::str::from_utf8(&v.comm[..end]).unwrap_or("?");
+            writeln!(
+                out,
+                "{} {} {} {} {} {} {} {}",
+                v.pid, v.home_pid, v.home, v.where_, v.nmigs, state, v.cantmove, comm
+            )
+            .map_err(|_| EINVAL)?;
+        }
+        Ok(())
+    }
+
+    fn show_migration(&self, out: &mut SeqWriter) -> core::fmt::Result {
+        let m = &self.shared.mig.stats;
+        let get = |a: &core::sync::atomic::AtomicU64| a.load(core::sync::atomic::Ordering::Relaxed);
+        writeln!(out, "out {}", get(&m.out))?;
+        writeln!(out, "home {}", get(&m.home))?;
+        writeln!(out, "guests {}", get(&m.guests))?;
+        writeln!(out, "failed {}", get(&m.failed))?;
+        writeln!(out, "forwarded {}", get(&m.forwarded))?;
+        writeln!(out, "served {}", get(&m.served))?;
+        writeln!(out, "pages_out {}", get(&m.pages_out))?;
+        writeln!(out, "pages_in {}", get(&m.pages_in))?;
+        writeln!(out, "stray {}", get(&m.stray))
+    }
+}
+
 impl ProcHandler for Hpc {
     fn show(&self, key: u32, out: &mut SeqWriter) -> Result {
         let r = if key >= NODE_BASE {
@@ -143,6 +185,8 @@ impl ProcHandler for Hpc {
                 1 => writeln!(out, "{}", uapi::VERSION),
                 2 => self.shared.format_map(out),
                 INFO_COUNTERS => self.show_counters(out),
+                INFO_MIGRATION => self.show_migration(out),
+                PROCS => return self.show_procs(out),
                 INFO_MALFORMED => writeln!(
                     out,
                     "{}",
@@ -167,7 +211,7 @@ impl ProcHandler for Hpc {
         };
         let text = core::str::from_utf8(input).map_err(|_| EINVAL)?.trim();
         let value: u64 = text.parse().map_err(|_| EINVAL)?;
-        self.shared.set_param(p, value)
+        crate::migrate::set_param(&self.shared, p, value)
     }
 }
 
@@ -209,6 +253,14 @@ impl HpcProc {
             handler.clone(),
             INFO_MALFORMED,
         )?;
+        tree.file(
+            info,
+            c_str!("migration"),
+            0o444,
+            handler.clone(),
+            INFO_MIGRATION,
+        )?;
+        tree.file(root, c_str!("procs"), 0o444, handler.clone(), PROCS)?;
         let nodes = tree.mkdir(root, c_str!("nodes"))?;
         Arc::pin_init(
             pin_init!(HpcProc { tree <- new_mutex!(Tree { tree, nodes }, "oxmosix::proc"), handler }),

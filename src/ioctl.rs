@@ -86,7 +86,7 @@ impl IoctlHandler for Mosix {
                 if p.pad != 0 {
                     return Err(EINVAL);
                 }
-                self.shared.set_param(p.key, p.value)?;
+                crate::migrate::set_param(&self.shared, p.key, p.value)?;
             }
             uapi::MOSIX_IOC_GETPARAM => {
                 let mut b = [0u8; uapi::PARAM_SIZE];
@@ -95,6 +95,50 @@ impl IoctlHandler for Mosix {
                 p.value = self.shared.get_param(p.key)?;
                 p.encode(&mut b);
                 arg.writer(b.len()).write_slice(&b)?;
+            }
+            uapi::MOSIX_IOC_MIGRATE => {
+                let mut b = [0u8; uapi::MIGRATE_REQ_SIZE];
+                arg.reader(b.len()).read_slice(&mut b)?;
+                let mut q = uapi::MigrateReq::decode(&b);
+                if q.pad != 0 {
+                    return Err(EINVAL);
+                }
+                let r = crate::migrate::migrate(&self.shared, q.pid, q.node);
+                q.reason = match r {
+                    Err((_, why)) => why,
+                    Ok(()) => 0,
+                };
+                q.encode(&mut b);
+                arg.writer(b.len()).write_slice(&b)?;
+                r.map_err(|(e, _)| e)?;
+            }
+            uapi::MOSIX_IOC_PROCINFO => {
+                let mut b = [0u8; uapi::PROC_INFO_SIZE];
+                arg.reader(b.len()).read_slice(&mut b)?;
+                let q = uapi::ProcInfo::decode(&b);
+                let v = crate::migrate::info(&self.shared, q.pid)?;
+                let a = uapi::ProcInfo {
+                    pid: q.pid,
+                    state: v.state,
+                    home: v.home,
+                    where_: v.where_,
+                    nmigs: v.nmigs,
+                    lock: u32::from(v.lock),
+                    cantmove: v.cantmove,
+                    home_pid: v.home_pid,
+                    comm: v.comm,
+                };
+                a.encode(&mut b);
+                arg.writer(b.len()).write_slice(&b)?;
+            }
+            uapi::MOSIX_IOC_LOCK => {
+                let mut b = [0u8; uapi::PROC_LOCK_SIZE];
+                arg.reader(b.len()).read_slice(&mut b)?;
+                let q = uapi::ProcLock::decode(&b);
+                if q.lock > 1 {
+                    return Err(EINVAL);
+                }
+                crate::migrate::set_lock(&self.shared, q.pid, q.lock == 1)?;
             }
             _ => return Err(ENOTTY),
         }

@@ -22,7 +22,11 @@ mod ioctl;
 #[deny(unsafe_code)]
 mod map;
 #[deny(unsafe_code)]
+mod migrate;
+#[deny(unsafe_code)]
 mod proto;
+#[deny(unsafe_code)]
+mod syscalls;
 #[deny(unsafe_code)]
 mod uapi;
 
@@ -35,8 +39,10 @@ module! {
 }
 
 struct Oxmosix {
-    // Drop order is declaration order: the device goes first, then /proc/hpc, then the cluster
-    // core (threads stopped, connections closed with Bye).
+    // `drop` first sends guests home and brings processes home. Then fields drop in declaration
+    // order: the migration hooks (waiting for tasks inside them), the device, /proc/hpc, and
+    // the cluster core (threads stopped, connections closed with Bye).
+    _hooks: kapi::migration::Hooks<migrate::Ops>,
     _dev: ioctl::MosixDevice,
     _proc: Arc<hpc::HpcProc>,
     _cluster: cluster::Cluster,
@@ -47,12 +53,19 @@ impl kernel::Module for Oxmosix {
         let cluster = cluster::Cluster::start()?;
         let proc = hpc::HpcProc::new(cluster.shared().clone())?;
         let dev = ioctl::MosixDevice::new(module, cluster.shared().clone(), proc.clone())?;
+        let hooks = kapi::migration::Hooks::register(Arc::new(
+            migrate::Ops {
+                sh: cluster.shared().clone(),
+            },
+            GFP_KERNEL,
+        )?)?;
         pr_info!(
             "oxmosix {} loaded (ioctl ABI {})\n",
             uapi::VERSION,
             uapi::MOSIX_ABI_VERSION
         );
         Ok(Oxmosix {
+            _hooks: hooks,
             _dev: dev,
             _proc: proc,
             _cluster: cluster,
@@ -63,5 +76,6 @@ impl kernel::Module for Oxmosix {
 impl Drop for Oxmosix {
     fn drop(&mut self) {
         pr_info!("oxmosix {} unloading\n", uapi::VERSION);
+        migrate::shutdown(self._cluster.shared(), 20_000);
     }
 }

@@ -473,3 +473,260 @@ pub const MOSIX_IOC_NODEINFO: u32 = iowr::<NodeInfo>(3);
 pub const MOSIX_IOC_SETPARAM: u32 = iow::<Param>(4);
 /// `_IOWR(0xBC, 5, Param)`: read parameter `key`. `EINVAL`: unknown key.
 pub const MOSIX_IOC_GETPARAM: u32 = iowr::<Param>(5);
+
+/// [`MigrateReq::node`] value: send the process to its home node.
+pub const MIGRATE_HOME: i32 = 0;
+
+/// Why a process cannot move (`cantmove`), or why a target refused it. Shown as text by
+/// [`cantmove_str`] in `/proc/hpc/procs` and by the tools.
+pub mod cantmove {
+    /// It can move.
+    pub const NONE: u32 = 0;
+    /// A kernel thread (no user memory).
+    pub const KTHREAD: u32 = 1;
+    /// More than one thread.
+    pub const THREADS: u32 = 2;
+    /// A writable shared mapping (`MAP_SHARED` with write access, System V shm).
+    pub const SHARED_WRITABLE: u32 = 3;
+    /// A device or I/O mapping (`VM_IO`, `VM_PFNMAP`, `VM_MIXEDMAP`).
+    pub const DEVICE: u32 = 4;
+    /// Traced by ptrace.
+    pub const PTRACED: u32 = 5;
+    /// Real-time or deadline scheduling class.
+    pub const REALTIME: u32 = 6;
+    /// Locked by its owner (`mosctl lock`).
+    pub const LOCKED: u32 = 7;
+    /// A migration of this process is already under way.
+    pub const MIGRATING: u32 = 8;
+    /// The process is exiting.
+    pub const EXITING: u32 = 9;
+    /// The process has no vDSO at a known address or an unusual memory layout.
+    pub const LAYOUT: u32 = 10;
+    /// The target node blocks guests (`block`).
+    pub const TARGET_BLOCKED: u32 = 20;
+    /// The target node has not enough free memory for the image.
+    pub const TARGET_NOMEM: u32 = 21;
+    /// The target could not start a process to run the guest.
+    pub const TARGET_SHELL: u32 = 22;
+    /// The target failed while installing the image.
+    pub const TARGET_FAILED: u32 = 23;
+    /// The target is not up or not connected.
+    pub const TARGET_DOWN: u32 = 24;
+    /// The connection failed during the transfer.
+    pub const TRANSFER: u32 = 25;
+}
+
+/// Text of a [`cantmove`] code ("" for [`cantmove::NONE`], "unknown" for unknown codes).
+pub fn cantmove_str(reason: u32) -> &'static str {
+    match reason {
+        cantmove::NONE => "",
+        cantmove::KTHREAD => "kernel thread",
+        cantmove::THREADS => "multi-threaded",
+        cantmove::SHARED_WRITABLE => "writable shared memory",
+        cantmove::DEVICE => "device memory",
+        cantmove::PTRACED => "ptraced",
+        cantmove::REALTIME => "real-time scheduling",
+        cantmove::LOCKED => "locked",
+        cantmove::MIGRATING => "migrating",
+        cantmove::EXITING => "exiting",
+        cantmove::LAYOUT => "unusual memory layout",
+        cantmove::TARGET_BLOCKED => "target blocks guests",
+        cantmove::TARGET_NOMEM => "target short of memory",
+        cantmove::TARGET_SHELL => "target could not start a shell",
+        cantmove::TARGET_FAILED => "target failed",
+        cantmove::TARGET_DOWN => "target down",
+        cantmove::TRANSFER => "transfer failed",
+        _ => "unknown",
+    }
+}
+
+/// Argument of [`MOSIX_IOC_MIGRATE`]: 16 bytes.
+///
+/// | offset | size | field |
+/// |---|---|---|
+/// | 0 | 4 | `pid` (in): process id on this node: a local process, a deputy (its home pid) or a guest's local pid |
+/// | 4 | 4 | `node` (in): target node id, or [`MIGRATE_HOME`] |
+/// | 8 | 4 | `reason` (out): a [`cantmove`] code when the call fails because of the process or the target |
+/// | 12 | 4 | padding (0) |
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MigrateReq {
+    /// Process id on this node.
+    pub pid: i32,
+    /// Target node id or [`MIGRATE_HOME`].
+    pub node: i32,
+    /// Out: [`cantmove`] code.
+    pub reason: u32,
+    /// Zero.
+    pub pad: u32,
+}
+
+/// Size in bytes of [`MigrateReq`].
+pub const MIGRATE_REQ_SIZE: usize = 16;
+const _: () = assert!(core::mem::size_of::<MigrateReq>() == MIGRATE_REQ_SIZE);
+
+impl MigrateReq {
+    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
+    pub fn encode(&self, out: &mut [u8; MIGRATE_REQ_SIZE]) {
+        let mut c = Cursor { b: out, at: 0 };
+        c.u32(self.pid as u32);
+        c.u32(self.node as u32);
+        c.u32(self.reason);
+        c.u32(self.pad);
+    }
+
+    /// Inverse of [`MigrateReq::encode`].
+    pub fn decode(b: &[u8; MIGRATE_REQ_SIZE]) -> Self {
+        let mut r = Reader { b, at: 0 };
+        MigrateReq {
+            pid: r.u32() as i32,
+            node: r.u32() as i32,
+            reason: r.u32(),
+            pad: r.u32(),
+        }
+    }
+}
+
+/// [`ProcInfo::state`] values.
+pub mod pstate {
+    /// Runs here, at home, and was never seen by oxmosix (or is back home).
+    pub const HOME: u32 = 0;
+    /// Home node view: the process runs on another node; this task is its deputy.
+    pub const DEPUTY: u32 = 1;
+    /// Remote node view: a guest from another home node runs in this task.
+    pub const GUEST: u32 = 2;
+    /// A migration of the process is under way.
+    pub const MIGRATING: u32 = 3;
+}
+
+/// Length of [`ProcInfo::comm`] (the kernel's `TASK_COMM_LEN`).
+pub const COMM_LEN: usize = 16;
+
+/// Argument of [`MOSIX_IOC_PROCINFO`]: 48 bytes.
+///
+/// | offset | size | field |
+/// |---|---|---|
+/// | 0 | 4 | `pid` (in): process id on this node |
+/// | 4 | 4 | `state`: a [`pstate`] value |
+/// | 8 | 4 | `home`: home node id (this node's id for local processes; 0 without a map) |
+/// | 12 | 4 | `where_`: id of the node where the process runs now |
+/// | 16 | 4 | `nmigs`: how often the process moved |
+/// | 20 | 4 | `lock`: 1 if locked at home |
+/// | 24 | 4 | `cantmove`: [`cantmove`] code why it cannot move now (0: it can) |
+/// | 28 | 4 | `home_pid`: the pid at home (equals `pid` except for guests) |
+/// | 32 | 16 | `comm`: NUL-padded name |
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcInfo {
+    /// In: process id on this node.
+    pub pid: i32,
+    /// A [`pstate`] value.
+    pub state: u32,
+    /// Home node id.
+    pub home: u32,
+    /// Node where the process runs now.
+    pub where_: u32,
+    /// Number of migrations so far.
+    pub nmigs: u32,
+    /// 1 if locked.
+    pub lock: u32,
+    /// [`cantmove`] code.
+    pub cantmove: u32,
+    /// Process id at the home node.
+    pub home_pid: i32,
+    /// Name, NUL padded.
+    pub comm: [u8; COMM_LEN],
+}
+
+/// Size in bytes of [`ProcInfo`].
+pub const PROC_INFO_SIZE: usize = 48;
+const _: () = assert!(core::mem::size_of::<ProcInfo>() == PROC_INFO_SIZE);
+
+impl ProcInfo {
+    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
+    pub fn encode(&self, out: &mut [u8; PROC_INFO_SIZE]) {
+        let mut c = Cursor { b: out, at: 0 };
+        c.u32(self.pid as u32);
+        c.u32(self.state);
+        c.u32(self.home);
+        c.u32(self.where_);
+        c.u32(self.nmigs);
+        c.u32(self.lock);
+        c.u32(self.cantmove);
+        c.u32(self.home_pid as u32);
+        out[32..48].copy_from_slice(&self.comm);
+    }
+
+    /// Inverse of [`ProcInfo::encode`].
+    pub fn decode(b: &[u8; PROC_INFO_SIZE]) -> Self {
+        let mut r = Reader { b, at: 0 };
+        let mut p = ProcInfo {
+            pid: r.u32() as i32,
+            state: r.u32(),
+            home: r.u32(),
+            where_: r.u32(),
+            nmigs: r.u32(),
+            lock: r.u32(),
+            cantmove: r.u32(),
+            home_pid: r.u32() as i32,
+            comm: [0; COMM_LEN],
+        };
+        p.comm.copy_from_slice(&b[32..48]);
+        p
+    }
+
+    /// `comm` up to its first NUL, if it is UTF-8.
+    pub fn comm_str(&self) -> Option<&str> {
+        let end = self.comm.iter().position(|&c| c == 0).unwrap_or(COMM_LEN);
+        core::str::from_utf8(&self.comm[..end]).ok()
+    }
+}
+
+/// Argument of [`MOSIX_IOC_LOCK`]: 8 bytes (0 `pid` i32, 4 `lock` u32: 1 lock, 0 unlock).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ProcLock {
+    /// Process id on this node (a local process or a deputy).
+    pub pid: i32,
+    /// 1: keep the process at home; 0: let it move.
+    pub lock: u32,
+}
+
+/// Size in bytes of [`ProcLock`].
+pub const PROC_LOCK_SIZE: usize = 8;
+const _: () = assert!(core::mem::size_of::<ProcLock>() == PROC_LOCK_SIZE);
+
+impl ProcLock {
+    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
+    pub fn encode(&self, out: &mut [u8; PROC_LOCK_SIZE]) {
+        let mut c = Cursor { b: out, at: 0 };
+        c.u32(self.pid as u32);
+        c.u32(self.lock);
+    }
+
+    /// Inverse of [`ProcLock::encode`].
+    pub fn decode(b: &[u8; PROC_LOCK_SIZE]) -> Self {
+        let mut r = Reader { b, at: 0 };
+        ProcLock {
+            pid: r.u32() as i32,
+            lock: r.u32(),
+        }
+    }
+}
+
+/// `_IOWR(0xBC, 6, MigrateReq)`: migrate process `pid` to `node` (or home) and wait until it
+/// runs there (at most 30 s). The caller must own the process (same real or effective uid as
+/// the process's uid) or have `CAP_SYS_ADMIN` (`EPERM`). Errors: `ESRCH` no such process;
+/// `EINVAL` bad node id or no map loaded; `EALREADY` it already runs there; `EBUSY` it cannot
+/// move (`reason` says why); `ECONNREFUSED` the target refused (`reason`); `EHOSTUNREACH` the
+/// target is down or not connected; `EIO` the transfer failed (the process keeps running where
+/// it was); `ETIMEDOUT` it did not reach a safe point in time (the request is withdrawn);
+/// `EINTR` the caller was interrupted (the migration may still complete).
+pub const MOSIX_IOC_MIGRATE: u32 = iowr::<MigrateReq>(6);
+/// `_IOWR(0xBC, 7, ProcInfo)`: where process `pid` runs and its migration counters.
+/// `ESRCH`: no such process.
+pub const MOSIX_IOC_PROCINFO: u32 = iowr::<ProcInfo>(7);
+/// `_IOW(0xBC, 8, ProcLock)`: lock or unlock a process at home (a locked process is refused with
+/// [`cantmove::LOCKED`]; locking does not bring an away process home). Same permission rule
+/// and errors as [`MOSIX_IOC_MIGRATE`].
+pub const MOSIX_IOC_LOCK: u32 = iow::<ProcLock>(8);

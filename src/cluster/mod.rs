@@ -137,6 +137,9 @@ pub(crate) struct Shared {
     kick: AtomicBool,
     pub(crate) stats: Stats,
     incarnation: u64,
+    /// Processes migrated from or to this node.
+    #[pin]
+    pub(crate) mig: crate::migrate::Registry,
 }
 
 /// The listening socket and its thread.
@@ -204,6 +207,7 @@ impl Shared {
                 kick: AtomicBool::new(false),
                 stats: Stats::new(),
                 incarnation: sys::random_u64(),
+                mig <- crate::migrate::Registry::new(),
             }),
             GFP_KERNEL,
         )
@@ -211,6 +215,41 @@ impl Shared {
 
     fn stopping(&self) -> bool {
         self.stop.load(Ordering::Relaxed)
+    }
+
+    /// This node's id (0 while no map is loaded).
+    pub(crate) fn self_id(&self) -> u32 {
+        self.state.lock().self_id
+    }
+
+    /// Whether node `id` is up and connected with this node.
+    pub(crate) fn is_up(&self, id: u32) -> bool {
+        let s = self.state.lock();
+        let up = vector::find(&s.slots, id).is_some_and(|i| s.slots[i].up);
+        up && s
+            .peers
+            .iter()
+            .any(|p| p.id == id && p.conn.as_ref().is_some_and(|c| c.alive()))
+    }
+
+    /// Whether this node refuses guests (`block`).
+    pub(crate) fn blocks_guests(&self) -> bool {
+        self.state.lock().params.flags & flags::BLOCK != 0
+    }
+
+    /// Sends one frame to node `id` over its connection. Errors: `EHOSTUNREACH` without a
+    /// connection, or the send error (which closes the connection).
+    pub(crate) fn send_to(&self, id: u32, t: MsgType, parts: &[&[u8]]) -> Result {
+        let conn = self.with_state(|s| {
+            s.peers
+                .iter()
+                .find(|p| p.id == id)
+                .and_then(|p| p.conn.clone())
+        });
+        match conn {
+            Some(c) => c.send_parts(self, t, parts),
+            None => Err(EHOSTUNREACH),
+        }
     }
 
     /// Runs `f` with the state locked.

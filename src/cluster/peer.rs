@@ -22,7 +22,7 @@ const RX_POLL_MS: u32 = 200;
 /// Connect timeout in ms.
 const CONNECT_MS: u32 = 1000;
 /// Receive buffer: the largest valid frame (the header check bounds every payload by it).
-const RX_BUF: usize = proto::MAX_LOAD_FRAME;
+const RX_BUF: usize = proto::MAX_FRAME;
 
 /// An established, handshaken connection with one peer.
 #[pin_data]
@@ -77,6 +77,44 @@ impl Conn {
         *seq += 1;
         Stats::bump(&sh.stats.tx_frames[t as usize], 1);
         Stats::bump(&sh.stats.tx_bytes[t as usize], n as u64);
+        Ok(())
+    }
+
+    /// Sends one frame whose payload is the concatenation of `parts` (no copy of the payload).
+    /// A failed send closes the connection.
+    pub(crate) fn send_parts(&self, sh: &Shared, t: MsgType, parts: &[&[u8]]) -> Result {
+        if !self.alive() {
+            return Err(EPIPE);
+        }
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let (lo, hi) = t.payload_bounds();
+        if len < lo || len > hi {
+            return Err(EINVAL);
+        }
+        let mut seq = self.tx.lock();
+        let h = proto::Header {
+            mtype: t,
+            len: len as u32,
+            seq: *seq,
+            src: self.self_id,
+            dst: self.peer,
+        }
+        .encode();
+        let mut r = self.sock.send_all(&h);
+        for p in parts.iter().filter(|p| !p.is_empty()) {
+            if r.is_err() {
+                break;
+            }
+            r = self.sock.send_all(p);
+        }
+        if let Err(e) = r {
+            drop(seq);
+            self.close();
+            return Err(e);
+        }
+        *seq += 1;
+        Stats::bump(&sh.stats.tx_frames[t as usize], 1);
+        Stats::bump(&sh.stats.tx_bytes[t as usize], (HEADER_LEN + len) as u64);
         Ok(())
     }
 
@@ -215,7 +253,7 @@ fn read_hello(
 
 /// Body of `oxmosix-listen`: accept and handshake incoming connections.
 pub(super) fn listen_loop(sh: &Arc<Shared>, sock: &TcpSocket) {
-    let mut buf = KVec::new();
+    let mut buf = KVVec::new();
     if buf.extend_with(RX_BUF, 0u8, GFP_KERNEL).is_err() {
         pr_err!("listener out of memory\n");
         return;
@@ -371,7 +409,7 @@ fn push_to(sh: &Shared, conn: &Conn) {
 
 /// Body of `oxmosix-rx`: receive and handle frames until the connection ends or we stop.
 fn rx_loop(sh: &Arc<Shared>, conn: &Arc<Conn>) {
-    let mut buf = KVec::new();
+    let mut buf = KVVec::new();
     if buf.extend_with(RX_BUF, 0u8, GFP_KERNEL).is_err() {
         conn.close();
         return;
@@ -421,6 +459,19 @@ fn rx_loop(sh: &Arc<Shared>, conn: &Arc<Conn>) {
                 let _ = conn.send(sh, MsgType::Pong, &proto::encode_token(t));
             }
             Message::Pong(_) => {}
+            ref m @ (Message::MigOffer(_)
+            | Message::MigAnswer(_)
+            | Message::MigState(_)
+            | Message::MigVma(_)
+            | Message::MigPages(_)
+            | Message::MigEnd(_)
+            | Message::Syscall(_)
+            | Message::SysReply(_)
+            | Message::MigCtl(_)) => {
+                if let Err(e) = crate::migrate::on_message(sh, conn.peer, m) {
+                    pr_warn!("migration message from node {} dropped: {:?}\n", conn.peer, e);
+                }
+            }
             Message::Bye(r) => {
                 if r == proto::bye::SHUTDOWN {
                     sh.with_state(|st| {
@@ -487,7 +538,7 @@ pub(super) fn maintain(sh: &Arc<Shared>, now: u64) {
             None => break,
         }
     }
-    let mut buf = KVec::new();
+    let mut buf = KVVec::new();
     if buf.extend_with(RX_BUF, 0u8, GFP_KERNEL).is_err() {
         return;
     }

@@ -14,6 +14,8 @@
 // Shared with the host tests: some items are used only on one side.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod mig;
+
 /// `"OXMX"`: first four bytes of every frame.
 pub const MAGIC: u32 = 0x4f58_4d58;
 /// Protocol version spoken by this build.
@@ -62,6 +64,24 @@ pub enum MsgType {
     Pong = 4,
     /// Orderly close, with a reason.
     Bye = 5,
+    /// Migration: a home node offers a process ([`mig::Offer`]).
+    MigOffer = 6,
+    /// Migration: accept/refuse an offer, or report an installed image ([`mig::Answer`]).
+    MigAnswer = 7,
+    /// Migration image: registers, FPU, signals, mm layout ([`mig::State`]).
+    MigState = 8,
+    /// Migration image: one memory area ([`mig::Vma`]).
+    MigVma = 9,
+    /// Migration image: page contents ([`mig::MsgPages`]).
+    MigPages = 10,
+    /// Migration image: end of stream ([`mig::End`]).
+    MigEnd = 11,
+    /// A system call forwarded to the deputy ([`mig::Syscall`]).
+    Syscall = 12,
+    /// The deputy's answer ([`mig::SysReply`]).
+    SysReply = 13,
+    /// Control of a migrated process ([`mig::Ctl`]).
+    MigCtl = 14,
 }
 
 impl MsgType {
@@ -73,6 +93,15 @@ impl MsgType {
             3 => MsgType::Ping,
             4 => MsgType::Pong,
             5 => MsgType::Bye,
+            6 => MsgType::MigOffer,
+            7 => MsgType::MigAnswer,
+            8 => MsgType::MigState,
+            9 => MsgType::MigVma,
+            10 => MsgType::MigPages,
+            11 => MsgType::MigEnd,
+            12 => MsgType::Syscall,
+            13 => MsgType::SysReply,
+            14 => MsgType::MigCtl,
             _ => return Err(ProtoError::BadType(v)),
         })
     }
@@ -87,11 +116,32 @@ impl MsgType {
             ),
             MsgType::Ping | MsgType::Pong => (PING_LEN, PING_LEN),
             MsgType::Bye => (BYE_LEN, BYE_LEN),
+            MsgType::MigOffer => (mig::OFFER_LEN, mig::OFFER_LEN),
+            MsgType::MigAnswer => (mig::ANSWER_LEN, mig::ANSWER_LEN),
+            MsgType::MigState => (
+                mig::STATE_FIXED_LEN,
+                mig::STATE_FIXED_LEN + mig::MAX_XSTATE,
+            ),
+            MsgType::MigVma => (mig::VMA_LEN, mig::VMA_LEN),
+            MsgType::MigPages => (
+                mig::PAGES_HDR_LEN + mig::PAGE,
+                mig::PAGES_HDR_LEN + mig::MAX_PAGES_PER_FRAME * mig::PAGE,
+            ),
+            MsgType::MigEnd => (mig::END_LEN, mig::END_LEN),
+            MsgType::Syscall => (
+                mig::SYSCALL_HDR_LEN,
+                mig::SYSCALL_HDR_LEN + mig::MAX_SYS_DATA,
+            ),
+            MsgType::SysReply => (
+                mig::SYSREPLY_HDR_LEN,
+                mig::SYSREPLY_HDR_LEN + mig::MAX_SYS_DATA,
+            ),
+            MsgType::MigCtl => (mig::CTL_LEN, mig::CTL_LEN),
         }
     }
 
     /// Number of message types (for per-type counters); types are 1..=COUNT.
-    pub const COUNT: usize = 5;
+    pub const COUNT: usize = 14;
 
     /// Lower-case name, for counters and logs.
     pub fn name(self) -> &'static str {
@@ -101,6 +151,15 @@ impl MsgType {
             MsgType::Ping => "ping",
             MsgType::Pong => "pong",
             MsgType::Bye => "bye",
+            MsgType::MigOffer => "mig_offer",
+            MsgType::MigAnswer => "mig_answer",
+            MsgType::MigState => "mig_state",
+            MsgType::MigVma => "mig_vma",
+            MsgType::MigPages => "mig_pages",
+            MsgType::MigEnd => "mig_end",
+            MsgType::Syscall => "syscall",
+            MsgType::SysReply => "sysreply",
+            MsgType::MigCtl => "mig_ctl",
         }
     }
 }
@@ -484,6 +543,24 @@ pub enum Message<'a> {
     Pong(u64),
     /// Bye with its reason ([`bye`]).
     Bye(u32),
+    /// See [`mig::Offer`].
+    MigOffer(mig::Offer),
+    /// See [`mig::Answer`].
+    MigAnswer(mig::Answer),
+    /// See [`mig::State`] (boxed by value would be large: borrowed payload, decode again).
+    MigState(&'a [u8]),
+    /// See [`mig::Vma`].
+    MigVma(mig::Vma),
+    /// See [`mig::MsgPages`].
+    MigPages(mig::MsgPages<'a>),
+    /// See [`mig::End`].
+    MigEnd(mig::End),
+    /// See [`mig::Syscall`].
+    Syscall(mig::Syscall<'a>),
+    /// See [`mig::SysReply`].
+    SysReply(mig::SysReply<'a>),
+    /// See [`mig::Ctl`].
+    MigCtl(mig::Ctl),
 }
 
 impl<'a> Message<'a> {
@@ -505,6 +582,18 @@ impl<'a> Message<'a> {
             MsgType::Ping => Message::Ping(be64(payload, 0)),
             MsgType::Pong => Message::Pong(be64(payload, 0)),
             MsgType::Bye => Message::Bye(be32(payload, 0)),
+            MsgType::MigOffer => Message::MigOffer(mig::Offer::decode(payload)?),
+            MsgType::MigAnswer => Message::MigAnswer(mig::Answer::decode(payload)?),
+            MsgType::MigState => {
+                mig::State::decode(payload)?;
+                Message::MigState(payload)
+            }
+            MsgType::MigVma => Message::MigVma(mig::Vma::decode(payload)?),
+            MsgType::MigPages => Message::MigPages(mig::MsgPages::decode(payload)?),
+            MsgType::MigEnd => Message::MigEnd(mig::End::decode(payload)?),
+            MsgType::Syscall => Message::Syscall(mig::Syscall::decode(payload)?),
+            MsgType::SysReply => Message::SysReply(mig::SysReply::decode(payload)?),
+            MsgType::MigCtl => Message::MigCtl(mig::Ctl::decode(payload)?),
         })
     }
 
@@ -516,6 +605,15 @@ impl<'a> Message<'a> {
             Message::Ping(_) => MsgType::Ping,
             Message::Pong(_) => MsgType::Pong,
             Message::Bye(_) => MsgType::Bye,
+            Message::MigOffer(_) => MsgType::MigOffer,
+            Message::MigAnswer(_) => MsgType::MigAnswer,
+            Message::MigState(_) => MsgType::MigState,
+            Message::MigVma(_) => MsgType::MigVma,
+            Message::MigPages(_) => MsgType::MigPages,
+            Message::MigEnd(_) => MsgType::MigEnd,
+            Message::Syscall(_) => MsgType::Syscall,
+            Message::SysReply(_) => MsgType::SysReply,
+            Message::MigCtl(_) => MsgType::MigCtl,
         }
     }
 }
@@ -559,6 +657,9 @@ pub fn encode_token(token: u64) -> [u8; PING_LEN] {
 pub fn encode_bye(reason: u32) -> [u8; BYE_LEN] {
     reason.to_be_bytes()
 }
+
+/// Largest frame of any type.
+pub const MAX_FRAME: usize = HEADER_LEN + MAX_PAYLOAD;
 
 /// Largest frame a Load message can make.
 pub const MAX_LOAD_FRAME: usize = HEADER_LEN + LOAD_HDR_LEN + MAX_LOAD_ENTRIES * LOAD_ENTRY_LEN;

@@ -7,3 +7,6 @@ pub mod proto;
 
 #[path = "../../../src/balance/mod.rs"]
 pub mod balance;
+
+#[path = "../../../src/syscalls.rs"]
+pub mod syscalls;

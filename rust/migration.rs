@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The process-migration hooks of `patches/0003-entry-hooks-for-migrated-tasks.patch` and the
+//! user-mode helper that starts the task a guest runs in.
+//!
+//! [`Hooks`] registers an implementation of [`MigrationOps`]: tasks marked with
+//! [`crate::kapi::task::TaskRef::set_migrated`] then call it on every system-call entry and
+//! when they exit. Dropping the registration waits until every running call returned.
+
+use core::ptr;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use kernel::alloc::{flags::GFP_KERNEL, KBox};
+use kernel::bindings;
+use kernel::ffi::{c_int, c_long, c_ulong, c_void};
+use kernel::prelude::*;
+use kernel::str::CStr;
+use kernel::sync::Arc;
+
+use super::task::TaskRef;
+
+/// The registers of a system call being entered by `current`.
+pub(crate) struct SyscallRegs {
+    // INVARIANT: current's user register frame, valid for the duration of the hook call that
+    // created this value (only current changes it, and current is running the hook).
+    r: *mut bindings::pt_regs,
+}
+
+impl SyscallRegs {
+    /// System-call number (`orig_rax`).
+    pub(crate) fn nr(&self) -> u64 {
+        // SAFETY: valid per the invariant.
+        unsafe { (*self.r).orig_ax }
+    }
+
+    /// The six arguments: rdi, rsi, rdx, r10, r8, r9.
+    pub(crate) fn args(&self) -> [u64; 6] {
+        // SAFETY: valid per the invariant.
+        unsafe {
+            let r = &*self.r;
+            [r.di, r.si, r.dx, r.r10, r.r8, r.r9]
+        }
+    }
+
+    /// Sets the result returned to user space when the call is skipped.
+    pub(crate) fn set_result(&mut self, v: i64) {
+        // SAFETY: valid per the invariant.
+        unsafe { (*self.r).ax = v as c_ulong };
+    }
+
+    /// Replaces the call about to run by `nr` with `args` (the hook then returns false).
+    pub(crate) fn set_call(&mut self, nr: u64, args: &[u64; 6]) {
+        // SAFETY: valid per the invariant; syscall_trace_enter re-reads orig_ax afterwards.
+        unsafe {
+            let r = &mut *self.r;
+            r.orig_ax = nr;
+            r.di = args[0];
+            r.si = args[1];
+            r.dx = args[2];
+            r.r10 = args[3];
+            r.r8 = args[4];
+            r.r9 = args[5];
+        }
+    }
+
+    /// Makes the user context re-execute this system call (rip back over `syscall`, rax =
+    /// the number) when it resumes, wherever that is.
+    pub(crate) fn rewind(&mut self) {
+        // SAFETY: valid per the invariant; `syscall` is two bytes long.
+        unsafe {
+            let r = &mut *self.r;
+            r.ax = r.orig_ax;
+            r.ip -= 2;
+        }
+    }
+}
+
+/// What the migration code does for marked tasks.
+pub(crate) trait MigrationOps: Send + Sync + 'static {
+    /// System-call entry of a marked `current`: return true to skip the call (its result set with
+    /// [`SyscallRegs::set_result`], or a whole new user context installed), false to run the
+    /// call in `regs` (possibly rewritten with [`SyscallRegs::set_call`]).
+    fn syscall_enter(&self, regs: &mut SyscallRegs) -> bool;
+    /// A marked task exits with `code` (as `do_exit` received it).
+    fn task_exit(&self, task: &TaskRef, code: i64);
+}
+
+/// The registered implementation: one at a time (the kernel allows one module).
+static OPS_DATA: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
+
+unsafe extern "C" fn syscall_tramp<T: MigrationOps>(regs: *mut bindings::pt_regs) -> bool {
+    let d = OPS_DATA.load(Ordering::Acquire);
+    if d.is_null() {
+        return false;
+    }
+    // SAFETY: `d` came from `Arc::into_raw` in `Hooks::register` and stays valid until after
+    // `task_migration_unregister` returned (which waits for this call).
+    let ops = unsafe { &*d.cast::<T>() };
+    // INVARIANT: the kernel passes current's user register frame.
+    let mut r = SyscallRegs { r: regs };
+    ops.syscall_enter(&mut r)
+}
+
+unsafe extern "C" fn exit_tramp<T: MigrationOps>(t: *mut bindings::task_struct, code: c_long) {
+    let d = OPS_DATA.load(Ordering::Acquire);
+    if d.is_null() {
+        return;
+    }
+    // SAFETY: as in `syscall_tramp`; `t` is the exiting task (current).
+    let ops = unsafe { &*d.cast::<T>() };
+    // SAFETY: `t` is valid (it is running do_exit).
+    let task = unsafe { TaskRef::from_raw_get(t) };
+    ops.task_exit(&task, code as i64);
+}
+
+/// A registration of migration hooks; dropping it unregisters and waits for running calls.
+pub(crate) struct Hooks<T: MigrationOps> {
+    // INVARIANT: registered with task_migration_register; unregistered in Drop.
+    ops: KBox<bindings::task_migration_ops>,
+    data: *const T,
+}
+
+// SAFETY: the registration is only dropped from module exit.
+unsafe impl<T: MigrationOps> Send for Hooks<T> {}
+// SAFETY: `&Hooks` allows nothing.
+unsafe impl<T: MigrationOps> Sync for Hooks<T> {}
+
+impl<T: MigrationOps> Hooks<T> {
+    /// Registers `data`'s operations. Errors: `EBUSY` if another module registered hooks.
+    pub(crate) fn register(data: Arc<T>) -> Result<Self> {
+        let ops = KBox::new(
+            bindings::task_migration_ops {
+                syscall_enter: Some(syscall_tramp::<T>),
+                task_exit: Some(exit_tramp::<T>),
+            },
+            GFP_KERNEL,
+        )?;
+        let raw = Arc::into_raw(data);
+        if OPS_DATA
+            .compare_exchange(
+                ptr::null_mut(),
+                raw.cast_mut().cast(),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            )
+            .is_err()
+        {
+            // SAFETY: `raw` came from `Arc::into_raw` just above.
+            drop(unsafe { Arc::from_raw(raw) });
+            return Err(EBUSY);
+        }
+        // SAFETY: `ops` lives until Drop, where it is unregistered first.
+        let r = unsafe { bindings::task_migration_register(&*ops) };
+        if r != 0 {
+            OPS_DATA.store(ptr::null_mut(), Ordering::Release);
+            // SAFETY: as above.
+            drop(unsafe { Arc::from_raw(raw) });
+            return Err(Error::from_errno(r));
+        }
+        Ok(Hooks { ops, data: raw })
+    }
+}
+
+impl<T: MigrationOps> Drop for Hooks<T> {
+    fn drop(&mut self) {
+        // SAFETY: registered (invariant); returns after every running call returned.
+        unsafe { bindings::task_migration_unregister(&*self.ops) };
+        OPS_DATA.store(ptr::null_mut(), Ordering::Release);
+        // SAFETY: no call can use the data any more; it came from `Arc::into_raw`.
+        drop(unsafe { Arc::from_raw(self.data) });
+    }
+}
+
+struct ShellCtx<T: Send + Sync + 'static> {
+    data: Arc<T>,
+    init: fn(&T, TaskRef),
+    uid: u32,
+    gid: u32,
+    argv: [*mut u8; 2],
+    envp: [*mut u8; 2],
+}
+
+unsafe extern "C" fn shell_init<T: Send + Sync + 'static>(
+    info: *mut bindings::subprocess_info,
+    new: *mut bindings::cred,
+) -> c_int {
+    // SAFETY: `data` is the ShellCtx box given to call_usermodehelper_setup; it lives until
+    // `shell_cleanup`, which runs after this.
+    let ctx = unsafe { &*(*info).data.cast::<ShellCtx<T>>() };
+    // SAFETY: `new` is the credential set the helper will commit before exec; only we touch it.
+    unsafe { super::uctx::set_cred_ids(new, ctx.uid, ctx.gid) };
+    (ctx.init)(&ctx.data, TaskRef::current());
+    0
+}
+
+unsafe extern "C" fn shell_cleanup<T: Send + Sync + 'static>(info: *mut bindings::subprocess_info) {
+    // SAFETY: the box leaked in `spawn_shell`; cleanup runs exactly once.
+    drop(unsafe { KBox::from_raw((*info).data.cast::<ShellCtx<T>>()) });
+}
+
+/// Starts the program at `path` as a new user process (a child of kthreadd) running as
+/// `uid`/`gid` with no capabilities unless uid is 0. Before it executes, `init(&data, task)`
+/// runs in the new task, which can mark it; returns once `path` was executed.
+/// Errors: `ENOMEM`, or the exec error (`ENOENT` if the program is missing).
+pub(crate) fn spawn_shell<T: Send + Sync + 'static>(
+    path: &'static CStr,
+    uid: u32,
+    gid: u32,
+    data: Arc<T>,
+    init: fn(&T, TaskRef),
+) -> Result {
+    static ENV0: &CStr = kernel::c_str!("PATH=/sbin:/bin:/usr/sbin:/usr/bin");
+    let ctx = KBox::new(
+        ShellCtx {
+            data,
+            init,
+            uid,
+            gid,
+            argv: [path.as_char_ptr().cast_mut().cast(), ptr::null_mut()],
+            envp: [ENV0.as_char_ptr().cast_mut().cast(), ptr::null_mut()],
+        },
+        GFP_KERNEL,
+    )?;
+    let raw = KBox::into_raw(ctx);
+    // SAFETY: path/argv/envp point to 'static strings and into the boxed ctx, which lives until
+    // `shell_cleanup`; the callbacks match the C prototypes.
+    let info = unsafe {
+        bindings::call_usermodehelper_setup(
+            path.as_char_ptr(),
+            (*raw).argv.as_mut_ptr().cast(),
+            (*raw).envp.as_mut_ptr().cast(),
+            GFP_KERNEL.as_raw(),
+            Some(shell_init::<T>),
+            Some(shell_cleanup::<T>),
+            raw.cast(),
+        )
+    };
+    if info.is_null() {
+        // SAFETY: setup failed: the box is still ours.
+        drop(unsafe { KBox::from_raw(raw) });
+        return Err(ENOMEM);
+    }
+    // SAFETY: `info` came from setup; exec frees it (calling cleanup) in every case.
+    let r = unsafe { bindings::call_usermodehelper_exec(info, bindings::UMH_WAIT_EXEC as c_int) };
+    if r != 0 {
+        return Err(Error::from_errno(r));
+    }
+    Ok(())
+}

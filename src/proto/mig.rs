@@ -1,0 +1,578 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Migration messages: offering a process to a node, streaming its image, forwarded system calls
+//! and control of a migrated process. Pure `core` Rust like the rest of [`super`].
+//!
+//! Every message starts with the process's `token` (u64): a random value the home node gives a
+//! process when it first migrates; together with the home node id it names the process on every
+//! node. Integers are big-endian; page contents and the XSAVE image are raw bytes (the nodes run
+//! identical kernels on the same architecture). `Documentation/protocol.md` has the byte layout.
+
+use super::{be32, be64, put32, put64, ProtoError};
+
+/// Size of a page in the image stream.
+pub const PAGE: usize = 4096;
+/// Highest user address + 1 on x86-64 with 4-level page tables (`TASK_SIZE_MAX`).
+pub const USER_TOP: u64 = 0x7fff_ffff_f000;
+/// Most pages one [`MsgPages`] frame carries.
+pub const MAX_PAGES_PER_FRAME: usize = 15;
+/// Most bytes of buffer data in one [`Syscall`] or [`SysReply`].
+pub const MAX_SYS_DATA: usize = 60 * 1024;
+/// Largest XSAVE image accepted (AMX tiles included it is about 11 KiB).
+pub const MAX_XSTATE: usize = 16 * 1024;
+/// Length of a process name (`TASK_COMM_LEN`).
+pub const COMM_LEN: usize = 16;
+
+/// Payload size of [`Offer`].
+pub const OFFER_LEN: usize = 56;
+/// Payload size of [`Answer`].
+pub const ANSWER_LEN: usize = 16;
+/// Payload size of [`Vma`].
+pub const VMA_LEN: usize = 32;
+/// Fixed part of a [`MsgPages`] payload, before the page data.
+pub const PAGES_HDR_LEN: usize = 24;
+/// Payload size of [`End`].
+pub const END_LEN: usize = 16;
+/// Fixed part of a [`Syscall`] payload, before its data.
+pub const SYSCALL_HDR_LEN: usize = 64;
+/// Fixed part of a [`SysReply`] payload, before its data.
+pub const SYSREPLY_HDR_LEN: usize = 16;
+/// Payload size of [`Ctl`].
+pub const CTL_LEN: usize = 16;
+
+/// Number of general registers in [`State::regs`], in this order: r15 r14 r13 r12 rbp rbx r11 r10
+/// r9 r8 rax rcx rdx rsi rdi orig_rax rip eflags rsp fs_base gs_base.
+pub const NREGS: usize = 21;
+/// Index of rip in [`State::regs`].
+pub const REG_IP: usize = 16;
+/// Index of rsp in [`State::regs`].
+pub const REG_SP: usize = 18;
+/// Index of fs_base in [`State::regs`].
+pub const REG_FS_BASE: usize = 19;
+/// Index of gs_base in [`State::regs`].
+pub const REG_GS_BASE: usize = 20;
+/// Number of mm layout values in [`State::mm`], in this order: start_code end_code start_data
+/// end_data start_brk brk start_stack arg_start arg_end env_start env_end vdso (text) vvar start.
+pub const NMM: usize = 13;
+/// Index of the vDSO text address in [`State::mm`].
+pub const MM_VDSO: usize = 11;
+/// Index of the vvar start in [`State::mm`].
+pub const MM_VVAR: usize = 12;
+/// Number of signal actions carried (signals 1..=64).
+pub const NSIG: usize = 64;
+/// Number of resource limits carried (`RLIM_NLIMITS`).
+pub const NRLIMITS: usize = 16;
+/// Fixed part of a [`State`] payload, before the XSAVE image.
+pub const STATE_FIXED_LEN: usize = 8 + NREGS * 8 + NMM * 8 + 40 + NSIG * 32 + NRLIMITS * 16 + 8;
+
+/// VMA flags in [`Vma::flags`].
+pub mod vma {
+    /// Grows down (`VM_GROWSDOWN`, the stack).
+    pub const GROWSDOWN: u32 = 1;
+    /// The heap (`brk` area).
+    pub const HEAP: u32 = 2;
+    /// Was file backed (private) at home; it becomes anonymous memory with the same contents.
+    pub const FILE: u32 = 4;
+    /// Every defined bit.
+    pub const ALL: u32 = GROWSDOWN | HEAP | FILE;
+}
+
+/// Operations of [`Ctl`].
+pub mod ctl {
+    /// Deputy to remote: come home (`arg`: a node to go on to afterwards, or 0).
+    pub const GO_HOME: u32 = 1;
+    /// Deputy to remote: the process ended at home; end the guest (`arg`: the signal).
+    pub const KILL: u32 = 2;
+    /// Remote to deputy: the guest ended on its own (`arg`: the exit code as `do_exit` got it).
+    pub const GONE: u32 = 3;
+    /// Remote to deputy: the guest moved on to node `arg` (chains); forwarded calls come from there.
+    pub const MOVED: u32 = 4;
+    /// Home to target: the image was installed; run it (commits a migration).
+    pub const GO: u32 = 5;
+    /// Largest defined operation.
+    pub const MAX: u32 = 5;
+}
+
+fn token(b: &[u8]) -> Result<u64, ProtoError> {
+    if b.len() < 8 {
+        return Err(ProtoError::Truncated);
+    }
+    let t = be64(b, 0);
+    if t == 0 {
+        return Err(ProtoError::BadField("mig.token"));
+    }
+    Ok(t)
+}
+
+fn user_range(start: u64, len: u64) -> bool {
+    start % PAGE as u64 == 0 && len > 0 && start < USER_TOP && len <= USER_TOP - start
+}
+
+/// A home node offers a process to a target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Offer {
+    /// The process's token.
+    pub token: u64,
+    /// Its home node.
+    pub home: u32,
+    /// Its pid at home.
+    pub home_pid: u32,
+    /// Real uid and gid of the process.
+    pub uid: u32,
+    /// See `uid`.
+    pub gid: u32,
+    /// Image size estimate in pages (what the target must be able to hold).
+    pub pages: u64,
+    /// Migrations so far.
+    pub nmigs: u32,
+    /// Name, NUL padded.
+    pub comm: [u8; COMM_LEN],
+}
+
+impl Offer {
+    /// Layout: 0 token, 8 home u32, 12 home_pid u32, 16 uid, 20 gid, 24 pages u64, 32 nmigs u32,
+    /// 36 flags u32 (0), 40 comm\[16\].
+    pub fn encode(&self) -> [u8; OFFER_LEN] {
+        let mut b = [0u8; OFFER_LEN];
+        put64(&mut b, 0, self.token);
+        put32(&mut b, 8, self.home);
+        put32(&mut b, 12, self.home_pid);
+        put32(&mut b, 16, self.uid);
+        put32(&mut b, 20, self.gid);
+        put64(&mut b, 24, self.pages);
+        put32(&mut b, 32, self.nmigs);
+        b[40..56].copy_from_slice(&self.comm);
+        b
+    }
+
+    /// Decodes and validates an Offer payload.
+    pub fn decode(b: &[u8]) -> Result<Offer, ProtoError> {
+        if b.len() != OFFER_LEN {
+            return Err(ProtoError::Truncated);
+        }
+        let mut comm = [0u8; COMM_LEN];
+        comm.copy_from_slice(&b[40..56]);
+        let o = Offer {
+            token: token(b)?,
+            home: super::check_node(be32(b, 8))?,
+            home_pid: be32(b, 12),
+            uid: be32(b, 16),
+            gid: be32(b, 20),
+            pages: be64(b, 24),
+            nmigs: be32(b, 32),
+            comm,
+        };
+        if be32(b, 36) != 0 {
+            return Err(ProtoError::Reserved);
+        }
+        if o.home_pid == 0 || o.home_pid > 0x40_0000 {
+            return Err(ProtoError::BadField("offer.home_pid"));
+        }
+        if o.pages > USER_TOP / PAGE as u64 {
+            return Err(ProtoError::BadField("offer.pages"));
+        }
+        Ok(o)
+    }
+}
+
+/// A target's answer to an [`Offer`], or a receiver's report that it installed an image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The process's token.
+    pub token: u64,
+    /// 0: accepted / installed; otherwise a `cantmove` code (1..=255).
+    pub status: u32,
+    /// Local pid of the task that runs (or will run) the process on the sender.
+    pub pid: u32,
+}
+
+impl Answer {
+    /// Layout: 0 token, 8 status u32, 12 pid u32.
+    pub fn encode(&self) -> [u8; ANSWER_LEN] {
+        let mut b = [0u8; ANSWER_LEN];
+        put64(&mut b, 0, self.token);
+        put32(&mut b, 8, self.status);
+        put32(&mut b, 12, self.pid);
+        b
+    }
+
+    /// Decodes and validates an Answer payload.
+    pub fn decode(b: &[u8]) -> Result<Answer, ProtoError> {
+        if b.len() != ANSWER_LEN {
+            return Err(ProtoError::Truncated);
+        }
+        let a = Answer {
+            token: token(b)?,
+            status: be32(b, 8),
+            pid: be32(b, 12),
+        };
+        if a.status > 255 {
+            return Err(ProtoError::BadField("answer.status"));
+        }
+        Ok(a)
+    }
+}
+
+/// The fixed part of a process's state (everything but memory and the XSAVE image).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    /// The process's token.
+    pub token: u64,
+    /// General registers, see [`NREGS`].
+    pub regs: [u64; NREGS],
+    /// mm layout, see [`NMM`].
+    pub mm: [u64; NMM],
+    /// Blocked signal mask (bit n-1 = signal n).
+    pub blocked: u64,
+    /// Pending signals (private and shared), same encoding.
+    pub pending: u64,
+    /// `sigaltstack`: base.
+    pub ss_sp: u64,
+    /// `sigaltstack`: size.
+    pub ss_size: u64,
+    /// `sigaltstack`: flags.
+    pub ss_flags: u32,
+    /// Signal actions 1..=64: handler, flags, restorer, mask.
+    pub actions: [[u64; 4]; NSIG],
+    /// Resource limits: soft, hard.
+    pub rlim: [[u64; 2]; NRLIMITS],
+}
+
+impl State {
+    /// An all-zero state for `token`.
+    pub fn new(token: u64) -> State {
+        State {
+            token,
+            regs: [0; NREGS],
+            mm: [0; NMM],
+            blocked: 0,
+            pending: 0,
+            ss_sp: 0,
+            ss_size: 0,
+            ss_flags: 0,
+            actions: [[0; 4]; NSIG],
+            rlim: [[0; 2]; NRLIMITS],
+        }
+    }
+
+    /// Encodes the state followed by `xstate` into `out`; returns the payload length.
+    /// Layout: 0 token, 8 regs, then mm, blocked, pending, ss_sp, ss_size, ss_flags u32, pad u32,
+    /// actions (64 × 4 u64), rlimits (16 × 2 u64), xstate length u32, pad u32, xstate bytes.
+    /// Errors: `BadField` for an oversized `xstate`, `Truncated` if `out` is too small.
+    pub fn encode(&self, xstate: &[u8], out: &mut [u8]) -> Result<usize, ProtoError> {
+        if xstate.len() > MAX_XSTATE {
+            return Err(ProtoError::BadField("state.xstate"));
+        }
+        let len = STATE_FIXED_LEN + xstate.len();
+        if out.len() < len {
+            return Err(ProtoError::Truncated);
+        }
+        let mut at = 0;
+        let mut w = |v: u64| {
+            put64(out, at, v);
+            at += 8;
+        };
+        w(self.token);
+        self.regs.iter().for_each(|&r| w(r));
+        self.mm.iter().for_each(|&r| w(r));
+        w(self.blocked);
+        w(self.pending);
+        w(self.ss_sp);
+        w(self.ss_size);
+        w(u64::from(self.ss_flags) << 32);
+        self.actions.iter().flatten().for_each(|&r| w(r));
+        self.rlim.iter().flatten().for_each(|&r| w(r));
+        w((xstate.len() as u64) << 32);
+        out[STATE_FIXED_LEN..len].copy_from_slice(xstate);
+        Ok(len)
+    }
+
+    /// Decodes and validates a State payload; returns the state and the XSAVE image.
+    pub fn decode(b: &[u8]) -> Result<(State, &[u8]), ProtoError> {
+        if b.len() < STATE_FIXED_LEN {
+            return Err(ProtoError::Truncated);
+        }
+        let mut s = State::new(token(b)?);
+        let mut at = 8;
+        let mut r = || {
+            let v = be64(b, at);
+            at += 8;
+            v
+        };
+        s.regs.iter_mut().for_each(|x| *x = r());
+        s.mm.iter_mut().for_each(|x| *x = r());
+        s.blocked = r();
+        s.pending = r();
+        s.ss_sp = r();
+        s.ss_size = r();
+        let ssf = r();
+        s.actions.iter_mut().flatten().for_each(|x| *x = r());
+        s.rlim.iter_mut().flatten().for_each(|x| *x = r());
+        let xl = r();
+        if ssf & 0xffff_ffff != 0 || xl & 0xffff_ffff != 0 {
+            return Err(ProtoError::Reserved);
+        }
+        s.ss_flags = (ssf >> 32) as u32;
+        let xlen = (xl >> 32) as usize;
+        if xlen > MAX_XSTATE || b.len() != STATE_FIXED_LEN + xlen {
+            return Err(ProtoError::BadLength(b.len() as u32));
+        }
+        if s.regs[REG_IP] >= USER_TOP || s.regs[REG_SP] >= USER_TOP {
+            return Err(ProtoError::BadField("state.regs"));
+        }
+        if s.regs[REG_FS_BASE] >= USER_TOP || s.regs[REG_GS_BASE] >= USER_TOP {
+            return Err(ProtoError::BadField("state.fsgs"));
+        }
+        if s.mm.iter().any(|&v| v > USER_TOP) {
+            return Err(ProtoError::BadField("state.mm"));
+        }
+        let (vdso, vvar) = (s.mm[MM_VDSO], s.mm[MM_VVAR]);
+        if vdso % PAGE as u64 != 0 || vvar % PAGE as u64 != 0 || vvar > vdso || vdso == 0 {
+            return Err(ProtoError::BadField("state.vdso"));
+        }
+        Ok((s, &b[STATE_FIXED_LEN..]))
+    }
+}
+
+/// One memory area of the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vma {
+    /// The process's token.
+    pub token: u64,
+    /// First address (page aligned).
+    pub start: u64,
+    /// End address (exclusive, page aligned).
+    pub end: u64,
+    /// `PROT_READ` 1 | `PROT_WRITE` 2 | `PROT_EXEC` 4.
+    pub prot: u32,
+    /// [`vma`] flags.
+    pub flags: u32,
+}
+
+impl Vma {
+    /// Layout: 0 token, 8 start u64, 16 end u64, 24 prot u32, 28 flags u32.
+    pub fn encode(&self) -> [u8; VMA_LEN] {
+        let mut b = [0u8; VMA_LEN];
+        put64(&mut b, 0, self.token);
+        put64(&mut b, 8, self.start);
+        put64(&mut b, 16, self.end);
+        put32(&mut b, 24, self.prot);
+        put32(&mut b, 28, self.flags);
+        b
+    }
+
+    /// Decodes and validates a Vma payload.
+    pub fn decode(b: &[u8]) -> Result<Vma, ProtoError> {
+        if b.len() != VMA_LEN {
+            return Err(ProtoError::Truncated);
+        }
+        let v = Vma {
+            token: token(b)?,
+            start: be64(b, 8),
+            end: be64(b, 16),
+            prot: be32(b, 24),
+            flags: be32(b, 28),
+        };
+        if v.end <= v.start || v.end % PAGE as u64 != 0 || !user_range(v.start, v.end - v.start) {
+            return Err(ProtoError::BadField("vma.range"));
+        }
+        if v.prot & !7 != 0 || v.flags & !vma::ALL != 0 {
+            return Err(ProtoError::BadField("vma.flags"));
+        }
+        Ok(v)
+    }
+}
+
+/// Contents of consecutive pages of the image (pages never written are not sent).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MsgPages<'a> {
+    /// The process's token.
+    pub token: u64,
+    /// Address of the first page.
+    pub addr: u64,
+    /// `count` × [`PAGE`] bytes.
+    pub data: &'a [u8],
+}
+
+impl<'a> MsgPages<'a> {
+    /// Writes the fixed part for `count` pages at `addr` into `out[..PAGES_HDR_LEN]`; the caller
+    /// puts the page data after it. Layout: 0 token, 8 addr u64, 16 count u32, 20 pad u32.
+    pub fn encode_header(token: u64, addr: u64, count: usize, out: &mut [u8]) {
+        put64(out, 0, token);
+        put64(out, 8, addr);
+        put32(out, 16, count as u32);
+        put32(out, 20, 0);
+    }
+
+    /// Decodes and validates a Pages payload.
+    pub fn decode(b: &'a [u8]) -> Result<MsgPages<'a>, ProtoError> {
+        if b.len() < PAGES_HDR_LEN {
+            return Err(ProtoError::Truncated);
+        }
+        let count = be32(b, 16) as usize;
+        if count == 0 || count > MAX_PAGES_PER_FRAME || be32(b, 20) != 0 {
+            return Err(ProtoError::BadField("pages.count"));
+        }
+        if b.len() != PAGES_HDR_LEN + count * PAGE {
+            return Err(ProtoError::BadLength(b.len() as u32));
+        }
+        let p = MsgPages {
+            token: token(b)?,
+            addr: be64(b, 8),
+            data: &b[PAGES_HDR_LEN..],
+        };
+        if !user_range(p.addr, (count * PAGE) as u64) {
+            return Err(ProtoError::BadField("pages.addr"));
+        }
+        Ok(p)
+    }
+}
+
+/// End of an image stream, with totals the receiver checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct End {
+    /// The process's token.
+    pub token: u64,
+    /// Number of Vma frames sent.
+    pub vmas: u32,
+    /// Number of pages sent.
+    pub pages: u32,
+}
+
+impl End {
+    /// Layout: 0 token, 8 vmas u32, 12 pages u32.
+    pub fn encode(&self) -> [u8; END_LEN] {
+        let mut b = [0u8; END_LEN];
+        put64(&mut b, 0, self.token);
+        put32(&mut b, 8, self.vmas);
+        put32(&mut b, 12, self.pages);
+        b
+    }
+
+    /// Decodes an End payload.
+    pub fn decode(b: &[u8]) -> Result<End, ProtoError> {
+        if b.len() != END_LEN {
+            return Err(ProtoError::Truncated);
+        }
+        Ok(End {
+            token: token(b)?,
+            vmas: be32(b, 8),
+            pages: be32(b, 12),
+        })
+    }
+}
+
+/// A system call forwarded from the remote to the deputy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Syscall<'a> {
+    /// The process's token.
+    pub token: u64,
+    /// x86-64 system call number.
+    pub nr: u32,
+    /// Arguments as the remote prepared them (buffer pointers are replaced by the deputy).
+    pub args: [u64; 6],
+    /// Input buffer contents (what the call reads from user memory), ≤ [`MAX_SYS_DATA`].
+    pub data: &'a [u8],
+}
+
+impl<'a> Syscall<'a> {
+    /// Writes the fixed part into `out[..SYSCALL_HDR_LEN]`; the data follows.
+    /// Layout: 0 token, 8 nr u32, 12 pad u32, 16 args 6 × u64.
+    pub fn encode_header(token: u64, nr: u32, args: &[u64; 6], out: &mut [u8]) {
+        put64(out, 0, token);
+        put32(out, 8, nr);
+        put32(out, 12, 0);
+        for (i, a) in args.iter().enumerate() {
+            put64(out, 16 + 8 * i, *a);
+        }
+    }
+
+    /// Decodes and validates a Syscall payload.
+    pub fn decode(b: &'a [u8]) -> Result<Syscall<'a>, ProtoError> {
+        if b.len() < SYSCALL_HDR_LEN || b.len() > SYSCALL_HDR_LEN + MAX_SYS_DATA {
+            return Err(ProtoError::BadLength(b.len() as u32));
+        }
+        if be32(b, 12) != 0 {
+            return Err(ProtoError::Reserved);
+        }
+        let mut args = [0u64; 6];
+        for (i, a) in args.iter_mut().enumerate() {
+            *a = be64(b, 16 + 8 * i);
+        }
+        Ok(Syscall {
+            token: token(b)?,
+            nr: be32(b, 8),
+            args,
+            data: &b[SYSCALL_HDR_LEN..],
+        })
+    }
+}
+
+/// The deputy's answer to a [`Syscall`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SysReply<'a> {
+    /// The process's token.
+    pub token: u64,
+    /// Return value (negative errno on failure).
+    pub result: i64,
+    /// Output buffer contents, ≤ [`MAX_SYS_DATA`].
+    pub data: &'a [u8],
+}
+
+impl<'a> SysReply<'a> {
+    /// Writes the fixed part into `out[..SYSREPLY_HDR_LEN]`; the data follows.
+    /// Layout: 0 token, 8 result i64.
+    pub fn encode_header(token: u64, result: i64, out: &mut [u8]) {
+        put64(out, 0, token);
+        put64(out, 8, result as u64);
+    }
+
+    /// Decodes and validates a SysReply payload.
+    pub fn decode(b: &'a [u8]) -> Result<SysReply<'a>, ProtoError> {
+        if b.len() < SYSREPLY_HDR_LEN || b.len() > SYSREPLY_HDR_LEN + MAX_SYS_DATA {
+            return Err(ProtoError::BadLength(b.len() as u32));
+        }
+        Ok(SysReply {
+            token: token(b)?,
+            result: be64(b, 8) as i64,
+            data: &b[SYSREPLY_HDR_LEN..],
+        })
+    }
+}
+
+/// Control of a migrated process (see [`ctl`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ctl {
+    /// The process's token.
+    pub token: u64,
+    /// A [`ctl`] operation.
+    pub op: u32,
+    /// Its argument.
+    pub arg: u32,
+}
+
+impl Ctl {
+    /// Layout: 0 token, 8 op u32, 12 arg u32.
+    pub fn encode(&self) -> [u8; CTL_LEN] {
+        let mut b = [0u8; CTL_LEN];
+        put64(&mut b, 0, self.token);
+        put32(&mut b, 8, self.op);
+        put32(&mut b, 12, self.arg);
+        b
+    }
+
+    /// Decodes and validates a Ctl payload.
+    pub fn decode(b: &[u8]) -> Result<Ctl, ProtoError> {
+        if b.len() != CTL_LEN {
+            return Err(ProtoError::Truncated);
+        }
+        let c = Ctl {
+            token: token(b)?,
+            op: be32(b, 8),
+            arg: be32(b, 12),
+        };
+        if c.op == 0 || c.op > ctl::MAX {
+            return Err(ProtoError::BadField("ctl.op"));
+        }
+        Ok(c)
+    }
+}

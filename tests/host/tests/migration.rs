@@ -1,0 +1,199 @@
+//! Migration messages and the system-call table: round trips, rejections, and the classes the
+//! issue requires.
+use oxmosix_host_tests::proto::mig::*;
+use oxmosix_host_tests::proto::{encode_frame, Header, Message, MsgType, ProtoError, HEADER_LEN};
+use oxmosix_host_tests::syscalls::{self, nr, Arg, Class};
+use proptest::prelude::*;
+
+fn frame(t: MsgType, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; HEADER_LEN + payload.len()];
+    let n = encode_frame(t, 7, 1, 2, payload, &mut out).expect("encode");
+    out.truncate(n);
+    out
+}
+
+fn decode(f: &[u8]) -> Result<Message<'_>, ProtoError> {
+    let h = Header::decode(f)?;
+    Message::decode(&h, &f[HEADER_LEN..])
+}
+
+proptest! {
+    #[test]
+    fn offer_round_trips(token in 1..u64::MAX, home in 1..=65535u32, pid in 1..=0x40_0000u32,
+                         uid in any::<u32>(), gid in any::<u32>(), pages in 0..=(USER_TOP / 4096),
+                         nmigs in any::<u32>(), comm in any::<[u8; 16]>()) {
+        let o = Offer { token, home, home_pid: pid, uid, gid, pages, nmigs, comm };
+        let f = frame(MsgType::MigOffer, &o.encode());
+        match decode(&f) {
+            Ok(Message::MigOffer(d)) => prop_assert_eq!(d, o),
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
+
+    #[test]
+    fn state_round_trips(token in 1..u64::MAX, regs in any::<[u64; NREGS]>(), xlen in 0..=MAX_XSTATE,
+                         blocked in any::<u64>(), flags in any::<u32>()) {
+        let mut s = State::new(token);
+        s.regs = regs.map(|r| r % USER_TOP);
+        s.mm[MM_VDSO] = 0x7fff_f000_0000;
+        s.mm[MM_VVAR] = 0x7fff_efff_c000;
+        s.blocked = blocked;
+        s.ss_flags = flags;
+        s.actions[3] = [1, 2, 3, 4];
+        s.rlim[15] = [5, 6];
+        let xs: Vec<u8> = (0..xlen).map(|i| i as u8).collect();
+        let mut buf = vec![0u8; STATE_FIXED_LEN + xlen];
+        let n = s.encode(&xs, &mut buf).unwrap();
+        let f = frame(MsgType::MigState, &buf[..n]);
+        match decode(&f) {
+            Ok(Message::MigState(b)) => {
+                let (d, x) = State::decode(b).unwrap();
+                prop_assert_eq!(d, s);
+                prop_assert_eq!(x, &xs[..]);
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
+
+    #[test]
+    fn syscall_and_reply_round_trip(token in 1..u64::MAX, n in 0..500u32, args in any::<[u64; 6]>(),
+                                    len in 0..=MAX_SYS_DATA, result in any::<i64>()) {
+        let data: Vec<u8> = (0..len).map(|i| (i * 7) as u8).collect();
+        let mut p = vec![0u8; SYSCALL_HDR_LEN];
+        Syscall::encode_header(token, n, &args, &mut p);
+        p.extend_from_slice(&data);
+        match decode(&frame(MsgType::Syscall, &p)) {
+            Ok(Message::Syscall(s)) => {
+                prop_assert_eq!((s.token, s.nr, s.args), (token, n, args));
+                prop_assert_eq!(s.data, &data[..]);
+            }
+            other => prop_assert!(false, "{:?}", other),
+        }
+        let mut r = vec![0u8; SYSREPLY_HDR_LEN];
+        SysReply::encode_header(token, result, &mut r);
+        r.extend_from_slice(&data);
+        match decode(&frame(MsgType::SysReply, &r)) {
+            Ok(Message::SysReply(s)) => prop_assert_eq!((s.token, s.result, s.data), (token, result, &data[..])),
+            other => prop_assert!(false, "{:?}", other),
+        }
+    }
+
+    #[test]
+    fn migration_payloads_never_panic(t in 6u8..=14, bytes in proptest::collection::vec(any::<u8>(), 0..70_000)) {
+        let t = MsgType::from_u8(t).unwrap();
+        let (lo, hi) = t.payload_bounds();
+        if bytes.len() >= lo && bytes.len() <= hi {
+            let f = frame(t, &bytes);
+            let _ = decode(&f);
+        }
+    }
+}
+
+#[test]
+fn vma_pages_end_ctl_round_trip_and_reject() {
+    let v = Vma { token: 9, start: 0x40_0000, end: 0x40_2000, prot: 5, flags: vma::FILE };
+    assert!(matches!(decode(&frame(MsgType::MigVma, &v.encode())), Ok(Message::MigVma(d)) if d == v));
+    for bad in [
+        Vma { end: 0x40_0000, ..v },                // empty
+        Vma { start: 0x40_0001, ..v },              // unaligned
+        Vma { end: USER_TOP + 4096, ..v },          // beyond user space
+        Vma { prot: 8, ..v },                       // unknown prot bit
+        Vma { flags: 64, ..v },                     // unknown flag
+        Vma { token: 0, ..v },                      // no token
+    ] {
+        assert!(decode(&frame(MsgType::MigVma, &bad.encode())).is_err(), "{bad:?}");
+    }
+    let mut p = vec![0u8; PAGES_HDR_LEN + 2 * PAGE];
+    MsgPages::encode_header(3, 0x1000, 2, &mut p);
+    p[PAGES_HDR_LEN] = 0xaa;
+    match decode(&frame(MsgType::MigPages, &p)) {
+        Ok(Message::MigPages(m)) => assert_eq!((m.token, m.addr, m.data.len(), m.data[0]), (3, 0x1000, 8192, 0xaa)),
+        other => panic!("{other:?}"),
+    }
+    // Count disagreeing with the length, unaligned address, address beyond user space.
+    MsgPages::encode_header(3, 0x1000, 3, &mut p);
+    assert!(decode(&frame(MsgType::MigPages, &p)).is_err());
+    MsgPages::encode_header(3, 0x1001, 2, &mut p);
+    assert!(decode(&frame(MsgType::MigPages, &p)).is_err());
+    MsgPages::encode_header(3, USER_TOP - 4096, 2, &mut p);
+    assert!(decode(&frame(MsgType::MigPages, &p)).is_err());
+    let e = End { token: 5, vmas: 3, pages: 100 };
+    assert!(matches!(decode(&frame(MsgType::MigEnd, &e.encode())), Ok(Message::MigEnd(d)) if d == e));
+    let c = Ctl { token: 5, op: ctl::GO_HOME, arg: 3 };
+    assert!(matches!(decode(&frame(MsgType::MigCtl, &c.encode())), Ok(Message::MigCtl(d)) if d == c));
+    assert!(decode(&frame(MsgType::MigCtl, &Ctl { op: 0, ..c }.encode())).is_err());
+    assert!(decode(&frame(MsgType::MigCtl, &Ctl { op: ctl::MAX + 1, ..c }.encode())).is_err());
+    let a = Answer { token: 5, status: 256, pid: 1 };
+    assert!(decode(&frame(MsgType::MigAnswer, &a.encode())).is_err());
+}
+
+#[test]
+fn state_rejects_bad_addresses_and_lengths() {
+    let mut s = State::new(1);
+    s.mm[MM_VDSO] = 0x7fff_f000_0000;
+    s.mm[MM_VVAR] = 0x7fff_efff_c000;
+    let mut buf = vec![0u8; STATE_FIXED_LEN + 64];
+    let n = s.encode(&[0u8; 64], &mut buf).unwrap();
+    assert!(State::decode(&buf[..n]).is_ok());
+    assert!(State::decode(&buf[..n - 1]).is_err(), "xstate length disagrees");
+    for f in [
+        |s: &mut State| s.regs[REG_IP] = USER_TOP,
+        |s: &mut State| s.regs[REG_SP] = u64::MAX,
+        |s: &mut State| s.regs[REG_FS_BASE] = 1 << 63,
+        |s: &mut State| s.mm[MM_VDSO] = 0,
+        |s: &mut State| s.mm[MM_VVAR] = s.mm[MM_VDSO] + 4096,
+        |s: &mut State| s.mm[0] = USER_TOP + 1,
+    ] {
+        let mut t = s.clone();
+        f(&mut t);
+        let n = t.encode(&[], &mut buf).unwrap();
+        assert!(State::decode(&buf[..n]).is_err());
+    }
+    assert!(s.encode(&vec![0; MAX_XSTATE + 1], &mut vec![0; 70_000]).is_err());
+}
+
+#[test]
+fn syscall_classes_are_the_issues() {
+    let z = [0u64; 6];
+    for n in [nr::BRK, nr::MUNMAP, nr::MPROTECT, nr::MADVISE, nr::MREMAP, nr::RT_SIGACTION,
+              nr::RT_SIGPROCMASK, nr::RT_SIGRETURN, nr::SIGALTSTACK, nr::CLOCK_GETTIME,
+              nr::GETTIMEOFDAY, nr::NANOSLEEP, nr::CLOCK_NANOSLEEP, nr::SCHED_YIELD,
+              nr::ARCH_PRCTL, nr::GETRANDOM] {
+        assert_eq!(syscalls::classify(n, &z), Class::Local, "{n}");
+    }
+    for n in [nr::READ, nr::WRITE, nr::OPENAT, nr::CLOSE, nr::LSEEK, nr::FSTAT, nr::NEWFSTATAT,
+              nr::GETPID, nr::GETPPID, nr::GETUID, nr::GETEUID, nr::GETGID, nr::GETEGID,
+              nr::EXIT_GROUP, nr::EXIT] {
+        assert!(matches!(syscalls::classify(n, &z), Class::Forward(_)), "{n}");
+    }
+    // mmap: anonymous private memory is local; files and shared memory go home.
+    assert_eq!(syscalls::classify(nr::MMAP, &[0, 4096, 3, 0x22, u64::MAX, 0]), Class::Local);
+    assert_eq!(syscalls::classify(nr::MMAP, &[0, 4096, 1, 0x02, 3, 0]), Class::Home);
+    assert_eq!(syscalls::classify(nr::MMAP, &[0, 4096, 3, 0x21, u64::MAX, 0]), Class::Home);
+    // Everything else (fork, execve, ioctl, unknown numbers) goes home.
+    for n in [56u64, 57, 59, 16, 400, 462, 1000, u64::MAX] {
+        assert_eq!(syscalls::classify(n, &z), Class::Home, "{n}");
+    }
+    // exit and exit_group do not wait for an answer.
+    for n in [nr::EXIT, nr::EXIT_GROUP] {
+        assert!(matches!(syscalls::classify(n, &z), Class::Forward(f) if f.oneway));
+    }
+}
+
+#[test]
+fn forwarded_buffers_are_well_formed() {
+    // Every length argument a buffer refers to is a plain value, and every forwarded call's
+    // buffers fit one frame.
+    for n in 0..nr::COUNT {
+        if let Class::Forward(f) = syscalls::classify(n, &[0; 6]) {
+            for a in f.args {
+                if let Arg::In(i) | Arg::Out(i) = a {
+                    assert!(i < 6 && f.args[i as usize] == Arg::Val, "call {n}");
+                }
+                if let Arg::OutFixed(sz) = a {
+                    assert!(sz as usize <= MAX_SYS_DATA);
+                }
+            }
+        }
+    }
+}
