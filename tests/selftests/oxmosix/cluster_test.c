@@ -34,60 +34,6 @@
 #define HOG_SECONDS 10
 #define GOSSIP_INTERVAL 1.0
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-/* HTTP GET of `query` from node `at`'s test agent; the body goes to out. 0 on success. */
-static int agent(int at, const char *query, char *out, size_t len)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(8000) };
-	struct timeval tv = { .tv_sec = 10 };
-	char addr[48], req[256], buf[4096], *body;
-	size_t got = 0;
-	ssize_t n;
-	int s;
-
-	snprintf(addr, sizeof(addr), "%s.%d", net, at);
-	inet_pton(AF_INET, addr, &a.sin_addr);
-	s = socket(AF_INET, SOCK_STREAM, 0);
-	if (s < 0)
-		return -1;
-	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	if (connect(s, (struct sockaddr *)&a, sizeof(a))) {
-		close(s);
-		return -1;
-	}
-	snprintf(req, sizeof(req), "GET /cgi-bin/%s HTTP/1.0\r\n\r\n", query);
-	if (write(s, req, strlen(req)) != (ssize_t)strlen(req)) {
-		close(s);
-		return -1;
-	}
-	while (got < sizeof(buf) - 1 && (n = read(s, buf + got, sizeof(buf) - 1 - got)) > 0)
-		got += n;
-	close(s);
-	buf[got] = 0;
-	/* "HTTP/1.x 200 OK", headers, an empty line (CGI output ends headers with "\n\n"). */
-	if (strncmp(buf, "HTTP/1.", 7) || strncmp(buf + 8, " 200", 4))
-		return -1;
-	body = strstr(buf, "\n\n");
-	if (body) {
-		body += 2;
-	} else {
-		body = strstr(buf, "\r\n\r\n");
-		if (!body)
-			return -1;
-		body += 4;
-	}
-	snprintf(out, len, "%s", body);
-	return 0;
-}
-
 /* /proc/hpc/PATH as node `at` sees it (its first line), into out. */
 static int hpc_at(int at, const char *path, char *out, size_t len)
 {
