@@ -29,7 +29,7 @@ impl SyscallRegs {
     /// System-call number (`orig_rax`).
     pub(crate) fn nr(&self) -> u64 {
         // SAFETY: valid per the invariant.
-        unsafe { (*self.r).orig_ax }
+        unsafe { (*self.r).orig_ax as u64 }
     }
 
     /// The six arguments: rdi, rsi, rdx, r10, r8, r9.
@@ -37,7 +37,7 @@ impl SyscallRegs {
         // SAFETY: valid per the invariant.
         unsafe {
             let r = &*self.r;
-            [r.di, r.si, r.dx, r.r10, r.r8, r.r9]
+            [r.di, r.si, r.dx, r.r10, r.r8, r.r9].map(|x| x as u64)
         }
     }
 
@@ -52,13 +52,13 @@ impl SyscallRegs {
         // SAFETY: valid per the invariant; syscall_trace_enter re-reads orig_ax afterwards.
         unsafe {
             let r = &mut *self.r;
-            r.orig_ax = nr;
-            r.di = args[0];
-            r.si = args[1];
-            r.dx = args[2];
-            r.r10 = args[3];
-            r.r8 = args[4];
-            r.r9 = args[5];
+            r.orig_ax = nr as c_ulong;
+            r.di = args[0] as c_ulong;
+            r.si = args[1] as c_ulong;
+            r.dx = args[2] as c_ulong;
+            r.r10 = args[3] as c_ulong;
+            r.r8 = args[4] as c_ulong;
+            r.r9 = args[5] as c_ulong;
         }
     }
 
@@ -228,7 +228,7 @@ pub(crate) fn spawn_shell<T: Send + Sync + 'static>(
             path.as_char_ptr(),
             (*raw).argv.as_mut_ptr().cast(),
             (*raw).envp.as_mut_ptr().cast(),
-            GFP_KERNEL.as_raw(),
+            bindings::GFP_KERNEL,
             Some(shell_init::<T>),
             Some(shell_cleanup::<T>),
             raw.cast(),

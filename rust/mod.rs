@@ -9,6 +9,7 @@
 //! The bindings these wrappers use come from `patches/0001-rust-bindings-expose-oxmosix-headers.patch`.
 
 pub(crate) mod cred;
+pub(crate) mod errno;
 pub(crate) mod kthread;
 pub(crate) mod migration;
 pub(crate) mod miscdev;

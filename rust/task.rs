@@ -82,22 +82,10 @@ impl TaskRef {
         TaskRef { t }
     }
 
-    /// Whether this is the calling task.
-    pub(crate) fn is_current(&self) -> bool {
-        // SAFETY: reading the current pointer.
-        self.t == unsafe { bindings::get_current() }
-    }
-
     /// Thread id (= process id for a single-threaded process) in the initial namespace.
     pub(crate) fn pid(&self) -> i32 {
         // SAFETY: `pid` never changes after the task is created.
         unsafe { (*self.t).pid }
-    }
-
-    /// Thread-group id (process id).
-    pub(crate) fn tgid(&self) -> i32 {
-        // SAFETY: `tgid` never changes after the task is created.
-        unsafe { (*self.t).tgid }
     }
 
     /// The task's name (`comm`), NUL padded.
@@ -205,27 +193,11 @@ impl TaskRef {
         }
     }
 
-    /// Wakes the task if it sleeps.
-    pub(crate) fn wake(&self) {
-        // SAFETY: `self.t` is valid.
-        unsafe { bindings::wake_up_process(self.t) };
-    }
-
     /// Marks or unmarks the task as migrated: its system calls and exit then go to the hooks
     /// registered with [`crate::kapi::migration`].
     pub(crate) fn set_migrated(&self, on: bool) {
         // SAFETY: `self.t` is valid; the mark is an atomic bit.
         unsafe { bindings::task_migration_mark(self.t, on) };
-    }
-
-    /// Whether the task is marked as migrated.
-    pub(crate) fn is_migrated(&self) -> bool {
-        // SAFETY: `self.t` is valid.
-        unsafe { bindings::task_migration_marked(self.t) }
-    }
-
-    pub(crate) fn as_ptr(&self) -> *mut bindings::task_struct {
-        self.t
     }
 
     /// # Safety

@@ -20,8 +20,18 @@ pub(crate) const NMM: usize = 13;
 const ARCH_SET_GS: c_int = 0x1001;
 const ARCH_SET_FS: c_int = 0x1002;
 /// Bits of rflags a user may change (`FLAG_MASK` of arch/x86/kernel/ptrace.c plus ID).
-const USER_FLAGS: u64 = 0x0001 | 0x0004 | 0x0010 | 0x0040 | 0x0080 | 0x0100 | 0x0400 | 0x0800
-    | 0x4000 | 0x1_0000 | 0x4_0000 | 0x20_0000;
+const USER_FLAGS: u64 = 0x0001
+    | 0x0004
+    | 0x0010
+    | 0x0040
+    | 0x0080
+    | 0x0100
+    | 0x0400
+    | 0x0800
+    | 0x4000
+    | 0x1_0000
+    | 0x4_0000
+    | 0x20_0000;
 
 fn cur() -> *mut bindings::task_struct {
     // SAFETY: always valid in process context.
@@ -77,25 +87,25 @@ pub(crate) fn set_regs(r: &[u64; NREGS]) -> Result {
     // SAFETY: `p` is current's user register frame, written only by current (us) while in the
     // kernel; the values become the user context on return to user mode.
     unsafe {
-        (*p).r15 = r[0];
-        (*p).r14 = r[1];
-        (*p).r13 = r[2];
-        (*p).r12 = r[3];
-        (*p).bp = r[4];
-        (*p).bx = r[5];
-        (*p).r11 = r[6];
-        (*p).r10 = r[7];
-        (*p).r9 = r[8];
-        (*p).r8 = r[9];
-        (*p).ax = r[10];
-        (*p).cx = r[11];
-        (*p).dx = r[12];
-        (*p).si = r[13];
-        (*p).di = r[14];
+        (*p).r15 = r[0] as c_ulong;
+        (*p).r14 = r[1] as c_ulong;
+        (*p).r13 = r[2] as c_ulong;
+        (*p).r12 = r[3] as c_ulong;
+        (*p).bp = r[4] as c_ulong;
+        (*p).bx = r[5] as c_ulong;
+        (*p).r11 = r[6] as c_ulong;
+        (*p).r10 = r[7] as c_ulong;
+        (*p).r9 = r[8] as c_ulong;
+        (*p).r8 = r[9] as c_ulong;
+        (*p).ax = r[10] as c_ulong;
+        (*p).cx = r[11] as c_ulong;
+        (*p).dx = r[12] as c_ulong;
+        (*p).si = r[13] as c_ulong;
+        (*p).di = r[14] as c_ulong;
         (*p).orig_ax = c_ulong::MAX;
-        (*p).ip = r[16];
-        (*p).flags = ((*p).flags & !USER_FLAGS) | (r[17] & USER_FLAGS);
-        (*p).sp = r[18];
+        (*p).ip = r[16] as c_ulong;
+        (*p).flags = (((*p).flags as u64 & !USER_FLAGS) | (r[17] & USER_FLAGS)) as c_ulong;
+        (*p).sp = r[18] as c_ulong;
     }
     for (opt, v) in [(ARCH_SET_FS, r[19]), (ARCH_SET_GS, r[20])] {
         // SAFETY: do_arch_prctl_64 on current with ARCH_SET_FS/GS only validates and writes the
@@ -164,18 +174,19 @@ pub(crate) fn signals() -> Signals {
     unsafe {
         let sh = (*t).sighand;
         bindings::spin_lock_irq(ptr::addr_of_mut!((*sh).siglock));
-        s.blocked = (*t).blocked.sig[0];
-        s.pending = (*t).pending.signal.sig[0] | (*(*t).signal).shared_pending.signal.sig[0];
+        s.blocked = (*t).blocked.sig[0] as u64;
+        s.pending =
+            ((*t).pending.signal.sig[0] | (*(*t).signal).shared_pending.signal.sig[0]) as u64;
         for (i, a) in s.actions.iter_mut().enumerate() {
             let sa = ptr::addr_of!((*sh).action[i].sa);
             a[0] = ptr::read(ptr::addr_of!((*sa).sa_handler).cast::<u64>());
-            a[1] = (*sa).sa_flags;
+            a[1] = (*sa).sa_flags as u64;
             a[2] = ptr::read(ptr::addr_of!((*sa).sa_restorer).cast::<u64>());
-            a[3] = (*sa).sa_mask.sig[0];
+            a[3] = (*sa).sa_mask.sig[0] as u64;
         }
         bindings::spin_unlock_irq(ptr::addr_of_mut!((*sh).siglock));
         s.ss = (
-            (*t).sas_ss_sp,
+            (*t).sas_ss_sp as u64,
             (*t).sas_ss_size as u64,
             (*t).sas_ss_flags,
         );
@@ -197,12 +208,12 @@ pub(crate) fn set_signals(s: &Signals) {
             }
             let sa = ptr::addr_of_mut!((*sh).action[i].sa);
             ptr::write(ptr::addr_of_mut!((*sa).sa_handler).cast::<u64>(), a[0]);
-            (*sa).sa_flags = a[1];
+            (*sa).sa_flags = a[1] as c_ulong;
             ptr::write(ptr::addr_of_mut!((*sa).sa_restorer).cast::<u64>(), a[2]);
-            (*sa).sa_mask.sig[0] = a[3] & !SIGKILL_STOP;
+            (*sa).sa_mask.sig[0] = (a[3] & !SIGKILL_STOP) as c_ulong;
         }
         bindings::spin_unlock_irq(ptr::addr_of_mut!((*sh).siglock));
-        (*t).sas_ss_sp = s.ss.0;
+        (*t).sas_ss_sp = s.ss.0 as c_ulong;
         (*t).sas_ss_size = s.ss.1 as usize;
         (*t).sas_ss_flags = s.ss.2;
     }
@@ -218,16 +229,10 @@ pub(crate) fn set_signals(s: &Signals) {
 /// Sets current's blocked mask (SIGKILL and SIGSTOP can never be blocked).
 pub(crate) fn set_blocked(mask: u64) {
     let mut set = bindings::sigset_t {
-        sig: [mask & !SIGKILL_STOP],
+        sig: [(mask & !SIGKILL_STOP) as c_ulong],
     };
     // SAFETY: `set` is a valid sigset; sigprocmask with SIG_SETMASK and no old set.
-    unsafe {
-        bindings::sigprocmask(
-            bindings::SIG_SETMASK as c_int,
-            &mut set,
-            ptr::null_mut(),
-        )
-    };
+    unsafe { bindings::sigprocmask(bindings::SIG_SETMASK as c_int, &mut set, ptr::null_mut()) };
 }
 
 /// Discards current's pending signals (they were handed over with the process's state).
@@ -244,8 +249,8 @@ pub(crate) fn rlimits() -> [[u64; 2]; 16] {
     unsafe {
         let s = (*cur()).signal;
         for (i, x) in r.iter_mut().enumerate() {
-            x[0] = (*s).rlim[i].rlim_cur;
-            x[1] = (*s).rlim[i].rlim_max;
+            x[0] = (*s).rlim[i].rlim_cur as u64;
+            x[1] = (*s).rlim[i].rlim_max as u64;
         }
     }
     r
@@ -260,8 +265,8 @@ pub(crate) fn set_rlimits(r: &[[u64; 2]; 16]) {
         bindings::task_lock(leader);
         let s = (*t).signal;
         for (i, x) in r.iter().enumerate() {
-            (*s).rlim[i].rlim_max = x[1];
-            (*s).rlim[i].rlim_cur = x[0].min(x[1]);
+            (*s).rlim[i].rlim_max = x[1] as _;
+            (*s).rlim[i].rlim_cur = x[0].min(x[1]) as _;
         }
         bindings::task_unlock(leader);
     }
@@ -322,10 +327,6 @@ pub(crate) mod vmf {
     use kernel::bindings;
     /// Readable.
     pub(crate) const READ: u64 = bindings::VM_READ as u64;
-    /// Writable.
-    pub(crate) const WRITE: u64 = bindings::VM_WRITE as u64;
-    /// Executable.
-    pub(crate) const EXEC: u64 = bindings::VM_EXEC as u64;
     /// Shared mapping.
     pub(crate) const SHARED: u64 = bindings::VM_SHARED as u64;
     /// May become writable.
@@ -349,7 +350,7 @@ pub(crate) fn vmas() -> Result<KVec<VmaDesc>> {
         }
         bindings::mmap_read_lock(mm);
         let mut addr: c_ulong = 0;
-        let mut res = Ok(());
+        let mut res: Result = Ok(());
         loop {
             let vma = bindings::find_vma(mm, addr);
             if vma.is_null() {
@@ -357,9 +358,9 @@ pub(crate) fn vmas() -> Result<KVec<VmaDesc>> {
             }
             let a = &(*vma).__bindgen_anon_1.__bindgen_anon_1;
             let d = VmaDesc {
-                start: a.vm_start,
-                end: a.vm_end,
-                flags: (*vma).__bindgen_anon_2.vm_flags,
+                start: a.vm_start as u64,
+                end: a.vm_end as u64,
+                flags: (*vma).__bindgen_anon_2.vm_flags as u64,
                 file: !(*vma).vm_file.is_null(),
             };
             addr = a.vm_end;
@@ -386,17 +387,17 @@ pub(crate) fn layout() -> Result<[u64; NMM]> {
         let m = &(*mm).__bindgen_anon_1;
         let vdso = m.context.vdso as u64;
         Ok([
-            m.start_code,
-            m.end_code,
-            m.start_data,
-            m.end_data,
-            m.start_brk,
-            m.brk,
-            m.start_stack,
-            m.arg_start,
-            m.arg_end,
-            m.env_start,
-            m.env_end,
+            m.start_code as u64,
+            m.end_code as u64,
+            m.start_data as u64,
+            m.end_data as u64,
+            m.start_brk as u64,
+            m.brk as u64,
+            m.start_stack as u64,
+            m.arg_start as u64,
+            m.arg_end as u64,
+            m.env_start as u64,
+            m.env_end as u64,
             vdso,
             vdso.wrapping_sub(vvar_size()),
         ])
@@ -421,17 +422,17 @@ pub(crate) fn set_layout(l: &[u64; NMM]) -> Result {
         }
         bindings::mmap_write_lock(mm);
         let m = &mut (*mm).__bindgen_anon_1;
-        m.start_code = l[0];
-        m.end_code = l[1];
-        m.start_data = l[2];
-        m.end_data = l[3];
-        m.start_brk = l[4];
-        m.brk = l[5];
-        m.start_stack = l[6];
-        m.arg_start = l[7];
-        m.arg_end = l[8];
-        m.env_start = l[9];
-        m.env_end = l[10];
+        m.start_code = l[0] as c_ulong;
+        m.end_code = l[1] as c_ulong;
+        m.start_data = l[2] as c_ulong;
+        m.end_data = l[3] as c_ulong;
+        m.start_brk = l[4] as c_ulong;
+        m.brk = l[5] as c_ulong;
+        m.start_stack = l[6] as c_ulong;
+        m.arg_start = l[7] as c_ulong;
+        m.arg_end = l[8] as c_ulong;
+        m.env_start = l[9] as c_ulong;
+        m.env_end = l[10] as c_ulong;
         bindings::mmap_write_unlock(mm);
     }
     Ok(())
@@ -450,12 +451,12 @@ pub(crate) fn map_anon(addr: u64, len: u64, prot: u32, growsdown: bool) -> Resul
             ptr::null_mut(),
             addr as c_ulong,
             len as c_ulong,
-            c_ulong::from(prot & 7),
-            c_ulong::from(flags),
+            (prot & 7) as c_ulong,
+            flags as c_ulong,
             0,
         )
     };
-    if r != addr {
+    if r as u64 != addr {
         if (r as i64) < 0 && (r as i64) >= -4095 {
             return Err(Error::from_errno(r as i64 as c_int));
         }
@@ -473,15 +474,15 @@ pub(crate) fn map_anywhere(len: u64, prot: u32) -> Result<u64> {
             ptr::null_mut(),
             0,
             len as c_ulong,
-            c_ulong::from(prot & 7),
-            c_ulong::from(bindings::MAP_PRIVATE | bindings::MAP_ANONYMOUS),
+            (prot & 7) as c_ulong,
+            (bindings::MAP_PRIVATE | bindings::MAP_ANONYMOUS) as c_ulong,
             0,
         )
     };
     if (r as i64) < 0 && (r as i64) >= -4095 {
         return Err(Error::from_errno(r as i64 as c_int));
     }
-    Ok(r)
+    Ok(r as u64)
 }
 
 /// Unmaps `[addr, addr + len)` from current. Errors from `vm_munmap`.

@@ -19,6 +19,8 @@ for t in mosctl migrate mps; do
 	[ -x "$TOOLS_BIN/$t" ] || die "$TOOLS_BIN/$t missing: make tools"
 	install -m 755 "$TOOLS_BIN/$t" "$root/opt/oxmosix/bin/$t"
 done
+[ -x "$BUILD/shell/oxmosix-shell" ] || die "oxmosix-shell missing: make tools"
+install -m 755 "$BUILD/shell/oxmosix-shell" "$root/sbin/oxmosix-shell"
 [ -d "$BUILD/selftests/oxmosix" ] || die "selftests missing: make selftests"
 cp -a "$BUILD/selftests/oxmosix" "$root/opt/oxmosix/selftests/"
 

@@ -29,7 +29,7 @@ use kernel::uaccess::UserSlice;
 use crate::cluster::Shared;
 use crate::kapi::migration::{spawn_shell, MigrationOps, SyscallRegs};
 use crate::kapi::task::TaskRef;
-use crate::kapi::{sys, uctx};
+use crate::kapi::{errno, sys, uctx};
 use crate::proto::mig::{self, Ctl, End, MsgPages, Offer, Vma, PAGE};
 use crate::proto::{Message, MsgType};
 use crate::syscalls::{self, Arg, Class};
@@ -97,10 +97,20 @@ enum Item {
     Answer(mig::Answer),
     State(KVVec<u8>),
     Vma(Vma),
-    Pages { addr: u64, data: KVVec<u8> },
+    Pages {
+        addr: u64,
+        data: KVVec<u8>,
+    },
     End(End),
-    Syscall { nr: u32, args: [u64; 6], data: KVVec<u8> },
-    Reply { result: i64, data: KVVec<u8> },
+    Syscall {
+        nr: u32,
+        args: [u64; 6],
+        data: KVVec<u8>,
+    },
+    Reply {
+        result: i64,
+        data: KVVec<u8>,
+    },
     Ctl(Ctl),
 }
 
@@ -197,9 +207,11 @@ impl Proc {
         let mut waited = 0u32;
         while g.len == INBOX {
             if g.finished || waited >= STEP_MS {
-                return Err(ETIMEDOUT);
+                return Err(errno::etimedout());
             }
-            let _ = self.cv.wait_interruptible_timeout(&mut g, msecs_to_jiffies(100));
+            let _ = self
+                .cv
+                .wait_interruptible_timeout(&mut g, msecs_to_jiffies(100));
             waited += 100;
         }
         let at = (g.head + g.len) % INBOX;
@@ -217,7 +229,8 @@ impl Proc {
         let mut g = self.inner.lock();
         loop {
             if g.len > 0 {
-                let it = g.inbox[g.head].take();
+                let h = g.head;
+                let it = g.inbox[h].take();
                 g.head = (g.head + 1) % INBOX;
                 g.len -= 1;
                 drop(g);
@@ -229,16 +242,16 @@ impl Proc {
             }
             let waited = sys::monotonic_ms() - start;
             if ms != 0 && waited >= u64::from(ms) {
-                return Err(ETIMEDOUT);
+                return Err(errno::etimedout());
             }
             let slice = if ms == 0 {
                 1000
             } else {
                 (u64::from(ms) - waited).min(1000) as u32
             };
-            if let kernel::sync::CondVarTimeoutResult::Signal { .. } =
-                self.cv
-                    .wait_interruptible_timeout(&mut g, msecs_to_jiffies(slice))
+            if let kernel::sync::CondVarTimeoutResult::Signal { .. } = self
+                .cv
+                .wait_interruptible_timeout(&mut g, msecs_to_jiffies(slice))
             {
                 if uctx::fatal_signal_pending() {
                     return Err(ESRCH);
@@ -496,7 +509,7 @@ fn wait_for(
         }
         let waited = sys::monotonic_ms() - start;
         if waited >= u64::from(ms) {
-            return Err((ETIMEDOUT, 0));
+            return Err((errno::etimedout(), 0));
         }
         let slice = (u64::from(ms) - waited).min(1000) as u32;
         if let kernel::sync::CondVarTimeoutResult::Signal { .. } =
@@ -537,11 +550,11 @@ pub(crate) fn migrate(
             }
             pstate::DEPUTY => {
                 if node == where_ {
-                    return Err((EALREADY, 0));
+                    return Err((errno::ealready(), 0));
                 }
                 let target = if node == me { 0 } else { node };
                 if target != 0 && !sh.is_up(target) {
-                    return Err((EHOSTUNREACH, cantmove::TARGET_DOWN));
+                    return Err((errno::ehostunreach(), cantmove::TARGET_DOWN));
                 }
                 return call_home(sh, &p, target);
             }
@@ -550,10 +563,10 @@ pub(crate) fn migrate(
         }
     }
     if node == 0 || node == me {
-        return Err((EALREADY, 0));
+        return Err((errno::ealready(), 0));
     }
     if !sh.is_up(node) {
-        return Err((EHOSTUNREACH, cantmove::TARGET_DOWN));
+        return Err((errno::ehostunreach(), cantmove::TARGET_DOWN));
     }
     let why = cantmove_of(&t);
     if why != 0 {
@@ -587,7 +600,7 @@ pub(crate) fn migrate(
         }
     });
     if let Err((e, _)) = r {
-        if e == ETIMEDOUT || e == EINTR {
+        if e == errno::etimedout() || e == EINTR {
             // Withdraw the request if it has not started.
             let mut i = p.inner.lock();
             if i.state == pstate::MIGRATING && i.result.is_none() {
@@ -628,7 +641,11 @@ fn call_home(sh: &Shared, p: &Arc<Proc>, next: u32) -> core::result::Result<(), 
 fn send_guest_home(sh: &Arc<Shared>, p: &Arc<Proc>) -> core::result::Result<(), (Error, u32)> {
     let t = p.task().ok_or((ESRCH, 0))?;
     request_guest_home(sh, p, &t);
-    wait_for(p, IOCTL_MS, |i| if i.finished { Some(Ok(())) } else { None })
+    wait_for(
+        p,
+        IOCTL_MS,
+        |i| if i.finished { Some(Ok(())) } else { None },
+    )
 }
 
 fn request_guest_home(sh: &Arc<Shared>, p: &Arc<Proc>, t: &TaskRef) {
@@ -666,7 +683,10 @@ pub(crate) fn expel(sh: &Arc<Shared>) -> Result {
     for p in sh.mig.all()? {
         let (guest, t) = {
             let i = p.inner.lock();
-            (i.state == pstate::GUEST || i.state == pstate::MIGRATING && p.home != sh.self_id(), i.task.clone())
+            (
+                i.state == pstate::GUEST || i.state == pstate::MIGRATING && p.home != sh.self_id(),
+                i.task.clone(),
+            )
         };
         if let (true, Some(t)) = (guest, t) {
             request_guest_home(sh, &p, &t);
@@ -721,7 +741,10 @@ pub(crate) fn shutdown(sh: &Arc<Shared>, ms: u32) {
             p.cv.notify_all();
             if matches!(state, pstate::GUEST | pstate::DEPUTY) {
                 if let Some(t) = t {
-                    pr_warn!("migration: ending process {} (could not move it home)\n", t.pid());
+                    pr_warn!(
+                        "migration: ending process {} (could not move it home)\n",
+                        t.pid()
+                    );
                     let _ = t.send_signal(SIGKILL);
                 }
             }
@@ -745,7 +768,7 @@ fn finish(p: &Proc, r: core::result::Result<(), (Error, u32)>, state: u32) {
 /// Task work of a process asked to migrate: runs in its own context on its way to user mode.
 fn migrate_out(sh: &Arc<Shared>, p: &Arc<Proc>, target: u32) {
     if p.inner.lock().cancelled {
-        finish(p, Err((ETIMEDOUT, 0)), pstate::HOME);
+        finish(p, Err((errno::etimedout(), 0)), pstate::HOME);
         return;
     }
     match send_image(sh, p, target) {
@@ -812,13 +835,13 @@ fn send_image(
         comm,
     };
     drain(p);
+    // Answers are accepted only from the node the process exchanges with.
+    p.inner.lock().where_ = target;
     sh.send_to(target, MsgType::MigOffer, &[&offer.encode()])
-        .map_err(|_| (EHOSTUNREACH, cantmove::TARGET_DOWN))?;
+        .map_err(|_| (errno::ehostunreach(), cantmove::TARGET_DOWN))?;
     match p.pop(STEP_MS, false) {
-        Ok(Item::Answer(a)) if a.status == 0 => {
-            p.inner.lock().where_ = target;
-        }
-        Ok(Item::Answer(a)) => return Err((ECONNREFUSED, a.status)),
+        Ok(Item::Answer(a)) if a.status == 0 => {}
+        Ok(Item::Answer(a)) => return Err((errno::econnrefused(), a.status)),
         Ok(_) => return Err((EIO, cantmove::TRANSFER)),
         Err(e) => return Err((e, cantmove::TARGET_DOWN)),
     }
@@ -1138,12 +1161,18 @@ fn on_offer(sh: &Arc<Shared>, from: u32, o: Offer) {
     if sh.mig.insert(p.clone()).is_err() {
         return answer(cantmove::TARGET_NOMEM, 0);
     }
-    let r = spawn_shell(SHELL_PATH, o.uid, o.gid, p.clone(), |p: &Proc, t: TaskRef| {
-        t.set_migrated(true);
-        let mut i = p.inner.lock();
-        i.pid = t.pid();
-        i.task = Some(t);
-    });
+    let r = spawn_shell(
+        SHELL_PATH,
+        o.uid,
+        o.gid,
+        p.clone(),
+        |p: &Proc, t: TaskRef| {
+            t.set_migrated(true);
+            let mut i = p.inner.lock();
+            i.pid = t.pid();
+            i.task = Some(t);
+        },
+    );
     if let Err(e) = r {
         pr_warn!("migration: cannot start {:?}: {:?}\n", SHELL_PATH, e);
         sh.mig.remove(&p);
@@ -1280,7 +1309,11 @@ fn forward(sh: &Shared, p: &Proc, nr: u64, args: &[u64; 6], f: &syscalls::Forwar
         if let Some(Arg::In(li)) = f.args.iter().find(|a| matches!(a, Arg::In(_))).copied() {
             let total = args[li as usize];
             if total > mig::MAX_SYS_DATA as u64 {
-                let bi = f.args.iter().position(|a| matches!(a, Arg::In(_))).unwrap_or(1);
+                let bi = f
+                    .args
+                    .iter()
+                    .position(|a| matches!(a, Arg::In(_)))
+                    .unwrap_or(1);
                 let mut done = 0u64;
                 while done < total {
                     let n = (total - done).min(mig::MAX_SYS_DATA as u64);
@@ -1520,7 +1553,10 @@ fn deputy_enter(sh: &Arc<Shared>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool
                 };
                 let _ = sh.send_to(where_, MsgType::MigAnswer, &[&a.encode()]);
                 if status != 0 {
-                    pr_err!("migration: process {} could not come home; ending it\n", p.home_pid);
+                    pr_err!(
+                        "migration: process {} could not come home; ending it\n",
+                        p.home_pid
+                    );
                     let _ = TaskRef::current().send_signal(SIGKILL);
                     regs.set_result(0);
                     return true;

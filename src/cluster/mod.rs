@@ -26,7 +26,7 @@ use crate::balance::load;
 use crate::balance::vector::{self, Slot};
 use crate::kapi::kthread::{self, KThread};
 use crate::kapi::net::TcpSocket;
-use crate::kapi::sys;
+use crate::kapi::{errno, sys};
 use crate::map;
 use crate::proto::{self, flags, LoadEntry, MsgType};
 use crate::uapi;
@@ -248,7 +248,7 @@ impl Shared {
         });
         match conn {
             Some(c) => c.send_parts(self, t, parts),
-            None => Err(EHOSTUNREACH),
+            None => Err(errno::ehostunreach()),
         }
     }
 

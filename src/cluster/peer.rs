@@ -469,7 +469,11 @@ fn rx_loop(sh: &Arc<Shared>, conn: &Arc<Conn>) {
             | Message::SysReply(_)
             | Message::MigCtl(_)) => {
                 if let Err(e) = crate::migrate::on_message(sh, conn.peer, m) {
-                    pr_warn!("migration message from node {} dropped: {:?}\n", conn.peer, e);
+                    pr_warn!(
+                        "migration message from node {} dropped: {:?}\n",
+                        conn.peer,
+                        e
+                    );
                 }
             }
             Message::Bye(r) => {

@@ -118,10 +118,7 @@ impl MsgType {
             MsgType::Bye => (BYE_LEN, BYE_LEN),
             MsgType::MigOffer => (mig::OFFER_LEN, mig::OFFER_LEN),
             MsgType::MigAnswer => (mig::ANSWER_LEN, mig::ANSWER_LEN),
-            MsgType::MigState => (
-                mig::STATE_FIXED_LEN,
-                mig::STATE_FIXED_LEN + mig::MAX_XSTATE,
-            ),
+            MsgType::MigState => (mig::STATE_FIXED_LEN, mig::STATE_FIXED_LEN + mig::MAX_XSTATE),
             MsgType::MigVma => (mig::VMA_LEN, mig::VMA_LEN),
             MsgType::MigPages => (
                 mig::PAGES_HDR_LEN + mig::PAGE,

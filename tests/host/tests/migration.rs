@@ -91,23 +91,46 @@ proptest! {
 
 #[test]
 fn vma_pages_end_ctl_round_trip_and_reject() {
-    let v = Vma { token: 9, start: 0x40_0000, end: 0x40_2000, prot: 5, flags: vma::FILE };
-    assert!(matches!(decode(&frame(MsgType::MigVma, &v.encode())), Ok(Message::MigVma(d)) if d == v));
+    let v = Vma {
+        token: 9,
+        start: 0x40_0000,
+        end: 0x40_2000,
+        prot: 5,
+        flags: vma::FILE,
+    };
+    assert!(
+        matches!(decode(&frame(MsgType::MigVma, &v.encode())), Ok(Message::MigVma(d)) if d == v)
+    );
     for bad in [
-        Vma { end: 0x40_0000, ..v },                // empty
-        Vma { start: 0x40_0001, ..v },              // unaligned
-        Vma { end: USER_TOP + 4096, ..v },          // beyond user space
-        Vma { prot: 8, ..v },                       // unknown prot bit
-        Vma { flags: 64, ..v },                     // unknown flag
-        Vma { token: 0, ..v },                      // no token
+        Vma {
+            end: 0x40_0000,
+            ..v
+        }, // empty
+        Vma {
+            start: 0x40_0001,
+            ..v
+        }, // unaligned
+        Vma {
+            end: USER_TOP + 4096,
+            ..v
+        }, // beyond user space
+        Vma { prot: 8, ..v },   // unknown prot bit
+        Vma { flags: 64, ..v }, // unknown flag
+        Vma { token: 0, ..v },  // no token
     ] {
-        assert!(decode(&frame(MsgType::MigVma, &bad.encode())).is_err(), "{bad:?}");
+        assert!(
+            decode(&frame(MsgType::MigVma, &bad.encode())).is_err(),
+            "{bad:?}"
+        );
     }
     let mut p = vec![0u8; PAGES_HDR_LEN + 2 * PAGE];
     MsgPages::encode_header(3, 0x1000, 2, &mut p);
     p[PAGES_HDR_LEN] = 0xaa;
     match decode(&frame(MsgType::MigPages, &p)) {
-        Ok(Message::MigPages(m)) => assert_eq!((m.token, m.addr, m.data.len(), m.data[0]), (3, 0x1000, 8192, 0xaa)),
+        Ok(Message::MigPages(m)) => assert_eq!(
+            (m.token, m.addr, m.data.len(), m.data[0]),
+            (3, 0x1000, 8192, 0xaa)
+        ),
         other => panic!("{other:?}"),
     }
     // Count disagreeing with the length, unaligned address, address beyond user space.
@@ -117,13 +140,37 @@ fn vma_pages_end_ctl_round_trip_and_reject() {
     assert!(decode(&frame(MsgType::MigPages, &p)).is_err());
     MsgPages::encode_header(3, USER_TOP - 4096, 2, &mut p);
     assert!(decode(&frame(MsgType::MigPages, &p)).is_err());
-    let e = End { token: 5, vmas: 3, pages: 100 };
-    assert!(matches!(decode(&frame(MsgType::MigEnd, &e.encode())), Ok(Message::MigEnd(d)) if d == e));
-    let c = Ctl { token: 5, op: ctl::GO_HOME, arg: 3 };
-    assert!(matches!(decode(&frame(MsgType::MigCtl, &c.encode())), Ok(Message::MigCtl(d)) if d == c));
+    let e = End {
+        token: 5,
+        vmas: 3,
+        pages: 100,
+    };
+    assert!(
+        matches!(decode(&frame(MsgType::MigEnd, &e.encode())), Ok(Message::MigEnd(d)) if d == e)
+    );
+    let c = Ctl {
+        token: 5,
+        op: ctl::GO_HOME,
+        arg: 3,
+    };
+    assert!(
+        matches!(decode(&frame(MsgType::MigCtl, &c.encode())), Ok(Message::MigCtl(d)) if d == c)
+    );
     assert!(decode(&frame(MsgType::MigCtl, &Ctl { op: 0, ..c }.encode())).is_err());
-    assert!(decode(&frame(MsgType::MigCtl, &Ctl { op: ctl::MAX + 1, ..c }.encode())).is_err());
-    let a = Answer { token: 5, status: 256, pid: 1 };
+    assert!(decode(&frame(
+        MsgType::MigCtl,
+        &Ctl {
+            op: ctl::MAX + 1,
+            ..c
+        }
+        .encode()
+    ))
+    .is_err());
+    let a = Answer {
+        token: 5,
+        status: 256,
+        pid: 1,
+    };
     assert!(decode(&frame(MsgType::MigAnswer, &a.encode())).is_err());
 }
 
@@ -135,7 +182,10 @@ fn state_rejects_bad_addresses_and_lengths() {
     let mut buf = vec![0u8; STATE_FIXED_LEN + 64];
     let n = s.encode(&[0u8; 64], &mut buf).unwrap();
     assert!(State::decode(&buf[..n]).is_ok());
-    assert!(State::decode(&buf[..n - 1]).is_err(), "xstate length disagrees");
+    assert!(
+        State::decode(&buf[..n - 1]).is_err(),
+        "xstate length disagrees"
+    );
     for f in [
         |s: &mut State| s.regs[REG_IP] = USER_TOP,
         |s: &mut State| s.regs[REG_SP] = u64::MAX,
@@ -149,27 +199,69 @@ fn state_rejects_bad_addresses_and_lengths() {
         let n = t.encode(&[], &mut buf).unwrap();
         assert!(State::decode(&buf[..n]).is_err());
     }
-    assert!(s.encode(&vec![0; MAX_XSTATE + 1], &mut vec![0; 70_000]).is_err());
+    assert!(s
+        .encode(&vec![0; MAX_XSTATE + 1], &mut vec![0; 70_000])
+        .is_err());
 }
 
 #[test]
 fn syscall_classes_are_the_issues() {
     let z = [0u64; 6];
-    for n in [nr::BRK, nr::MUNMAP, nr::MPROTECT, nr::MADVISE, nr::MREMAP, nr::RT_SIGACTION,
-              nr::RT_SIGPROCMASK, nr::RT_SIGRETURN, nr::SIGALTSTACK, nr::CLOCK_GETTIME,
-              nr::GETTIMEOFDAY, nr::NANOSLEEP, nr::CLOCK_NANOSLEEP, nr::SCHED_YIELD,
-              nr::ARCH_PRCTL, nr::GETRANDOM] {
+    for n in [
+        nr::BRK,
+        nr::MUNMAP,
+        nr::MPROTECT,
+        nr::MADVISE,
+        nr::MREMAP,
+        nr::RT_SIGACTION,
+        nr::RT_SIGPROCMASK,
+        nr::RT_SIGRETURN,
+        nr::SIGALTSTACK,
+        nr::CLOCK_GETTIME,
+        nr::GETTIMEOFDAY,
+        nr::NANOSLEEP,
+        nr::CLOCK_NANOSLEEP,
+        nr::SCHED_YIELD,
+        nr::ARCH_PRCTL,
+        nr::GETRANDOM,
+    ] {
         assert_eq!(syscalls::classify(n, &z), Class::Local, "{n}");
     }
-    for n in [nr::READ, nr::WRITE, nr::OPENAT, nr::CLOSE, nr::LSEEK, nr::FSTAT, nr::NEWFSTATAT,
-              nr::GETPID, nr::GETPPID, nr::GETUID, nr::GETEUID, nr::GETGID, nr::GETEGID,
-              nr::EXIT_GROUP, nr::EXIT] {
-        assert!(matches!(syscalls::classify(n, &z), Class::Forward(_)), "{n}");
+    for n in [
+        nr::READ,
+        nr::WRITE,
+        nr::OPENAT,
+        nr::CLOSE,
+        nr::LSEEK,
+        nr::FSTAT,
+        nr::NEWFSTATAT,
+        nr::GETPID,
+        nr::GETPPID,
+        nr::GETUID,
+        nr::GETEUID,
+        nr::GETGID,
+        nr::GETEGID,
+        nr::EXIT_GROUP,
+        nr::EXIT,
+    ] {
+        assert!(
+            matches!(syscalls::classify(n, &z), Class::Forward(_)),
+            "{n}"
+        );
     }
     // mmap: anonymous private memory is local; files and shared memory go home.
-    assert_eq!(syscalls::classify(nr::MMAP, &[0, 4096, 3, 0x22, u64::MAX, 0]), Class::Local);
-    assert_eq!(syscalls::classify(nr::MMAP, &[0, 4096, 1, 0x02, 3, 0]), Class::Home);
-    assert_eq!(syscalls::classify(nr::MMAP, &[0, 4096, 3, 0x21, u64::MAX, 0]), Class::Home);
+    assert_eq!(
+        syscalls::classify(nr::MMAP, &[0, 4096, 3, 0x22, u64::MAX, 0]),
+        Class::Local
+    );
+    assert_eq!(
+        syscalls::classify(nr::MMAP, &[0, 4096, 1, 0x02, 3, 0]),
+        Class::Home
+    );
+    assert_eq!(
+        syscalls::classify(nr::MMAP, &[0, 4096, 3, 0x21, u64::MAX, 0]),
+        Class::Home
+    );
     // Everything else (fork, execve, ioctl, unknown numbers) goes home.
     for n in [56u64, 57, 59, 16, 400, 462, 1000, u64::MAX] {
         assert_eq!(syscalls::classify(n, &z), Class::Home, "{n}");

@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Error codes that Linux 6.12's `kernel::error::code` does not name.
+
+use kernel::bindings;
+use kernel::prelude::*;
+
+fn e(n: u32) -> Error {
+    Error::from_errno(-(n as i32))
+}
+
+/// `ETIMEDOUT`.
+pub(crate) fn etimedout() -> Error {
+    e(bindings::ETIMEDOUT)
+}
+
+/// `EHOSTUNREACH`.
+pub(crate) fn ehostunreach() -> Error {
+    e(bindings::EHOSTUNREACH)
+}
+
+/// `EALREADY`.
+pub(crate) fn ealready() -> Error {
+    e(bindings::EALREADY)
+}
+
+/// `ECONNREFUSED`.
+pub(crate) fn econnrefused() -> Error {
+    e(bindings::ECONNREFUSED)
+}
