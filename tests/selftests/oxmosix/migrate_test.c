@@ -646,8 +646,7 @@ TEST_F_TIMEOUT(mig, refuse_shared, 60)
 	EXPECT_EQ(CM_SHARED_WRITABLE, reason);
 	ASSERT_EQ(0, procinfo(self->dev, pid, &p));
 	EXPECT_EQ(self->home, p.where);
-	/* Memory areas are examined only when a migration freezes the process, not by PROCINFO. */
-	TH_LOG("PROCINFO cantmove of the refused process: %u", p.cantmove);
+	EXPECT_EQ(CM_SHARED_WRITABLE, p.cantmove);
 }
 
 TEST_F_TIMEOUT(mig, refuse_block, 90)
