@@ -87,6 +87,8 @@ pub(crate) trait MigrationOps: Send + Sync + 'static {
 /// The registered implementation: one at a time (the kernel allows one module).
 static OPS_DATA: AtomicPtr<c_void> = AtomicPtr::new(ptr::null_mut());
 
+/// # Safety
+/// Called by the kernel's system-call entry with current's user register frame.
 unsafe extern "C" fn syscall_tramp<T: MigrationOps>(regs: *mut bindings::pt_regs) -> bool {
     let d = OPS_DATA.load(Ordering::Acquire);
     if d.is_null() {
@@ -100,6 +102,8 @@ unsafe extern "C" fn syscall_tramp<T: MigrationOps>(regs: *mut bindings::pt_regs
     ops.syscall_enter(&mut r)
 }
 
+/// # Safety
+/// Called by `do_exit()` with the exiting task.
 unsafe extern "C" fn exit_tramp<T: MigrationOps>(t: *mut bindings::task_struct, code: c_long) {
     let d = OPS_DATA.load(Ordering::Acquire);
     if d.is_null() {
@@ -179,6 +183,9 @@ struct ShellCtx<T: Send + Sync + 'static> {
     envp: [*mut u8; 2],
 }
 
+/// # Safety
+/// Called by the user-mode helper with the `subprocess_info` set up by [`spawn_shell`] and the
+/// credentials it is about to commit.
 unsafe extern "C" fn shell_init<T: Send + Sync + 'static>(
     info: *mut bindings::subprocess_info,
     new: *mut bindings::cred,
@@ -192,6 +199,8 @@ unsafe extern "C" fn shell_init<T: Send + Sync + 'static>(
     0
 }
 
+/// # Safety
+/// Called once by the user-mode helper with the `subprocess_info` set up by [`spawn_shell`].
 unsafe extern "C" fn shell_cleanup<T: Send + Sync + 'static>(info: *mut bindings::subprocess_info) {
     // SAFETY: the box leaked in `spawn_shell`; cleanup runs exactly once.
     drop(unsafe { KBox::from_raw((*info).data.cast::<ShellCtx<T>>()) });

@@ -151,6 +151,44 @@ impl TaskRef {
         ids
     }
 
+    /// Scans the task's memory areas (outside the vDSO and its vvar area) for ones a migration
+    /// cannot take: returns (writable shared mapping present, device mapping present).
+    /// `(false, false)` for a task without memory.
+    pub(crate) fn vma_obstacles(&self) -> (bool, bool) {
+        let (mut shared, mut device) = (false, false);
+        // SAFETY: get_task_mm returns a counted mm (or NULL); the VMAs are walked with find_vma
+        // under its mmap read lock and the mm is released with mmput.
+        unsafe {
+            let mm = bindings::get_task_mm(self.t);
+            if mm.is_null() {
+                return (false, false);
+            }
+            let vdso = (*mm).__bindgen_anon_1.context.vdso as u64;
+            let vvar = vdso.wrapping_sub(super::uctx::vvar_size());
+            bindings::mmap_read_lock(mm);
+            let mut addr = 0;
+            loop {
+                let vma = bindings::find_vma(mm, addr);
+                if vma.is_null() {
+                    break;
+                }
+                let a = &(*vma).__bindgen_anon_1.__bindgen_anon_1;
+                let (start, end) = (a.vm_start as u64, a.vm_end as u64);
+                addr = a.vm_end;
+                if start >= vvar && start <= vdso && end > vvar {
+                    continue;
+                }
+                let f = (*vma).__bindgen_anon_2.vm_flags as u64;
+                let w = (bindings::VM_SHARED | bindings::VM_MAYWRITE) as u64;
+                shared |= f & w == w;
+                device |= f & super::uctx::vmf::DEVICE != 0;
+            }
+            bindings::mmap_read_unlock(mm);
+            bindings::mmput(mm);
+        }
+        (shared, device)
+    }
+
     /// Queues `f` to run in the task's own context on its next return to user mode
     /// (`task_work_add` with `TWA_RESUME`: a running task gets there at its next interrupt or
     /// system call; a sleeping one when it wakes). Errors: `ESRCH` if the task is exiting, `ENOMEM`.

@@ -498,7 +498,7 @@ pub(crate) fn unmap(addr: u64, len: u64) -> Result {
 /// Writes `data` at `addr` of current's memory even where the mapping is not writable (as a
 /// debugger's poke does: private pages are copied on write). Errors: `EFAULT`.
 pub(crate) fn poke(addr: u64, data: &[u8]) -> Result {
-    let flags = (bindings::FOLL_FORCE | bindings::FOLL_WRITE) as u32;
+    let flags = bindings::FOLL_FORCE | bindings::FOLL_WRITE;
     // SAFETY: access_process_vm copies `data.len()` bytes from our buffer into current's memory
     // through get_user_pages; `data` is readable (the callee only reads it for a write).
     let n = unsafe {

@@ -409,7 +409,7 @@ pub(crate) fn list(sh: &Shared) -> Result<KVec<ProcView>> {
     Ok(v)
 }
 
-/// Why task `t` cannot move now (cheap checks that need no access to its memory).
+/// Why task `t` cannot move now (its threads, tracing, class and memory areas).
 fn cantmove_of(t: &TaskRef) -> u32 {
     if t.is_kthread() {
         cantmove::KTHREAD
@@ -422,7 +422,11 @@ fn cantmove_of(t: &TaskRef) -> u32 {
     } else if t.is_realtime() {
         cantmove::REALTIME
     } else {
-        0
+        match t.vma_obstacles() {
+            (true, _) => cantmove::SHARED_WRITABLE,
+            (_, true) => cantmove::DEVICE,
+            _ => 0,
+        }
     }
 }
 
@@ -592,13 +596,17 @@ pub(crate) fn migrate(
         p.set_state(|i| i.state = pstate::HOME);
         return Err((e, cantmove::EXITING));
     }
-    let r = wait_for(&p, IOCTL_MS, |i| {
-        if i.epoch > epoch {
-            i.result.clone()
-        } else {
-            None
-        }
-    });
+    let r = wait_for(
+        &p,
+        IOCTL_MS,
+        |i| {
+            if i.epoch > epoch {
+                i.result
+            } else {
+                None
+            }
+        },
+    );
     if let Err((e, _)) = r {
         if e == errno::etimedout() || e == EINTR {
             // Withdraw the request if it has not started.
