@@ -9,7 +9,7 @@
 
 S := scripts/stage
 
-.PHONY: all deps kernel module tools selftests image demo check lint host-test kselftest layoutcheck clean
+.PHONY: bench all deps kernel module tools selftests image demo check lint host-test kselftest layoutcheck clean
 
 all: image
 
@@ -36,6 +36,9 @@ demo: image
 
 check: image
 	@bash scripts/check.sh
+
+bench: image
+	@bash scripts/bench.sh
 
 lint: module tools
 	@bash scripts/check.sh lint

@@ -140,6 +140,34 @@ impl IoctlHandler for Mosix {
                 }
                 crate::migrate::set_lock(&self.shared, q.pid, q.lock == 1)?;
             }
+            uapi::MOSIX_IOC_BENCH => {
+                need_admin()?;
+                let mut b = [0u8; uapi::BENCH_REQ_SIZE];
+                arg.reader(b.len()).read_slice(&mut b)?;
+                let mut q = uapi::BenchReq::decode(&b);
+                let max = crate::proto::MAX_PAYLOAD as u64;
+                q.ns = match q.mode {
+                    uapi::BENCH_STREAM if q.bytes <= 1 << 34 => {
+                        crate::cluster::bench::stream(&self.shared, q.node, q.bytes)?
+                    }
+                    uapi::BENCH_PINGPONG
+                        if (8..=max).contains(&q.bytes)
+                            && (8..=max).contains(&u64::from(q.reply))
+                            && (1..=1_000_000).contains(&q.count) =>
+                    {
+                        crate::cluster::bench::ping_pong(
+                            &self.shared,
+                            q.node,
+                            q.count,
+                            q.bytes as usize,
+                            q.reply as usize,
+                        )?
+                    }
+                    _ => return Err(EINVAL),
+                };
+                q.encode(&mut b);
+                arg.writer(b.len()).write_slice(&b)?;
+            }
             _ => return Err(ENOTTY),
         }
         Ok(0)

@@ -98,6 +98,8 @@ pub mod nr {
     pub const OPENAT: u64 = 257;
     pub const NEWFSTATAT: u64 = 262;
     pub const GETRANDOM: u64 = 318;
+    pub const SET_TID_ADDRESS: u64 = 218;
+    pub const SET_ROBUST_LIST: u64 = 273;
     /// Number of entries of the x86-64 table in Linux 6.12 (highest number + 1).
     pub const COUNT: u64 = 463;
 }
@@ -120,6 +122,10 @@ pub fn classify(nr: u64, args: &[u64; 6]) -> Class {
         RT_SIGACTION | RT_SIGPROCMASK | RT_SIGRETURN | SIGALTSTACK => Class::Local,
         CLOCK_GETTIME | CLOCK_GETRES | GETTIMEOFDAY | NANOSLEEP | CLOCK_NANOSLEEP => Class::Local,
         SCHED_YIELD | ARCH_PRCTL | GETRANDOM => Class::Local,
+        // Thread bookkeeping of a single-threaded process (libc calls both after fork): the
+        // pointers are used only when a thread of a multi-threaded process exits, and a
+        // migrated process has one thread.
+        SET_TID_ADDRESS | SET_ROBUST_LIST => Class::Local,
         READ => fwd([V, Arg::Out(2), V, V, V, V]),
         WRITE => Class::Forward(Forward {
             args: [V, Arg::In(2), V, V, V, V],

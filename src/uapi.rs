@@ -730,3 +730,62 @@ pub const MOSIX_IOC_PROCINFO: u32 = iowr::<ProcInfo>(7);
 /// [`cantmove::LOCKED`]; locking does not bring an away process home). Same permission rule
 /// and errors as [`MOSIX_IOC_MIGRATE`].
 pub const MOSIX_IOC_LOCK: u32 = iow::<ProcLock>(8);
+
+/// [`BenchReq::mode`]: send `bytes` in maximal frames and wait for one answer.
+pub const BENCH_STREAM: u32 = 0;
+/// [`BenchReq::mode`]: `count` round trips of `bytes` request payload and `reply` answer payload.
+pub const BENCH_PINGPONG: u32 = 1;
+
+/// Argument of [`MOSIX_IOC_BENCH`]: 32 bytes (0 `node` u32, 4 `mode` u32, 8 `bytes` u64,
+/// 16 `count` u32, 20 `reply` u32, 24 `ns` u64 out: elapsed nanoseconds).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BenchReq {
+    /// Peer node id.
+    pub node: u32,
+    /// [`BENCH_STREAM`] or [`BENCH_PINGPONG`].
+    pub mode: u32,
+    /// Stream: bytes to send; ping-pong: request payload bytes (8..=65536).
+    pub bytes: u64,
+    /// Ping-pong: round trips (1..=1000000).
+    pub count: u32,
+    /// Ping-pong: answer payload bytes (8..=65536).
+    pub reply: u32,
+    /// Out: elapsed nanoseconds.
+    pub ns: u64,
+}
+
+/// Size in bytes of [`BenchReq`].
+pub const BENCH_REQ_SIZE: usize = 32;
+const _: () = assert!(core::mem::size_of::<BenchReq>() == BENCH_REQ_SIZE);
+
+impl BenchReq {
+    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
+    pub fn encode(&self, out: &mut [u8; BENCH_REQ_SIZE]) {
+        let mut c = Cursor { b: out, at: 0 };
+        c.u32(self.node);
+        c.u32(self.mode);
+        c.u64(self.bytes);
+        c.u32(self.count);
+        c.u32(self.reply);
+        c.u64(self.ns);
+    }
+
+    /// Inverse of [`BenchReq::encode`].
+    pub fn decode(b: &[u8; BENCH_REQ_SIZE]) -> Self {
+        let mut r = Reader { b, at: 0 };
+        BenchReq {
+            node: r.u32(),
+            mode: r.u32(),
+            bytes: r.u64(),
+            count: r.u32(),
+            reply: r.u32(),
+            ns: r.u64(),
+        }
+    }
+}
+
+/// `_IOWR(0xBC, 9, BenchReq)`: measure raw transfers to a peer over the cluster connection (the
+/// baselines of `make bench`). Needs `CAP_SYS_ADMIN` (`EPERM`). `EINVAL`: bad mode or sizes;
+/// `EHOSTUNREACH`: not connected; `ETIMEDOUT`: no answer within 30 s.
+pub const MOSIX_IOC_BENCH: u32 = iowr::<BenchReq>(9);

@@ -13,6 +13,7 @@
 //! once, both keep the one initiated by the lower node id (a newer connection from the same
 //! initiator replaces an older one: the peer restarted). See `Documentation/protocol.md`.
 
+pub(crate) mod bench;
 mod peer;
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -140,6 +141,11 @@ pub(crate) struct Shared {
     /// Processes migrated from or to this node.
     #[pin]
     pub(crate) mig: crate::migrate::Registry,
+    /// Bench answers received (see [`bench`]).
+    #[pin]
+    bench: Mutex<u64>,
+    #[pin]
+    bench_cv: kernel::sync::CondVar,
 }
 
 /// The listening socket and its thread.
@@ -208,6 +214,8 @@ impl Shared {
                 stats: Stats::new(),
                 incarnation: sys::random_u64(),
                 mig <- crate::migrate::Registry::new(),
+                bench <- new_mutex!(0, "oxmosix::bench"),
+                bench_cv <- kernel::new_condvar!("oxmosix::bench::cv"),
             }),
             GFP_KERNEL,
         )

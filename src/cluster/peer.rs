@@ -459,6 +459,13 @@ fn rx_loop(sh: &Arc<Shared>, conn: &Arc<Conn>) {
                 let _ = conn.send(sh, MsgType::Pong, &proto::encode_token(t));
             }
             Message::Pong(_) => {}
+            Message::Bench(b) => {
+                if b.echo {
+                    let _ = super::bench::echo(sh, conn, b.echo_len as usize);
+                } else {
+                    super::bench::answered(sh);
+                }
+            }
             ref m @ (Message::MigOffer(_)
             | Message::MigAnswer(_)
             | Message::MigState(_)

@@ -82,6 +82,8 @@ pub enum MsgType {
     SysReply = 13,
     /// Control of a migrated process ([`mig::Ctl`]).
     MigCtl = 14,
+    /// Benchmark traffic: discarded, or echoed when asked ([`Bench`]).
+    Bench = 15,
 }
 
 impl MsgType {
@@ -102,6 +104,7 @@ impl MsgType {
             12 => MsgType::Syscall,
             13 => MsgType::SysReply,
             14 => MsgType::MigCtl,
+            15 => MsgType::Bench,
             _ => return Err(ProtoError::BadType(v)),
         })
     }
@@ -134,11 +137,12 @@ impl MsgType {
                 mig::SYSREPLY_HDR_LEN + mig::MAX_SYS_DATA,
             ),
             MsgType::MigCtl => (mig::CTL_LEN, mig::CTL_LEN),
+            MsgType::Bench => (BENCH_HDR_LEN, MAX_PAYLOAD),
         }
     }
 
     /// Number of message types (for per-type counters); types are 1..=COUNT.
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 15;
 
     /// Lower-case name, for counters and logs.
     pub fn name(self) -> &'static str {
@@ -157,6 +161,7 @@ impl MsgType {
             MsgType::Syscall => "syscall",
             MsgType::SysReply => "sysreply",
             MsgType::MigCtl => "mig_ctl",
+            MsgType::Bench => "bench",
         }
     }
 }
@@ -558,6 +563,8 @@ pub enum Message<'a> {
     SysReply(mig::SysReply<'a>),
     /// See [`mig::Ctl`].
     MigCtl(mig::Ctl),
+    /// See [`Bench`].
+    Bench(Bench),
 }
 
 impl<'a> Message<'a> {
@@ -591,6 +598,7 @@ impl<'a> Message<'a> {
             MsgType::Syscall => Message::Syscall(mig::Syscall::decode(payload)?),
             MsgType::SysReply => Message::SysReply(mig::SysReply::decode(payload)?),
             MsgType::MigCtl => Message::MigCtl(mig::Ctl::decode(payload)?),
+            MsgType::Bench => Message::Bench(Bench::decode(payload)?),
         })
     }
 
@@ -611,6 +619,7 @@ impl<'a> Message<'a> {
             Message::Syscall(_) => MsgType::Syscall,
             Message::SysReply(_) => MsgType::SysReply,
             Message::MigCtl(_) => MsgType::MigCtl,
+            Message::Bench(_) => MsgType::Bench,
         }
     }
 }
@@ -653,6 +662,48 @@ pub fn encode_token(token: u64) -> [u8; PING_LEN] {
 /// Bye payload for `reason`.
 pub fn encode_bye(reason: u32) -> [u8; BYE_LEN] {
     reason.to_be_bytes()
+}
+
+/// Fixed part of a [`Bench`] payload.
+pub const BENCH_HDR_LEN: usize = 8;
+
+/// Benchmark traffic (`make bench`): the payload after the fixed part is filler. A receiver
+/// discards it; with `echo` set it answers with a Bench frame of `echo_len` payload bytes
+/// (no echo flag), which the sender waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bench {
+    /// Answer this frame.
+    pub echo: bool,
+    /// Payload length of the answer ([`BENCH_HDR_LEN`]..=[`MAX_PAYLOAD`]).
+    pub echo_len: u32,
+}
+
+impl Bench {
+    /// Writes the fixed part into `out[..BENCH_HDR_LEN]`. Layout: 0 flags u32 (bit 0 echo),
+    /// 4 echo_len u32.
+    pub fn encode_header(&self, out: &mut [u8]) {
+        put32(out, 0, u32::from(self.echo));
+        put32(out, 4, self.echo_len);
+    }
+
+    /// Decodes and validates the fixed part of a Bench payload.
+    pub fn decode(b: &[u8]) -> Result<Bench, ProtoError> {
+        if b.len() < BENCH_HDR_LEN {
+            return Err(ProtoError::Truncated);
+        }
+        let flags = be32(b, 0);
+        let echo_len = be32(b, 4);
+        if flags & !1 != 0 {
+            return Err(ProtoError::Reserved);
+        }
+        if (echo_len as usize) < BENCH_HDR_LEN || echo_len as usize > MAX_PAYLOAD {
+            return Err(ProtoError::BadField("bench.echo_len"));
+        }
+        Ok(Bench {
+            echo: flags & 1 != 0,
+            echo_len,
+        })
+    }
 }
 
 /// Largest frame of any type.

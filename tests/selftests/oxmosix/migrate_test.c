@@ -400,16 +400,25 @@ static int agent_mosctl(int at, const char *verb, char *out, size_t len)
 	return e ? atoi(e + 5) : -1;
 }
 
+static int meminfo(int at, long *memfree, long *slab);
+
 TEST_F_TIMEOUT(mig, memory_registers, 240)
 {
 	struct mosix_procinfo p;
 	char line[256];
 	pid_t pid = START_MIGRANT("-m 64 -t 45 -p", 60);
+	long free_home0, free_home1, slab;
 	double t0;
 
 	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, meminfo(self->home, &free_home0, &slab));
 	t0 = now();
 	MIGRATE_OK(pid, self->n2);
+	/* The deputy released the process's memory: the home node got the 64 MiB back. */
+	ASSERT_EQ(0, meminfo(self->home, &free_home1, &slab));
+	TH_LOG("home MemFree %ld -> %ld KiB (%+ld) while the process is away", free_home0, free_home1,
+	       free_home1 - free_home0);
+	EXPECT_LT(56 * 1024, free_home1 - free_home0);
 	ASSERT_EQ(0, procinfo(self->dev, pid, &p));
 	EXPECT_EQ(self->n2, p.where);
 	EXPECT_EQ(PS_DEPUTY, p.state);

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 nix::ioctl_readwrite_bad!(ioc_migrate, uapi::MOSIX_IOC_MIGRATE, uapi::MigrateReq);
 nix::ioctl_readwrite_bad!(ioc_procinfo, uapi::MOSIX_IOC_PROCINFO, uapi::ProcInfo);
+nix::ioctl_readwrite_bad!(ioc_bench, uapi::MOSIX_IOC_BENCH, uapi::BenchReq);
 nix::ioctl_write_ptr_bad!(ioc_lock, uapi::MOSIX_IOC_LOCK, uapi::ProcLock);
 
 /// Opens the control device; a missing device means the module is not loaded.
@@ -91,6 +92,13 @@ pub fn lock(dev: &File, pid: i32, on: bool) -> nix::Result<()> {
     // SAFETY: valid descriptor and a valid ProcLock.
     unsafe { ioc_lock(dev.as_raw_fd(), &l) }?;
     Ok(())
+}
+
+/// `MOSIX_IOC_BENCH`: a raw transfer to `node` measured by the module; returns nanoseconds.
+pub fn bench(dev: &File, mut q: uapi::BenchReq) -> nix::Result<u64> {
+    // SAFETY: valid descriptor and a valid, writable BenchReq.
+    unsafe { ioc_bench(dev.as_raw_fd(), &mut q) }?;
+    Ok(q.ns)
 }
 
 /// Name of a [`pstate`] value: `home`, `deputy`, `guest`, `migrating` (`unknown` otherwise).

@@ -105,6 +105,17 @@ enum Cmd {
         #[arg(value_parser = oxmosix_dev::parse_pid)]
         pid: i32,
     },
+    /// Measure a raw in-kernel transfer of BYTES to NODE over the cluster connection (prints
+    /// nanoseconds; the baseline of `make bench`).
+    BenchStream { node: u32, bytes: u64 },
+    /// Measure COUNT in-kernel round trips to NODE with REQ and REPLY payload bytes (prints the
+    /// total nanoseconds).
+    BenchPingpong {
+        node: u32,
+        count: u32,
+        req: u64,
+        reply: u32,
+    },
 }
 
 fn errno_context(e: nix::Error, what: &str) -> anyhow::Error {
@@ -453,6 +464,33 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::Where { pid } => print_value(json, "where", procinfo(&dev, pid)?.where_),
+        Cmd::BenchStream { node, bytes } => {
+            let q = uapi::BenchReq {
+                node,
+                mode: uapi::BENCH_STREAM,
+                bytes,
+                ..Default::default()
+            };
+            let ns = oxmosix_dev::bench(&dev, q).map_err(|e| errno_context(e, "bench"))?;
+            print_value(json, "ns", ns)
+        }
+        Cmd::BenchPingpong {
+            node,
+            count,
+            req,
+            reply,
+        } => {
+            let q = uapi::BenchReq {
+                node,
+                mode: uapi::BENCH_PINGPONG,
+                bytes: req,
+                count,
+                reply,
+                ns: 0,
+            };
+            let ns = oxmosix_dev::bench(&dev, q).map_err(|e| errno_context(e, "bench"))?;
+            print_value(json, "ns", ns)
+        }
         Cmd::Lock { pid } => oxmosix_dev::lock(&dev, pid, true).map_err(|e| proc_error(e, pid)),
         Cmd::Unlock { pid } => oxmosix_dev::lock(&dev, pid, false).map_err(|e| proc_error(e, pid)),
         Cmd::Procinfo { pid } => {

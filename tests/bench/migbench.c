@@ -1,0 +1,202 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * migbench: migration benchmarks of `make bench`, run on node 1 of a 2-node cluster. Every figure
+ * is a ratio to a raw in-kernel transfer between the same two nodes over the same cluster
+ * connection, measured in the same run (MOSIX_IOC_BENCH):
+ *
+ *  - migration time of a process with 1, 16 and 256 MiB of touched memory (migrant -q -m N)
+ *    against streaming the same number of bytes (the image's page bytes, from
+ *    /proc/hpc/info/migration) to node 2;
+ *  - the round trip of a forwarded getppid() of a process running on node 2 against an in-kernel
+ *    ping-pong with the same frame sizes (64-byte request, 16-byte answer payloads).
+ *
+ * Output: one "bench NAME value unit" line per measurement, and "ratio NAME value" lines.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+struct migrate_req { int32_t pid, node; uint32_t reason, pad; };
+struct bench_req { uint32_t node, mode; uint64_t bytes; uint32_t count, reply; uint64_t ns; };
+#define IOC_MIGRATE 0xc010bc06u
+#define IOC_BENCH 0xc020bc09u
+
+static int dev;
+
+static double now(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+static long pages_out(void)
+{
+	char buf[4096], *p;
+	int fd = open("/proc/hpc/info/migration", O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strstr(buf, "pages_out ");
+	return p ? atol(p + 10) : -1;
+}
+
+static int migrate(int pid, int node)
+{
+	struct migrate_req q = { .pid = pid, .node = node };
+
+	return ioctl(dev, IOC_MIGRATE, &q);
+}
+
+static double bench(uint32_t mode, uint64_t bytes, uint32_t count, uint32_t reply)
+{
+	struct bench_req q = { .node = 2, .mode = mode, .bytes = bytes, .count = count, .reply = reply };
+
+	if (ioctl(dev, IOC_BENCH, &q)) {
+		perror("MOSIX_IOC_BENCH");
+		exit(1);
+	}
+	return q.ns / 1e9;
+}
+
+/* Starts `migrant -q -m MB` with its stdout on a pipe and waits for its ready line. */
+static int start_migrant(int mb)
+{
+	char arg[16], buf[256];
+	int fds[2], pid;
+	ssize_t n;
+
+	snprintf(arg, sizeof(arg), "%d", mb);
+	if (pipe(fds))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 1);
+		close(fds[0]);
+		execlp("migrant", "migrant", "-q", "-m", arg, "-t", "900", (char *)NULL);
+		_exit(127);
+	}
+	close(fds[1]);
+	n = read(fds[0], buf, sizeof(buf) - 1);
+	close(fds[0]);
+	if (n <= 0 || !strstr(buf, "ready"))
+		return -1;
+	return pid;
+}
+
+static void migration(int mb)
+{
+	int pid = start_migrant(mb);
+	long p0, p1;
+	double t0, away, home, raw;
+
+	if (pid < 0) {
+		fprintf(stderr, "migrant -m %d did not start\n", mb);
+		exit(1);
+	}
+	p0 = pages_out();
+	t0 = now();
+	if (migrate(pid, 2)) {
+		perror("migrate to node 2");
+		exit(1);
+	}
+	away = now() - t0;
+	p1 = pages_out();
+	raw = bench(0, (uint64_t)(p1 - p0) * 4096, 0, 0);
+	t0 = now();
+	if (migrate(pid, 0)) {
+		perror("migrate home");
+		exit(1);
+	}
+	home = now() - t0;
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	printf("bench migrate_%dmib_away %.3f s (%ld pages, %.1f MiB/s)\n", mb, away, p1 - p0,
+	       (p1 - p0) * 4096.0 / away / 1048576);
+	printf("bench migrate_%dmib_home %.3f s\n", mb, home);
+	printf("bench raw_stream_%dmib %.3f s (%.1f MiB/s)\n", mb, raw,
+	       (p1 - p0) * 4096.0 / raw / 1048576);
+	printf("ratio migrate_%dmib_vs_raw %.2f\n", mb, away / raw);
+	fflush(stdout);
+}
+
+/* A child that spins until it runs on node 2 (it cannot know: it spins for `spin` seconds),
+ * then times `n` getppid() calls and writes the average to `fd`. */
+static void getppid_child(int fd, double spin, int n)
+{
+	double t0 = now(), t;
+	int i;
+
+	while (now() - t0 < spin)
+		;
+	t = now();
+	for (i = 0; i < n; i++)
+		syscall(SYS_getppid);
+	t = (now() - t) / n;
+	if (write(fd, &t, sizeof(t)) != sizeof(t))
+		_exit(1);
+	_exit(0);
+}
+
+static void forwarded_call(void)
+{
+	const int n = 2000;
+	double per_call, raw;
+	int fds[2], pid;
+
+	if (pipe(fds))
+		exit(1);
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		getppid_child(fds[1], 3.0, n);
+	}
+	close(fds[1]);
+	usleep(300000); /* let the child get past libc's after-fork calls */
+	if (migrate(pid, 2)) {
+		perror("migrate getppid child");
+		exit(1);
+	}
+	if (read(fds[0], &per_call, sizeof(per_call)) != sizeof(per_call)) {
+		fprintf(stderr, "getppid child failed\n");
+		exit(1);
+	}
+	waitpid(pid, NULL, 0);
+	/* Same payload sizes as a forwarded getppid: Syscall 64 bytes, SysReply 16 bytes. */
+	raw = bench(1, 64, n, 16) / n;
+	printf("bench forwarded_getppid %.1f us per call (%d calls)\n", per_call * 1e6, n);
+	printf("bench raw_pingpong_64_16 %.1f us per round trip\n", raw * 1e6);
+	printf("ratio forwarded_getppid_vs_raw %.2f\n", per_call / raw);
+}
+
+int main(void)
+{
+	static const int sizes[] = { 1, 16, 256 };
+	unsigned int i;
+
+	dev = open("/dev/mosix", O_RDWR);
+	if (dev < 0) {
+		perror("/dev/mosix");
+		return 1;
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		migration(sizes[i]);
+	forwarded_call();
+	return 0;
+}
