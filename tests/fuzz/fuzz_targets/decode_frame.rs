@@ -17,7 +17,8 @@ fuzz_target!(|data: &[u8]| {
     let Ok(msg) = Message::decode(&h, payload) else {
         return;
     };
-    let mut re = [0u8; MAX_LOAD_FRAME];
+    let mut re = vec![0u8; MAX_FRAME];
+    let enc = |p: &[u8], re: &mut [u8]| encode_frame(h.mtype, h.seq, h.src, h.dst, p, re);
     let n = match msg {
         Message::Hello(m) => encode_frame(h.mtype, h.seq, h.src, h.dst, &m.encode(), &mut re),
         Message::Load(v) => {
@@ -30,6 +31,40 @@ fuzz_target!(|data: &[u8]| {
             encode_frame(h.mtype, h.seq, h.src, h.dst, &encode_token(t), &mut re)
         }
         Message::Bye(r) => encode_frame(h.mtype, h.seq, h.src, h.dst, &encode_bye(r), &mut re),
+        Message::MigOffer(o) => enc(&o.encode(), &mut re),
+        Message::MigAnswer(a) => enc(&a.encode(), &mut re),
+        Message::MigVma(v) => enc(&v.encode(), &mut re),
+        Message::MigEnd(e) => enc(&e.encode(), &mut re),
+        Message::MigCtl(c) => enc(&c.encode(), &mut re),
+        Message::MigState(b) => {
+            let (st, xs) = mig::State::decode(b).unwrap();
+            let mut p = vec![0u8; mig::STATE_FIXED_LEN + xs.len()];
+            let plen = st.encode(xs, &mut p).unwrap();
+            enc(&p[..plen], &mut re)
+        }
+        Message::MigPages(m) => {
+            let mut p = vec![0u8; mig::PAGES_HDR_LEN];
+            mig::MsgPages::encode_header(m.token, m.addr, m.data.len() / mig::PAGE, &mut p);
+            p.extend_from_slice(m.data);
+            enc(&p, &mut re)
+        }
+        Message::Syscall(c) => {
+            let mut p = vec![0u8; mig::SYSCALL_HDR_LEN];
+            mig::Syscall::encode_header(c.token, c.nr, &c.args, &mut p);
+            p.extend_from_slice(c.data);
+            enc(&p, &mut re)
+        }
+        Message::SysReply(r) => {
+            let mut p = vec![0u8; mig::SYSREPLY_HDR_LEN];
+            mig::SysReply::encode_header(r.token, r.result, &mut p);
+            p.extend_from_slice(r.data);
+            enc(&p, &mut re)
+        }
+        Message::Bench(b) => {
+            let mut p = payload.to_vec();
+            b.encode_header(&mut p);
+            enc(&p, &mut re)
+        }
     }
     .unwrap();
     assert_eq!(&re[..n], &data[..end]);
