@@ -71,7 +71,9 @@ pub(crate) fn regs() -> Result<[u64; NREGS]> {
         return Err(Error::from_errno(r));
     }
     let mut out = [0u64; NREGS];
-    out[..17].copy_from_slice(&ur[..17]);
+    for (o, u) in out.iter_mut().zip(&ur[..17]) {
+        *o = *u;
+    }
     out[17] = ur[18]; // eflags (ur[17] is cs)
     out[18] = ur[19]; // rsp
     out[19] = ur[21]; // fs_base (ur[20] is ss)

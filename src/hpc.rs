@@ -9,6 +9,7 @@
 //! /proc/hpc/nodes/<id>/{cpus,load,mem,rmem,tmem,speed,status,util}
 //! /proc/hpc/info/{counters,malformed,migration}
 //! /proc/hpc/procs                                                migrated processes
+//! /proc/hpc/{goto,lock}                                          write "PID NODE|home", "PID 0|1"
 //! ```
 
 use core::fmt::Write;
@@ -47,6 +48,8 @@ const INFO_COUNTERS: u32 = 20;
 const INFO_MALFORMED: u32 = 21;
 const PROCS: u32 = 22;
 const INFO_MIGRATION: u32 = 23;
+const GOTO: u32 = 24;
+const LOCK: u32 = 25;
 
 /// Per-node files; their key is `NODE_BASE | id << 4 | index`.
 const NODE_FILES: [&kernel::str::CStr; 8] = [
@@ -176,6 +179,32 @@ impl Hpc {
     }
 }
 
+impl Hpc {
+    /// `/proc/hpc/goto` ("PID NODE" or "PID home") and `/proc/hpc/lock` ("PID 0|1").
+    fn store_process(&self, key: u32, input: &[u8]) -> Result {
+        let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+        let mut it = text.split_whitespace();
+        let pid: i32 = it.next().ok_or(EINVAL)?.parse().map_err(|_| EINVAL)?;
+        let arg = it.next().ok_or(EINVAL)?;
+        if it.next().is_some() {
+            return Err(EINVAL);
+        }
+        if key == LOCK {
+            return match arg {
+                "0" => crate::migrate::set_lock(&self.shared, pid, false),
+                "1" => crate::migrate::set_lock(&self.shared, pid, true),
+                _ => Err(EINVAL),
+            };
+        }
+        let node: i32 = if arg == "home" {
+            uapi::MIGRATE_HOME
+        } else {
+            arg.parse().map_err(|_| EINVAL)?
+        };
+        crate::migrate::migrate(&self.shared, pid, node).map_err(|(e, _)| e)
+    }
+}
+
 impl ProcHandler for Hpc {
     fn show(&self, key: u32, out: &mut SeqWriter) -> Result {
         let r = if key >= NODE_BASE {
@@ -205,6 +234,9 @@ impl ProcHandler for Hpc {
     }
 
     fn store(&self, key: u32, input: &[u8]) -> Result {
+        if key == GOTO || key == LOCK {
+            return self.store_process(key, input);
+        }
         let p = match admin_param(key) {
             Some(p) if p != 0 && p != param::MOSPE => p,
             _ => return Err(EACCES),
@@ -261,6 +293,8 @@ impl HpcProc {
             INFO_MIGRATION,
         )?;
         tree.file(root, c_str!("procs"), 0o444, handler.clone(), PROCS)?;
+        tree.file(root, c_str!("goto"), 0o200, handler.clone(), GOTO)?;
+        tree.file(root, c_str!("lock"), 0o200, handler.clone(), LOCK)?;
         let nodes = tree.mkdir(root, c_str!("nodes"))?;
         Arc::pin_init(
             pin_init!(HpcProc { tree <- new_mutex!(Tree { tree, nodes }, "oxmosix::proc"), handler }),

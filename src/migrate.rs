@@ -56,7 +56,9 @@ const INBOX: usize = 16;
 const STEP_MS: u32 = 30_000;
 /// How long a sender waits for the receiver to install a whole image.
 const INSTALL_MS: u32 = 180_000;
-/// How long `MOSIX_IOC_MIGRATE` waits.
+/// How long `MOSIX_IOC_MIGRATE` waits for the process to reach a safe point.
+const SAFE_POINT_MS: u32 = 30_000;
+/// How long `MOSIX_IOC_MIGRATE` waits in all.
 const IOCTL_MS: u32 = 240_000;
 /// Memory a target keeps free beyond an incoming image, in KiB.
 const RESERVE_KIB: u64 = 16 * 1024;
@@ -140,6 +142,11 @@ struct Inner {
     epoch: u64,
     /// A pending migration request was withdrawn.
     cancelled: bool,
+    /// The process reached its safe point and the migration request is being carried out.
+    started: bool,
+    /// Number of the current migration request (a withdrawn request's task work may still run
+    /// later: it then finds a different number and does nothing).
+    req: u64,
     /// After coming home, go on to this node (0: stay).
     next: u32,
     /// Deputy: the stub and scratch addresses.
@@ -182,6 +189,8 @@ impl Proc {
             result: None,
             epoch: 0,
             cancelled: false,
+            started: false,
+            req: 0,
             next: 0,
             stub: 0,
             scratch: 0,
@@ -577,7 +586,7 @@ pub(crate) fn migrate(
         return Err((EBUSY, why));
     }
     let p = home_record(sh, &t).map_err(|e| (e, 0))?;
-    let epoch = {
+    let (epoch, req) = {
         let mut i = p.inner.lock();
         if i.lock {
             return Err((EBUSY, cantmove::LOCKED));
@@ -588,35 +597,37 @@ pub(crate) fn migrate(
         i.state = pstate::MIGRATING;
         i.result = None;
         i.cancelled = false;
+        i.started = false;
+        i.req += 1;
         i.epoch += 1;
-        i.epoch
+        (i.epoch, i.req)
     };
     let (sh2, p2) = (sh.clone(), p.clone());
-    if let Err(e) = t.add_work(move || migrate_out(&sh2, &p2, node)) {
+    if let Err(e) = t.add_work(move || migrate_out(&sh2, &p2, node, req)) {
         p.set_state(|i| i.state = pstate::HOME);
         return Err((e, cantmove::EXITING));
     }
-    let r = wait_for(
-        &p,
-        IOCTL_MS,
-        |i| {
-            if i.epoch > epoch {
-                i.result
-            } else {
-                None
-            }
-        },
-    );
+    let done = |i: &Inner| {
+        if i.epoch > epoch {
+            i.result
+        } else {
+            None
+        }
+    };
+    // First the safe point: a process sleeping in the kernel gets there only when it wakes.
+    let r = wait_for(&p, SAFE_POINT_MS, |i| {
+        done(i).or(if i.started { Some(Ok(())) } else { None })
+    });
     if let Err((e, _)) = r {
-        if e == errno::etimedout() || e == EINTR {
-            // Withdraw the request if it has not started.
-            let mut i = p.inner.lock();
-            if i.state == pstate::MIGRATING && i.result.is_none() {
-                i.cancelled = true;
-            }
+        let mut i = p.inner.lock();
+        if !i.started && i.result.is_none() {
+            // Withdraw the request: the task work will find it cancelled.
+            i.cancelled = true;
+            i.state = pstate::HOME;
+            return Err((e, 0));
         }
     }
-    r
+    wait_for(&p, IOCTL_MS, done)
 }
 
 /// Asks the remote of deputy `p` to come home (and go on to `next`), and waits.
@@ -774,9 +785,15 @@ fn finish(p: &Proc, r: core::result::Result<(), (Error, u32)>, state: u32) {
 }
 
 /// Task work of a process asked to migrate: runs in its own context on its way to user mode.
-fn migrate_out(sh: &Arc<Shared>, p: &Arc<Proc>, target: u32) {
-    if p.inner.lock().cancelled {
-        finish(p, Err((errno::etimedout(), 0)), pstate::HOME);
+fn migrate_out(sh: &Arc<Shared>, p: &Arc<Proc>, target: u32, req: u64) {
+    let cancelled = {
+        let mut i = p.inner.lock();
+        let stale = i.cancelled || i.req != req || i.state != pstate::MIGRATING;
+        i.started = !stale;
+        stale
+    };
+    p.cv.notify_all();
+    if cancelled {
         return;
     }
     match send_image(sh, p, target) {
@@ -1583,12 +1600,16 @@ fn deputy_enter(sh: &Arc<Shared>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool
                 };
                 p.cv.notify_all();
                 if next != 0 {
+                    let mut req = 0;
                     p.set_state(|i| {
                         i.state = pstate::MIGRATING;
                         i.cancelled = false;
+                        i.started = false;
+                        i.req += 1;
+                        req = i.req;
                     });
                     let (sh2, p2) = (sh.clone(), p.clone());
-                    let _ = TaskRef::current().add_work(move || migrate_out(&sh2, &p2, next));
+                    let _ = TaskRef::current().add_work(move || migrate_out(&sh2, &p2, next, req));
                 }
                 return true;
             }

@@ -95,9 +95,9 @@ impl VersionInfo {
     pub fn current() -> Self {
         let mut release = [0u8; RELEASE_LEN];
         let text = b"oxmosix ";
-        release[..text.len()].copy_from_slice(text);
+        copy(&mut release[..text.len()], text);
         let v = VERSION.as_bytes();
-        release[text.len()..text.len() + v.len()].copy_from_slice(v);
+        copy(&mut release[text.len()..text.len() + v.len()], v);
         VersionInfo {
             abi: MOSIX_ABI_VERSION,
             major: VERSION_MAJOR,
@@ -120,11 +120,11 @@ impl VersionInfo {
     /// The exact byte image of the `#[repr(C)]` structure (native byte order).
     pub fn encode(&self) -> [u8; VERSION_INFO_SIZE] {
         let mut out = [0u8; VERSION_INFO_SIZE];
-        out[0..4].copy_from_slice(&self.abi.to_ne_bytes());
-        out[4..8].copy_from_slice(&self.major.to_ne_bytes());
-        out[8..12].copy_from_slice(&self.minor.to_ne_bytes());
-        out[12..16].copy_from_slice(&self.patch.to_ne_bytes());
-        out[16..].copy_from_slice(&self.release);
+        copy(&mut out[0..4], &self.abi.to_ne_bytes());
+        copy(&mut out[4..8], &self.major.to_ne_bytes());
+        copy(&mut out[8..12], &self.minor.to_ne_bytes());
+        copy(&mut out[12..16], &self.patch.to_ne_bytes());
+        copy(&mut out[16..], &self.release);
         out
     }
 
@@ -132,7 +132,7 @@ impl VersionInfo {
     pub fn decode(b: &[u8; VERSION_INFO_SIZE]) -> Self {
         let word = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
         let mut release = [0u8; RELEASE_LEN];
-        release.copy_from_slice(&b[16..]);
+        copy(&mut release, &b[16..]);
         VersionInfo {
             abi: word(0),
             major: word(4),
@@ -157,6 +157,15 @@ pub const fn iowr<T>(nr: u32) -> u32 {
     ioc(IOC_READ | IOC_WRITE, nr, core::mem::size_of::<T>())
 }
 
+/// Copies `src` into `dst` (equal lengths; a shorter side bounds the copy). Used instead of
+/// `copy_from_slice`, whose length-mismatch panic path Linux 6.12's objtool does not know as
+/// noreturn with this compiler.
+fn copy(dst: &mut [u8], src: &[u8]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
+    }
+}
+
 /// Native-endian field cursor used by the `encode`/`decode` functions below.
 struct Cursor<'a> {
     b: &'a mut [u8],
@@ -165,15 +174,15 @@ struct Cursor<'a> {
 
 impl Cursor<'_> {
     fn u16(&mut self, v: u16) {
-        self.b[self.at..self.at + 2].copy_from_slice(&v.to_ne_bytes());
+        copy(&mut self.b[self.at..self.at + 2], &v.to_ne_bytes());
         self.at += 2;
     }
     fn u32(&mut self, v: u32) {
-        self.b[self.at..self.at + 4].copy_from_slice(&v.to_ne_bytes());
+        copy(&mut self.b[self.at..self.at + 4], &v.to_ne_bytes());
         self.at += 4;
     }
     fn u64(&mut self, v: u64) {
-        self.b[self.at..self.at + 8].copy_from_slice(&v.to_ne_bytes());
+        copy(&mut self.b[self.at..self.at + 8], &v.to_ne_bytes());
         self.at += 8;
     }
 }
@@ -191,13 +200,13 @@ impl Reader<'_> {
     }
     fn u32(&mut self) -> u32 {
         let mut x = [0u8; 4];
-        x.copy_from_slice(&self.b[self.at..self.at + 4]);
+        copy(&mut x, &self.b[self.at..self.at + 4]);
         self.at += 4;
         u32::from_ne_bytes(x)
     }
     fn u64(&mut self) -> u64 {
         let mut x = [0u8; 8];
-        x.copy_from_slice(&self.b[self.at..self.at + 8]);
+        copy(&mut x, &self.b[self.at..self.at + 8]);
         self.at += 8;
         u64::from_ne_bytes(x)
     }
@@ -654,7 +663,7 @@ impl ProcInfo {
         c.u32(self.lock);
         c.u32(self.cantmove);
         c.u32(self.home_pid as u32);
-        out[32..48].copy_from_slice(&self.comm);
+        copy(&mut out[32..48], &self.comm);
     }
 
     /// Inverse of [`ProcInfo::encode`].
@@ -671,7 +680,7 @@ impl ProcInfo {
             home_pid: r.u32() as i32,
             comm: [0; COMM_LEN],
         };
-        p.comm.copy_from_slice(&b[32..48]);
+        copy(&mut p.comm, &b[32..48]);
         p
     }
 

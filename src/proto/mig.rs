@@ -140,7 +140,7 @@ impl Offer {
         put32(&mut b, 20, self.gid);
         put64(&mut b, 24, self.pages);
         put32(&mut b, 32, self.nmigs);
-        b[40..56].copy_from_slice(&self.comm);
+        super::copy(&mut b[40..56], &self.comm);
         b
     }
 
@@ -150,7 +150,7 @@ impl Offer {
             return Err(ProtoError::Truncated);
         }
         let mut comm = [0u8; COMM_LEN];
-        comm.copy_from_slice(&b[40..56]);
+        super::copy(&mut comm, &b[40..56]);
         let o = Offer {
             token: token(b)?,
             home: super::check_node(be32(b, 8))?,
@@ -282,7 +282,7 @@ impl State {
         self.actions.iter().flatten().for_each(|&r| w(r));
         self.rlim.iter().flatten().for_each(|&r| w(r));
         w((xstate.len() as u64) << 32);
-        out[STATE_FIXED_LEN..len].copy_from_slice(xstate);
+        super::copy(&mut out[STATE_FIXED_LEN..len], xstate);
         Ok(len)
     }
 

@@ -184,22 +184,31 @@ pub struct Header {
 fn be16(b: &[u8], at: usize) -> u16 {
     u16::from_be_bytes([b[at], b[at + 1]])
 }
+
+/// Copies `src` into `dst` (equal lengths; a shorter side bounds the copy). Used instead of
+/// `copy_from_slice`, whose length-mismatch panic path Linux 6.12's objtool does not know as
+/// noreturn with this compiler.
+pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
+    }
+}
 fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
 fn be64(b: &[u8], at: usize) -> u64 {
     let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
+    copy(&mut x, &b[at..at + 8]);
     u64::from_be_bytes(x)
 }
 fn put16(b: &mut [u8], at: usize, v: u16) {
-    b[at..at + 2].copy_from_slice(&v.to_be_bytes());
+    copy(&mut b[at..at + 2], &v.to_be_bytes());
 }
 fn put32(b: &mut [u8], at: usize, v: u32) {
-    b[at..at + 4].copy_from_slice(&v.to_be_bytes());
+    copy(&mut b[at..at + 4], &v.to_be_bytes());
 }
 fn put64(b: &mut [u8], at: usize, v: u64) {
-    b[at..at + 8].copy_from_slice(&v.to_be_bytes());
+    copy(&mut b[at..at + 8], &v.to_be_bytes());
 }
 
 /// Checks that `id` is a valid node id (1..=[`MAX_NODE_ID`]).
@@ -649,8 +658,8 @@ pub fn encode_frame(
         src: check_node(src)?,
         dst: check_node(dst)?,
     };
-    out[..HEADER_LEN].copy_from_slice(&h.encode());
-    out[HEADER_LEN..total].copy_from_slice(payload);
+    copy(&mut out[..HEADER_LEN], &h.encode());
+    copy(&mut out[HEADER_LEN..total], payload);
     Ok(total)
 }
 
