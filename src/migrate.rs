@@ -118,8 +118,10 @@ enum Item {
 
 /// The output buffers of a call the deputy is running: (scratch offset, capacity, fixed size).
 struct InFlight {
+    /// Scratch offset and capacity of each buffer of `plan`, in order.
     outs: [(u64, u64, bool); 6],
     nouts: usize,
+    plan: syscalls::Plan,
 }
 
 struct Inner {
@@ -1330,79 +1332,174 @@ fn read_user_str(addr: u64, out: &mut KVec<u8>) -> core::result::Result<(), i64>
 /// for the answer and copies the output buffers back. Returns the call's result.
 fn forward(sh: &Shared, p: &Proc, nr: u64, args: &[u64; 6], f: &syscalls::Forward) -> i64 {
     // Chunked calls (write): split a large buffer into several forwarded calls.
-    if f.chunked {
-        if let Some(Arg::In(li)) = f.args.iter().find(|a| matches!(a, Arg::In(_))).copied() {
-            let total = args[li as usize];
-            if total > mig::MAX_SYS_DATA as u64 {
-                let bi = f
-                    .args
-                    .iter()
-                    .position(|a| matches!(a, Arg::In(_)))
-                    .unwrap_or(1);
-                let mut done = 0u64;
-                while done < total {
-                    let n = (total - done).min(mig::MAX_SYS_DATA as u64);
-                    let mut a = *args;
-                    a[bi] = args[bi] + done;
-                    a[li as usize] = n;
-                    let r = forward_one(sh, p, nr, &a, f);
-                    if r < 0 {
-                        return if done > 0 { done as i64 } else { r };
-                    }
-                    done += r as u64;
-                    if (r as u64) < n {
-                        break;
-                    }
+    if let (true, Some(li)) = (
+        f.chunked,
+        f.args.iter().find_map(|a| match a {
+            Arg::In(n) => Some(*n as usize),
+            _ => None,
+        }),
+    ) {
+        let total = args[li];
+        let bi = f
+            .args
+            .iter()
+            .position(|a| matches!(a, Arg::In(_)))
+            .unwrap_or(1);
+        if total > mig::MAX_SYS_DATA as u64 && args[bi] != 0 {
+            let mut done = 0u64;
+            while done < total {
+                let n = (total - done).min(mig::MAX_SYS_DATA as u64);
+                let mut a = *args;
+                a[bi] = args[bi] + done;
+                a[li] = n;
+                let r = forward_one(sh, p, nr, &a, f);
+                if r < 0 {
+                    return if done > 0 { done as i64 } else { r };
                 }
-                return done as i64;
+                done += r as u64;
+                if (r as u64) < n {
+                    break;
+                }
             }
+            return done as i64;
         }
     }
     forward_one(sh, p, nr, args, f)
 }
 
-fn forward_one(sh: &Shared, p: &Proc, nr: u64, args: &[u64; 6], f: &syscalls::Forward) -> i64 {
-    let mut data = KVec::new();
-    let mut outs: [(usize, u64, bool); 6] = [(0, 0, false); 6];
-    let mut nouts = 0;
-    let mut a = *args;
-    for (i, kind) in f.args.iter().enumerate() {
-        match *kind {
-            Arg::Val => {}
-            Arg::Str => {
-                if let Err(e) = read_user_str(args[i], &mut data) {
-                    return e;
-                }
-            }
-            Arg::In(li) => {
-                let len = args[li as usize].min(mig::MAX_SYS_DATA as u64) as usize;
-                a[li as usize] = len as u64;
-                let at = data.len();
-                if data.extend_with(len, 0u8, GFP_KERNEL).is_err() {
-                    return -12;
-                }
-                if UserSlice::new(args[i] as usize, len)
+/// `readv`, `writev`, `preadv`, `pwritev`: gathers the iovecs into one buffer (or scatters the
+/// answer), forwarding the plain call.
+fn forward_vectored(sh: &Shared, p: &Proc, args: &[u64; 6], v: &syscalls::Vectored) -> i64 {
+    const IOV_MAX: u64 = 1024;
+    let (iov, cnt) = (args[1], args[2]);
+    if cnt > IOV_MAX {
+        return -22;
+    }
+    let mut vecs = KVec::new();
+    let mut total = 0u64;
+    for k in 0..cnt {
+        let mut e = [0u8; 16];
+        if UserSlice::new((iov + 16 * k) as usize, 16)
+            .reader()
+            .read_slice(&mut e)
+            .is_err()
+        {
+            return EFAULT_RET;
+        }
+        let base = u64::from_ne_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]);
+        let len = u64::from_ne_bytes([e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]]);
+        // Beyond one frame the call is short, as a read or write may be.
+        let len = len.min(mig::MAX_SYS_DATA as u64 - total);
+        if vecs.push((base, len), GFP_KERNEL).is_err() {
+            return -12;
+        }
+        total += len;
+    }
+    let mut buf = KVec::new();
+    if buf.extend_with(total as usize, 0u8, GFP_KERNEL).is_err() {
+        return -12;
+    }
+    if v.input {
+        let mut at = 0usize;
+        for &(base, len) in vecs.iter() {
+            let n = len as usize;
+            if n > 0
+                && UserSlice::new(base as usize, n)
                     .reader()
-                    .read_slice(&mut data[at..])
+                    .read_slice(&mut buf[at..at + n])
                     .is_err()
-                {
-                    return EFAULT_RET;
+            {
+                return EFAULT_RET;
+            }
+            at += n;
+        }
+    }
+    let off = v.offset_arg.map_or(0, |a| args[a as usize]);
+    let plain = [args[0], 0, total, off, 0, 0];
+    let dir = if v.input { Arg::In(2) } else { Arg::Out(2) };
+    let f = syscalls::Forward {
+        args: [Arg::Val, dir, Arg::Val, Arg::Val, Arg::Val, Arg::Val],
+        oneway: false,
+        chunked: false,
+    };
+    let r = marshal_call(sh, p, v.plain, &plain, &f, Some(&mut buf));
+    if !v.input && r > 0 {
+        let mut at = 0usize;
+        let end = (r as usize).min(buf.len());
+        for &(base, len) in vecs.iter() {
+            if at >= end {
+                break;
+            }
+            let n = (len as usize).min(end - at);
+            if UserSlice::new(base as usize, n)
+                .writer()
+                .write_slice(&buf[at..at + n])
+                .is_err()
+            {
+                return EFAULT_RET;
+            }
+            at += n;
+        }
+    }
+    r
+}
+
+fn forward_one(sh: &Shared, p: &Proc, nr: u64, args: &[u64; 6], f: &syscalls::Forward) -> i64 {
+    marshal_call(sh, p, nr, args, f, None)
+}
+
+/// Marshals and forwards one call. With `inline`, the call's single buffer argument is that
+/// kernel buffer instead of process memory (vectored calls).
+fn marshal_call(
+    sh: &Shared,
+    p: &Proc,
+    nr: u64,
+    args: &[u64; 6],
+    f: &syscalls::Forward,
+    mut inline: Option<&mut KVec<u8>>,
+) -> i64 {
+    let mut a = *args;
+    if let Some(b) = inline.as_deref() {
+        // A non-NULL placeholder: the plan then has the buffer.
+        a[1] = 1;
+        a[2] = b.len() as u64;
+    }
+    let plan = match syscalls::plan(f, &a) {
+        Ok(pl) => pl,
+        Err(e) => return e,
+    };
+    for &(i, v) in &plan.caps[..plan.ncaps] {
+        a[i as usize] = v;
+    }
+    let mut data = KVec::new();
+    for b in &plan.bufs[..plan.n] {
+        let ptr = args[b.arg as usize];
+        if b.str {
+            if let Err(e) = read_user_str(ptr, &mut data) {
+                return e;
+            }
+        } else if b.in_len > 0 {
+            let at = data.len();
+            let n = b.in_len as usize;
+            if data.extend_with(n, 0u8, GFP_KERNEL).is_err() {
+                return -12;
+            }
+            match inline.as_deref() {
+                Some(src) => super_copy(&mut data[at..], &src[..n.min(src.len())]),
+                None => {
+                    if UserSlice::new(ptr as usize, n)
+                        .reader()
+                        .read_slice(&mut data[at..])
+                        .is_err()
+                    {
+                        return EFAULT_RET;
+                    }
                 }
-            }
-            Arg::Out(li) => {
-                let cap = args[li as usize].min(mig::MAX_SYS_DATA as u64);
-                a[li as usize] = cap;
-                outs[nouts] = (i, cap, false);
-                nouts += 1;
-            }
-            Arg::OutFixed(sz) => {
-                outs[nouts] = (i, u64::from(sz), true);
-                nouts += 1;
             }
         }
     }
     if data.len() > mig::MAX_SYS_DATA {
-        return EFAULT_RET;
+        return -7; // E2BIG: the inputs do not fit one frame
     }
     let mut hdr = [0u8; mig::SYSCALL_HDR_LEN];
     mig::Syscall::encode_header(p.token, nr as u32, &a, &mut hdr);
@@ -1411,7 +1508,7 @@ fn forward_one(sh: &Shared, p: &Proc, nr: u64, args: &[u64; 6], f: &syscalls::Fo
         .send_to(p.home, MsgType::Syscall, &[&hdr, &data])
         .is_err()
     {
-        return -5; // EIO: the home node is unreachable (issue: failure handling)
+        return -5; // EIO: the home node is unreachable
     }
     if f.oneway {
         return 0;
@@ -1424,29 +1521,44 @@ fn forward_one(sh: &Shared, p: &Proc, nr: u64, args: &[u64; 6], f: &syscalls::Fo
             Err(_) => return -4, // EINTR: only a fatal signal gets here; the task is ending
         }
     };
-    if result >= 0 {
-        let mut at = 0usize;
-        for &(i, cap, fixed) in &outs[..nouts] {
-            let n = if fixed { cap } else { (result as u64).min(cap) } as usize;
-            if at + n > reply.len() {
-                return -5;
-            }
-            if UserSlice::new(args[i] as usize, n)
-                .writer()
-                .write_slice(&reply[at..at + n])
-                .is_err()
-            {
-                return EFAULT_RET;
-            }
-            at += n;
+    let mut at = 0usize;
+    for b in &plan.bufs[..plan.n] {
+        let n = b.back(result) as usize;
+        if n == 0 {
+            continue;
         }
+        if at + n > reply.len() {
+            return -5;
+        }
+        match inline.as_deref_mut() {
+            Some(dst) => {
+                let m = n.min(dst.len());
+                super_copy(&mut dst[..m], &reply[at..at + m]);
+            }
+            None => {
+                if UserSlice::new(args[b.arg as usize] as usize, n)
+                    .writer()
+                    .write_slice(&reply[at..at + n])
+                    .is_err()
+                {
+                    return EFAULT_RET;
+                }
+            }
+        }
+        at += n;
     }
     result
 }
 
+fn super_copy(dst: &mut [u8], src: &[u8]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = *s;
+    }
+}
+
 /// The deputy runs a forwarded call: copies its inputs into scratch memory, points the
-/// arguments there and records where the outputs will be. `None`: malformed request (answered
-/// with an error by the caller).
+/// arguments there and records where the outputs will be. Errors (a negative errno answered to
+/// the remote): a call that is not forwarded, or buffers that disagree with the plan.
 fn prepare_call(
     scratch: u64,
     nr: u64,
@@ -1454,45 +1566,47 @@ fn prepare_call(
     data: &[u8],
 ) -> core::result::Result<InFlight, i64> {
     let f = match syscalls::classify(nr, args) {
-        Class::Forward(f) => f,
-        _ => return Err(-38), // ENOSYS: not a forwarded call
+        Class::Forward(f) if !f.oneway || f.args == [Arg::Val; 6] => f,
+        // readv/writev arrive as read/write; anything else is not the deputy's to run.
+        _ => return Err(-38), // ENOSYS
     };
+    let plan = syscalls::plan(&f, args)?;
+    if plan.ncaps != 0 {
+        return Err(-22); // the remote caps lengths before forwarding
+    }
     let mut fl = InFlight {
         outs: [(0, 0, false); 6],
         nouts: 0,
+        plan,
     };
     let mut off = 0u64; // into scratch
     let mut at = 0usize; // into data
-    for (i, kind) in f.args.iter().enumerate() {
-        let (len, from_data) = match *kind {
-            Arg::Val => continue,
-            Arg::Str => {
-                let e = data[at..].iter().position(|&c| c == 0).ok_or(EFAULT_RET)?;
-                ((e + 1) as u64, true)
-            }
-            Arg::In(li) => (args[li as usize], true),
-            Arg::Out(li) => (args[li as usize], false),
-            Arg::OutFixed(sz) => (u64::from(sz), false),
+    for b in &plan.bufs[..plan.n] {
+        let in_len = if b.str {
+            let e = data[at..].iter().position(|&c| c == 0).ok_or(EFAULT_RET)?;
+            e as u64 + 1
+        } else {
+            u64::from(b.in_len)
         };
-        if len > mig::MAX_SYS_DATA as u64 || off + len > SCRATCH {
+        let size = in_len.max(u64::from(b.out_cap));
+        if off + size > SCRATCH {
             return Err(EFAULT_RET);
         }
-        if from_data {
-            let end = at + len as usize;
+        if in_len > 0 {
+            let end = at + in_len as usize;
             if end > data.len() {
                 return Err(EFAULT_RET);
             }
-            UserSlice::new((scratch + off) as usize, len as usize)
+            UserSlice::new((scratch + off) as usize, in_len as usize)
                 .writer()
                 .write_slice(&data[at..end])
                 .map_err(|_| EFAULT_RET)?;
             at = end;
-        } else {
-            fl.outs[fl.nouts] = (off, len, matches!(kind, Arg::OutFixed(_)));
-            fl.nouts += 1;
         }
-        args[i] = scratch + off;
-        off += (len + 15) & !15;
+        fl.outs[fl.nouts] = (off, u64::from(b.out_cap), false);
+        fl.nouts += 1;
+        args[b.arg as usize] = scratch + off;
+        off += (size + 15) & !15;
     }
     if at != data.len() {
         return Err(EFAULT_RET);
@@ -1522,8 +1636,11 @@ fn deputy_enter(sh: &Arc<Shared>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool
         let result = regs.args()[0] as i64;
         let mut out = KVec::new();
         if result >= 0 {
-            for &(off, cap, fixed) in &fl.outs[..fl.nouts] {
-                let n = if fixed { cap } else { (result as u64).min(cap) } as usize;
+            for (k, &(off, _, _)) in fl.outs[..fl.nouts].iter().enumerate() {
+                let n = fl.plan.bufs[k].back(result) as usize;
+                if n == 0 {
+                    continue;
+                }
                 let at = out.len();
                 if out.extend_with(n, 0u8, GFP_KERNEL).is_err()
                     || UserSlice::new((scratch + off) as usize, n)
@@ -1679,6 +1796,11 @@ fn guest_enter(sh: &Arc<Shared>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool 
                 return false; // exit here too
             }
             let r = forward(sh, p, nr, &args, &f);
+            regs.set_result(r);
+            true
+        }
+        Class::Vectored(v) => {
+            let r = forward_vectored(sh, p, &args, &v);
             regs.set_result(r);
             true
         }

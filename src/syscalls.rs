@@ -6,7 +6,12 @@
 //! the deputy at the home node with its buffers marshalled ([`Forward`]), or the process goes
 //! home first and runs it there ([`Class::Home`], the default: an unknown call costs time, never
 //! correctness). Pure Rust: tested on the host; `Documentation/syscalls.md` is generated from
-//! [`table`].
+//! [`classify`] by `tests/host` (`make syscalls-doc`).
+//!
+//! A forwarded call's pointer arguments are described by [`Arg`]s; [`plan`] turns the arguments
+//! of one call into the exact buffers both sides marshal (the remote reads the inputs from the
+//! process's memory and writes the outputs back; the deputy places both in its scratch memory),
+//! so the two sides cannot disagree. A NULL pointer stays NULL.
 
 // Shared with the host tests.
 #![allow(dead_code, unreachable_pub)]
@@ -16,19 +21,32 @@
 pub enum Arg {
     /// A plain value, passed as is.
     Val,
-    /// A user buffer the call reads, of the length in argument `n` (sent to the deputy).
+    /// A user buffer the call reads, of the length in argument `n`.
     In(u8),
-    /// A user buffer the call fills, of capacity in argument `n`; the result (if ≥ 0) says how
-    /// many bytes came back.
+    /// A user buffer the call fills, of capacity in argument `n`; the result (if ≥ 0) is the
+    /// number of bytes that come back.
     Out(u8),
-    /// A user buffer the call fills with exactly this many bytes on success.
+    /// A user buffer the call reads, of this size.
+    InFixed(u32),
+    /// A user buffer the call fills with this many bytes on success.
     OutFixed(u32),
+    /// A user buffer of this size the call reads and updates.
+    InOutFixed(u32),
+    /// An array of argument `n` elements of this size, read and updated (`poll`).
+    InOutArray(u8, u32),
+    /// An array of capacity argument `n` elements of this size, of which the result (≥ 0) says
+    /// how many came back (`getgroups`).
+    OutArray(u8, u32),
+    /// An `fd_set` for argument `n` descriptors, read and updated (`select`).
+    FdSet(u8),
     /// A NUL-terminated path (at most [`PATH_MAX`] bytes with the NUL).
     Str,
 }
 
 /// Longest path accepted, with its NUL (`PATH_MAX`).
 pub const PATH_MAX: usize = 4096;
+/// Most bytes of buffers in one forwarded call (one frame's data).
+pub const MAX_DATA: usize = 60 * 1024;
 
 /// How a forwarded call is marshalled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +59,18 @@ pub struct Forward {
     pub chunked: bool,
 }
 
+/// A vectored call the remote turns into its plain form: `readv` → `read` and so on. The iovecs
+/// are gathered into (or scattered from) one buffer on the remote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Vectored {
+    /// The plain call forwarded instead.
+    pub plain: u64,
+    /// Whether data flows from the process to the call (writev) or back (readv).
+    pub input: bool,
+    /// Argument holding the file offset (preadv/pwritev), copied to the plain call's 4th argument.
+    pub offset_arg: Option<u8>,
+}
+
 /// The class of a system call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Class {
@@ -48,6 +78,8 @@ pub enum Class {
     Local,
     /// Forwarded to the deputy.
     Forward(Forward),
+    /// Forwarded as its plain form.
+    Vectored(Vectored),
     /// The process goes home and runs it there.
     Home,
 }
@@ -60,13 +92,26 @@ const fn fwd(args: [Arg; 6]) -> Class {
         chunked: false,
     })
 }
+const fn vals() -> Class {
+    fwd([V; 6])
+}
+const fn a1(a: Arg) -> [Arg; 6] {
+    [a, V, V, V, V, V]
+}
+const fn a2(a: Arg) -> [Arg; 6] {
+    [V, a, V, V, V, V]
+}
 
-/// x86-64 system call numbers used here (`arch/x86/entry/syscalls/syscall_64.tbl`).
+/// x86-64 system call numbers used here (`arch/x86/entry/syscalls/syscall_64.tbl`, Linux 6.12).
 pub mod nr {
     pub const READ: u64 = 0;
     pub const WRITE: u64 = 1;
+    pub const OPEN: u64 = 2;
     pub const CLOSE: u64 = 3;
+    pub const STAT: u64 = 4;
     pub const FSTAT: u64 = 5;
+    pub const LSTAT: u64 = 6;
+    pub const POLL: u64 = 7;
     pub const LSEEK: u64 = 8;
     pub const MMAP: u64 = 9;
     pub const MPROTECT: u64 = 10;
@@ -75,31 +120,107 @@ pub mod nr {
     pub const RT_SIGACTION: u64 = 13;
     pub const RT_SIGPROCMASK: u64 = 14;
     pub const RT_SIGRETURN: u64 = 15;
+    pub const IOCTL: u64 = 16;
     pub const PREAD64: u64 = 17;
     pub const PWRITE64: u64 = 18;
+    pub const READV: u64 = 19;
+    pub const WRITEV: u64 = 20;
+    pub const ACCESS: u64 = 21;
+    pub const PIPE: u64 = 22;
+    pub const SELECT: u64 = 23;
     pub const SCHED_YIELD: u64 = 24;
     pub const MREMAP: u64 = 25;
     pub const MADVISE: u64 = 28;
+    pub const DUP: u64 = 32;
+    pub const DUP2: u64 = 33;
     pub const NANOSLEEP: u64 = 35;
     pub const GETPID: u64 = 39;
+    pub const SENDTO: u64 = 44;
+    pub const RECVFROM: u64 = 45;
+    pub const SHUTDOWN: u64 = 48;
     pub const EXIT: u64 = 60;
+    pub const WAIT4: u64 = 61;
+    pub const KILL: u64 = 62;
+    pub const UNAME: u64 = 63;
+    pub const FCNTL: u64 = 72;
+    pub const FLOCK: u64 = 73;
+    pub const FSYNC: u64 = 74;
+    pub const FDATASYNC: u64 = 75;
+    pub const TRUNCATE: u64 = 76;
+    pub const FTRUNCATE: u64 = 77;
+    pub const GETDENTS: u64 = 78;
+    pub const GETCWD: u64 = 79;
+    pub const CHDIR: u64 = 80;
+    pub const FCHDIR: u64 = 81;
+    pub const RENAME: u64 = 82;
+    pub const MKDIR: u64 = 83;
+    pub const RMDIR: u64 = 84;
+    pub const CREAT: u64 = 85;
+    pub const LINK: u64 = 86;
+    pub const UNLINK: u64 = 87;
+    pub const SYMLINK: u64 = 88;
+    pub const READLINK: u64 = 89;
+    pub const CHMOD: u64 = 90;
+    pub const FCHMOD: u64 = 91;
+    pub const CHOWN: u64 = 92;
+    pub const FCHOWN: u64 = 93;
+    pub const LCHOWN: u64 = 94;
+    pub const UMASK: u64 = 95;
     pub const GETTIMEOFDAY: u64 = 96;
+    pub const GETRLIMIT: u64 = 97;
+    pub const GETRUSAGE: u64 = 98;
+    pub const SYSINFO: u64 = 99;
+    pub const TIMES: u64 = 100;
     pub const GETUID: u64 = 102;
     pub const GETGID: u64 = 104;
     pub const GETEUID: u64 = 107;
     pub const GETEGID: u64 = 108;
+    pub const SETPGID: u64 = 109;
     pub const GETPPID: u64 = 110;
+    pub const GETPGRP: u64 = 111;
+    pub const GETGROUPS: u64 = 115;
+    pub const GETPGID: u64 = 121;
+    pub const GETSID: u64 = 124;
     pub const SIGALTSTACK: u64 = 131;
+    pub const STATFS: u64 = 137;
+    pub const FSTATFS: u64 = 138;
     pub const ARCH_PRCTL: u64 = 158;
+    pub const SETRLIMIT: u64 = 160;
+    pub const GETTID: u64 = 186;
+    pub const TKILL: u64 = 200;
+    pub const GETDENTS64: u64 = 217;
+    pub const SET_TID_ADDRESS: u64 = 218;
+    pub const FADVISE64: u64 = 221;
     pub const CLOCK_GETTIME: u64 = 228;
     pub const CLOCK_GETRES: u64 = 229;
     pub const CLOCK_NANOSLEEP: u64 = 230;
     pub const EXIT_GROUP: u64 = 231;
+    pub const TGKILL: u64 = 234;
     pub const OPENAT: u64 = 257;
+    pub const MKDIRAT: u64 = 258;
+    pub const FCHOWNAT: u64 = 260;
     pub const NEWFSTATAT: u64 = 262;
-    pub const GETRANDOM: u64 = 318;
-    pub const SET_TID_ADDRESS: u64 = 218;
+    pub const UNLINKAT: u64 = 263;
+    pub const RENAMEAT: u64 = 264;
+    pub const RENAMEAT2: u64 = 316;
+    pub const LINKAT: u64 = 265;
+    pub const SYMLINKAT: u64 = 266;
+    pub const READLINKAT: u64 = 267;
+    pub const FCHMODAT: u64 = 268;
+    pub const FACCESSAT: u64 = 269;
+    pub const PSELECT6: u64 = 270;
+    pub const PPOLL: u64 = 271;
     pub const SET_ROBUST_LIST: u64 = 273;
+    pub const UTIMENSAT: u64 = 280;
+    pub const DUP3: u64 = 292;
+    pub const PIPE2: u64 = 293;
+    pub const PREADV: u64 = 295;
+    pub const PWRITEV: u64 = 296;
+    pub const PRLIMIT64: u64 = 302;
+    pub const GETRANDOM: u64 = 318;
+    pub const STATX: u64 = 332;
+    pub const RSEQ: u64 = 334;
+    pub const FACCESSAT2: u64 = 439;
     /// Number of entries of the x86-64 table in Linux 6.12 (highest number + 1).
     pub const COUNT: u64 = 463;
 }
@@ -111,8 +232,61 @@ const MAP_TYPE: u64 = 0x0f;
 const MAP_PRIVATE: u64 = 0x02;
 /// Size of `struct stat` on x86-64.
 pub const STAT_SIZE: u32 = 144;
+/// Size of `struct statfs`.
+const STATFS_SIZE: u32 = 120;
+/// Size of `struct rusage`.
+const RUSAGE_SIZE: u32 = 144;
+/// Size of `struct rlimit` / `struct rlimit64`.
+const RLIMIT_SIZE: u32 = 16;
+/// Size of `struct new_utsname`.
+const UTSNAME_SIZE: u32 = 390;
+/// Size of `struct sysinfo`.
+const SYSINFO_SIZE: u32 = 112;
+/// Size of `struct tms`.
+const TMS_SIZE: u32 = 32;
+/// Size of `struct statx`.
+const STATX_SIZE: u32 = 256;
+/// Size of `struct timespec` / `struct timeval`.
+const TIMESPEC_SIZE: u32 = 16;
+/// Size of `struct pollfd`.
+const POLLFD_SIZE: u32 = 8;
+/// Size of `struct flock`.
+const FLOCK_SIZE: u32 = 32;
 
-/// The class of call `nr` with arguments `args` (the class of `mmap` depends on its flags).
+/// The class of an `fcntl` by its command.
+fn fcntl_class(cmd: u64) -> Class {
+    match cmd {
+        // F_DUPFD F_GETFD F_SETFD F_GETFL F_SETFL F_SETOWN F_GETOWN F_SETSIG F_GETSIG
+        // F_SETLEASE F_GETLEASE F_NOTIFY F_DUPFD_CLOEXEC F_SETPIPE_SZ F_GETPIPE_SZ
+        // F_ADD_SEALS F_GET_SEALS
+        0..=4 | 8..=11 | 1024..=1026 | 1030..=1034 => vals(),
+        // F_GETLK F_SETLK F_SETLKW and the open-file-description locks
+        5..=7 | 36..=38 => fwd([V, V, Arg::InOutFixed(FLOCK_SIZE), V, V, V]),
+        _ => Class::Home,
+    }
+}
+
+/// The class of an `ioctl` by its request: terminal requests are forwarded, the rest goes home.
+fn ioctl_class(req: u64) -> Class {
+    let out = |n| fwd([V, V, Arg::OutFixed(n), V, V, V]);
+    let inp = |n| fwd([V, V, Arg::InFixed(n), V, V, V]);
+    match req {
+        0x5401 => out(36),                  // TCGETS: struct termios
+        0x5402..=0x5404 => inp(36),         // TCSETS TCSETSW TCSETSF
+        0x5409 | 0x540a | 0x540b => vals(), // TCSBRK TCXONC TCFLSH
+        0x540f | 0x5429 => out(4),          // TIOCGPGRP TIOCGSID
+        0x5410 => inp(4),                   // TIOCSPGRP
+        0x5413 => out(8),                   // TIOCGWINSZ
+        0x5414 => inp(8),                   // TIOCSWINSZ
+        0x541b => out(4),                   // FIONREAD
+        0x5421 | 0x5452 => inp(4),          // FIONBIO FIOASYNC
+        0x5450 | 0x5451 => vals(),          // FIONCLEX FIOCLEX
+        _ => Class::Home,
+    }
+}
+
+/// The class of call `nr` with arguments `args` (some classes depend on an argument: `mmap`'s
+/// flags, `fcntl`'s command, `ioctl`'s request).
 pub fn classify(nr: u64, args: &[u64; 6]) -> Class {
     use nr::*;
     match nr {
@@ -122,23 +296,111 @@ pub fn classify(nr: u64, args: &[u64; 6]) -> Class {
         RT_SIGACTION | RT_SIGPROCMASK | RT_SIGRETURN | SIGALTSTACK => Class::Local,
         CLOCK_GETTIME | CLOCK_GETRES | GETTIMEOFDAY | NANOSLEEP | CLOCK_NANOSLEEP => Class::Local,
         SCHED_YIELD | ARCH_PRCTL | GETRANDOM => Class::Local,
-        // Thread bookkeeping of a single-threaded process (libc calls both after fork): the
-        // pointers are used only when a thread of a multi-threaded process exits, and a
-        // migrated process has one thread.
-        SET_TID_ADDRESS | SET_ROBUST_LIST => Class::Local,
-        READ => fwd([V, Arg::Out(2), V, V, V, V]),
+        // Thread bookkeeping of a single-threaded process (libc calls these after fork and at
+        // start): the pointers matter only when a thread of a multi-threaded process exits.
+        SET_TID_ADDRESS | SET_ROBUST_LIST | RSEQ => Class::Local,
+
+        READ | PREAD64 | GETDENTS | GETDENTS64 => fwd(a2(Arg::Out(2))),
         WRITE => Class::Forward(Forward {
-            args: [V, Arg::In(2), V, V, V, V],
+            args: a2(Arg::In(2)),
             oneway: false,
             chunked: true,
         }),
-        PREAD64 => fwd([V, Arg::Out(2), V, V, V, V]),
-        PWRITE64 => fwd([V, Arg::In(2), V, V, V, V]),
-        OPENAT => fwd([V, Arg::Str, V, V, V, V]),
-        CLOSE | LSEEK => fwd([V; 6]),
-        FSTAT => fwd([V, Arg::OutFixed(STAT_SIZE), V, V, V, V]),
+        PWRITE64 => fwd(a2(Arg::In(2))),
+        READV => Class::Vectored(Vectored {
+            plain: READ,
+            input: false,
+            offset_arg: None,
+        }),
+        WRITEV => Class::Vectored(Vectored {
+            plain: WRITE,
+            input: true,
+            offset_arg: None,
+        }),
+        PREADV => Class::Vectored(Vectored {
+            plain: PREAD64,
+            input: false,
+            offset_arg: Some(3),
+        }),
+        PWRITEV => Class::Vectored(Vectored {
+            plain: PWRITE64,
+            input: true,
+            offset_arg: Some(3),
+        }),
+        OPEN | CREAT | ACCESS | CHDIR | RMDIR | MKDIR | UNLINK | CHMOD | CHOWN | LCHOWN
+        | TRUNCATE => fwd(a1(Arg::Str)),
+        RENAME | LINK | SYMLINK => fwd([Arg::Str, Arg::Str, V, V, V, V]),
+        STAT | LSTAT => fwd([Arg::Str, Arg::OutFixed(STAT_SIZE), V, V, V, V]),
+        STATFS => fwd([Arg::Str, Arg::OutFixed(STATFS_SIZE), V, V, V, V]),
+        READLINK => fwd([Arg::Str, Arg::Out(2), V, V, V, V]),
+        OPENAT | MKDIRAT | UNLINKAT | FCHMODAT | FACCESSAT | FACCESSAT2 | FCHOWNAT => {
+            fwd(a2(Arg::Str))
+        }
         NEWFSTATAT => fwd([V, Arg::Str, Arg::OutFixed(STAT_SIZE), V, V, V]),
-        GETPID | GETPPID | GETUID | GETEUID | GETGID | GETEGID => fwd([V; 6]),
+        STATX => fwd([V, Arg::Str, V, V, Arg::OutFixed(STATX_SIZE), V]),
+        READLINKAT => fwd([V, Arg::Str, Arg::Out(3), V, V, V]),
+        RENAMEAT | RENAMEAT2 | LINKAT => fwd([V, Arg::Str, V, Arg::Str, V, V]),
+        SYMLINKAT => fwd([Arg::Str, V, Arg::Str, V, V, V]),
+        UTIMENSAT => fwd([V, Arg::Str, Arg::InFixed(2 * TIMESPEC_SIZE), V, V, V]),
+        FSTAT => fwd(a2(Arg::OutFixed(STAT_SIZE))),
+        FSTATFS => fwd(a2(Arg::OutFixed(STATFS_SIZE))),
+        GETCWD => fwd(a1(Arg::Out(1))),
+        CLOSE | LSEEK | DUP | DUP2 | DUP3 | FSYNC | FDATASYNC | FTRUNCATE | FCHDIR | FCHMOD
+        | FCHOWN | FLOCK | FADVISE64 | UMASK | SHUTDOWN => vals(),
+        PIPE | PIPE2 => fwd(a1(Arg::OutFixed(8))),
+        FCNTL => fcntl_class(args[1]),
+        IOCTL => ioctl_class(args[1]),
+        POLL => fwd(a1(Arg::InOutArray(1, POLLFD_SIZE))),
+        PPOLL => fwd([
+            Arg::InOutArray(1, POLLFD_SIZE),
+            V,
+            Arg::InOutFixed(TIMESPEC_SIZE),
+            Arg::In(4),
+            V,
+            V,
+        ]),
+        SELECT => fwd([
+            V,
+            Arg::FdSet(0),
+            Arg::FdSet(0),
+            Arg::FdSet(0),
+            Arg::InOutFixed(TIMESPEC_SIZE),
+            V,
+        ]),
+        // pselect6's sixth argument points to a structure with another pointer: only NULL here.
+        PSELECT6 if args[5] == 0 => fwd([
+            V,
+            Arg::FdSet(0),
+            Arg::FdSet(0),
+            Arg::FdSet(0),
+            Arg::InOutFixed(TIMESPEC_SIZE),
+            V,
+        ]),
+        SENDTO => fwd([V, Arg::In(2), V, V, Arg::In(5), V]),
+        // recvfrom with a source address needs its in/out length: only without it here.
+        RECVFROM if args[4] == 0 && args[5] == 0 => fwd(a2(Arg::Out(2))),
+
+        GETPID | GETPPID | GETTID | GETUID | GETEUID | GETGID | GETEGID | GETPGRP | GETPGID
+        | GETSID | SETPGID | KILL | TKILL | TGKILL => vals(),
+        GETGROUPS => fwd(a2(Arg::OutArray(0, 4))),
+        WAIT4 => fwd([V, Arg::OutFixed(4), V, Arg::OutFixed(RUSAGE_SIZE), V, V]),
+        UNAME => fwd(a1(Arg::OutFixed(UTSNAME_SIZE))),
+        SYSINFO => fwd(a1(Arg::OutFixed(SYSINFO_SIZE))),
+        TIMES => fwd(a1(Arg::OutFixed(TMS_SIZE))),
+        GETRUSAGE | GETRLIMIT => fwd(a2(Arg::OutFixed(if nr == GETRUSAGE {
+            RUSAGE_SIZE
+        } else {
+            RLIMIT_SIZE
+        }))),
+        SETRLIMIT => fwd(a2(Arg::InFixed(RLIMIT_SIZE))),
+        PRLIMIT64 => fwd([
+            V,
+            V,
+            Arg::InFixed(RLIMIT_SIZE),
+            Arg::OutFixed(RLIMIT_SIZE),
+            V,
+            V,
+        ]),
         EXIT | EXIT_GROUP => Class::Forward(Forward {
             args: [V; 6],
             oneway: true,
@@ -148,11 +410,177 @@ pub fn classify(nr: u64, args: &[u64; 6]) -> Class {
     }
 }
 
+/// Where the bytes of one buffer of a forwarded call come from and go to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Buf {
+    /// Argument index of the pointer.
+    pub arg: u8,
+    /// A path: its length is found by its NUL (`len` is the limit).
+    pub str: bool,
+    /// Bytes sent to the deputy (0 for pure outputs).
+    pub in_len: u32,
+    /// Capacity of what comes back (0 for pure inputs).
+    pub out_cap: u32,
+    /// How many bytes come back: all of `out_cap` on success, or by the result.
+    pub out: Back,
+}
+
+/// How many output bytes come back after the call returned `r` ≥ 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Back {
+    /// Nothing.
+    None,
+    /// All of `out_cap`.
+    All,
+    /// `r` bytes (at most `out_cap`).
+    Result,
+    /// `r` elements of this size (at most `out_cap` bytes).
+    ResultTimes(u32),
+}
+
+impl Buf {
+    /// Bytes that come back for a call that returned `r` (0 for errors).
+    pub fn back(&self, r: i64) -> u32 {
+        if r < 0 {
+            return 0;
+        }
+        let r = r as u64;
+        match self.out {
+            Back::None => 0,
+            Back::All => self.out_cap,
+            Back::Result => r.min(u64::from(self.out_cap)) as u32,
+            Back::ResultTimes(s) => {
+                r.saturating_mul(u64::from(s)).min(u64::from(self.out_cap)) as u32
+            }
+        }
+    }
+}
+
+/// The buffers of one forwarded call, in argument order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plan {
+    /// The buffers (first `n`).
+    pub bufs: [Buf; 6],
+    /// Number of buffers.
+    pub n: usize,
+    /// Length arguments capped to what fits (argument index, new value); the deputy runs the
+    /// call with them (a short read is a valid read).
+    pub caps: [(u8, u64); 2],
+    /// Number of caps.
+    pub ncaps: usize,
+}
+
+/// The buffers of forwarded call `f` with arguments `args`. NULL pointers have no buffer.
+/// Errors (as negative errno): `-EINVAL` for a size no single call can carry (an array larger
+/// than [`MAX_DATA`], or outputs that together do not fit one frame).
+pub fn plan(f: &Forward, args: &[u64; 6]) -> Result<Plan, i64> {
+    const EINVAL: i64 = -22;
+    let empty = Buf {
+        arg: 0,
+        str: false,
+        in_len: 0,
+        out_cap: 0,
+        out: Back::None,
+    };
+    let mut p = Plan {
+        bufs: [empty; 6],
+        n: 0,
+        caps: [(0, 0); 2],
+        ncaps: 0,
+    };
+    let max = MAX_DATA as u64;
+    let mut outs = 0u64;
+    for (i, a) in f.args.iter().enumerate() {
+        if *a == Arg::Val || args[i] == 0 {
+            continue;
+        }
+        let mut b = Buf {
+            arg: i as u8,
+            ..empty
+        };
+        match *a {
+            Arg::Val => continue,
+            Arg::Str => {
+                b.str = true;
+                b.in_len = PATH_MAX as u32;
+            }
+            Arg::In(n) => {
+                let len = args[n as usize];
+                if len > max {
+                    if p.ncaps == p.caps.len() {
+                        return Err(EINVAL);
+                    }
+                    p.caps[p.ncaps] = (n, max);
+                    p.ncaps += 1;
+                }
+                b.in_len = len.min(max) as u32;
+            }
+            Arg::Out(n) => {
+                let cap = args[n as usize];
+                if cap > max {
+                    if p.ncaps == p.caps.len() {
+                        return Err(EINVAL);
+                    }
+                    p.caps[p.ncaps] = (n, max);
+                    p.ncaps += 1;
+                }
+                b.out_cap = cap.min(max) as u32;
+                b.out = Back::Result;
+            }
+            Arg::InFixed(s) => b.in_len = s,
+            Arg::OutFixed(s) => {
+                b.out_cap = s;
+                b.out = Back::All;
+            }
+            Arg::InOutFixed(s) => {
+                b.in_len = s;
+                b.out_cap = s;
+                b.out = Back::All;
+            }
+            Arg::InOutArray(n, s) => {
+                let len = args[n as usize].saturating_mul(u64::from(s));
+                if len > max {
+                    return Err(EINVAL);
+                }
+                b.in_len = len as u32;
+                b.out_cap = len as u32;
+                b.out = Back::All;
+            }
+            Arg::OutArray(n, s) => {
+                let len = args[n as usize].saturating_mul(u64::from(s));
+                if len > max {
+                    return Err(EINVAL);
+                }
+                b.out_cap = len as u32;
+                b.out = Back::ResultTimes(s);
+            }
+            Arg::FdSet(n) => {
+                let nfds = args[n as usize].min(1 << 20);
+                let len = nfds.div_ceil(64) * 8;
+                if len > max {
+                    return Err(EINVAL);
+                }
+                b.in_len = len as u32;
+                b.out_cap = len as u32;
+                b.out = Back::All;
+            }
+        }
+        outs += u64::from(b.out_cap);
+        p.bufs[p.n] = b;
+        p.n += 1;
+    }
+    // The inputs are checked against MAX_DATA once read (paths have their real length then).
+    if outs > max {
+        return Err(EINVAL);
+    }
+    Ok(p)
+}
+
 /// Name of a class for documentation and logs.
 pub fn class_name(c: &Class) -> &'static str {
     match c {
         Class::Local => "local",
-        Class::Forward(_) => "forwarded",
+        Class::Forward(_) | Class::Vectored(_) => "forwarded",
         Class::Home => "go home",
     }
 }

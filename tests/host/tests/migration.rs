@@ -2,7 +2,7 @@
 //! issue requires.
 use oxmosix_host_tests::proto::mig::*;
 use oxmosix_host_tests::proto::{encode_frame, Header, Message, MsgType, ProtoError, HEADER_LEN};
-use oxmosix_host_tests::syscalls::{self, nr, Arg, Class};
+use oxmosix_host_tests::syscalls::{self, nr, Arg, Back, Class};
 use proptest::prelude::*;
 
 fn frame(t: MsgType, payload: &[u8]) -> Vec<u8> {
@@ -288,4 +288,43 @@ fn forwarded_buffers_are_well_formed() {
             }
         }
     }
+}
+
+#[test]
+fn plans_marshal_what_the_calls_touch() {
+    let f = |n: u64, a: [u64; 6]| match syscalls::classify(n, &a) {
+        Class::Forward(f) => syscalls::plan(&f, &a),
+        c => panic!("{n}: {c:?}"),
+    };
+    // read: one output buffer, capped to one frame, result bytes back.
+    let p = f(nr::READ, [3, 0x1000, 1 << 20, 0, 0, 0]).unwrap();
+    assert_eq!(p.n, 1);
+    assert_eq!(
+        (p.bufs[0].arg, p.bufs[0].out_cap, p.bufs[0].out),
+        (1, syscalls::MAX_DATA as u32, Back::Result)
+    );
+    assert_eq!(&p.caps[..p.ncaps], &[(2, syscalls::MAX_DATA as u64)]);
+    assert_eq!(p.bufs[0].back(100), 100);
+    assert_eq!(p.bufs[0].back(-4), 0);
+    // wait4 with NULL status and rusage: no buffers at all.
+    assert_eq!(f(nr::WAIT4, [0, 0, 0, 0, 0, 0]).unwrap().n, 0);
+    let p = f(nr::WAIT4, [7, 0x1000, 0, 0x2000, 0, 0]).unwrap();
+    assert_eq!((p.n, p.bufs[0].out_cap, p.bufs[1].out_cap), (2, 4, 144));
+    // poll: nfds pollfds in and out; too many to fit is EINVAL.
+    let p = f(nr::POLL, [0x1000, 3, 100, 0, 0, 0]).unwrap();
+    assert_eq!((p.bufs[0].in_len, p.bufs[0].out_cap), (24, 24));
+    assert_eq!(f(nr::POLL, [0x1000, 1 << 20, 0, 0, 0, 0]), Err(-22));
+    // select: fd_sets of ceil(nfds/64) words, NULL sets skipped.
+    let p = f(nr::SELECT, [65, 0x1000, 0, 0x3000, 0x4000, 0]).unwrap();
+    assert_eq!(p.n, 3);
+    assert_eq!(
+        (p.bufs[0].in_len, p.bufs[1].arg, p.bufs[2].in_len),
+        (16, 3, 16)
+    );
+    // getgroups: result elements of 4 bytes back.
+    let p = f(nr::GETGROUPS, [8, 0x1000, 0, 0, 0, 0]).unwrap();
+    assert_eq!((p.bufs[0].out_cap, p.bufs[0].back(3)), (32, 12));
+    // renameat2: two paths in order.
+    let p = f(nr::RENAMEAT2, [1, 0x1000, 2, 0x2000, 0, 0]).unwrap();
+    assert_eq!((p.n, p.bufs[0].str, p.bufs[1].arg), (2, true, 3));
 }
