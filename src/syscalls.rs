@@ -271,16 +271,16 @@ fn ioctl_class(req: u64) -> Class {
     let out = |n| fwd([V, V, Arg::OutFixed(n), V, V, V]);
     let inp = |n| fwd([V, V, Arg::InFixed(n), V, V, V]);
     match req {
-        0x5401 => out(36),                  // TCGETS: struct termios
-        0x5402..=0x5404 => inp(36),         // TCSETS TCSETSW TCSETSF
-        0x5409 | 0x540a | 0x540b => vals(), // TCSBRK TCXONC TCFLSH
-        0x540f | 0x5429 => out(4),          // TIOCGPGRP TIOCGSID
-        0x5410 => inp(4),                   // TIOCSPGRP
-        0x5413 => out(8),                   // TIOCGWINSZ
-        0x5414 => inp(8),                   // TIOCSWINSZ
-        0x541b => out(4),                   // FIONREAD
-        0x5421 | 0x5452 => inp(4),          // FIONBIO FIOASYNC
-        0x5450 | 0x5451 => vals(),          // FIONCLEX FIOCLEX
+        0x5401 => out(36),          // TCGETS: struct termios
+        0x5402..=0x5404 => inp(36), // TCSETS TCSETSW TCSETSF
+        0x5409..=0x540b => vals(),  // TCSBRK TCXONC TCFLSH
+        0x540f | 0x5429 => out(4),  // TIOCGPGRP TIOCGSID
+        0x5410 => inp(4),           // TIOCSPGRP
+        0x5413 => out(8),           // TIOCGWINSZ
+        0x5414 => inp(8),           // TIOCSWINSZ
+        0x541b => out(4),           // FIONREAD
+        0x5421 | 0x5452 => inp(4),  // FIONBIO FIOASYNC
+        0x5450 | 0x5451 => vals(),  // FIONCLEX FIOCLEX
         _ => Class::Home,
     }
 }
