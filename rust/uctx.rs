@@ -228,6 +228,64 @@ pub(crate) fn set_signals(s: &Signals) {
     }
 }
 
+/// Action of a signal at a deputy (see [`set_deputy_actions`]).
+pub(crate) const SIG_DFL: u64 = 0;
+/// See [`SIG_DFL`].
+pub(crate) const SIG_IGN: u64 = 1;
+const SA_RESTART: u64 = 0x1000_0000;
+const SA_RESTORER: u64 = 0x0400_0000;
+/// Signals whose default action is to ignore them: SIGCHLD, SIGCONT, SIGURG, SIGWINCH.
+const DEFAULT_IGNORED: u64 = (1 << 16) | (1 << 17) | (1 << 22) | (1 << 27);
+
+/// Gives current (a deputy) actions that catch every signal the process would notice with a
+/// handler at `handler` (returning through `restorer`), all signals blocked while it runs, and
+/// SA_RESTART as the process had it; signals the process ignores (or ignores by default) keep that
+/// disposition, so system calls run for it are interrupted exactly when they would have been.
+/// `process` is the process's own actions (from its image).
+pub(crate) fn set_deputy_actions(process: &[[u64; 4]; 64], handler: u64, restorer: u64) {
+    let t = cur();
+    // SAFETY: as in `set_signals`.
+    unsafe {
+        let sh = (*t).sighand;
+        bindings::spin_lock_irq(ptr::addr_of_mut!((*sh).siglock));
+        for (i, a) in process.iter().enumerate() {
+            if i == 8 || i == 18 {
+                continue;
+            }
+            let keep = a[0] == SIG_IGN || (a[0] == SIG_DFL && DEFAULT_IGNORED & (1 << i) != 0);
+            let sa = ptr::addr_of_mut!((*sh).action[i].sa);
+            let (h, f, r) = if keep {
+                (a[0], 0, 0)
+            } else {
+                (handler, SA_RESTORER | (a[1] & SA_RESTART), restorer)
+            };
+            ptr::write(ptr::addr_of_mut!((*sa).sa_handler).cast::<u64>(), h);
+            (*sa).sa_flags = f as c_ulong;
+            ptr::write(ptr::addr_of_mut!((*sa).sa_restorer).cast::<u64>(), r);
+            (*sa).sa_mask.sig[0] = !SIGKILL_STOP as c_ulong;
+        }
+        bindings::spin_unlock_irq(ptr::addr_of_mut!((*sh).siglock));
+    }
+}
+
+/// Sets the action of signal `sig` (1..=64) of current to its default, so that sending it ends
+/// the task as the signal's default action does.
+pub(crate) fn set_default_action(sig: u32) {
+    if !(1..=64).contains(&sig) {
+        return;
+    }
+    let t = cur();
+    // SAFETY: as in `set_signals`.
+    unsafe {
+        let sh = (*t).sighand;
+        bindings::spin_lock_irq(ptr::addr_of_mut!((*sh).siglock));
+        let sa = ptr::addr_of_mut!((*sh).action[sig as usize - 1].sa);
+        ptr::write(ptr::addr_of_mut!((*sa).sa_handler).cast::<u64>(), SIG_DFL);
+        (*sa).sa_flags = 0;
+        bindings::spin_unlock_irq(ptr::addr_of_mut!((*sh).siglock));
+    }
+}
+
 /// Sets current's blocked mask (SIGKILL and SIGSTOP can never be blocked).
 pub(crate) fn set_blocked(mask: u64) {
     let mut set = bindings::sigset_t {

@@ -173,6 +173,7 @@ impl Hpc {
         writeln!(out, "failed {}", get(&m.failed))?;
         writeln!(out, "forwarded {}", get(&m.forwarded))?;
         writeln!(out, "served {}", get(&m.served))?;
+        writeln!(out, "signals {}", get(&m.signals))?;
         writeln!(out, "pages_out {}", get(&m.pages_out))?;
         writeln!(out, "pages_in {}", get(&m.pages_in))?;
         writeln!(out, "stray {}", get(&m.stray))

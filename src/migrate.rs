@@ -42,10 +42,18 @@ pub(crate) const SHELL_PATH: &CStr = c_str!("/sbin/oxmosix-shell");
 /// System-call number the deputy stub uses to report a result and ask for the next call.
 pub(crate) const DEPUTY_CALL: u64 = 0x4f58;
 
-/// The deputy stub: `mov rdi, rax; mov eax, DEPUTY_CALL; syscall; jmp <start>`.
-const STUB: [u8; 12] = [
-    0x48, 0x89, 0xc7, 0xb8, 0x58, 0x4f, 0x00, 0x00, 0x0f, 0x05, 0xeb, 0xf4,
+/// System-call number of the deputy's signal handler: a signal arrived for the process.
+pub(crate) const DEPUTY_SIGNAL: u64 = 0x4f59;
+
+/// The deputy stub. At 0: `mov rdi, rax; mov eax, DEPUTY_CALL; syscall; jmp 0` (the loop).
+/// At [`STUB_HANDLER`]: the signal handler, `mov eax, DEPUTY_SIGNAL; syscall; ret` (the signal
+/// number is in rdi). At [`STUB_RESTORER`]: `mov eax, 15 (rt_sigreturn); syscall`.
+const STUB: [u8; 32] = [
+    0x48, 0x89, 0xc7, 0xb8, 0x58, 0x4f, 0x00, 0x00, 0x0f, 0x05, 0xeb, 0xf4, 0x90, 0x90, 0x90, 0x90,
+    0xb8, 0x59, 0x4f, 0x00, 0x00, 0x0f, 0x05, 0xc3, 0xb8, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x90,
 ];
+const STUB_HANDLER: u64 = 16;
+const STUB_RESTORER: u64 = 24;
 /// Size of the deputy's scratch memory for marshalled buffers.
 const SCRATCH: u64 = 256 * 1024;
 /// Most processes one node tracks (local records, deputies and guests together).
@@ -82,6 +90,8 @@ pub(crate) struct MigStats {
     pub(crate) forwarded: AtomicU64,
     /// System calls served by deputies here.
     pub(crate) served: AtomicU64,
+    /// Signals deputies here forwarded to their processes.
+    pub(crate) signals: AtomicU64,
     /// Pages sent in images.
     pub(crate) pages_out: AtomicU64,
     /// Pages received in images.
@@ -159,6 +169,8 @@ struct Inner {
     finished: bool,
     /// Guest: a go-home request arrived before the image was installed.
     go_home: bool,
+    /// Since when (monotonic ms) the node this process depends on is unreachable (0: it is not).
+    lost_since: u64,
 }
 
 /// One process known to this node.
@@ -199,6 +211,7 @@ impl Proc {
             in_flight: None,
             finished: false,
             go_home: false,
+            lost_since: 0,
         };
         Arc::pin_init(
             pin_init!(Proc {
@@ -689,6 +702,71 @@ fn request_guest_home(sh: &Arc<Shared>, p: &Arc<Proc>, t: &TaskRef) {
     }
 }
 
+/// Ends the processes that depend on a node that is gone: a deputy whose process ran on it, a
+/// guest whose home it was. A node counts as gone when it has been down or without a connection
+/// for `timeout` ms (the node timeout of `/proc/hpc/admin/timeout`, 5 s by default); called every
+/// gossip interval, so a process ends at most `timeout` + one gossip interval after its node
+/// disappeared. Each end is logged with its reason.
+pub(crate) fn check_peers(sh: &Arc<Shared>, now: u64, timeout_ms: u64) {
+    let Ok(all) = sh.mig.all() else { return };
+    let me = sh.self_id();
+    for p in all.iter() {
+        let (state, peer, task, since) = {
+            let i = p.inner.lock();
+            let peer = if p.home == me { i.where_ } else { p.home };
+            (i.state, peer, i.task.clone(), i.lost_since)
+        };
+        let depends = match state {
+            pstate::DEPUTY | pstate::GUEST => true,
+            pstate::MIGRATING => peer != me && peer != 0,
+            _ => false,
+        };
+        if !depends || peer == me {
+            continue;
+        }
+        if sh.is_up(peer) {
+            if since != 0 {
+                p.inner.lock().lost_since = 0;
+            }
+            continue;
+        }
+        if since == 0 {
+            p.inner.lock().lost_since = now;
+            continue;
+        }
+        if now.saturating_sub(since) < timeout_ms {
+            continue;
+        }
+        let Some(t) = task else { continue };
+        if state == pstate::MIGRATING {
+            // A transfer in progress fails on its own timeouts; wake it now.
+            p.cv.notify_all();
+            continue;
+        }
+        if p.home == me {
+            pr_warn!(
+                "migration: process {} ended: node {} where it ran is gone (no contact for {} ms)\n",
+                p.home_pid,
+                peer,
+                now - since
+            );
+        } else {
+            pr_warn!(
+                "migration: guest {} (pid {} of node {}) ended: its home node is gone (no contact for {} ms)\n",
+                t.pid(),
+                p.home_pid,
+                peer,
+                now - since
+            );
+        }
+        p.set_state(|i| {
+            i.finished = true;
+            i.lost_since = now;
+        });
+        let _ = t.send_signal(SIGKILL);
+    }
+}
+
 /// Sets a node parameter; `expel` and `bring` also act.
 pub(crate) fn set_param(sh: &Arc<Shared>, key: u32, value: u64) -> Result {
     sh.set_param(key, value)?;
@@ -1010,8 +1088,11 @@ fn stream(
 /// Turns the calling task into the deputy of its process, now running on `target`: releases
 /// its memory, maps the stub and scratch memory, points its registers at the stub and marks it.
 fn become_deputy(p: &Arc<Proc>, target: u32) -> Result {
-    uctx::flush_signals();
+    // Pending signals went with the image; from now on signals arriving here are caught by the
+    // stub's handler and forwarded (see `set_deputy_actions`).
+    let actions = uctx::signals().actions;
     uctx::set_blocked(!0);
+    uctx::flush_signals();
     let vdso = uctx::vdso_addr();
     for v in uctx::vmas()?.iter() {
         if !is_vdso(v, vdso) {
@@ -1021,6 +1102,8 @@ fn become_deputy(p: &Arc<Proc>, target: u32) -> Result {
     let scratch = uctx::map_anywhere(SCRATCH, 3)?;
     let stub = uctx::map_anywhere(PAGE as u64, 5)?;
     uctx::poke(stub, &STUB)?;
+    uctx::set_deputy_actions(&actions, stub + STUB_HANDLER, stub + STUB_RESTORER);
+    uctx::set_blocked(0);
     let mut r = [0u64; uctx::NREGS];
     r[mig::REG_IP] = stub;
     r[mig::REG_SP] = scratch + SCRATCH;
@@ -1282,6 +1365,12 @@ pub(crate) fn on_message(sh: &Arc<Shared>, from: u32, m: &Message<'_>) -> Result
                     request_guest_home(sh, &p, &t);
                 } else {
                     p.inner.lock().go_home = true;
+                }
+                return Ok(());
+            }
+            mig::ctl::SIGNAL if p.home != sh.self_id() => {
+                if let Some(t) = task {
+                    let _ = t.send_signal(c.arg as i32);
                 }
                 return Ok(());
             }
@@ -1624,6 +1713,18 @@ fn send_reply(sh: &Shared, p: &Proc, result: i64, out: &[u8]) {
 /// The deputy's system-call entry: report the result of the call it just ran, then wait for
 /// the next forwarded call, the process coming home, or its end.
 fn deputy_enter(sh: &Arc<Shared>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool {
+    if regs.nr() == DEPUTY_SIGNAL {
+        // The stub's handler: a signal for the process arrived at home. The remote delivers it
+        // with the process's own handlers, mask and flags.
+        let sig = regs.args()[0];
+        if (1..=64).contains(&sig) {
+            let where_ = p.inner.lock().where_;
+            let _ = send_ctl(sh, where_, p.token, mig::ctl::SIGNAL, sig as u32);
+            bump(&sh.mig.stats.signals);
+        }
+        regs.set_result(0);
+        return true;
+    }
     if regs.nr() != DEPUTY_CALL {
         // The restart of an interrupted forwarded call: let it run again.
         return false;
@@ -1731,9 +1832,21 @@ fn deputy_enter(sh: &Arc<Shared>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool
                 return true;
             }
             Item::Ctl(c) if c.op == mig::ctl::GONE => {
-                // The process ended on the remote node.
+                // The process ended on the remote node: end the same way here, so that the
+                // parent's wait() sees the signal that ended it.
                 p.set_state(|i| i.finished = true);
-                let _ = TaskRef::current().send_signal(SIGKILL);
+                let sig = match c.arg & 0x7f {
+                    0 => SIGKILL as u32,
+                    s => s,
+                };
+                // Signals whose default action stops or ignores cannot end the deputy.
+                let sig = if matches!(sig, 17..=23 | 28) {
+                    SIGKILL as u32
+                } else {
+                    sig
+                };
+                uctx::set_default_action(sig);
+                let _ = TaskRef::current().send_signal(sig as i32);
                 regs.set_result(0);
                 return true;
             }

@@ -612,6 +612,7 @@ fn gossip_loop(sh: &Arc<Shared>) {
             next_gossip = now + u64::from(p.gossip_interval_ms);
             gossip_round(sh, now);
             peer::maintain(sh, now);
+            crate::migrate::check_peers(sh, now, u64::from(p.timeout_ms));
         }
         let wait = p
             .decay_interval_ms

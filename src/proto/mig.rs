@@ -88,8 +88,10 @@ pub mod ctl {
     pub const MOVED: u32 = 4;
     /// Home to target: the image was installed; run it (commits a migration).
     pub const GO: u32 = 5;
+    /// Deputy to remote: signal `arg` (1..=64) arrived for the process at home.
+    pub const SIGNAL: u32 = 6;
     /// Largest defined operation.
-    pub const MAX: u32 = 5;
+    pub const MAX: u32 = 6;
 }
 
 fn token(b: &[u8]) -> Result<u64, ProtoError> {
@@ -572,6 +574,9 @@ impl Ctl {
         };
         if c.op == 0 || c.op > ctl::MAX {
             return Err(ProtoError::BadField("ctl.op"));
+        }
+        if c.op == ctl::SIGNAL && (c.arg == 0 || c.arg > 64) {
+            return Err(ProtoError::BadField("ctl.signal"));
         }
         Ok(c)
     }
