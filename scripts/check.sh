@@ -121,7 +121,7 @@ cluster_ktap() {
 
 kselftests() {
 	# All tests on 3 nodes (migrate_test alone may take up to its 1500 s limit when things hang).
-	cluster_ktap ktap-3nodes 3 "$(tr '\n' ' ' < "$TOP/tests/selftests/oxmosix/tests.list")" 2100
+	cluster_ktap ktap-3nodes 3 "$(tr '\n' ' ' < "$TOP/tests/selftests/oxmosix/tests.list")" 3300
 	cluster_ktap ktap-5nodes 5 "net_test cluster_test"
 }
 

@@ -10,6 +10,7 @@ PKGS=(
 	make gcc libc6-dev flex bison bc libelf-dev libssl-dev cpio xz-utils kmod python3 dwarves
 	qemu-system-x86 qemu-utils   # TCG guests (qemu-utils: 7.2 replaces the preinstalled one)
 	busybox-static               # guest userland
+	bzip2                        # a dynamically linked program the transparency tests migrate (with xz)
 	iproute2 socat               # cluster segment (netns, bridge, taps); interactive node shells
 	perl                         # the kernel's checkpatch.pl on patches/
 	coreutils procps

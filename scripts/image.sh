@@ -19,6 +19,15 @@ for t in mosctl migrate mps; do
 	[ -x "$TOOLS_BIN/$t" ] || die "$TOOLS_BIN/$t missing: make tools"
 	install -m 755 "$TOOLS_BIN/$t" "$root/opt/oxmosix/bin/$t"
 done
+# Dynamically linked Debian programs (with their libraries and loader) for the transparency tests.
+for prog in /usr/bin/xz /usr/bin/bzip2; do
+	[ -x "$prog" ] || die "$prog missing: make deps"
+	install -m 755 "$prog" "$root/usr/bin/${prog##*/}"
+	for lib in $(ldd "$prog" | awk '/=> \// { print $3 } /^\t\/lib/ { print $1 }'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+done
 [ -x "$BUILD/shell/oxmosix-shell" ] || die "oxmosix-shell missing: make tools"
 install -m 755 "$BUILD/shell/oxmosix-shell" "$root/sbin/oxmosix-shell"
 [ -d "$BUILD/selftests/oxmosix" ] || die "selftests missing: make selftests"

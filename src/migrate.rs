@@ -705,8 +705,8 @@ fn request_guest_home(sh: &Arc<Shared>, p: &Arc<Proc>, t: &TaskRef) {
 /// Ends the processes that depend on a node that is gone: a deputy whose process ran on it, a
 /// guest whose home it was. A node counts as gone when it has been down or without a connection
 /// for `timeout` ms (the node timeout of `/proc/hpc/admin/timeout`, 5 s by default); called every
-/// gossip interval, so a process ends at most `timeout` + one gossip interval after its node
-/// disappeared. Each end is logged with its reason.
+/// gossip interval, so a process ends at most `timeout` + one gossip interval (6 s by default)
+/// after its node went silent. Each end is logged with its reason.
 pub(crate) fn check_peers(sh: &Arc<Shared>, now: u64, timeout_ms: u64) {
     let Ok(all) = sh.mig.all() else { return };
     let me = sh.self_id();
@@ -730,13 +730,18 @@ pub(crate) fn check_peers(sh: &Arc<Shared>, now: u64, timeout_ms: u64) {
             }
             continue;
         }
-        if since == 0 {
-            p.inner.lock().lost_since = now;
-            continue;
+        // Marked down (no news for `timeout`): gone now. Up but without a connection: gone once
+        // that lasted `timeout`.
+        if sh.node_up(peer) {
+            if since == 0 {
+                p.inner.lock().lost_since = now;
+                continue;
+            }
+            if now.saturating_sub(since) < timeout_ms {
+                continue;
+            }
         }
-        if now.saturating_sub(since) < timeout_ms {
-            continue;
-        }
+        let since = if since == 0 { now } else { since };
         let Some(t) = task else { continue };
         if state == pstate::MIGRATING {
             // A transfer in progress fails on its own timeouts; wake it now.

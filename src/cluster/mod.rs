@@ -240,6 +240,12 @@ impl Shared {
             .any(|p| p.id == id && p.conn.as_ref().is_some_and(|c| c.alive()))
     }
 
+    /// Whether node `id` is up in the load vector (heard of within the node timeout).
+    pub(crate) fn node_up(&self, id: u32) -> bool {
+        let s = self.state.lock();
+        vector::find(&s.slots, id).is_some_and(|i| s.slots[i].up)
+    }
+
     /// Whether this node refuses guests (`block`).
     pub(crate) fn blocks_guests(&self) -> bool {
         self.state.lock().params.flags & flags::BLOCK != 0

@@ -1,0 +1,205 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# transparency_test: real programs nobody here wrote run remote unchanged. Each program is started
+# on node 1, migrated to node 2 while it runs, and its output compared byte for byte with an
+# unmigrated run; pipelines, a remote reader of a home pipe, a terminal, signals and a node
+# failure are checked the same way. KTAP output; runs on node 1 of 3 (skips with fewer nodes).
+# Programs: busybox sha256sum, gzip/gunzip, awk, sort, cat (static); /usr/bin/xz and
+# /usr/bin/bzip2 from Debian (dynamically linked, with their libraries in the image); sigcheck and
+# migrant (this directory).
+here=$(cd "$(dirname "$0")" && pwd)
+export PATH=/opt/oxmosix/bin:$here:$PATH
+cd /tmp || exit 1
+. /etc/profile 2>/dev/null
+node=$(sed -n 's/.*oxnode=\([0-9]*\).*/\1/p' /proc/cmdline)
+nodes=$(sed -n 's/.*oxnodes=\([0-9]*\).*/\1/p' /proc/cmdline)
+net=$(sed -n 's/.*oxnet=\([0-9.]*\).*/\1/p' /proc/cmdline)
+net=${net:-10.77.0}
+TOTAL=13
+echo "TAP version 13"
+if [ "${nodes:-0}" -lt 3 ] || [ "$node" != 1 ]; then
+	echo "1..0 # SKIP needs node 1 of a cluster of at least 3 nodes"
+	exit 4
+fi
+echo "1..$TOTAL"
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n $1"; }
+log() { echo "# $*"; }
+now() { awk '{ print $1 }' /proc/uptime; }
+agent() { printf 'GET /cgi-bin/%s HTTP/1.0\r\n\r\n' "$2" | nc "$net.$1" 8000 2>/dev/null | sed '1,/^\r*$/d'; }
+
+# Migrates pid $1 to node 2 and checks that it runs there; prints what happened.
+to2() {
+	if migrate "$1" 2; then
+		w=$(mosctl where "$1" 2>/dev/null)
+		log "pid $1 ($2) migrated, now on node $w"
+		[ "$w" = 2 ]
+	else
+		log "migrate $1 ($2) failed"
+		return 1
+	fi
+}
+
+# compare NAME PROG CMD: runs CMD once at home into a reference file, then again with the
+# process named PROG migrated to node 2 mid-run; the outputs must be identical.
+compare() {
+	name=$1
+	prog=$2
+	shift 2
+	sh -c "$*" > "/tmp/$name.ref" 2>&1
+	sh -c "$*" > "/tmp/$name.out" 2>&1 &
+	s=$!
+	p=
+	for i in $(seq 1 50); do
+		p=$(pidof "$prog" | awk '{ print $NF }')
+		[ -n "$p" ] && break
+		sleep 0.05
+	done
+	sleep 0.2
+	moved=1
+	[ -n "$p" ] && { to2 "$p" "$name"; moved=$?; }
+	wait "$s"
+	rc=$?
+	if [ $moved = 0 ] && [ $rc = 0 ] && cmp -s "/tmp/$name.ref" "/tmp/$name.out"; then
+		ok "$name: $prog migrated mid-run, output identical ($(wc -c < "/tmp/$name.out") bytes)"
+	else
+		log "moved=$moved exit=$rc; ref: $(head -c 200 "/tmp/$name.ref"); out: $(head -c 200 "/tmp/$name.out")"
+		bad "$name"
+	fi
+}
+
+dd if=/dev/urandom of=/tmp/big bs=1M count=64 2>/dev/null
+head -c 4194304 /tmp/big > /tmp/med
+head -c 1048576 /tmp/big > /tmp/small
+awk 'BEGIN { srand(7); for (i = 0; i < 120000; i++) printf "%08d line %d\n", int(rand() * 1e8), i }' > /tmp/lines
+log "inputs: 64 MiB, 4 MiB and 1 MiB random, $(wc -c < /tmp/lines)-byte text"
+
+compare sha256sum sha256sum "sha256sum /tmp/big"
+compare gzip_gunzip gzip "gzip -9 -c /tmp/med | gunzip -c | sha256sum"
+compare awk awk "awk 'BEGIN { s = 0; for (i = 1; i <= 2000000; i++) s = (s * 31 + i % 97) % 1000003; print s }'"
+compare sort sort "sort /tmp/lines"
+compare xz xz "/usr/bin/xz -9 -c /tmp/small | sha256sum"
+compare bzip2 bzip2 "/usr/bin/bzip2 -9 -c /tmp/med | sha256sum"
+
+# A pipeline whose both ends are remote: cat | sha256sum.
+sha256sum < /tmp/med > /tmp/pipe.ref
+( cat /tmp/med | sha256sum > /tmp/pipe.out ) &
+sleep 0.3
+both=0
+for p in $(pidof cat) $(pidof sha256sum); do to2 "$p" pipeline || both=1; done
+wait
+if [ $both = 0 ] && cmp -s /tmp/pipe.ref /tmp/pipe.out; then ok "pipeline cat | sha256sum, both ends remote"; else bad "pipeline both remote"; fi
+
+# A remote process reading its stdin from a pipe at home, fed slowly.
+( for i in 1 2 3 4 5 6; do sleep 0.5; echo "chunk $i"; done ) | sort -r > /tmp/stdin.out &
+sleep 0.2
+p=$(pidof sort)
+to2 "$p" "sort reading a home pipe"
+moved=$?
+wait
+if [ $moved = 0 ] && [ "$(head -1 /tmp/stdin.out)" = "chunk 6" ] && [ "$(wc -l < /tmp/stdin.out)" = 6 ]; then
+	ok "remote reader of a pipe at home"
+else
+	bad "remote reader of a pipe at home"
+fi
+
+# A remote process writing to a terminal (isatty, tcgetattr, write: forwarded ioctls and write).
+SIGCHECK_TTY=/dev/ttyS3 sigcheck tty > /tmp/tty.out 2>&1 &
+p=$!
+sleep 0.3
+to2 "$p" sigcheck-tty
+moved=$?
+sleep 1
+kill -USR1 "$p"
+wait "$p"
+rc=$?
+if [ $moved = 0 ] && [ $rc = 7 ] && grep -q "tty ok" /tmp/tty.out; then ok "remote process writes to a terminal"; else log "$(cat /tmp/tty.out) exit $rc"; bad "terminal"; fi
+
+# Signals: a handler runs remotely on SIGUSR1 sent at home; EINTR on a blocked forwarded read.
+rm -f /tmp/ff
+mkfifo /tmp/ff
+sigcheck read < /tmp/ff > /tmp/sig.out 2>&1 &
+p=$!
+exec 7> /tmp/ff
+sleep 0.3
+to2 "$p" sigcheck-read
+moved=$?
+sleep 2
+kill -USR1 "$p"
+sleep 1
+kill -USR1 "$p"
+sleep 1
+exec 7>&-
+wait "$p"
+rc=$?
+if [ $moved = 0 ] && [ $rc = 7 ] && grep -q "handler got 10" /tmp/sig.out && grep -q "read=-1 errno=4 got=10" /tmp/sig.out; then
+	ok "signals: SIGUSR1 handler runs remotely; a blocked forwarded read returns EINTR"
+else
+	log "$(cat /tmp/sig.out) exit $rc"
+	bad "signals: handler and EINTR"
+fi
+
+# A fatal signal raised remotely (SIGSEGV) is what the parent's wait() sees; SIGINT ends it too.
+sigcheck segv > /tmp/segv.out 2>&1 &
+p=$!
+sleep 0.3
+to2 "$p" sigcheck-segv
+moved=$?
+sleep 2
+kill -USR1 "$p"
+wait "$p"
+rc=$?
+sigcheck > /dev/null 2>&1 &
+p2=$!
+sleep 0.3
+to2 "$p2" sigcheck-int
+moved2=$?
+sleep 1
+kill -INT "$p2"
+wait "$p2"
+rc2=$?
+if [ $moved = 0 ] && [ $rc = 139 ] && [ $moved2 = 0 ] && [ $rc2 = 130 ]; then
+	ok "remote SIGSEGV seen as WIFSIGNALED/SIGSEGV (139); SIGINT from home ends it (130)"
+else
+	bad "fatal signals (segv exit $rc, int exit $rc2)"
+fi
+
+# Failure: node 2's link is cut while it hosts a guest. The process must end at home within the
+# documented bound (node timeout 5 s + one gossip interval); nothing may stay behind on either node.
+migrant -q -m 8 -t 120 > /dev/null 2>&1 &
+p=$!
+sleep 0.5
+to2 "$p" migrant-failure
+moved=$?
+agent 2 "cut?15" > /dev/null
+t0=$(now)
+gone=1
+for i in $(seq 1 200); do
+	if ! kill -0 "$p" 2>/dev/null || grep -q "^State:.*Z" "/proc/$p/status" 2>/dev/null; then gone=0; break; fi
+	sleep 0.1
+done
+wait "$p"
+rc=$?
+t1=$(now)
+secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+stale=$(grep -c migrant /proc/hpc/procs)
+if [ $moved = 0 ] && [ $gone = 0 ] && [ $rc = 137 ] && [ "$stale" = 0 ] && awk -v s="$secs" 'BEGIN { exit !(s <= 10) }'; then
+	ok "node 2 cut off: the process ended at home after $secs s with SIGKILL, no stale record"
+else
+	log "moved=$moved gone=$gone exit=$rc after $secs s, stale records $stale"
+	bad "failure of the remote node"
+fi
+# Node 2 comes back (link restored after 15 s) and must have dropped its guest.
+left=1
+for i in $(seq 1 60); do
+	if agent 2 "hpc?procs" > /tmp/p2.out && [ -n "$(agent 2 "hpc?admin/version")" ]; then
+		grep -q migrant /tmp/p2.out || { left=0; break; }
+	fi
+	sleep 0.5
+done
+if [ $left = 0 ] && ! agent 2 ps | grep -q migrant; then ok "node 2 dropped the guest whose home it lost"; else bad "stale guest on node 2"; fi
+
+[ $n = $TOTAL ] || echo "# bug: $n results for a plan of $TOTAL"
+[ $fails = 0 ]
