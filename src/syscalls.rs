@@ -135,6 +135,7 @@ pub mod nr {
     pub const DUP2: u64 = 33;
     pub const NANOSLEEP: u64 = 35;
     pub const GETPID: u64 = 39;
+    pub const SENDFILE: u64 = 40;
     pub const SENDTO: u64 = 44;
     pub const RECVFROM: u64 = 45;
     pub const SHUTDOWN: u64 = 48;
@@ -211,6 +212,8 @@ pub mod nr {
     pub const PSELECT6: u64 = 270;
     pub const PPOLL: u64 = 271;
     pub const SET_ROBUST_LIST: u64 = 273;
+    pub const SPLICE: u64 = 275;
+    pub const TEE: u64 = 276;
     pub const UTIMENSAT: u64 = 280;
     pub const DUP3: u64 = 292;
     pub const PIPE2: u64 = 293;
@@ -218,6 +221,7 @@ pub mod nr {
     pub const PWRITEV: u64 = 296;
     pub const PRLIMIT64: u64 = 302;
     pub const GETRANDOM: u64 = 318;
+    pub const COPY_FILE_RANGE: u64 = 326;
     pub const STATX: u64 = 332;
     pub const RSEQ: u64 = 334;
     pub const FACCESSAT2: u64 = 439;
@@ -348,6 +352,10 @@ pub fn classify(nr: u64, args: &[u64; 6]) -> Class {
         CLOSE | LSEEK | DUP | DUP2 | DUP3 | FSYNC | FDATASYNC | FTRUNCATE | FCHDIR | FCHMOD
         | FCHOWN | FLOCK | FADVISE64 | UMASK | SHUTDOWN => vals(),
         PIPE | PIPE2 => fwd(a1(Arg::OutFixed(8))),
+        // Copies between descriptors (all at home): only the offsets travel.
+        SENDFILE => fwd([V, V, Arg::InOutFixed(8), V, V, V]),
+        SPLICE | COPY_FILE_RANGE => fwd([V, Arg::InOutFixed(8), V, Arg::InOutFixed(8), V, V]),
+        TEE => vals(),
         FCNTL => fcntl_class(args[1]),
         IOCTL => ioctl_class(args[1]),
         POLL => fwd(a1(Arg::InOutArray(1, POLLFD_SIZE))),

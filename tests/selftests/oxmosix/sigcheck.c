@@ -4,7 +4,8 @@
  * migrates it meanwhile), waits up to 10 s for SIGUSR1 and prints "handler got N". Then, by mode:
  *   read  read stdin (a pipe nobody writes yet): a SIGUSR1 must interrupt it with EINTR
  *   segv  write to address 8 (SIGSEGV)
- *   tty   open the terminal named by $SIGCHECK_TTY, check isatty() and tcgetattr(), write a line
+ *   tty   (a pseudo-terminal opened at start) isatty() and tcgetattr() on the slave, write a line
+ *         to it and read it back from the master
  * and exits 7.
  */
 #define _GNU_SOURCE
@@ -23,22 +24,35 @@ static void h(int s){ got = s; }
 static double now(void){struct timespec t;clock_gettime(CLOCK_MONOTONIC,&t);return t.tv_sec+t.tv_nsec/1e9;}
 int main(int argc, char **argv){
   struct sigaction sa; memset(&sa,0,sizeof sa); sa.sa_handler=h; sigaction(SIGUSR1,&sa,0);
+  /* A foreground job's SIGINT: the shell starts background jobs with it ignored. */
+  signal(SIGINT, SIG_DFL);
+  int master = -1, slave = -1;
+  if (argc > 1 && !strcmp(argv[1], "tty")) {     /* a pseudo-terminal, set up at home */
+    master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0 || grantpt(master) || unlockpt(master)) return 1;
+    slave = open(ptsname(master), O_RDWR | O_NOCTTY);
+    if (slave < 0) return 1;
+  }
   double t0=now(); while(now()-t0<2.0);            /* migrate window */
+  printf("waiting for SIGUSR1\n"); fflush(stdout);
   /* wait for SIGUSR1 by spinning */
   t0=now(); while(!got && now()-t0<10.0);
   printf("handler got %d\n", got); fflush(stdout);
   if (argc > 1 && !strcmp(argv[1], "read")) {        /* EINTR on a blocked forwarded read */
     char b[8]; got=0;
+    printf("reading\n"); fflush(stdout);
     ssize_t n = read(0, b, sizeof b);
     printf("read=%zd errno=%d got=%d\n", n, n<0?errno:0, got); fflush(stdout);
   }
   if (argc > 1 && !strcmp(argv[1], "segv")) { volatile int *bad = (volatile int *)(uintptr_t)getpid(); bad = (volatile int *)((uintptr_t)bad & 0xff); *bad = 1; }
-  if (argc > 1 && !strcmp(argv[1], "tty")) {
+  if (argc > 1 && !strcmp(argv[1], "tty")) {      /* used remotely: all forwarded */
     struct termios t;
-    const char *dev = getenv("SIGCHECK_TTY");
-    int fd = open(dev ? dev : "/dev/ttyS3", O_RDWR | O_NOCTTY);
-    int ok = fd >= 0 && isatty(fd) && tcgetattr(fd, &t) == 0 && write(fd, "sigcheck\r\n", 10) == 10;
-    printf("tty %s\n", ok ? "ok" : "failed"); fflush(stdout);
+    char buf[64] = "";
+    ssize_t n;
+    int ok = isatty(slave) && tcgetattr(slave, &t) == 0 && write(slave, "sigcheck\n", 9) == 9;
+    n = ok ? read(master, buf, sizeof(buf) - 1) : -1;
+    ok = ok && n > 0 && strstr(buf, "sigcheck") != NULL;
+    printf("tty %s (%zd bytes from the master)\n", ok ? "ok" : "failed", n); fflush(stdout);
     if (!ok) return 1;
   }
   return 7;

@@ -10,7 +10,6 @@
 here=$(cd "$(dirname "$0")" && pwd)
 export PATH=/opt/oxmosix/bin:$here:$PATH
 cd /tmp || exit 1
-. /etc/profile 2>/dev/null
 node=$(sed -n 's/.*oxnode=\([0-9]*\).*/\1/p' /proc/cmdline)
 nodes=$(sed -n 's/.*oxnodes=\([0-9]*\).*/\1/p' /proc/cmdline)
 net=$(sed -n 's/.*oxnet=\([0-9.]*\).*/\1/p' /proc/cmdline)
@@ -80,13 +79,14 @@ compare sha256sum sha256sum "sha256sum /tmp/big"
 compare gzip_gunzip gzip "gzip -9 -c /tmp/med | gunzip -c | sha256sum"
 compare awk awk "awk 'BEGIN { s = 0; for (i = 1; i <= 2000000; i++) s = (s * 31 + i % 97) % 1000003; print s }'"
 compare sort sort "sort /tmp/lines"
-compare xz xz "/usr/bin/xz -9 -c /tmp/small | sha256sum"
+compare xz xz "/usr/bin/xz -3 -c /tmp/small | sha256sum"
 compare bzip2 bzip2 "/usr/bin/bzip2 -9 -c /tmp/med | sha256sum"
 
 # A pipeline whose both ends are remote: cat | sha256sum.
-sha256sum < /tmp/med > /tmp/pipe.ref
-( cat /tmp/med | sha256sum > /tmp/pipe.out ) &
-sleep 0.3
+head -c 16777216 /tmp/big > /tmp/p16
+sha256sum < /tmp/p16 > /tmp/pipe.ref
+( cat /tmp/p16 | sha256sum > /tmp/pipe.out ) &
+for i in $(seq 1 50); do [ -n "$(pidof cat)" ] && [ -n "$(pidof sha256sum)" ] && break; sleep 0.05; done
 both=0
 for p in $(pidof cat) $(pidof sha256sum); do to2 "$p" pipeline || both=1; done
 wait
@@ -105,8 +105,9 @@ else
 	bad "remote reader of a pipe at home"
 fi
 
-# A remote process writing to a terminal (isatty, tcgetattr, write: forwarded ioctls and write).
-SIGCHECK_TTY=/dev/ttyS3 sigcheck tty > /tmp/tty.out 2>&1 &
+# A remote process writing to a terminal (a pseudo-terminal it opened at home: isatty, tcgetattr,
+# write to the slave and read back from the master, all forwarded).
+sigcheck tty > /tmp/tty.out 2>&1 &
 p=$!
 sleep 0.3
 to2 "$p" sigcheck-tty
@@ -126,8 +127,10 @@ exec 7> /tmp/ff
 sleep 0.3
 to2 "$p" sigcheck-read
 moved=$?
-sleep 2
+waitfor() { for i in $(seq 1 100); do grep -q "$1" "$2" && return 0; sleep 0.1; done; return 1; }
+waitfor "waiting for" /tmp/sig.out
 kill -USR1 "$p"
+waitfor "reading" /tmp/sig.out
 sleep 1
 kill -USR1 "$p"
 sleep 1
