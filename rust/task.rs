@@ -127,6 +127,13 @@ impl TaskRef {
         }
     }
 
+    /// Stopped by a stop signal (`__TASK_STOPPED`).
+    pub(crate) fn is_stopped(&self) -> bool {
+        // SAFETY: a racy read of the state word, as /proc/PID/stat does.
+        let st = unsafe { ptr::read_volatile(ptr::addr_of!((*self.t).__state)) };
+        st & bindings::__TASK_STOPPED != 0
+    }
+
     /// Traced by ptrace.
     pub(crate) fn is_ptraced(&self) -> bool {
         // SAFETY: plain read of a word.

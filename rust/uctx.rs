@@ -252,12 +252,19 @@ pub(crate) fn set_deputy_actions(process: &[[u64; 4]; 64], handler: u64, restore
             if i == 8 || i == 18 {
                 continue;
             }
-            let keep = a[0] == SIG_IGN || (a[0] == SIG_DFL && DEFAULT_IGNORED & (1 << i) != 0);
+            // SIGCONT is always caught (with SA_RESTART): the remote must continue too.
+            let keep = i != 17
+                && (a[0] == SIG_IGN || (a[0] == SIG_DFL && DEFAULT_IGNORED & (1 << i) != 0));
             let sa = ptr::addr_of_mut!((*sh).action[i].sa);
             let (h, f, r) = if keep {
                 (a[0], 0, 0)
             } else {
-                (handler, SA_RESTORER | (a[1] & SA_RESTART), restorer)
+                let restart = if i == 17 {
+                    SA_RESTART
+                } else {
+                    a[1] & SA_RESTART
+                };
+                (handler, SA_RESTORER | restart, restorer)
             };
             ptr::write(ptr::addr_of_mut!((*sa).sa_handler).cast::<u64>(), h);
             (*sa).sa_flags = f as c_ulong;

@@ -53,6 +53,7 @@ host_tests() {
 	cargo_tests host-module "$TOP/tests/host"
 	# The gossip simulation prints its measurements.
 	grep -E '^gossip \(push-pull|^ +N +log2|^ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9]+$' "$OUT/host-module.log" | sed 's/^/    /'
+	single syscalls-doc bash "$TOP/scripts/syscalls-doc.sh" --check
 	single fuzz-decoder bash "$TOP/scripts/fuzz.sh" "${OXMOSIX_FUZZ_SECONDS:-30}"
 	grep number_of_executed "$OUT/fuzz-decoder.log" | sed 's/^/    /' || true
 }

@@ -171,6 +171,8 @@ struct Inner {
     go_home: bool,
     /// Since when (monotonic ms) the node this process depends on is unreachable (0: it is not).
     lost_since: u64,
+    /// The local task was seen stopped (job control), and the other side was told.
+    stopped: bool,
 }
 
 /// One process known to this node.
@@ -212,6 +214,7 @@ impl Proc {
             finished: false,
             go_home: false,
             lost_since: 0,
+            stopped: false,
         };
         Arc::pin_init(
             pin_init!(Proc {
@@ -769,6 +772,38 @@ pub(crate) fn check_peers(sh: &Arc<Shared>, now: u64, timeout_ms: u64) {
             i.lost_since = now;
         });
         let _ = t.send_signal(SIGKILL);
+    }
+}
+
+/// Job control across nodes, called every decay interval (100 ms): a deputy that stopped
+/// (SIGSTOP cannot be caught) stops its guest; a guest that stopped (a stop signal forwarded to
+/// it, or raised there) stops its deputy, so the parent's `waitpid(WUNTRACED)` sees it. SIGCONT
+/// is caught by the deputy and forwarded, continuing both.
+pub(crate) fn check_stops(sh: &Arc<Shared>) {
+    let Ok(all) = sh.mig.all() else { return };
+    let me = sh.self_id();
+    for p in all.iter() {
+        let (state, task, was, where_) = {
+            let i = p.inner.lock();
+            (i.state, i.task.clone(), i.stopped, i.where_)
+        };
+        let Some(t) = task else { continue };
+        if state != pstate::DEPUTY && state != pstate::GUEST {
+            continue;
+        }
+        let now = t.is_stopped();
+        if now == was {
+            continue;
+        }
+        p.inner.lock().stopped = now;
+        if !now {
+            continue;
+        }
+        if p.home == me {
+            let _ = send_ctl(sh, where_, p.token, mig::ctl::SIGNAL, 19);
+        } else {
+            let _ = send_ctl(sh, p.home, p.token, mig::ctl::STOPPED, 0);
+        }
     }
 }
 
@@ -1370,6 +1405,15 @@ pub(crate) fn on_message(sh: &Arc<Shared>, from: u32, m: &Message<'_>) -> Result
                     request_guest_home(sh, &p, &t);
                 } else {
                     p.inner.lock().go_home = true;
+                }
+                return Ok(());
+            }
+            mig::ctl::STOPPED if p.home == sh.self_id() => {
+                if let Some(t) = task {
+                    if !t.is_stopped() {
+                        p.inner.lock().stopped = true;
+                        let _ = t.send_signal(19);
+                    }
                 }
                 return Ok(());
             }

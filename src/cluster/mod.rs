@@ -614,6 +614,7 @@ fn gossip_loop(sh: &Arc<Shared>) {
             s.util_samples += 1;
             s.params
         });
+        crate::migrate::check_stops(sh);
         if now >= next_gossip || sh.kick.swap(false, Ordering::Relaxed) {
             next_gossip = now + u64::from(p.gossip_interval_ms);
             gossip_round(sh, now);

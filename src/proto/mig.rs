@@ -90,8 +90,11 @@ pub mod ctl {
     pub const GO: u32 = 5;
     /// Deputy to remote: signal `arg` (1..=64) arrived for the process at home.
     pub const SIGNAL: u32 = 6;
+    /// Remote to deputy: the guest stopped (a stop signal); the deputy stops too, so the parent
+    /// sees it.
+    pub const STOPPED: u32 = 7;
     /// Largest defined operation.
-    pub const MAX: u32 = 6;
+    pub const MAX: u32 = 7;
 }
 
 fn token(b: &[u8]) -> Result<u64, ProtoError> {

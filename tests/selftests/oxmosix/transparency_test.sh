@@ -14,7 +14,7 @@ node=$(sed -n 's/.*oxnode=\([0-9]*\).*/\1/p' /proc/cmdline)
 nodes=$(sed -n 's/.*oxnodes=\([0-9]*\).*/\1/p' /proc/cmdline)
 net=$(sed -n 's/.*oxnet=\([0-9.]*\).*/\1/p' /proc/cmdline)
 net=${net:-10.77.0}
-TOTAL=13
+TOTAL=15
 echo "TAP version 13"
 if [ "${nodes:-0}" -lt 3 ] || [ "$node" != 1 ]; then
 	echo "1..0 # SKIP needs node 1 of a cluster of at least 3 nodes"
@@ -168,6 +168,33 @@ if [ $moved = 0 ] && [ $rc = 139 ] && [ $moved2 = 0 ] && [ $rc2 = 130 ]; then
 else
 	bad "fatal signals (segv exit $rc, int exit $rc2)"
 fi
+
+# Job control: SIGSTOP at home stops the remote process too, SIGCONT continues it; a stop
+# signal the remote process takes (SIGTSTP) stops its deputy at home, so the parent sees it.
+state_home() { awk '/^State:/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
+state_2() { agent 2 ps | awk '$NF == "migrant" { print substr($2, 1, 1) }' | head -1; }
+waitstate() { for i in $(seq 1 40); do [ "$($1 "$2")" = "$3" ] && return 0; sleep 0.1; done; return 1; }
+migrant -q -m 4 -t 12 > /tmp/stop.out 2>&1 &
+p=$!
+sleep 0.3
+to2 "$p" migrant-stop
+moved=$?
+kill -STOP "$p"
+waitstate state_2 "$p" T
+s1=$?
+kill -CONT "$p"
+waitstate state_2 "$p" R || waitstate state_2 "$p" S
+s2=$?
+if [ $moved = 0 ] && [ $s1 = 0 ] && [ $s2 = 0 ]; then ok "SIGSTOP at home stops the remote process; SIGCONT continues it"; else log "stop seen: $s1, continue seen: $s2"; bad "SIGSTOP/SIGCONT"; fi
+kill -TSTP "$p"
+waitstate state_home "$p" T
+s3=$?
+kill -CONT "$p"
+waitstate state_2 "$p" R || waitstate state_2 "$p" S
+s4=$?
+wait "$p"
+rc=$?
+if [ $s3 = 0 ] && [ $s4 = 0 ] && [ $rc = 0 ]; then ok "SIGTSTP stops the remote process and its deputy; it continues and finishes correctly"; else log "tstp at home seen: $s3, continue: $s4, exit $rc"; bad "SIGTSTP"; fi
 
 # Failure: node 2's link is cut while it hosts a guest. The process must end at home within the
 # documented bound (node timeout 5 s + one gossip interval); nothing may stay behind on either node.

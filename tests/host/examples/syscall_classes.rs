@@ -1,0 +1,58 @@
+//! Prints the class of every x86-64 system call number as `src/syscalls.rs` decides it, one line
+//! each: `NR CLASS DETAIL`. `scripts/syscalls-doc.sh` joins it with the kernel's syscall table
+//! into `Documentation/syscalls.md`.
+use oxmosix_host_tests::syscalls::{classify, nr, Arg, Class};
+
+fn args_text(a: &[Arg; 6]) -> String {
+    let t: Vec<String> = a
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| **x != Arg::Val)
+        .map(|(i, x)| match x {
+            Arg::In(n) => format!("arg{i}: in, arg{n} bytes"),
+            Arg::Out(n) => format!("arg{i}: out, up to arg{n} bytes"),
+            Arg::InFixed(s) => format!("arg{i}: in, {s} bytes"),
+            Arg::OutFixed(s) => format!("arg{i}: out, {s} bytes"),
+            Arg::InOutFixed(s) => format!("arg{i}: in/out, {s} bytes"),
+            Arg::InOutArray(n, s) => format!("arg{i}: in/out, arg{n} × {s} bytes"),
+            Arg::OutArray(n, s) => format!("arg{i}: out, up to arg{n} × {s} bytes"),
+            Arg::FdSet(n) => format!("arg{i}: in/out fd_set of arg{n} bits"),
+            Arg::Str => format!("arg{i}: path"),
+            Arg::Val => unreachable!(),
+        })
+        .collect();
+    t.join("; ")
+}
+
+fn main() {
+    for n in 0..nr::COUNT {
+        let c = classify(n, &[0; 6]);
+        let (class, detail) = match c {
+            Class::Local => ("local", String::new()),
+            Class::Home => ("go home", String::new()),
+            Class::Vectored(v) => (
+                "forwarded",
+                format!("as call {} (iovecs gathered on the remote)", v.plain),
+            ),
+            Class::Forward(f) if f.oneway => (
+                "forwarded",
+                "no answer awaited; also runs on the remote".into(),
+            ),
+            Class::Forward(f) => ("forwarded", args_text(&f.args)),
+        };
+        let note = match n {
+            nr::MMAP => "by flags: local for private anonymous memory, go home otherwise",
+            nr::FCNTL => "by command: plain commands and record locks forwarded, others go home",
+            nr::IOCTL => "by request: terminal requests (TCGETS, TCSETS*, TIOC[GS]PGRP, TIOC[GS]WINSZ, TIOCGSID, FIONREAD, FIONBIO, FIOASYNC, FIO[N]CLEX, TCSBRK, TCXONC, TCFLSH) forwarded, others go home",
+            nr::PSELECT6 => "forwarded only with a NULL sixth argument, otherwise go home",
+            nr::RECVFROM => "forwarded only without a source address, otherwise go home",
+            _ => "",
+        };
+        let text = match (detail.is_empty(), note.is_empty()) {
+            (_, true) => detail,
+            (true, false) => note.to_string(),
+            (false, false) => format!("{detail}; {note}"),
+        };
+        println!("{n}\t{class}\t{text}");
+    }
+}
