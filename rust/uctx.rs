@@ -275,6 +275,26 @@ pub(crate) fn set_deputy_actions(process: &[[u64; 4]; 64], handler: u64, restore
     }
 }
 
+/// Makes current (a deputy) catch signal `sig` again with the stub handler (see
+/// [`set_deputy_actions`]), with `SA_RESTART`.
+pub(crate) fn set_catch_action(sig: u32, handler: u64, restorer: u64) {
+    if !(1..=64).contains(&sig) || sig == 9 || sig == 19 {
+        return;
+    }
+    let t = cur();
+    // SAFETY: as in `set_signals`.
+    unsafe {
+        let sh = (*t).sighand;
+        bindings::spin_lock_irq(ptr::addr_of_mut!((*sh).siglock));
+        let sa = ptr::addr_of_mut!((*sh).action[sig as usize - 1].sa);
+        ptr::write(ptr::addr_of_mut!((*sa).sa_handler).cast::<u64>(), handler);
+        (*sa).sa_flags = (SA_RESTORER | SA_RESTART) as c_ulong;
+        ptr::write(ptr::addr_of_mut!((*sa).sa_restorer).cast::<u64>(), restorer);
+        (*sa).sa_mask.sig[0] = !SIGKILL_STOP as c_ulong;
+        bindings::spin_unlock_irq(ptr::addr_of_mut!((*sh).siglock));
+    }
+}
+
 /// Sets the action of signal `sig` (1..=64) of current to its default, so that sending it ends
 /// the task as the signal's default action does.
 pub(crate) fn set_default_action(sig: u32) {

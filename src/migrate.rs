@@ -173,6 +173,10 @@ struct Inner {
     lost_since: u64,
     /// The local task was seen stopped (job control), and the other side was told.
     stopped: bool,
+    /// Deputy: terminal stop signals (SIGTSTP, SIGTTIN, SIGTTOU) the process left at their default
+    /// action (bit n-1 = signal n). The deputy stops for them itself, as the kernel decides at
+    /// home (a process in an orphaned process group is not stopped).
+    dfl_stops: u64,
 }
 
 /// One process known to this node.
@@ -215,6 +219,7 @@ impl Proc {
             go_home: false,
             lost_since: 0,
             stopped: false,
+            dfl_stops: 0,
         };
         Arc::pin_init(
             pin_init!(Proc {
@@ -1143,6 +1148,10 @@ fn become_deputy(p: &Arc<Proc>, target: u32) -> Result {
     let stub = uctx::map_anywhere(PAGE as u64, 5)?;
     uctx::poke(stub, &STUB)?;
     uctx::set_deputy_actions(&actions, stub + STUB_HANDLER, stub + STUB_RESTORER);
+    let dfl_stops = [20u32, 21, 22]
+        .iter()
+        .filter(|&&sg| actions[sg as usize - 1][0] == uctx::SIG_DFL)
+        .fold(0u64, |m, &sg| m | 1 << (sg - 1));
     uctx::set_blocked(0);
     let mut r = [0u64; uctx::NREGS];
     r[mig::REG_IP] = stub;
@@ -1151,6 +1160,7 @@ fn become_deputy(p: &Arc<Proc>, target: u32) -> Result {
     TaskRef::current().set_migrated(true);
     p.set_state(|i| {
         i.state = pstate::DEPUTY;
+        i.dfl_stops = dfl_stops;
         i.where_ = target;
         i.nmigs += 1;
         i.stub = stub;
@@ -1766,8 +1776,23 @@ fn deputy_enter(sh: &Arc<Shared>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool
         // The stub's handler: a signal for the process arrived at home. The remote delivers it
         // with the process's own handlers, mask and flags.
         let sig = regs.args()[0];
-        if (1..=64).contains(&sig) {
-            let where_ = p.inner.lock().where_;
+        let (where_, dfl_stops, stub) = {
+            let i = p.inner.lock();
+            (i.where_, i.dfl_stops, i.stub)
+        };
+        if (20..=22).contains(&sig) && dfl_stops & (1 << (sig - 1)) != 0 {
+            // A terminal stop signal at its default action: stop here as the kernel decides
+            // at home; `check_stops` then stops the guest. SIGCONT re-arms the handler.
+            uctx::set_default_action(sig as u32);
+            let _ = TaskRef::current().send_signal(sig as i32);
+        } else if (1..=64).contains(&sig) {
+            if sig == 18 {
+                for sg in [20u32, 21, 22] {
+                    if dfl_stops & (1 << (sg - 1)) != 0 {
+                        uctx::set_catch_action(sg, stub + STUB_HANDLER, stub + STUB_RESTORER);
+                    }
+                }
+            }
             let _ = send_ctl(sh, where_, p.token, mig::ctl::SIGNAL, sig as u32);
             bump(&sh.mig.stats.signals);
         }

@@ -4,6 +4,7 @@
  * migrates it meanwhile), waits up to 10 s for SIGUSR1 and prints "handler got N". Then, by mode:
  *   read  read stdin (a pipe nobody writes yet): a SIGUSR1 must interrupt it with EINTR
  *   segv  write to address 8 (SIGSEGV)
+ *   newpgrp  run in a process group of its own (job control: SIGTSTP then stops it)
  *   tty   (a pseudo-terminal opened at start) isatty() and tcgetattr() on the slave, write a line
  *         to it and read it back from the master
  * and exits 7.
@@ -26,6 +27,8 @@ int main(int argc, char **argv){
   struct sigaction sa; memset(&sa,0,sizeof sa); sa.sa_handler=h; sigaction(SIGUSR1,&sa,0);
   /* A foreground job's SIGINT: the shell starts background jobs with it ignored. */
   signal(SIGINT, SIG_DFL);
+  /* Its own process group under a parent of the same session: not orphaned, so SIGTSTP stops. */
+  if (argc > 1 && !strcmp(argv[1], "newpgrp")) setpgid(0, 0);
   int master = -1, slave = -1;
   if (argc > 1 && !strcmp(argv[1], "tty")) {     /* a pseudo-terminal, set up at home */
     master = posix_openpt(O_RDWR | O_NOCTTY);
