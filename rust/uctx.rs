@@ -199,22 +199,9 @@ pub(crate) fn signals() -> Signals {
 /// Installs a signal state: actions, altstack, blocked mask; re-raises the pending signals.
 pub(crate) fn set_signals(s: &Signals) {
     let t = cur();
-    // SAFETY: as in `signals`; actions are written under siglock; the handler and restorer are
-    // user addresses stored as the kernel stores them (the pointer-sized words of the C union).
+    write_actions(|i| Some(s.actions[i]));
+    // SAFETY: the altstack belongs to current, which is running this.
     unsafe {
-        let sh = (*t).sighand;
-        bindings::spin_lock_irq(ptr::addr_of_mut!((*sh).siglock));
-        for (i, a) in s.actions.iter().enumerate() {
-            if i == 8 || i == 18 {
-                continue; // SIGKILL, SIGSTOP keep their default action
-            }
-            let sa = ptr::addr_of_mut!((*sh).action[i].sa);
-            ptr::write(ptr::addr_of_mut!((*sa).sa_handler).cast::<u64>(), a[0]);
-            (*sa).sa_flags = a[1] as c_ulong;
-            ptr::write(ptr::addr_of_mut!((*sa).sa_restorer).cast::<u64>(), a[2]);
-            (*sa).sa_mask.sig[0] = (a[3] & !SIGKILL_STOP) as c_ulong;
-        }
-        bindings::spin_unlock_irq(ptr::addr_of_mut!((*sh).siglock));
         (*t).sas_ss_sp = s.ss.0 as c_ulong;
         (*t).sas_ss_size = s.ss.1 as usize;
         (*t).sas_ss_flags = s.ss.2;
@@ -243,72 +230,60 @@ const DEFAULT_IGNORED: u64 = (1 << 16) | (1 << 17) | (1 << 22) | (1 << 27);
 /// disposition, so system calls run for it are interrupted exactly when they would have been.
 /// `process` is the process's own actions (from its image).
 pub(crate) fn set_deputy_actions(process: &[[u64; 4]; 64], handler: u64, restorer: u64) {
-    let t = cur();
-    // SAFETY: as in `set_signals`.
-    unsafe {
-        let sh = (*t).sighand;
-        bindings::spin_lock_irq(ptr::addr_of_mut!((*sh).siglock));
-        for (i, a) in process.iter().enumerate() {
-            if i == 8 || i == 18 {
-                continue;
-            }
-            // SIGCONT is always caught (with SA_RESTART): the remote must continue too.
-            let keep = i != 17
-                && (a[0] == SIG_IGN || (a[0] == SIG_DFL && DEFAULT_IGNORED & (1 << i) != 0));
-            let sa = ptr::addr_of_mut!((*sh).action[i].sa);
-            let (h, f, r) = if keep {
-                (a[0], 0, 0)
+    write_actions(|i| {
+        let a = process[i];
+        // SIGCONT is always caught (with SA_RESTART): the remote must continue too.
+        let keep =
+            i != 17 && (a[0] == SIG_IGN || (a[0] == SIG_DFL && DEFAULT_IGNORED & (1 << i) != 0));
+        Some(if keep {
+            [a[0], 0, 0, !0]
+        } else {
+            let restart = if i == 17 {
+                SA_RESTART
             } else {
-                let restart = if i == 17 {
-                    SA_RESTART
-                } else {
-                    a[1] & SA_RESTART
-                };
-                (handler, SA_RESTORER | restart, restorer)
+                a[1] & SA_RESTART
             };
-            ptr::write(ptr::addr_of_mut!((*sa).sa_handler).cast::<u64>(), h);
-            (*sa).sa_flags = f as c_ulong;
-            ptr::write(ptr::addr_of_mut!((*sa).sa_restorer).cast::<u64>(), r);
-            (*sa).sa_mask.sig[0] = !SIGKILL_STOP as c_ulong;
-        }
-        bindings::spin_unlock_irq(ptr::addr_of_mut!((*sh).siglock));
-    }
+            [handler, SA_RESTORER | restart, restorer, !0]
+        })
+    });
 }
 
 /// Makes current (a deputy) catch signal `sig` again with the stub handler (see
 /// [`set_deputy_actions`]), with `SA_RESTART`.
 pub(crate) fn set_catch_action(sig: u32, handler: u64, restorer: u64) {
-    if !(1..=64).contains(&sig) || sig == 9 || sig == 19 {
-        return;
-    }
-    let t = cur();
-    // SAFETY: as in `set_signals`.
-    unsafe {
-        let sh = (*t).sighand;
-        bindings::spin_lock_irq(ptr::addr_of_mut!((*sh).siglock));
-        let sa = ptr::addr_of_mut!((*sh).action[sig as usize - 1].sa);
-        ptr::write(ptr::addr_of_mut!((*sa).sa_handler).cast::<u64>(), handler);
-        (*sa).sa_flags = (SA_RESTORER | SA_RESTART) as c_ulong;
-        ptr::write(ptr::addr_of_mut!((*sa).sa_restorer).cast::<u64>(), restorer);
-        (*sa).sa_mask.sig[0] = !SIGKILL_STOP as c_ulong;
-        bindings::spin_unlock_irq(ptr::addr_of_mut!((*sh).siglock));
-    }
+    write_actions(|i| {
+        (i + 1 == sig as usize).then_some([handler, SA_RESTORER | SA_RESTART, restorer, !0])
+    });
 }
 
 /// Sets the action of signal `sig` (1..=64) of current to its default, so that sending it ends
 /// the task as the signal's default action does.
 pub(crate) fn set_default_action(sig: u32) {
-    if !(1..=64).contains(&sig) {
-        return;
-    }
+    write_actions(|i| (i + 1 == sig as usize).then_some([SIG_DFL, 0, 0, 0]));
+}
+
+/// Rewrites current's signal actions under siglock (irq-safe, as the kernel does): `f(i)` gives
+/// the new action of signal `i + 1` as (handler, flags, restorer, mask), or `None` to keep it.
+/// SIGKILL and SIGSTOP are never changed, and no mask blocks them.
+fn write_actions(mut f: impl FnMut(usize) -> Option<[u64; 4]>) {
     let t = cur();
-    // SAFETY: as in `set_signals`.
+    // SAFETY: current's sighand is valid while it runs; the actions are written under its siglock;
+    // the handler and restorer are user addresses stored as the kernel stores them (the
+    // pointer-sized words of the C unions).
     unsafe {
         let sh = (*t).sighand;
         bindings::spin_lock_irq(ptr::addr_of_mut!((*sh).siglock));
-        let sa = ptr::addr_of_mut!((*sh).action[sig as usize - 1].sa);
-        ptr::write(ptr::addr_of_mut!((*sa).sa_handler).cast::<u64>(), SIG_DFL);
-        (*sa).sa_flags = 0;
+        for i in 0..64 {
+            if i == 8 || i == 18 {
+                continue;
+            }
+            let Some(a) = f(i) else { continue };
+            let sa = ptr::addr_of_mut!((*sh).action[i].sa);
+            ptr::write(ptr::addr_of_mut!((*sa).sa_handler).cast::<u64>(), a[0]);
+            (*sa).sa_flags = a[1] as c_ulong;
+            ptr::write(ptr::addr_of_mut!((*sa).sa_restorer).cast::<u64>(), a[2]);
+            (*sa).sa_mask.sig[0] = (a[3] & !SIGKILL_STOP) as c_ulong;
+        }
         bindings::spin_unlock_irq(ptr::addr_of_mut!((*sh).siglock));
     }
 }

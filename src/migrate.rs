@@ -1633,7 +1633,7 @@ fn marshal_call(
                 return -12;
             }
             match inline.as_deref() {
-                Some(src) => super_copy(&mut data[at..], &src[..n.min(src.len())]),
+                Some(src) => crate::proto::copy(&mut data[at..], &src[..n.min(src.len())]),
                 None => {
                     if UserSlice::new(ptr as usize, n)
                         .reader()
@@ -1681,7 +1681,7 @@ fn marshal_call(
         match inline.as_deref_mut() {
             Some(dst) => {
                 let m = n.min(dst.len());
-                super_copy(&mut dst[..m], &reply[at..at + m]);
+                crate::proto::copy(&mut dst[..m], &reply[at..at + m]);
             }
             None => {
                 if UserSlice::new(args[b.arg as usize] as usize, n)
@@ -1696,12 +1696,6 @@ fn marshal_call(
         at += n;
     }
     result
-}
-
-fn super_copy(dst: &mut [u8], src: &[u8]) {
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d = *s;
-    }
 }
 
 /// The deputy runs a forwarded call: copies its inputs into scratch memory, points the
