@@ -15,6 +15,7 @@ pub(crate) mod migration;
 pub(crate) mod miscdev;
 pub(crate) mod net;
 pub(crate) mod procfs;
+pub(crate) mod procs;
 pub(crate) mod sys;
 pub(crate) mod task;
 pub(crate) mod uctx;

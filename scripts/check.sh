@@ -100,7 +100,12 @@ ktap_count() {
 	if [ -z "$plan" ] || [ "$got" != "$plan" ]; then
 		bad 1 "kselftest $(basename "$f"): plan ${plan:-missing}, $got results"
 	fi
-	grep -E '^# (not )?ok [0-9]+ |^(not )?ok [0-9]+ ' "$f" | sed 's/^/    /'
+	# Results, and for each failed test the diagnostics it printed since the previous result.
+	awk '/^# (not )?ok [0-9]+ |^(not )?ok [0-9]+ / {
+		if ($0 ~ /not ok/) printf "%s", diag
+		diag = ""; print "    " $0; next
+	}
+	/^# # / { diag = diag "        " $0 "\n" }' "$f"
 }
 
 # cluster_ktap NAME NODES TESTS [TIMEOUT]: run the selftests TESTS on node 1 of an NODES-node

@@ -43,6 +43,7 @@ const ADMIN: &[(&kernel::str::CStr, u32, u16, u32)] = &[
     (c_str!("fast_decay"), 13, 0o644, param::FAST_DECAY),
     (c_str!("gossip_interval"), 14, 0o644, param::GOSSIP_INTERVAL),
     (c_str!("timeout"), 15, 0o644, param::TIMEOUT),
+    (c_str!("usher"), 16, 0o644, param::USHER),
 ];
 const INFO_COUNTERS: u32 = 20;
 const INFO_MALFORMED: u32 = 21;
@@ -176,7 +177,11 @@ impl Hpc {
         writeln!(out, "signals {}", get(&m.signals))?;
         writeln!(out, "pages_out {}", get(&m.pages_out))?;
         writeln!(out, "pages_in {}", get(&m.pages_in))?;
-        writeln!(out, "stray {}", get(&m.stray))
+        writeln!(out, "stray {}", get(&m.stray))?;
+        writeln!(out, "balance_load {}", get(&m.balance_load))?;
+        writeln!(out, "balance_memory {}", get(&m.balance_memory))?;
+        writeln!(out, "balance_io {}", get(&m.balance_io))?;
+        writeln!(out, "balance_failed {}", get(&m.balance_failed))
     }
 }
 

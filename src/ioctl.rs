@@ -103,7 +103,12 @@ impl IoctlHandler for Mosix {
                 if q.pad != 0 {
                     return Err(EINVAL);
                 }
-                let r = crate::migrate::migrate(&self.shared, q.pid, q.node);
+                let r = if q.node == uapi::MIGRATE_BALANCE {
+                    crate::balancer::balance_one(&self.shared, &self.shared.balancer, q.pid)
+                        .map(|n| q.node = n as i32)
+                } else {
+                    crate::migrate::migrate(&self.shared, q.pid, q.node)
+                };
                 q.reason = match r {
                     Err((_, why)) => why,
                     Ok(()) => 0,

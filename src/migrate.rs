@@ -98,6 +98,14 @@ pub(crate) struct MigStats {
     pub(crate) pages_in: AtomicU64,
     /// Frames for unknown processes (late or stray), dropped.
     pub(crate) stray: AtomicU64,
+    /// Moves the balancer made for load (its own processes away, or guests home).
+    pub(crate) balance_load: AtomicU64,
+    /// Moves the balancer made to free memory (memory ushering).
+    pub(crate) balance_memory: AtomicU64,
+    /// Guests the balancer sent home because they mostly wait on forwarded calls.
+    pub(crate) balance_io: AtomicU64,
+    /// Moves the balancer chose that failed or were refused.
+    pub(crate) balance_failed: AtomicU64,
 }
 
 fn bump(a: &AtomicU64) {
@@ -177,6 +185,11 @@ struct Inner {
     /// action (bit n-1 = signal n). The deputy stops for them itself, as the kernel decides at
     /// home (a process in an orphaned process group is not stopped).
     dfl_stops: u64,
+    /// Guest: the home node stopped this process (SIGSTOP sent by its `check_stops`); the
+    /// stop it causes is not reported back. Cleared when the stop is seen or SIGCONT arrives.
+    home_stop: bool,
+    /// Guest: system calls it forwarded to its deputy (the balancer's I/O measure).
+    forwarded: u64,
 }
 
 /// One process known to this node.
@@ -189,6 +202,11 @@ pub(crate) struct Proc {
     inner: Mutex<Inner>,
     #[pin]
     cv: CondVar,
+    /// Deputy: held while a signal or stop for the process is decided and sent to its remote,
+    /// so a SIGCONT forwarded by the deputy never overtakes the SIGSTOP `check_stops` sends
+    /// for the stop it ends.
+    #[pin]
+    signal_order: Mutex<()>,
 }
 
 impl Proc {
@@ -220,6 +238,8 @@ impl Proc {
             lost_since: 0,
             stopped: false,
             dfl_stops: 0,
+            home_stop: false,
+            forwarded: 0,
         };
         Arc::pin_init(
             pin_init!(Proc {
@@ -228,6 +248,7 @@ impl Proc {
                 home_pid,
                 inner <- new_mutex!(inner, "oxmosix::proc"),
                 cv <- new_condvar!("oxmosix::proc::cv"),
+                signal_order <- new_mutex!((), "oxmosix::proc::signal_order"),
             }),
             GFP_KERNEL,
         )
@@ -439,6 +460,31 @@ pub(crate) fn list(sh: &Shared) -> Result<KVec<ProcView>> {
         v.push(pv, GFP_KERNEL)?;
     }
     Ok(v)
+}
+
+/// What the balancer needs of a process that has a record here.
+pub(crate) struct BalanceInfo {
+    /// [`pstate`] value.
+    pub(crate) state: u32,
+    /// Locked at home (`MOSIX_IOC_LOCK`): no automatic moves.
+    pub(crate) lock: bool,
+    /// Its home node.
+    pub(crate) home: u32,
+    /// Guest: system calls forwarded so far.
+    pub(crate) forwarded: u64,
+}
+
+/// The record of local process `pid` as the balancer sees it (`None`: no record; a process that
+/// never migrated and is not locked runs at home).
+pub(crate) fn balance_info(sh: &Shared, pid: i32) -> Option<BalanceInfo> {
+    let p = sh.mig.by_pid(pid)?;
+    let i = p.inner.lock();
+    Some(BalanceInfo {
+        state: i.state,
+        lock: i.lock,
+        home: p.home,
+        forwarded: i.forwarded,
+    })
 }
 
 /// Why task `t` cannot move now (its threads, tracing, class and memory areas).
@@ -783,31 +829,50 @@ pub(crate) fn check_peers(sh: &Arc<Shared>, now: u64, timeout_ms: u64) {
 /// Job control across nodes, called every decay interval (100 ms): a deputy that stopped
 /// (SIGSTOP cannot be caught) stops its guest; a guest that stopped (a stop signal forwarded to
 /// it, or raised there) stops its deputy, so the parent's `waitpid(WUNTRACED)` sees it. SIGCONT
-/// is caught by the deputy and forwarded, continuing both.
+/// is caught by the deputy and forwarded, continuing both. The SIGSTOP for a deputy's stop and
+/// the SIGCONT that ends it leave in that order (`Proc::signal_order`), and a guest does not
+/// report back a stop its home node asked for (`Inner::home_stop`): a late report would stop
+/// the process again after it was continued.
 pub(crate) fn check_stops(sh: &Arc<Shared>) {
     let Ok(all) = sh.mig.all() else { return };
     let me = sh.self_id();
     for p in all.iter() {
-        let (state, task, was, where_) = {
+        let (state, task, where_) = {
             let i = p.inner.lock();
-            (i.state, i.task.clone(), i.stopped, i.where_)
+            (i.state, i.task.clone(), i.where_)
         };
         let Some(t) = task else { continue };
-        if state != pstate::DEPUTY && state != pstate::GUEST {
-            continue;
-        }
-        let now = t.is_stopped();
-        if now == was {
-            continue;
-        }
-        p.inner.lock().stopped = now;
-        if !now {
-            continue;
-        }
-        if p.home == me {
-            let _ = send_ctl(sh, where_, p.token, mig::ctl::SIGNAL, 19);
-        } else {
-            let _ = send_ctl(sh, p.home, p.token, mig::ctl::STOPPED, 0);
+        if p.home == me && state == pstate::DEPUTY {
+            // Decide and send under `signal_order`: a SIGCONT the deputy forwards meanwhile
+            // waits and follows this SIGSTOP on the connection.
+            let _order = p.signal_order.lock();
+            let now = t.is_stopped();
+            let newly = {
+                let mut i = p.inner.lock();
+                let newly = now && !i.stopped;
+                i.stopped = now;
+                newly
+            };
+            if newly {
+                let _ = send_ctl(sh, where_, p.token, mig::ctl::SIGNAL, 19);
+            }
+        } else if p.home != me && state == pstate::GUEST {
+            // Checked under the lock the SIGNAL handler holds while it signals the task.
+            let report = {
+                let mut i = p.inner.lock();
+                let now = t.is_stopped();
+                let newly = now && !i.stopped;
+                i.stopped = now;
+                // A stop the home node asked for is not news to it.
+                let report = newly && !i.home_stop;
+                if newly {
+                    i.home_stop = false;
+                }
+                report
+            };
+            if report {
+                let _ = send_ctl(sh, p.home, p.token, mig::ctl::STOPPED, 0);
+            }
         }
     }
 }
@@ -815,10 +880,42 @@ pub(crate) fn check_stops(sh: &Arc<Shared>) {
 /// Sets a node parameter; `expel` and `bring` also act.
 pub(crate) fn set_param(sh: &Arc<Shared>, key: u32, value: u64) -> Result {
     sh.set_param(key, value)?;
+    // The actions return once they are done (at most PARAM_WAIT_MS): afterwards no guest is
+    // here / no process of this home node is away, unless one could not move.
     match (key, value) {
-        (crate::uapi::param::EXPEL, 1) => expel(sh),
-        (crate::uapi::param::BRING, 1) => bring(sh),
+        (crate::uapi::param::EXPEL, 1) => {
+            expel(sh)?;
+            wait_until_none(sh, |p, i| i.state == pstate::GUEST && p.home != sh.self_id());
+            Ok(())
+        }
+        (crate::uapi::param::BRING, 1) => {
+            bring(sh)?;
+            wait_until_none(sh, |_, i| i.state == pstate::DEPUTY);
+            Ok(())
+        }
         _ => Ok(()),
+    }
+}
+
+/// How long `expel` and `bring` written as parameters wait for the processes to move (ms).
+const PARAM_WAIT_MS: u64 = 30_000;
+
+/// Waits (polling every 50 ms, at most [`PARAM_WAIT_MS`]) until no process record matches `which`.
+fn wait_until_none(sh: &Shared, which: impl Fn(&Proc, &Inner) -> bool) {
+    let start = sys::monotonic_ms();
+    while sys::monotonic_ms() - start < PARAM_WAIT_MS {
+        let left = sh.mig.all().map_or(0, |v| {
+            v.iter()
+                .filter(|p| {
+                    let i = p.inner.lock();
+                    which(p, &i) && !i.finished
+                })
+                .count()
+        });
+        if left == 0 {
+            return;
+        }
+        sys::msleep(50);
     }
 }
 
@@ -1429,7 +1526,15 @@ pub(crate) fn on_message(sh: &Arc<Shared>, from: u32, m: &Message<'_>) -> Result
             }
             mig::ctl::SIGNAL if p.home != sh.self_id() => {
                 if let Some(t) = task {
+                    // Under the lock `check_stops` reads the stop state with: a SIGCONT ends
+                    // the home's stop before a later look could report it as the guest's own.
+                    let mut i = p.inner.lock();
                     let _ = t.send_signal(c.arg as i32);
+                    match c.arg {
+                        19 => i.home_stop = true,
+                        18 => i.home_stop = false,
+                        _ => {}
+                    }
                 }
                 return Ok(());
             }
@@ -1518,8 +1623,64 @@ fn forward(sh: &Shared, p: &Proc, nr: u64, args: &[u64; 6], f: &syscalls::Forwar
 /// `readv`, `writev`, `preadv`, `pwritev`: gathers the iovecs into one buffer (or scatters the
 /// answer), forwarding the plain call.
 fn forward_vectored(sh: &Shared, p: &Proc, args: &[u64; 6], v: &syscalls::Vectored) -> i64 {
+    let off = v.offset_arg.map_or(0, |a| args[a as usize]);
+    gather_call(sh, p, v.plain, v.input, args[0], args[1], args[2], off)
+}
+
+/// `sendmsg`/`recvmsg` of a guest: without an address and control data they are `sendto`/
+/// `recvfrom` over the gathered iovecs (`Some(result)`); otherwise `None`: the process goes home
+/// for the call. recvmsg then reports no flags and no control data, as a stream socket does.
+fn forward_msg(sh: &Shared, p: &Proc, args: &[u64; 6], send: bool) -> Option<i64> {
+    // struct user_msghdr: name, namelen (+pad), iov, iovlen, control, controllen, flags.
+    let mut m = [0u8; 56];
+    if UserSlice::new(args[1] as usize, m.len())
+        .reader()
+        .read_slice(&mut m)
+        .is_err()
+    {
+        return Some(EFAULT_RET);
+    }
+    let word = |at: usize| {
+        let mut w = [0u8; 8];
+        crate::proto::copy(&mut w, &m[at..at + 8]);
+        u64::from_ne_bytes(w)
+    };
+    let (name, iov, iovlen, control, controllen) = (word(0), word(16), word(24), word(32), word(40));
+    if name != 0 || (control != 0 && controllen != 0) {
+        return None;
+    }
+    let plain = if send {
+        syscalls::nr::SENDTO
+    } else {
+        syscalls::nr::RECVFROM
+    };
+    let r = gather_call(sh, p, plain, send, args[0], iov, iovlen, args[2]);
+    if !send && r >= 0 {
+        // msg_controllen = 0, msg_flags = 0, as the kernel writes them back.
+        let zero = [0u8; 8];
+        let mut w = UserSlice::new(args[1] as usize + 40, 12).writer();
+        if w.write_slice(&zero).is_err() || w.write_slice(&zero[..4]).is_err() {
+            return Some(EFAULT_RET);
+        }
+    }
+    Some(r)
+}
+
+/// Forwards the plain call `plain(fd, buf, len, fourth)` over the `cnt` iovecs at `iov`,
+/// gathered into one buffer (`input`: the call reads it) or scattered from it afterwards.
+/// Errors: EINVAL for more than 1024 iovecs, EFAULT for an unreadable iovec or buffer.
+#[allow(clippy::too_many_arguments)]
+fn gather_call(
+    sh: &Shared,
+    p: &Proc,
+    plain: u64,
+    input: bool,
+    fd: u64,
+    iov: u64,
+    cnt: u64,
+    fourth: u64,
+) -> i64 {
     const IOV_MAX: u64 = 1024;
-    let (iov, cnt) = (args[1], args[2]);
     if cnt > IOV_MAX {
         return -22;
     }
@@ -1547,7 +1708,7 @@ fn forward_vectored(sh: &Shared, p: &Proc, args: &[u64; 6], v: &syscalls::Vector
     if buf.extend_with(total as usize, 0u8, GFP_KERNEL).is_err() {
         return -12;
     }
-    if v.input {
+    if input {
         let mut at = 0usize;
         for &(base, len) in vecs.iter() {
             let n = len as usize;
@@ -1562,16 +1723,15 @@ fn forward_vectored(sh: &Shared, p: &Proc, args: &[u64; 6], v: &syscalls::Vector
             at += n;
         }
     }
-    let off = v.offset_arg.map_or(0, |a| args[a as usize]);
-    let plain = [args[0], 0, total, off, 0, 0];
-    let dir = if v.input { Arg::In(2) } else { Arg::Out(2) };
+    let call = [fd, 0, total, fourth, 0, 0];
+    let dir = if input { Arg::In(2) } else { Arg::Out(2) };
     let f = syscalls::Forward {
         args: [Arg::Val, dir, Arg::Val, Arg::Val, Arg::Val, Arg::Val],
         oneway: false,
         chunked: false,
     };
-    let r = marshal_call(sh, p, v.plain, &plain, &f, Some(&mut buf));
-    if !v.input && r > 0 {
+    let r = marshal_call(sh, p, plain, &call, &f, Some(&mut buf));
+    if !input && r > 0 {
         let mut at = 0usize;
         let end = (r as usize).min(buf.len());
         for &(base, len) in vecs.iter() {
@@ -1652,6 +1812,7 @@ fn marshal_call(
     let mut hdr = [0u8; mig::SYSCALL_HDR_LEN];
     mig::Syscall::encode_header(p.token, nr as u32, &a, &mut hdr);
     bump(&sh.mig.stats.forwarded);
+    p.inner.lock().forwarded += 1;
     if sh
         .send_to(p.home, MsgType::Syscall, &[&hdr, &data])
         .is_err()
@@ -1787,6 +1948,7 @@ fn deputy_enter(sh: &Arc<Shared>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool
                     }
                 }
             }
+            let _order = p.signal_order.lock();
             let _ = send_ctl(sh, where_, p.token, mig::ctl::SIGNAL, sig as u32);
             bump(&sh.mig.stats.signals);
         }
@@ -1985,14 +2147,28 @@ fn guest_enter(sh: &Arc<Shared>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool 
             regs.set_result(r);
             true
         }
-        Class::Home => {
-            regs.rewind();
-            match uctx::regs() {
-                Ok(r) => go_home(sh, p, Some(&r)),
-                Err(_) => go_home(sh, p, None),
+        Class::Msg(send) => {
+            if let Some(r) = forward_msg(sh, p, &args, send) {
+                regs.set_result(r);
+            } else {
+                call_at_home(sh, p, regs);
             }
             true
         }
+        Class::Home => {
+            call_at_home(sh, p, regs);
+            true
+        }
+    }
+}
+
+/// The process goes home to make the system call it is in (the call is rewound: it runs again
+/// there).
+fn call_at_home(sh: &Arc<Shared>, p: &Arc<Proc>, regs: &mut SyscallRegs) {
+    regs.rewind();
+    match uctx::regs() {
+        Ok(r) => go_home(sh, p, Some(&r)),
+        Err(_) => go_home(sh, p, None),
     }
 }
 

@@ -13,6 +13,7 @@ mod kapi;
 
 #[deny(unsafe_code)]
 mod balance;
+mod balancer;
 #[deny(unsafe_code)]
 mod cluster;
 #[deny(unsafe_code)]
@@ -76,6 +77,7 @@ impl kernel::Module for Oxmosix {
 impl Drop for Oxmosix {
     fn drop(&mut self) {
         pr_info!("oxmosix {} unloading\n", uapi::VERSION);
+        self._cluster.stop_balancer();
         migrate::shutdown(self._cluster.shared(), 20_000);
     }
 }

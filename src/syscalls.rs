@@ -80,6 +80,10 @@ pub enum Class {
     Forward(Forward),
     /// Forwarded as its plain form.
     Vectored(Vectored),
+    /// `sendmsg` (`true`) or `recvmsg` (`false`): forwarded as `sendto`/`recvfrom` over the
+    /// gathered iovecs when the `msghdr` has no address and no control data; otherwise (the
+    /// remote reads the `msghdr` to tell) the process goes home for the call.
+    Msg(bool),
     /// The process goes home and runs it there.
     Home,
 }
@@ -139,6 +143,8 @@ pub mod nr {
     pub const SENDTO: u64 = 44;
     pub const RECVFROM: u64 = 45;
     pub const SHUTDOWN: u64 = 48;
+    pub const SENDMSG: u64 = 46;
+    pub const RECVMSG: u64 = 47;
     pub const EXIT: u64 = 60;
     pub const WAIT4: u64 = 61;
     pub const KILL: u64 = 62;
@@ -385,6 +391,8 @@ pub fn classify(nr: u64, args: &[u64; 6]) -> Class {
             V,
         ]),
         SENDTO => fwd([V, Arg::In(2), V, V, Arg::In(5), V]),
+        SENDMSG => Class::Msg(true),
+        RECVMSG => Class::Msg(false),
         // recvfrom with a source address needs its in/out length: only without it here.
         RECVFROM if args[4] == 0 && args[5] == 0 => fwd(a2(Arg::Out(2))),
 
@@ -589,6 +597,7 @@ pub fn class_name(c: &Class) -> &'static str {
     match c {
         Class::Local => "local",
         Class::Forward(_) | Class::Vectored(_) => "forwarded",
+        Class::Msg(_) => "forwarded (no address, no control data; else go home)",
         Class::Home => "go home",
     }
 }

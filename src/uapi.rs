@@ -431,6 +431,9 @@ pub mod param {
     pub const GOSSIP_INTERVAL: u32 = 12;
     /// Time without news after which a node is marked down, in ms, 1000..=600000.
     pub const TIMEOUT: u32 = 13;
+    /// Memory ushering threshold in KiB (0 = off), 0..=2^40: when the memory available for
+    /// processes falls below it, the balancer moves processes to nodes with room.
+    pub const USHER: u32 = 14;
 }
 
 /// Argument of [`MOSIX_IOC_SETPARAM`] / [`MOSIX_IOC_GETPARAM`]: 16 bytes
@@ -485,6 +488,9 @@ pub const MOSIX_IOC_GETPARAM: u32 = iowr::<Param>(5);
 
 /// [`MigrateReq::node`] value: send the process to its home node.
 pub const MIGRATE_HOME: i32 = 0;
+/// [`MigrateReq::node`]: let the balancer place the process now (it may stay); on return `node`
+/// holds the node it runs on.
+pub const MIGRATE_BALANCE: i32 = -1;
 
 /// Why a process cannot move (`cantmove`), or why a target refused it. Shown as text by
 /// [`cantmove_str`] in `/proc/hpc/procs` and by the tools.
@@ -554,7 +560,7 @@ pub fn cantmove_str(reason: u32) -> &'static str {
 /// | offset | size | field |
 /// |---|---|---|
 /// | 0 | 4 | `pid` (in): process id on this node: a local process, a deputy (its home pid) or a guest's local pid |
-/// | 4 | 4 | `node` (in): target node id, or [`MIGRATE_HOME`] |
+/// | 4 | 4 | `node` (in): target node id, [`MIGRATE_HOME`] or [`MIGRATE_BALANCE`]; (out, with [`MIGRATE_BALANCE`]) the node it runs on |
 /// | 8 | 4 | `reason` (out): a [`cantmove`] code when the call fails because of the process or the target |
 /// | 12 | 4 | padding (0) |
 #[repr(C)]

@@ -38,6 +38,8 @@ pub(crate) use peer::Conn;
 pub(crate) const GOSSIP_INTERVAL_MS: u32 = 1000;
 /// Default time without news after which a node is marked down, in milliseconds.
 pub(crate) const NODE_TIMEOUT_MS: u32 = 5000;
+/// Default memory ushering threshold, KiB.
+pub(crate) const USHER_KIB: u64 = 32 * 1024;
 /// Default number of other nodes' entries sent with each gossip message (K).
 pub(crate) const GOSSIP_K: usize = 16;
 /// Reconnect backoff: first delay and cap, in milliseconds.
@@ -61,6 +63,9 @@ pub(crate) struct Params {
     pub(crate) timeout_ms: u32,
     /// Policy flags ([`proto::flags`]).
     pub(crate) flags: u32,
+    /// Memory ushering threshold in KiB: below this much available memory the balancer moves
+    /// processes to nodes with room (0: off).
+    pub(crate) usher_kib: u64,
 }
 
 /// Counters of `/proc/hpc/info`.
@@ -146,6 +151,9 @@ pub(crate) struct Shared {
     bench: Mutex<u64>,
     #[pin]
     bench_cv: kernel::sync::CondVar,
+    /// The load balancer's state: its thread's rounds and `migrate PID balance` take turns.
+    #[pin]
+    pub(crate) balancer: Mutex<crate::balancer::Balancer>,
 }
 
 /// The listening socket and its thread.
@@ -198,6 +206,7 @@ impl Shared {
                 fast_decay: load::DEFAULT_FAST_DECAY,
                 gossip_interval_ms: GOSSIP_INTERVAL_MS,
                 timeout_ms: NODE_TIMEOUT_MS,
+                usher_kib: USHER_KIB,
                 flags: 0,
             },
             avg: load::LoadAverager::default(),
@@ -216,6 +225,7 @@ impl Shared {
                 mig <- crate::migrate::Registry::new(),
                 bench <- new_mutex!(0, "oxmosix::bench"),
                 bench_cv <- kernel::new_condvar!("oxmosix::bench::cv"),
+                balancer <- new_mutex!(crate::balancer::Balancer::new(), "oxmosix::balancer"),
             }),
             GFP_KERNEL,
         )
@@ -238,6 +248,41 @@ impl Shared {
             .peers
             .iter()
             .any(|p| p.id == id && p.conn.as_ref().is_some_and(|c| c.alive()))
+    }
+
+    /// The load vector as the balancer reads it: this node's id, parameters and own entry (with
+    /// its load as of now), and every node's slot with whether it is connected. `None` while no
+    /// map is loaded.
+    pub(crate) fn load_vector(&self) -> Option<(u32, Params, LoadEntry, KVec<(Slot, bool)>)> {
+        let mut v = KVec::new();
+        // Reserved outside the state lock (at most one slot per node of the map).
+        let n = self.with_state(|s| s.slots.len());
+        v.reserve(n + 8, GFP_KERNEL).ok()?;
+        self.with_state(|s| {
+            if s.self_id == 0 {
+                return None;
+            }
+            let i = vector::find(&s.slots, s.self_id)?;
+            let mut own = s.slots[i].entry;
+            own.load = load::normalized(s.avg.raw(), sys::online_cpus(), s.params.speed);
+            own.flags = s.params.flags;
+            for slot in s.slots.iter() {
+                if v.len() == v.capacity() {
+                    break;
+                }
+                let connected = s.peers.iter().any(|p| {
+                    p.id == slot.entry.node && p.conn.as_ref().is_some_and(|c| c.alive())
+                });
+                v.push((*slot, connected), GFP_ATOMIC).ok()?;
+            }
+            Some((s.self_id, s.params, own, v))
+        })
+    }
+
+    /// This node's raw load: runnable tasks in `load::SCALE` units (1000 per task), the larger of
+    /// the fast and slow averages.
+    pub(crate) fn raw_load(&self) -> u64 {
+        self.with_state(|s| s.avg.raw())
     }
 
     /// Whether node `id` is up in the load vector (heard of within the node timeout).
@@ -514,6 +559,12 @@ impl Shared {
             uapi::param::FAST_DECAY => p.fast_decay = in_range(0, load::MAX_DECAY)?,
             uapi::param::GOSSIP_INTERVAL => p.gossip_interval_ms = in_range(100, 60_000)?,
             uapi::param::TIMEOUT => p.timeout_ms = in_range(1000, 600_000)?,
+            uapi::param::USHER => {
+                if value > 1 << 40 {
+                    return Err(EINVAL);
+                }
+                p.usher_kib = value;
+            }
             // No process can be away or a guest before migration exists: nothing to move.
             uapi::param::EXPEL | uapi::param::BRING => {
                 flag(0)?;
@@ -541,6 +592,7 @@ impl Shared {
             uapi::param::MOSPE => s.self_id.into(),
             uapi::param::GOSSIP_INTERVAL => p.gossip_interval_ms.into(),
             uapi::param::TIMEOUT => p.timeout_ms.into(),
+            uapi::param::USHER => p.usher_kib,
             _ => return Err(EINVAL),
         })
     }
@@ -551,18 +603,30 @@ impl Shared {
 pub(crate) struct Cluster {
     shared: Arc<Shared>,
     gossip: Option<KThread>,
+    balance: Option<KThread>,
 }
 
 impl Cluster {
-    /// Starts the gossip thread (idle until a map is loaded).
+    /// Starts the gossip and balancer threads (idle until a map is loaded).
     pub(crate) fn start() -> Result<Cluster> {
         let shared = Shared::new()?;
         let sh = shared.clone();
         let gossip = KThread::spawn(c_str!("oxmosix-gossip"), move || gossip_loop(&sh))?;
+        let sh = shared.clone();
+        let balance = KThread::spawn(c_str!("oxmosix-balance"), move || {
+            crate::balancer::run(&sh, &sh.balancer)
+        })?;
         Ok(Cluster {
             shared,
             gossip: Some(gossip),
+            balance: Some(balance),
         })
+    }
+
+    /// Stops the balancer thread (waiting for a move it is making): no new migrations start
+    /// while the module unloads.
+    pub(crate) fn stop_balancer(&mut self) {
+        drop(self.balance.take());
     }
 
     /// The shared state, for `/proc/hpc` and `/dev/mosix`.
@@ -580,6 +644,7 @@ impl Drop for Cluster {
             l.sock.shutdown();
             drop(l);
         }
+        drop(self.balance.take());
         drop(self.gossip.take());
         // One connection at a time, closed without holding the state lock (closing waits for
         // its receiver thread, which may be waiting for that lock).

@@ -39,6 +39,13 @@ fn main() {
                 "no answer awaited; also runs on the remote".into(),
             ),
             Class::Forward(f) => ("forwarded", args_text(&f.args)),
+            Class::Msg(send) => (
+                "forwarded",
+                format!(
+                    "as call {} (iovecs gathered on the remote)",
+                    if send { nr::SENDTO } else { nr::RECVFROM }
+                ),
+            ),
         };
         let note = match n {
             nr::MMAP => "by flags: local for private anonymous memory, go home otherwise",
@@ -46,6 +53,7 @@ fn main() {
             nr::IOCTL => "by request: terminal requests (TCGETS, TCSETS*, TIOC[GS]PGRP, TIOC[GS]WINSZ, TIOCGSID, FIONREAD, FIONBIO, FIOASYNC, FIO[N]CLEX, TCSBRK, TCXONC, TCFLSH) forwarded, others go home",
             nr::PSELECT6 => "forwarded only with a NULL sixth argument, otherwise go home",
             nr::RECVFROM => "forwarded only without a source address, otherwise go home",
+            nr::SENDMSG | nr::RECVMSG => "forwarded when the msghdr has no address and no control data, otherwise go home",
             _ => "",
         };
         let text = match (detail.is_empty(), note.is_empty()) {

@@ -249,6 +249,9 @@ fn syscall_classes_are_the_issues() {
             "{n}"
         );
     }
+    // sendmsg/recvmsg: the remote decides from the msghdr.
+    assert_eq!(syscalls::classify(nr::SENDMSG, &z), Class::Msg(true));
+    assert_eq!(syscalls::classify(nr::RECVMSG, &z), Class::Msg(false));
     // mmap: anonymous private memory is local; files and shared memory go home.
     assert_eq!(
         syscalls::classify(nr::MMAP, &[0, 4096, 3, 0x22, u64::MAX, 0]),

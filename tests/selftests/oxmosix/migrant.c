@@ -25,6 +25,8 @@
  *   -w FILE  at the halfway point write "hello from PID ppid PPID" to FILE (exit 6 on failure)
  *   -p       check every round that getpid() and getppid() are unchanged (exit 4 otherwise)
  *   -s       at the halfway point call getpriority() and sysinfo() and check they succeed (exit 5)
+ *   -r FILE  an I/O job instead: for -t seconds read FILE in 4 KiB reads, from the start again
+ *            at its end (exit 7 on a failed read); prints "migrant read: B bytes in N reads"
  * With -s and -w, the system calls come first, then the file is written.
  *
  * Output (stdout, line buffered): "migrant PID ready: ..." once the region is filled, and
@@ -33,6 +35,7 @@
 #define _GNU_SOURCE
 #include <cpuid.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -376,8 +379,40 @@ static void fill_slice(uint64_t *mem, size_t s, uint32_t g)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: migrant [-m MiB] [-t seconds] [-q] [-x CODE] [-w FILE] [-p] [-s]\n");
+	fprintf(stderr, "usage: migrant [-m MiB] [-t seconds] [-q] [-x CODE] [-w FILE] [-p] [-s] [-r FILE]\n");
 	exit(1);
+}
+
+/* -r: read `file` over and over for `seconds`. */
+static int read_loop(const char *file, double seconds)
+{
+	unsigned long long bytes = 0, calls = 0;
+	char buf[4096];
+	double t0 = now();
+	int fd = open(file, O_RDONLY);
+
+	if (fd < 0) {
+		fprintf(stderr, "migrant: %s: %s\n", file, strerror(errno));
+		return 7;
+	}
+	/* The clock is read every 256 reads: the job's time goes to its system calls. */
+	while ((calls & 255) || now() - t0 < seconds) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0) {
+			fprintf(stderr, "migrant: read %s: %s\n", file, strerror(errno));
+			return 7;
+		}
+		if (n == 0) {
+			lseek(fd, 0, SEEK_SET);
+			continue;
+		}
+		bytes += n;
+		calls++;
+	}
+	close(fd);
+	printf("migrant read: %llu bytes in %llu reads\n", bytes, calls);
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -385,13 +420,13 @@ int main(int argc, char **argv)
 	size_t mib = 64, nslices, s;
 	double seconds = 10, t0, t, a, b;
 	int quiet = 0, xcode = 0, ids = 0, sys = 0, half = 0, opt, avx = 0;
-	const char *wfile = NULL;
+	const char *wfile = NULL, *rfile = NULL;
 	uint64_t *mem, iters = 1000, round, passes = 0;
 	uint32_t *gen;
 	pid_t pid0, ppid0;
 	long rc;
 
-	while ((opt = getopt(argc, argv, "m:t:qx:w:ps")) != -1) {
+	while ((opt = getopt(argc, argv, "m:t:qx:w:psr:")) != -1) {
 		switch (opt) {
 		case 'm': mib = strtoul(optarg, NULL, 10); break;
 		case 't': seconds = atof(optarg); break;
@@ -400,12 +435,15 @@ int main(int argc, char **argv)
 		case 'w': wfile = optarg; break;
 		case 'p': ids = 1; break;
 		case 's': sys = 1; break;
+		case 'r': rfile = optarg; break;
 		default: usage();
 		}
 	}
 	if (optind != argc || mib < 1 || mib > 65536 || seconds < 0)
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (rfile)
+		return read_loop(rfile, seconds);
 	pid0 = getpid();
 	ppid0 = getppid();
 	if (!quiet) {

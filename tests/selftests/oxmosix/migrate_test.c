@@ -203,8 +203,13 @@ FIXTURE(mig) {
 	char log[64];
 };
 
+static int agent_mosctl(int at, const char *verb, char *out, size_t len);
+
 FIXTURE_SETUP(mig)
 {
+	char out[256];
+	int k;
+
 	read_cmdline();
 	if (nodes < 3)
 		SKIP(return, "migration tests need 3 nodes (this cluster has %d)", nodes);
@@ -216,6 +221,9 @@ FIXTURE_SETUP(mig)
 	self->log[0] = 0;
 	self->dev = open("/dev/mosix", O_RDWR);
 	ASSERT_LE(0, self->dev) TH_LOG("open /dev/mosix: %s", strerror(errno));
+	/* These tests move processes by hand: no automatic moves on any node (stay). */
+	for (k = 1; k <= nodes; k++)
+		ASSERT_EQ(0, agent_mosctl(k, "stay", out, sizeof(out))) TH_LOG("node %d: %s", k, out);
 }
 
 /* Prints the child's log (indented), at most the last 3 KiB. */

@@ -55,6 +55,16 @@ impl std::error::Error for MigrateError {}
 /// Migrates process `pid` (of this node) to `node`, or home with [`uapi::MIGRATE_HOME`]; returns
 /// when it runs there.
 pub fn migrate(dev: &File, pid: i32, node: i32) -> std::result::Result<(), MigrateError> {
+    migrate_req(dev, pid, node).map(|_| ())
+}
+
+/// Lets the balancer place process `pid` now ([`uapi::MIGRATE_BALANCE`]); returns the node it
+/// runs on afterwards (this node's id if it stays).
+pub fn balance(dev: &File, pid: i32) -> std::result::Result<i32, MigrateError> {
+    migrate_req(dev, pid, uapi::MIGRATE_BALANCE)
+}
+
+fn migrate_req(dev: &File, pid: i32, node: i32) -> std::result::Result<i32, MigrateError> {
     let mut req = uapi::MigrateReq {
         pid,
         node,
@@ -64,7 +74,7 @@ pub fn migrate(dev: &File, pid: i32, node: i32) -> std::result::Result<(), Migra
     // SAFETY: `dev` is an open descriptor and `req` a valid, writable MigrateReq, the structure
     // the request number encodes.
     match unsafe { ioc_migrate(dev.as_raw_fd(), &mut req) } {
-        Ok(_) => Ok(()),
+        Ok(_) => Ok(req.node),
         Err(errno) => Err(MigrateError {
             errno,
             reason: req.reason,

@@ -1,5 +1,7 @@
-//! `migrate PID NODE|home`: move a process of this node to another node, or home, as openMosix's
-//! `migrate` did, through `MOSIX_IOC_MIGRATE` on `/dev/mosix`. Returns when the process runs there.
+//! `migrate PID NODE|home|balance`: move a process of this node to another node, or home, as
+//! openMosix's `migrate` did, through `MOSIX_IOC_MIGRATE` on `/dev/mosix`. Returns when the process
+//! runs there. `balance` lets the load balancer place it now (it may stay) and prints
+//! `PID: node N`, where it runs afterwards.
 //!
 //! Exit status 0 (silently) on success; 1 on failure with `migrate: PID: <strerror>[: <reason>]`
 //! on stderr, the reason being the module's `cantmove` text (for example `migrate: 42: Device or
@@ -8,7 +10,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use oxmosix_uapi::{self as uapi, MIGRATE_HOME};
+use oxmosix_uapi::{self as uapi, MIGRATE_BALANCE, MIGRATE_HOME};
 
 /// Migrate a process of this node to another node, or back home.
 #[derive(Parser)]
@@ -17,7 +19,8 @@ struct Cli {
     /// Process id on this node (a local process, a deputy, or a guest's local pid).
     #[arg(value_parser = oxmosix_dev::parse_pid)]
     pid: i32,
-    /// Target node id, or "home" (also 0) to send the process back to its home node.
+    /// Target node id, "home" (also 0) to send the process back to its home node, or "balance"
+    /// to let the load balancer place it now.
     #[arg(value_parser = parse_node)]
     node: i32,
 }
@@ -26,6 +29,9 @@ struct Cli {
 fn parse_node(s: &str) -> Result<i32, String> {
     if s.eq_ignore_ascii_case("home") {
         return Ok(MIGRATE_HOME);
+    }
+    if s.eq_ignore_ascii_case("balance") {
+        return Ok(MIGRATE_BALANCE);
     }
     match s.parse::<u32>() {
         Ok(n) if i32::try_from(n).is_ok() => Ok(n as i32),
@@ -42,6 +48,18 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if cli.node == MIGRATE_BALANCE {
+        return match oxmosix_dev::balance(&dev, cli.pid) {
+            Ok(n) => {
+                println!("{}: node {n}", cli.pid);
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("migrate: {}: {e}", cli.pid);
+                ExitCode::FAILURE
+            }
+        };
+    }
     match oxmosix_dev::migrate(&dev, cli.pid, cli.node) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -60,6 +78,7 @@ mod tests {
         assert_eq!(parse_node("home"), Ok(MIGRATE_HOME));
         assert_eq!(parse_node("HOME"), Ok(MIGRATE_HOME));
         assert_eq!(parse_node("0"), Ok(MIGRATE_HOME));
+        assert_eq!(parse_node("balance"), Ok(MIGRATE_BALANCE));
         assert_eq!(parse_node("3"), Ok(3));
         assert!(parse_node("-1").is_err());
         assert!(parse_node("4294967295").is_err());

@@ -19,6 +19,7 @@ nix::ioctl_write_ptr_bad!(ioc_setmap, uapi::MOSIX_IOC_SETMAP, uapi::MapInfo);
 nix::ioctl_read_bad!(ioc_getmap, uapi::MOSIX_IOC_GETMAP, uapi::MapInfo);
 nix::ioctl_readwrite_bad!(ioc_nodeinfo, uapi::MOSIX_IOC_NODEINFO, uapi::NodeInfo);
 nix::ioctl_write_ptr_bad!(ioc_setparam, uapi::MOSIX_IOC_SETPARAM, uapi::Param);
+nix::ioctl_readwrite_bad!(ioc_getparam, uapi::MOSIX_IOC_GETPARAM, uapi::Param);
 
 /// Administer the oxmosix node this runs on (through /dev/mosix).
 #[derive(Parser)]
@@ -63,6 +64,11 @@ enum Cmd {
     Getspeed { node: Option<u32> },
     /// Set this node's speed (reference CPU = 10000).
     Setspeed { speed: u64 },
+    /// Set the memory ushering threshold in KiB (0: off): below this much available memory the
+    /// balancer moves processes to nodes with room.
+    Setusher { kib: u64 },
+    /// Print the memory ushering threshold in KiB.
+    Getusher,
     /// Print the status of a node (default: this node).
     Status { node: Option<u32> },
     /// Exit 0 if the node is up, 1 if not.
@@ -147,6 +153,14 @@ fn set_param(dev: &File, key: u32, value: u64) -> Result<()> {
     unsafe { ioc_setparam(dev.as_raw_fd(), &p) }
         .map_err(|e| errno_context(e, "setting the parameter failed"))?;
     Ok(())
+}
+
+fn get_param(dev: &File, key: u32) -> Result<u64> {
+    let mut p = uapi::Param { key, pad: 0, value: 0 };
+    // SAFETY: valid descriptor and a valid, writable Param, the structure the request encodes.
+    unsafe { ioc_getparam(dev.as_raw_fd(), &mut p) }
+        .map_err(|e| errno_context(e, "reading the parameter failed"))?;
+    Ok(p.value)
 }
 
 fn node_info(dev: &File, id: u32) -> Result<uapi::NodeInfo> {
@@ -322,6 +336,8 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Expel => flag(param::EXPEL, 1),
         Cmd::Bring => flag(param::BRING, 1),
         Cmd::Setspeed { speed } => set_param(&dev, param::SPEED, speed),
+        Cmd::Setusher { kib } => set_param(&dev, param::USHER, kib),
+        Cmd::Getusher => print_value(json, "usher_kib", get_param(&dev, param::USHER)?),
         Cmd::Getload { node } => {
             print_value(json, "load", node_info(&dev, node.unwrap_or(0))?.load)
         }

@@ -1,0 +1,409 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The load-balancing decision: which process, if any, to move from this node, and where.
+//!
+//! Each balancing round the kernel side describes this node ([`NodeView`] `here`, its load
+//! measured with every candidate running here), the up peers from the load vector (`peers`), and
+//! the processes it may move (`cands`, [`Candidate`]); [`decide`] picks at most one move. Pure
+//! integer arithmetic, no allocation, no panics: O(`cands.len()` * `peers.len()`).
+//!
+//! Units (those of [`super::load`]): a node's normalized load is 100 ([`LOAD_ONE`]) per runnable
+//! task per reference-speed CPU ([`REFERENCE_SPEED`]); a process's CPU demand `cpu` is per mille
+//! of one CPU (at most [`MAX_CPU`]). On a node with `cpus` CPUs of speed `speed` the process adds
+//!
+//! ```text
+//! contrib(node, cpu) = cpu * 1000 / (cpus * speed)        (rounded to nearest)
+//! ```
+//!
+//! to the load (`cpu * LOAD_ONE * REFERENCE_SPEED / (MAX_CPU * cpus * speed)`: 1000 per mille on
+//! one reference CPU adds 100); [`load_with`] and [`load_without`] add and remove it.
+//!
+//! # Rules, in order (after openMosix)
+//!
+//! A candidate is *eligible* only if it has stayed [`Policy::min_residency_ms`] on this node and
+//! moved fewer than [`Policy::max_moves`] times in the last [`Policy::window_ms`] (openMosix's
+//! protection against migration thrashing). A peer entry for `here.node` is ignored. A peer is a
+//! *target* for a process at home if it `accepts`; a guest's only target is its home node (a
+//! process may always go home; from there its home's balancer may place it elsewhere).
+//!
+//! 1. **I/O jobs go home** ([`Reason::Io`]). A guest forwards its system calls to its deputy at
+//!    home; when it forwards more than [`Policy::io_home_ratio`] calls per second per CPU-second
+//!    (`io * 1000 / max(cpu, 1) > io_home_ratio`, `io > 0`), it costs the network more than it
+//!    gains from the remote CPU, and it returns home if the home node is among `peers` (the
+//!    caller passes only up nodes), however loaded or blocking home is. The guest with the highest
+//!    `io` is chosen (the MOSIX/openMosix rule that a process whose work is mostly I/O through its
+//!    home is better off at home).
+//! 2. **Memory ushering** ([`Reason::Memory`], Barak and Braverman, "Memory ushering in a scalable
+//!    computing cluster", 1998, as in openMosix). Only when [`Policy::usher_kib`] is not 0 and this
+//!    node's available memory is below it: the eligible candidate with the largest image (CPU
+//!    demand ignored) goes to the target with the most available memory that keeps at least
+//!    [`Policy::usher_reserve_kib`] after receiving it and does not itself fall below `usher_kib`
+//!    by that test; a guest's home wins among qualifying targets. A smaller image is tried only
+//!    if no target has room for a larger one.
+//! 3. **Load** ([`Reason::Load`]), the openMosix cost/benefit rule: move the process that would
+//!    finish soonest elsewhere, if the saving pays for the transfer (below). Only candidates with
+//!    `cpu >= min_cpu` (and not 0), and only to targets with `amem_kib >= image_kib`.
+//! 4. Otherwise nothing moves.
+//!
+//! # The load rule
+//!
+//! A process runs on a node at the rate (work per second, in speed units) of one CPU shared among
+//! the runnable tasks: `speed * min(1, cpus / tasks)`. With `tasks = load * cpus * speed /
+//! (LOAD_ONE * REFERENCE_SPEED)` this is `min(speed, LOAD_ONE * REFERENCE_SPEED / load)`:
+//!
+//! ```text
+//! rate(node, load) = min(speed * 1000, 10^9 / load)                 (speed units * 1000)
+//! rate_here  = rate(here, here.load)                   (everything staying)
+//! rate_there = rate(peer, load_with(peer, cpu))        (after the move)
+//! ```
+//!
+//! The expected remaining CPU time equals the CPU time used so far, `runtime_ms` (the "age
+//! predicts remaining life" rule, Harchol-Balter and Downey, "Exploiting process lifetime
+//! distributions for dynamic load balancing", 1997), i.e. `runtime_ms * here.speed` units of
+//! work. The gain is the wall-clock time saved on it (the transfer cost not deducted):
+//!
+//! ```text
+//! gain_ms = runtime_ms * here.speed * (1 / rate_here - 1 / rate_there)
+//! cost_ms = image_kib * 1000 / bandwidth + 50
+//! ```
+//!
+//! A move needs `gain_ms > 2 * cost_ms`, and hysteresis: the target must still offer more than
+//! `rate_here` with [`Policy::margin`] added to its load after the move,
+//! `rate(peer, load_with(peer, cpu) + margin) > rate_here`. As `rate` does not increase with load,
+//! the reverse move of the same process right after is then impossible (it would need
+//! `rate(here, here.load + margin) > rate(peer, load_with(peer, cpu))`): no ping-pong, and the
+//! margin absorbs measurement noise. Two equal nodes at one task each, or at two and one, never
+//! swap; a node of twice the speed ends up with twice the tasks. Among the moves allowed, the
+//! largest gain wins, then the lower peer node id, then the lower candidate id. A fresh process
+//! (small `runtime_ms`) moves only once it has run long enough for the gain to cover the cost:
+//! at 32 MiB/s a 4 MiB image costs 175 ms, which two tasks sharing one CPU earn back, moving one
+//! of them to an idle equal node, after 350 ms of CPU time.
+
+use super::load::REFERENCE_SPEED;
+
+/// Normalized load of one runnable task on one reference-speed CPU.
+pub const LOAD_ONE: u32 = 100;
+/// CPU demand of a process that keeps one CPU busy, per mille.
+pub const MAX_CPU: u32 = 1000;
+/// Fixed part of a migration's cost (freeze, handshake, restart), in milliseconds.
+pub const FIXED_COST_MS: u64 = 50;
+/// Fixed-point scale of rates: a rate is in speed units times this.
+const RATE_SCALE: u64 = 1000;
+/// `contrib(node, cpu) = cpu * CONTRIB_NUM / (cpus * speed)`.
+const CONTRIB_NUM: u64 = LOAD_ONE as u64 * REFERENCE_SPEED as u64 / MAX_CPU as u64;
+/// `rate = min(speed * RATE_SCALE, RATE_NUM / load)`.
+const RATE_NUM: u64 = LOAD_ONE as u64 * REFERENCE_SPEED as u64 * RATE_SCALE;
+
+/// What the balancer knows of one node (this one or a peer), from the load vector.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeView {
+    /// Node id.
+    pub node: u32,
+    /// Normalized load: 100 per runnable task per reference-speed CPU.
+    pub load: u32,
+    /// CPU speed, reference 10000 ([`REFERENCE_SPEED`]); 0 is taken as 1.
+    pub speed: u32,
+    /// Number of CPUs; 0 is taken as 1.
+    pub cpus: u16,
+    /// Memory available for processes, KiB.
+    pub amem_kib: u64,
+    /// The node may receive a process: up, not blocking guests, not quiet, not staying for
+    /// guests.
+    pub accepts: bool,
+    /// Estimated transfer bandwidth to the node, KiB/s; 0 = unknown
+    /// ([`Policy::default_bw_kib_s`]).
+    pub bw_kib_s: u32,
+}
+
+/// A process the balancer may move from this node.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Candidate {
+    /// Process id, opaque to this module.
+    pub id: u32,
+    /// Its home node id.
+    pub home: u32,
+    /// Decayed CPU demand, per mille of one CPU (above [`MAX_CPU`] taken as [`MAX_CPU`]).
+    pub cpu: u32,
+    /// Decayed rate of forwarded system calls, calls per second (guests only, else 0).
+    pub io: u32,
+    /// Memory that would be transferred, KiB.
+    pub image_kib: u64,
+    /// CPU time used so far, ms; also the estimate of the CPU time still to come.
+    pub runtime_ms: u64,
+    /// Time since it arrived on this node (or started), ms.
+    pub resident_ms: u64,
+    /// Migrations in the last [`Policy::window_ms`].
+    pub recent_moves: u32,
+    /// It runs here away from its home node `home`.
+    pub guest: bool,
+}
+
+/// The balancer's knobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Least CPU demand (per mille) for a load move to be worth it; default 500.
+    pub min_cpu: u32,
+    /// Hysteresis, in normalized load units: a load move must still pay with this much more load
+    /// on the target; default 30.
+    pub margin: u32,
+    /// Least time on this node before a process may move again, ms; default 3000.
+    pub min_residency_ms: u64,
+    /// Most migrations of one process in [`Policy::window_ms`]; default 3.
+    pub max_moves: u32,
+    /// Window of [`Candidate::recent_moves`], ms; default 60000 (the caller counts).
+    pub window_ms: u64,
+    /// Bandwidth assumed when a peer's is unknown, KiB/s; default 32768.
+    pub default_bw_kib_s: u32,
+    /// A guest with `io * 1000 / max(cpu, 1)` above this is an I/O job and goes home; default
+    /// 2000.
+    pub io_home_ratio: u32,
+    /// Memory ushering starts when this node's available memory is below this, KiB; 0 (the
+    /// default) = off.
+    pub usher_kib: u64,
+    /// Memory a target must keep available after receiving an ushered image, KiB; default 16384.
+    pub usher_reserve_kib: u64,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            min_cpu: 500,
+            margin: 30,
+            min_residency_ms: 3000,
+            max_moves: 3,
+            window_ms: 60_000,
+            default_bw_kib_s: 32_768,
+            io_home_ratio: 2000,
+            usher_kib: 0,
+            usher_reserve_kib: 16_384,
+        }
+    }
+}
+
+/// Why a move was chosen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reason {
+    /// Better CPU share elsewhere (rule 3).
+    Load,
+    /// This node is short of memory (rule 2).
+    Memory,
+    /// An I/O-bound guest goes home (rule 1).
+    Io,
+}
+
+/// A chosen move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Move {
+    /// The candidate's id.
+    pub id: u32,
+    /// The target node.
+    pub to: u32,
+    /// Which rule chose it.
+    pub reason: Reason,
+    /// Expected gain, by reason: [`Reason::Load`], ms of wall-clock time saved on the process's
+    /// expected remaining run (the transfer cost not deducted); [`Reason::Memory`], KiB freed
+    /// here (the image); [`Reason::Io`], forwarded system calls per second that stop crossing
+    /// the network (the candidate's `io`).
+    pub gain: u64,
+}
+
+/// Cost/benefit choice of at most one process to move from `here` (this node, its load measured
+/// with all candidates running here) to one of `peers` (peers with `node == here.node` are
+/// ignored), by the rules of the module documentation.
+pub fn decide(
+    here: &NodeView,
+    peers: &[NodeView],
+    cands: &[Candidate],
+    policy: &Policy,
+) -> Option<Move> {
+    go_home(here, peers, cands, policy)
+        .or_else(|| usher(here, peers, cands, policy))
+        .or_else(|| by_load(here, peers, cands, policy))
+}
+
+/// Load a node would show with an extra process of `cpu` per mille (saturating).
+pub fn load_with(node: &NodeView, cpu: u32) -> u32 {
+    let v = u64::from(node.load).saturating_add(contrib(node, cpu));
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
+/// Load a node would show without a process of `cpu` per mille (saturating at 0).
+pub fn load_without(node: &NodeView, cpu: u32) -> u32 {
+    let c = u32::try_from(contrib(node, cpu)).unwrap_or(u32::MAX);
+    node.load.saturating_sub(c)
+}
+
+/// Migration cost estimate in ms: `image_kib * 1000 / bw_kib_s` (bandwidth 0: the policy's
+/// default, itself at least 1) plus [`FIXED_COST_MS`], saturating.
+pub fn cost_ms(image_kib: u64, bw_kib_s: u32, policy: &Policy) -> u64 {
+    let bw = if bw_kib_s == 0 {
+        policy.default_bw_kib_s
+    } else {
+        bw_kib_s
+    };
+    mul_div(image_kib, 1000, u64::from(bw.max(1))).saturating_add(FIXED_COST_MS)
+}
+
+/// A process's CPU demand clamped to [`MAX_CPU`].
+fn demand(c: &Candidate) -> u32 {
+    c.cpu.min(MAX_CPU)
+}
+
+/// Load units a process of `cpu` per mille adds on `node`, rounded to nearest.
+fn contrib(node: &NodeView, cpu: u32) -> u64 {
+    let d = u64::from(node.cpus.max(1)) * u64::from(node.speed.max(1));
+    // At most 2^32 * 1000 + 2^48: no overflow.
+    (u64::from(cpu) * CONTRIB_NUM + d / 2) / d
+}
+
+/// Rule eligibility: residency and move-count limits.
+fn eligible(c: &Candidate, policy: &Policy) -> bool {
+    c.resident_ms >= policy.min_residency_ms && c.recent_moves < policy.max_moves
+}
+
+/// `p` may receive `c`: for a process at home another node that accepts; for a guest only its
+/// home (a guest leaves only for home, whose balancer may then place it elsewhere).
+fn is_target(here: &NodeView, p: &NodeView, c: &Candidate) -> bool {
+    p.node != here.node && if c.guest { p.node == c.home } else { p.accepts }
+}
+
+/// `a * b / d` (d 0 taken as 1) without overflow where the result fits, saturating otherwise.
+fn mul_div(a: u64, b: u64, d: u64) -> u64 {
+    let d = d.max(1);
+    match a.checked_mul(b) {
+        Some(p) => p / d,
+        None => (a / d)
+            .saturating_mul(b)
+            .saturating_add((a % d).saturating_mul(b) / d),
+    }
+}
+
+/// The rate a process gets on a node of `speed` at `load`, in speed units times [`RATE_SCALE`]
+/// (at least 1).
+fn rate(speed: u32, load: u32) -> u64 {
+    let full = u64::from(speed.max(1)) * RATE_SCALE;
+    let shared = match load {
+        0 => full,
+        l => RATE_NUM / u64::from(l),
+    };
+    full.min(shared).max(1)
+}
+
+/// Wall-clock ms to do `runtime_ms` of CPU time at `speed` when running at `rate`.
+fn wall_ms(runtime_ms: u64, speed: u32, rate: u64) -> u64 {
+    // Slow-down factor per mille (1000 = the whole CPU); speed * 10^6 < 2^63.
+    let factor = u64::from(speed.max(1)) * RATE_SCALE * 1000 / rate.max(1);
+    mul_div(runtime_ms, factor, 1000)
+}
+
+/// `a` is better than `b` if its key is larger, then its (node, id) smaller.
+fn better<K: Ord + Copy>(a: (K, u32, u32), b: Option<&(K, u32, u32)>) -> bool {
+    match b {
+        None => true,
+        Some(b) => a.0 > b.0 || (a.0 == b.0 && (a.1, a.2) < (b.1, b.2)),
+    }
+}
+
+/// Rule 1: the eligible I/O-bound guest with the highest `io` goes home.
+fn go_home(
+    here: &NodeView,
+    peers: &[NodeView],
+    cands: &[Candidate],
+    policy: &Policy,
+) -> Option<Move> {
+    // Key: io, then lower home, lower id.
+    let mut best: Option<(u32, u32, u32)> = None;
+    for c in cands {
+        let io_bound = c.io > 0
+            && u64::from(c.io) * 1000 / u64::from(demand(c).max(1))
+                > u64::from(policy.io_home_ratio);
+        let home_up = peers
+            .iter()
+            .any(|p| p.node == c.home && p.node != here.node);
+        let cand = (c.io, c.home, c.id);
+        if c.guest && io_bound && home_up && eligible(c, policy) && better(cand, best.as_ref()) {
+            best = Some(cand);
+        }
+    }
+    let (io, to, id) = best?;
+    Some(Move {
+        id,
+        to,
+        reason: Reason::Io,
+        gain: u64::from(io),
+    })
+}
+
+/// Rule 2: memory ushering.
+fn usher(
+    here: &NodeView,
+    peers: &[NodeView],
+    cands: &[Candidate],
+    policy: &Policy,
+) -> Option<Move> {
+    if policy.usher_kib == 0 || here.amem_kib >= policy.usher_kib {
+        return None;
+    }
+    // Key: (image, home, peer's memory), then lower node, lower id.
+    let mut best: Option<((u64, bool, u64), u32, u32)> = None;
+    for c in cands
+        .iter()
+        .filter(|c| c.image_kib > 0 && eligible(c, policy))
+    {
+        let need = c.image_kib.saturating_add(policy.usher_reserve_kib);
+        for p in peers {
+            let room = p.amem_kib >= need && p.amem_kib >= policy.usher_kib;
+            let home = c.guest && p.node == c.home;
+            let cand = ((c.image_kib, home, p.amem_kib), p.node, c.id);
+            if room && is_target(here, p, c) && better(cand, best.as_ref()) {
+                best = Some(cand);
+            }
+        }
+    }
+    let ((image, _, _), to, id) = best?;
+    Some(Move {
+        id,
+        to,
+        reason: Reason::Memory,
+        gain: image,
+    })
+}
+
+/// Rule 3: the move with the largest expected completion-time saving that pays for itself.
+fn by_load(
+    here: &NodeView,
+    peers: &[NodeView],
+    cands: &[Candidate],
+    policy: &Policy,
+) -> Option<Move> {
+    let rate_here = rate(here.speed, here.load);
+    let mut best: Option<(u64, u32, u32)> = None;
+    for c in cands {
+        let cpu = demand(c);
+        if cpu == 0 || cpu < policy.min_cpu || !eligible(c, policy) {
+            continue;
+        }
+        let time_here = wall_ms(c.runtime_ms, here.speed, rate_here);
+        for p in peers {
+            if !is_target(here, p, c) || p.amem_kib < c.image_kib {
+                continue;
+            }
+            let after = load_with(p, cpu);
+            if rate(p.speed, after.saturating_add(policy.margin)) <= rate_here {
+                continue;
+            }
+            let rate_there = rate(p.speed, after);
+            let gain = time_here.saturating_sub(wall_ms(c.runtime_ms, here.speed, rate_there));
+            let cost = cost_ms(c.image_kib, p.bw_kib_s, policy);
+            if gain > cost.saturating_mul(2) && better((gain, p.node, c.id), best.as_ref()) {
+                best = Some((gain, p.node, c.id));
+            }
+        }
+    }
+    let (gain, to, id) = best?;
+    Some(Move {
+        id,
+        to,
+        reason: Reason::Load,
+        gain,
+    })
+}
