@@ -20,10 +20,10 @@ pub(crate) struct ProcSample {
     /// CPU time used by the thread-group leader, in ns (`se.sum_exec_runtime`; for the
     /// single-threaded processes the balancer moves, the whole process).
     pub(crate) runtime_ns: u64,
-    /// Part of that time spent in the kernel (`stime`, tick-sampled), in ns.
-    pub(crate) system_ns: u64,
-    /// Part of that time spent in user mode (`utime`, tick-sampled), in ns.
-    pub(crate) user_ns: u64,
+    /// Read and write system calls it made (`ioac.syscr + ioac.syscw`, `CONFIG_TASK_XACCT`).
+    pub(crate) io_calls: u64,
+    /// Runnable (or running) at the moment of the walk.
+    pub(crate) runnable: bool,
     /// Threads in the process.
     pub(crate) threads: u32,
     /// Resident pages (file, anonymous and shared memory), from the mm's counters.
@@ -74,10 +74,10 @@ pub(crate) fn for_each_process(mut f: impl FnMut(&ProcSample) -> bool) {
                 }
                 bindings::task_unlock(t);
                 if !mm.is_null() {
-                    s.runtime_ns =
-                        ptr::read_volatile(ptr::addr_of!((*t).se.sum_exec_runtime));
-                    s.system_ns = ptr::read_volatile(ptr::addr_of!((*t).stime));
-                    s.user_ns = ptr::read_volatile(ptr::addr_of!((*t).utime));
+                    s.runtime_ns = ptr::read_volatile(ptr::addr_of!((*t).se.sum_exec_runtime));
+                    s.io_calls = ptr::read_volatile(ptr::addr_of!((*t).ioac.syscr))
+                        .wrapping_add(ptr::read_volatile(ptr::addr_of!((*t).ioac.syscw)));
+                    s.runnable = ptr::read_volatile(ptr::addr_of!((*t).__state)) == 0;
                     let sig = (*t).signal;
                     if !sig.is_null() {
                         s.threads = ptr::read_volatile(ptr::addr_of!((*sig).nr_threads)) as u32;

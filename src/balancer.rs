@@ -15,11 +15,15 @@
 //!    with the best expected gain over its cost;
 //! 4. the move is made synchronously (`migrate::migrate`): a home process to the chosen node,
 //!    a guest home. Until the target's next load report the balancer counts the moved process
-//!    on the target and not here, so one round's move is not repeated by the next.
+//!    on the target, and this node is judged by its fast load average (minus the move for its
+//!    first second), so one round's move is not repeated by the next. After a move the next
+//!    round follows within 200 ms.
 //!
-//! Processes that could not move (cantmove) are left alone for [`FAIL_BACKOFF_MS`]. A process at
-//! home that spends most of its CPU time in the kernel ([`IO_SYS_SHARE`]) is an I/O job and is not
-//! sent away: openMosix's deputy cost, judged before the move instead of after it.
+//! Processes that could not move (cantmove, or no safe point within [`SAFE_POINT_MS`]) are left
+//! alone for [`FAIL_BACKOFF_MS`]. The I/O measure of a process at home is its rate of read and
+//! write system calls (`CONFIG_TASK_XACCT`): the calls that would be forwarded if it were away;
+//! `decide` keeps such I/O jobs home. A process asleep at the moment of sampling is not moved for
+//! load.
 
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -37,9 +41,11 @@ pub(crate) const CPU_DECAY: u64 = 500;
 pub(crate) const FAIL_BACKOFF_MS: u64 = 10_000;
 /// At most this many processes are tracked (the rest of a larger node is not considered).
 pub(crate) const MAX_TRACKED: usize = 1024;
-/// A process at home that spends more than this share (per mille) of its CPU time in the kernel
-/// is an I/O job: away from home its system calls would be forwarded, so it is not sent away.
-pub(crate) const IO_SYS_SHARE: u32 = 500;
+/// The balancer waits at most this long (ms) for a chosen process to reach its safe point.
+pub(crate) const SAFE_POINT_MS: u32 = 3000;
+/// A move's effect on this node's fast load average takes this long to show (ms; 0.7 kept per
+/// 100 ms leaves 3 % after one second).
+const HERE_SETTLE_MS: u64 = 1000;
 /// A move's effect on the target is assumed until the target reports a load this much later.
 const SETTLE_MS: u64 = 1500;
 
@@ -53,11 +59,8 @@ struct Track {
     cpu: u32,
     /// Decayed forwarded-call rate (guests), calls per second.
     io: u32,
-    /// Decayed share of its CPU time spent in the kernel, per mille.
-    sys: u32,
-    /// System and user time at the last round, ns.
-    system_ns: u64,
-    user_ns: u64,
+    /// Read/write system calls counted at the last round (processes at home).
+    io_calls: u64,
     /// Forwarded calls counted at the last round.
     forwarded: u64,
     /// When it arrived in its current state here (ms, monotonic).
@@ -132,10 +135,13 @@ impl Balancer {
                     // ns per ms of wall time → per mille of a CPU, then scaled by the crowd.
                     let now_share = ((used / elapsed / 1000) * crowd / 1000).min(1000);
                     let calls = forwarded.saturating_sub(t.forwarded);
-                    let ds = s.system_ns.saturating_sub(t.system_ns);
-                    let du = s.user_ns.saturating_sub(t.user_ns);
-                    // No ticks in this round: keep the old share.
-                    let sys_share = (ds * 1000).checked_div(ds + du).unwrap_or(u64::from(t.sys));
+                    // A guest's I/O is what it forwards; a process at home, its reads and
+                    // writes (which would be forwarded if it were away).
+                    let calls = if state == pstate::GUEST {
+                        calls
+                    } else {
+                        s.io_calls.saturating_sub(t.io_calls)
+                    };
                     let rate = (calls * 1000 / elapsed).min(1_000_000);
                     if state != t.state {
                         // It arrived here, came home or left: start over.
@@ -144,13 +150,11 @@ impl Balancer {
                         t.io = 0;
                         t.cpu = now_share as u32;
                     } else {
-                        t.cpu = ((u64::from(t.cpu) * keep + now_share * (1000 - keep)) / 1000)
-                            as u32;
+                        t.cpu =
+                            ((u64::from(t.cpu) * keep + now_share * (1000 - keep)) / 1000) as u32;
                         t.io = ((u64::from(t.io) * keep + rate * (1000 - keep)) / 1000) as u32;
                     }
-                    t.sys = ((u64::from(t.sys) * keep + sys_share * (1000 - keep)) / 1000) as u32;
-                    t.system_ns = s.system_ns;
-                    t.user_ns = s.user_ns;
+                    t.io_calls = s.io_calls;
                     t.runtime_ns = s.runtime_ns;
                     t.forwarded = forwarded;
                     t.seen = true;
@@ -163,8 +167,7 @@ impl Balancer {
                         Track {
                             pid: s.pid,
                             runtime_ns: s.runtime_ns,
-                            system_ns: s.system_ns,
-                            user_ns: s.user_ns,
+                            io_calls: s.io_calls,
                             forwarded,
                             since_ms: if first { 0 } else { now },
                             state,
@@ -177,6 +180,34 @@ impl Balancer {
             }
         }
         retain(&mut self.tracks, |t| t.seen)
+    }
+}
+
+impl Balancer {
+    /// `/proc/hpc/info/balance`: one line per tracked process, `pid cpu io rss_kib resident_ms
+    /// state` (cpu per mille of a CPU, io calls per second, state as `uapi::pstate`), as of the
+    /// last round.
+    pub(crate) fn show(&self, out: &mut crate::kapi::procfs::SeqWriter) -> core::fmt::Result {
+        use core::fmt::Write;
+        let now = sys::monotonic_ms();
+        for t in self.tracks.iter() {
+            let rss = self
+                .samples
+                .iter()
+                .find(|s| s.pid == t.pid)
+                .map_or(0, |s| s.rss_pages * 4);
+            writeln!(
+                out,
+                "{} {} {} {} {} {}",
+                t.pid,
+                t.cpu,
+                t.io,
+                rss,
+                now.saturating_sub(t.since_ms),
+                t.state
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -222,11 +253,14 @@ fn views(
             accepts: e.flags & (flags::BLOCK | flags::QUIET) == 0,
             bw_kib_s: 0,
         };
-        // A move not yet visible in the target's report: count it there, not here.
+        // A move not yet visible in the target's report: count it there; and here not until
+        // this node's fast average has forgotten it.
         let reported = now.saturating_sub(slot.age_ms(now));
         for m in pending.iter().filter(|m| m.node == e.node) {
             if reported < m.at_ms + SETTLE_MS {
                 v.load = decide::load_with(&v, m.cpu);
+            }
+            if now < m.at_ms + HERE_SETTLE_MS {
                 here.load = decide::load_without(&here, m.cpu);
             }
         }
@@ -253,7 +287,9 @@ fn round(b: &mut Balancer, sh: &Arc<Shared>, only: Option<i32>) -> Result<Outcom
     if only.is_none() {
         b.sample(sh, now)?;
     }
-    retain(&mut b.pending, |m| now.saturating_sub(m.at_ms) < SETTLE_MS + 10_000)?;
+    retain(&mut b.pending, |m| {
+        now.saturating_sub(m.at_ms) < SETTLE_MS + 10_000
+    })?;
     let Some((here, peers, params)) = views(sh, &b.pending, now) else {
         return Ok(Outcome::Stay);
     };
@@ -307,10 +343,6 @@ fn round(b: &mut Balancer, sh: &Arc<Shared>, only: Option<i32>) -> Result<Outcom
             if lstay && !guest {
                 continue;
             }
-            if !guest && t.sys > IO_SYS_SHARE {
-                // An I/O job: its system calls would all be forwarded from a remote node.
-                continue;
-            }
             let recent = t
                 .moves
                 .iter()
@@ -320,7 +352,8 @@ fn round(b: &mut Balancer, sh: &Arc<Shared>, only: Option<i32>) -> Result<Outcom
                 Candidate {
                     id: t.pid as u32,
                     home,
-                    cpu: t.cpu,
+                    // Asleep now: not worth moving for load (and slow to reach a safe point).
+                    cpu: if s.runnable { t.cpu } else { 0 },
                     io: t.io,
                     image_kib: s.rss_pages * 4,
                     runtime_ms: s.runtime_ns / 1_000_000,
@@ -340,7 +373,7 @@ fn round(b: &mut Balancer, sh: &Arc<Shared>, only: Option<i32>) -> Result<Outcom
     let guest = cand.is_some_and(|c| c.guest);
     // A guest leaves only for home (it may go on from there at its home's choice).
     let to = if guest { 0 } else { mv.to as i32 };
-    let r = crate::migrate::migrate(sh, pid, to);
+    let r = crate::migrate::migrate_within(sh, pid, to, SAFE_POINT_MS);
     let stats = &sh.mig.stats;
     let t = b.tracks.iter_mut().find(|t| t.pid == pid);
     match r {
@@ -396,13 +429,20 @@ fn round(b: &mut Balancer, sh: &Arc<Shared>, only: Option<i32>) -> Result<Outcom
 pub(crate) fn run(sh: &Arc<Shared>, b: &kernel::sync::Mutex<Balancer>) {
     while !kthread::should_stop() {
         let interval = sh.with_state(|s| s.params.gossip_interval_ms);
-        {
+        let moved = {
             let mut g = b.lock();
-            if let Err(e) = round(&mut g, sh, None) {
-                pr_warn!("balance: round failed: {:?}\n", e);
+            match round(&mut g, sh, None) {
+                Ok(Outcome::Moved(_)) => true,
+                Ok(_) => false,
+                Err(e) => {
+                    pr_warn!("balance: round failed: {:?}\n", e);
+                    false
+                }
             }
-        }
-        kthread::sleep_ms(interval);
+        };
+        // After a move, the next one soon: a batch started on one node spreads at the pace of
+        // migrations, not of rounds (the pending move keeps it from being repeated).
+        kthread::sleep_ms(if moved { interval.min(200) } else { interval });
     }
 }
 

@@ -49,6 +49,7 @@ const INFO_COUNTERS: u32 = 20;
 const INFO_MALFORMED: u32 = 21;
 const PROCS: u32 = 22;
 const INFO_MIGRATION: u32 = 23;
+const INFO_BALANCE: u32 = 26;
 const GOTO: u32 = 24;
 const LOCK: u32 = 25;
 
@@ -221,6 +222,7 @@ impl ProcHandler for Hpc {
                 2 => self.shared.format_map(out),
                 INFO_COUNTERS => self.show_counters(out),
                 INFO_MIGRATION => self.show_migration(out),
+                INFO_BALANCE => self.shared.balancer.lock().show(out),
                 PROCS => return self.show_procs(out),
                 INFO_MALFORMED => writeln!(
                     out,
@@ -297,6 +299,13 @@ impl HpcProc {
             0o444,
             handler.clone(),
             INFO_MIGRATION,
+        )?;
+        tree.file(
+            info,
+            c_str!("balance"),
+            0o444,
+            handler.clone(),
+            INFO_BALANCE,
         )?;
         tree.file(root, c_str!("procs"), 0o444, handler.clone(), PROCS)?;
         tree.file(root, c_str!("goto"), 0o200, handler.clone(), GOTO)?;

@@ -609,6 +609,17 @@ pub(crate) fn migrate(
     pid: i32,
     node: i32,
 ) -> core::result::Result<(), (Error, u32)> {
+    migrate_within(sh, pid, node, SAFE_POINT_MS)
+}
+
+/// [`migrate`] waiting at most `safe_ms` for the process's safe point (the balancer does not
+/// wait long for a process that sleeps).
+pub(crate) fn migrate_within(
+    sh: &Arc<Shared>,
+    pid: i32,
+    node: i32,
+    safe_ms: u32,
+) -> core::result::Result<(), (Error, u32)> {
     let me = sh.self_id();
     if me == 0 || node < 0 {
         return Err((EINVAL, 0));
@@ -684,7 +695,7 @@ pub(crate) fn migrate(
         }
     };
     // First the safe point: a process sleeping in the kernel gets there only when it wakes.
-    let r = wait_for(&p, SAFE_POINT_MS, |i| {
+    let r = wait_for(&p, safe_ms, |i| {
         done(i).or(if i.started { Some(Ok(())) } else { None })
     });
     if let Err((e, _)) = r {
@@ -885,13 +896,27 @@ pub(crate) fn set_param(sh: &Arc<Shared>, key: u32, value: u64) -> Result {
     match (key, value) {
         (crate::uapi::param::EXPEL, 1) => {
             expel(sh)?;
-            wait_until_none(sh, |p, i| i.state == pstate::GUEST && p.home != sh.self_id());
+            wait_until_none(sh, |p, i| {
+                i.state == pstate::GUEST && p.home != sh.self_id()
+            });
             Ok(())
         }
         (crate::uapi::param::BRING, 1) => {
-            bring(sh)?;
-            wait_until_none(sh, |_, i| i.state == pstate::DEPUTY);
-            Ok(())
+            // A process leaving right now (its migration in progress) is away when it ends:
+            // ask again until none is away or leaving.
+            let start = sys::monotonic_ms();
+            loop {
+                bring(sh)?;
+                let me = sh.self_id();
+                let away = |p: &Proc, i: &Inner| {
+                    p.home == me && (i.state == pstate::DEPUTY || i.state == pstate::MIGRATING)
+                };
+                if wait_until_none_for(sh, away, 2000)
+                    || sys::monotonic_ms() - start >= PARAM_WAIT_MS
+                {
+                    return Ok(());
+                }
+            }
         }
         _ => Ok(()),
     }
@@ -902,8 +927,13 @@ const PARAM_WAIT_MS: u64 = 30_000;
 
 /// Waits (polling every 50 ms, at most [`PARAM_WAIT_MS`]) until no process record matches `which`.
 fn wait_until_none(sh: &Shared, which: impl Fn(&Proc, &Inner) -> bool) {
+    wait_until_none_for(sh, which, PARAM_WAIT_MS);
+}
+
+/// As [`wait_until_none`], at most `ms`; whether none matches at the end.
+fn wait_until_none_for(sh: &Shared, which: impl Fn(&Proc, &Inner) -> bool, ms: u64) -> bool {
     let start = sys::monotonic_ms();
-    while sys::monotonic_ms() - start < PARAM_WAIT_MS {
+    loop {
         let left = sh.mig.all().map_or(0, |v| {
             v.iter()
                 .filter(|p| {
@@ -913,7 +943,10 @@ fn wait_until_none(sh: &Shared, which: impl Fn(&Proc, &Inner) -> bool) {
                 .count()
         });
         if left == 0 {
-            return;
+            return true;
+        }
+        if sys::monotonic_ms() - start >= ms {
+            return false;
         }
         sys::msleep(50);
     }
@@ -1645,7 +1678,8 @@ fn forward_msg(sh: &Shared, p: &Proc, args: &[u64; 6], send: bool) -> Option<i64
         crate::proto::copy(&mut w, &m[at..at + 8]);
         u64::from_ne_bytes(w)
     };
-    let (name, iov, iovlen, control, controllen) = (word(0), word(16), word(24), word(32), word(40));
+    let (name, iov, iovlen, control, controllen) =
+        (word(0), word(16), word(24), word(32), word(40));
     if name != 0 || (control != 0 && controllen != 0) {
         return None;
     }

@@ -40,7 +40,9 @@
 //!    by that test; a guest's home wins among qualifying targets. A smaller image is tried only
 //!    if no target has room for a larger one.
 //! 3. **Load** ([`Reason::Load`]), the openMosix cost/benefit rule: move the process that would
-//!    finish soonest elsewhere, if the saving pays for the transfer (below). Only candidates with
+//!    finish soonest elsewhere, if the saving pays for the transfer (below). An I/O job
+//!    ([`io_job`]: for a process at home `io` counts its reads and writes, which would all be
+//!    forwarded if it were away) is never moved for load. Only candidates with
 //!    `cpu >= min_cpu` (and not 0), and only to targets with `amem_kib >= image_kib`.
 //! 4. Otherwise nothing moves.
 //!
@@ -123,7 +125,8 @@ pub struct Candidate {
     pub home: u32,
     /// Decayed CPU demand, per mille of one CPU (above [`MAX_CPU`] taken as [`MAX_CPU`]).
     pub cpu: u32,
-    /// Decayed rate of forwarded system calls, calls per second (guests only, else 0).
+    /// Decayed I/O rate, calls per second: a guest's forwarded system calls; a process at home,
+    /// its read and write system calls (those that would be forwarded if it were away).
     pub io: u32,
     /// Memory that would be transferred, KiB.
     pub image_kib: u64,
@@ -303,6 +306,13 @@ fn better<K: Ord + Copy>(a: (K, u32, u32), b: Option<&(K, u32, u32)>) -> bool {
     }
 }
 
+/// An I/O job: more than [`Policy::io_home_ratio`] calls per second per CPU-second (its reads
+/// and writes at home, its forwarded calls as a guest).
+pub fn io_job(c: &Candidate, policy: &Policy) -> bool {
+    c.io > 0
+        && u64::from(c.io) * 1000 / u64::from(demand(c).max(1)) > u64::from(policy.io_home_ratio)
+}
+
 /// Rule 1: the eligible I/O-bound guest with the highest `io` goes home.
 fn go_home(
     here: &NodeView,
@@ -313,9 +323,7 @@ fn go_home(
     // Key: io, then lower home, lower id.
     let mut best: Option<(u32, u32, u32)> = None;
     for c in cands {
-        let io_bound = c.io > 0
-            && u64::from(c.io) * 1000 / u64::from(demand(c).max(1))
-                > u64::from(policy.io_home_ratio);
+        let io_bound = io_job(c, policy);
         let home_up = peers
             .iter()
             .any(|p| p.node == c.home && p.node != here.node);
@@ -379,7 +387,8 @@ fn by_load(
     let mut best: Option<(u64, u32, u32)> = None;
     for c in cands {
         let cpu = demand(c);
-        if cpu == 0 || cpu < policy.min_cpu || !eligible(c, policy) {
+        if cpu == 0 || cpu < policy.min_cpu || !eligible(c, policy) || io_job(c, policy) {
+            // An I/O job is not moved for load: away from home its calls would be forwarded.
             continue;
         }
         let time_here = wall_ms(c.runtime_ms, here.speed, rate_here);

@@ -59,6 +59,13 @@ impl LoadAverager {
     pub fn raw(&self) -> u64 {
         self.fast.max(self.slow)
     }
+
+    /// The fast average alone in [`SCALE`] units: what the node runs now (within about a
+    /// second), without the slow average's memory. The balancer judges its own node by it, so
+    /// work it just sent away is not counted again.
+    pub fn fast(&self) -> u64 {
+        self.fast
+    }
 }
 
 /// The load reported to the cluster: `raw` ([`SCALE`] units) normalized by `cpus` (at least 1)

@@ -251,8 +251,8 @@ impl Shared {
     }
 
     /// The load vector as the balancer reads it: this node's id, parameters and own entry (with
-    /// its load as of now), and every node's slot with whether it is connected. `None` while no
-    /// map is loaded.
+    /// its load as of now, from the fast average only), and every node's slot with whether it is
+    /// connected. `None` while no map is loaded.
     pub(crate) fn load_vector(&self) -> Option<(u32, Params, LoadEntry, KVec<(Slot, bool)>)> {
         let mut v = KVec::new();
         // Reserved outside the state lock (at most one slot per node of the map).
@@ -264,15 +264,16 @@ impl Shared {
             }
             let i = vector::find(&s.slots, s.self_id)?;
             let mut own = s.slots[i].entry;
-            own.load = load::normalized(s.avg.raw(), sys::online_cpus(), s.params.speed);
+            own.load = load::normalized(s.avg.fast(), sys::online_cpus(), s.params.speed);
             own.flags = s.params.flags;
             for slot in s.slots.iter() {
                 if v.len() == v.capacity() {
                     break;
                 }
-                let connected = s.peers.iter().any(|p| {
-                    p.id == slot.entry.node && p.conn.as_ref().is_some_and(|c| c.alive())
-                });
+                let connected = s
+                    .peers
+                    .iter()
+                    .any(|p| p.id == slot.entry.node && p.conn.as_ref().is_some_and(|c| c.alive()));
                 v.push((*slot, connected), GFP_ATOMIC).ok()?;
             }
             Some((s.self_id, s.params, own, v))

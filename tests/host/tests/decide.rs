@@ -869,3 +869,43 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn io_job_at_home_is_not_moved_for_load() {
+    let p = Policy::default();
+    let here = NodeView {
+        node: 1,
+        load: 300,
+        speed: 10_000,
+        cpus: 1,
+        amem_kib: 400_000,
+        accepts: true,
+        bw_kib_s: 0,
+    };
+    let idle = NodeView {
+        node: 2,
+        load: 0,
+        ..here
+    };
+    let job = |id, io| Candidate {
+        id,
+        home: 1,
+        cpu: 1000,
+        io,
+        image_kib: 2048,
+        runtime_ms: 5_000,
+        resident_ms: 10_000,
+        recent_moves: 0,
+        guest: false,
+    };
+    // 3000 reads per CPU-second: an I/O job stays; the CPU job beside it moves.
+    assert!(oxmosix_host_tests::balance::decide::io_job(
+        &job(7, 3000),
+        &p
+    ));
+    assert_eq!(decide(&here, &[idle], &[job(7, 3000)], &p), None);
+    assert_eq!(
+        decide(&here, &[idle], &[job(7, 3000), job(8, 10)], &p).map(|m| (m.id, m.to)),
+        Some((8, 2))
+    );
+}

@@ -159,27 +159,32 @@ else
 	bad "lock"
 fi
 
-# 5. expel on node 2 and bring on node 1 work while the balancers run.
+# 5. expel on node 2 and bring on node 1 work while the balancers run: every job node 2 hosted
+# comes home (the balancer may send it out again later), and after bring every job is home.
 pids=
 for k in 1 2 3 4; do job $k $((N * 2)) > /dev/null & pids="$pids $!"; done
-on2=0
+on2=
 for i in $(seq 1 60); do
-	for p in $pids; do [ "$(mosctl where "$p" 2>/dev/null)" = 2 ] && on2=1; done
-	[ $on2 = 1 ] && break
+	for p in $pids; do [ "$(mosctl where "$p" 2>/dev/null)" = 2 ] && on2="$on2 $p"; done
+	[ -n "$on2" ] && break
 	sleep 0.5
 done
 on 2 expel
 ex=0
-for p in $pids; do [ "$(mosctl where "$p" 2>/dev/null)" = 2 ] && ex=1; done
+for p in $on2; do
+	back=1
+	for i in $(seq 1 50); do [ "$(mosctl where "$p" 2>/dev/null)" = 1 ] && { back=0; break; }; sleep 0.1; done
+	[ $back = 0 ] || ex=1
+done
 mosctl bring
 br=0
 for p in $pids; do w=$(mosctl where "$p" 2>/dev/null) && [ "$w" != 1 ] && br=1; done
 kill $pids 2>/dev/null
 wait
-if [ $on2 = 1 ] && [ $ex = 0 ] && [ $br = 0 ]; then
-	ok "expel: no job left on node 2 after it expelled its guests; bring: every job at home"
+if [ -n "$on2" ] && [ $ex = 0 ] && [ $br = 0 ]; then
+	ok "expel: the jobs on node 2 (pids$on2) came home; bring: every job at home"
 else
-	log "a job reached node 2: $on2; still on node 2 after expel: $ex; away after bring: $br"
+	log "jobs on node 2 before expel:${on2:- none}; one did not come home: $ex; away after bring: $br"
 	bad "expel/bring"
 fi
 

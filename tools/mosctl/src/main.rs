@@ -156,7 +156,11 @@ fn set_param(dev: &File, key: u32, value: u64) -> Result<()> {
 }
 
 fn get_param(dev: &File, key: u32) -> Result<u64> {
-    let mut p = uapi::Param { key, pad: 0, value: 0 };
+    let mut p = uapi::Param {
+        key,
+        pad: 0,
+        value: 0,
+    };
     // SAFETY: valid descriptor and a valid, writable Param, the structure the request encodes.
     unsafe { ioc_getparam(dev.as_raw_fd(), &mut p) }
         .map_err(|e| errno_context(e, "reading the parameter failed"))?;
