@@ -142,7 +142,9 @@ impl Balancer {
                     } else {
                         s.io_calls.saturating_sub(t.io_calls)
                     };
-                    let rate = (calls * 1000 / elapsed).min(1_000_000);
+                    // Per second at its CPU demand, like `cpu` (scaled by the crowd too), so that
+                    // io / cpu is calls per CPU-second however crowded the node is.
+                    let rate = (calls * 1000 / elapsed * crowd / 1000).min(1_000_000);
                     if state != t.state {
                         // It arrived here, came home or left: start over.
                         t.since_ms = now;
@@ -343,6 +345,12 @@ fn round(b: &mut Balancer, sh: &Arc<Shared>, only: Option<i32>) -> Result<Outcom
             if lstay && !guest {
                 continue;
             }
+            if !guest && !s.runnable && here.amem_kib >= policy.usher_kib {
+                // Asleep at home: not worth moving for load (and slow to reach a safe point);
+                // only memory ushering considers it. (A guest asleep is usually waiting for a
+                // forwarded call: it stays a candidate with its measured demand.)
+                continue;
+            }
             let recent = t
                 .moves
                 .iter()
@@ -352,8 +360,7 @@ fn round(b: &mut Balancer, sh: &Arc<Shared>, only: Option<i32>) -> Result<Outcom
                 Candidate {
                     id: t.pid as u32,
                     home,
-                    // Asleep now: not worth moving for load (and slow to reach a safe point).
-                    cpu: if s.runnable { t.cpu } else { 0 },
+                    cpu: t.cpu,
                     io: t.io,
                     image_kib: s.rss_pages * 4,
                     runtime_ms: s.runtime_ns / 1_000_000,

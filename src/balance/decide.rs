@@ -148,7 +148,7 @@ pub struct Policy {
     /// Hysteresis, in normalized load units: a load move must still pay with this much more load
     /// on the target; default 30.
     pub margin: u32,
-    /// Least time on this node before a process may move again, ms; default 3000.
+    /// Least time on this node before a process may move again, ms; default 2000.
     pub min_residency_ms: u64,
     /// Most migrations of one process in [`Policy::window_ms`]; default 3.
     pub max_moves: u32,
@@ -156,8 +156,9 @@ pub struct Policy {
     pub window_ms: u64,
     /// Bandwidth assumed when a peer's is unknown, KiB/s; default 32768.
     pub default_bw_kib_s: u32,
-    /// A guest with `io * 1000 / max(cpu, 1)` above this is an I/O job and goes home; default
-    /// 2000.
+    /// A process with `io * 1000 / max(cpu, 1)` (calls per CPU-second) above this is an I/O job;
+    /// default 1000: a forwarded call costs about a millisecond, so more calls than that per
+    /// CPU-second would more than double its run time away from home.
     pub io_home_ratio: u32,
     /// Memory ushering starts when this node's available memory is below this, KiB; 0 (the
     /// default) = off.
@@ -171,11 +172,11 @@ impl Default for Policy {
         Policy {
             min_cpu: 500,
             margin: 30,
-            min_residency_ms: 3000,
+            min_residency_ms: 2000,
             max_moves: 3,
             window_ms: 60_000,
             default_bw_kib_s: 32_768,
-            io_home_ratio: 2000,
+            io_home_ratio: 1000,
             usher_kib: 0,
             usher_reserve_kib: 16_384,
         }

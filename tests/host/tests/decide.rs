@@ -101,11 +101,11 @@ fn defaults() {
         Policy {
             min_cpu: 500,
             margin: 30,
-            min_residency_ms: 3000,
+            min_residency_ms: 2000,
             max_moves: 3,
             window_ms: 60_000,
             default_bw_kib_s: 32_768,
-            io_home_ratio: 2000,
+            io_home_ratio: 1000,
             usher_kib: 0,
             usher_reserve_kib: 16_384,
         }
@@ -330,12 +330,12 @@ fn residency_and_move_limits() {
     let here = node(1, 200, 10_000, 1);
     let peers = [node(2, 0, 10_000, 1)];
     let new = Candidate {
-        resident_ms: 2999,
+        resident_ms: 1999,
         ..job(1, 1000)
     };
     assert_eq!(decide(&here, &peers, &[new], &p), None);
     let settled = Candidate {
-        resident_ms: 3000,
+        resident_ms: 2000,
         ..new
     };
     assert_eq!(
@@ -435,9 +435,9 @@ fn io_bound_guest_goes_home() {
         Some((4, 2, Reason::Load))
     );
     // Ratio exactly at the threshold: not above it.
-    assert_eq!(decide(&here, &[home], &[guest(5, 2000, 1000)], &p), None);
+    assert_eq!(decide(&here, &[home], &[guest(5, 1000, 1000)], &p), None);
     assert_eq!(
-        decide(&here, &[home], &[guest(5, 2001, 1000)], &p).map(|m| m.reason),
+        decide(&here, &[home], &[guest(5, 1001, 1000)], &p).map(|m| m.reason),
         Some(Reason::Io)
     );
     // CPU 0 counts as 1.
