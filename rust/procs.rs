@@ -69,7 +69,7 @@ pub(crate) fn for_each_process(mut f: impl FnMut(&ProcSample) -> bool) {
                         s.rss_pages += c.max(0) as u64;
                     }
                     for (d, &c) in s.comm.iter_mut().zip((*t).comm.iter()) {
-                        *d = c as u8;
+                        *d = c;
                     }
                 }
                 bindings::task_unlock(t);

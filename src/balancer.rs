@@ -230,7 +230,12 @@ fn views(
     pending: &[Pending],
     now: u64,
 ) -> Option<(NodeView, KVec<NodeView>, crate::cluster::Params)> {
-    let (me, params, own, slots) = sh.load_vector()?;
+    let crate::cluster::LoadVector {
+        self_id: me,
+        params,
+        own,
+        slots,
+    } = sh.load_vector()?;
     let mut here = NodeView {
         node: me,
         load: own.load,

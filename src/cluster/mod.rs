@@ -68,6 +68,18 @@ pub(crate) struct Params {
     pub(crate) usher_kib: u64,
 }
 
+/// The load vector as the balancer reads it ([`Shared::load_vector`]).
+pub(crate) struct LoadVector {
+    /// This node's id.
+    pub(crate) self_id: u32,
+    /// This node's parameters.
+    pub(crate) params: Params,
+    /// This node's own entry, its load from the fast average as of now.
+    pub(crate) own: LoadEntry,
+    /// Every node's slot (this one included) and whether it is connected.
+    pub(crate) slots: KVec<(Slot, bool)>,
+}
+
 /// Counters of `/proc/hpc/info`.
 pub(crate) struct Stats {
     pub(crate) tx_frames: [AtomicU64; MsgType::COUNT + 1],
@@ -253,7 +265,7 @@ impl Shared {
     /// The load vector as the balancer reads it: this node's id, parameters and own entry (with
     /// its load as of now, from the fast average only), and every node's slot with whether it is
     /// connected. `None` while no map is loaded.
-    pub(crate) fn load_vector(&self) -> Option<(u32, Params, LoadEntry, KVec<(Slot, bool)>)> {
+    pub(crate) fn load_vector(&self) -> Option<LoadVector> {
         let mut v = KVec::new();
         // Reserved outside the state lock (at most one slot per node of the map).
         let n = self.with_state(|s| s.slots.len());
@@ -276,7 +288,12 @@ impl Shared {
                     .any(|p| p.id == slot.entry.node && p.conn.as_ref().is_some_and(|c| c.alive()));
                 v.push((*slot, connected), GFP_ATOMIC).ok()?;
             }
-            Some((s.self_id, s.params, own, v))
+            Some(LoadVector {
+                self_id: s.self_id,
+                params: s.params,
+                own,
+                slots: v,
+            })
         })
     }
 
