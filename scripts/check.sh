@@ -126,8 +126,9 @@ cluster_ktap() {
 }
 
 kselftests() {
-	# All tests on 3 nodes (migrate_test alone may take up to its 1500 s limit when things hang).
-	cluster_ktap ktap-3nodes 3 "$(tr '\n' ' ' < "$TOP/tests/selftests/oxmosix/tests.list")" 3300
+	# All tests on 3 nodes but cluster_test, which runs on 5 (migrate_test alone may take up to
+	# its 1500 s limit when things hang; transparency_test ends by killing node 2).
+	cluster_ktap ktap-3nodes 3 "$(grep -vx cluster_test "$TOP/tests/selftests/oxmosix/tests.list" | tr '\n' ' ')" 3300
 	cluster_ktap ktap-5nodes 5 "net_test cluster_test"
 }
 

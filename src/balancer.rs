@@ -41,6 +41,9 @@ pub(crate) const CPU_DECAY: u64 = 500;
 pub(crate) const FAIL_BACKOFF_MS: u64 = 10_000;
 /// At most this many processes are tracked (the rest of a larger node is not considered).
 pub(crate) const MAX_TRACKED: usize = 1024;
+/// Below this fast load (`load::SCALE` units: half a runnable task) with no guest and memory to
+/// spare, a round does nothing (no process walk).
+const IDLE_LOAD: u64 = 500;
 /// The balancer waits at most this long (ms) for a chosen process to reach its safe point.
 pub(crate) const SAFE_POINT_MS: u32 = 3000;
 /// A move's effect on this node's fast load average takes this long to show (ms; 0.7 kept per
@@ -292,6 +295,15 @@ enum Outcome {
 fn round(b: &mut Balancer, sh: &Arc<Shared>, only: Option<i32>) -> Result<Outcome> {
     let now = sys::monotonic_ms().max(1);
     if only.is_none() {
+        // Idle: without a map, or with less than half a runnable task, no guest and memory to
+        // spare, nothing can be worth moving: skip the walk (it costs CPU on every node).
+        let idle = sh.self_id() == 0
+            || (sh.fast_load() < IDLE_LOAD
+                && !crate::migrate::has_guests(sh)
+                && sh.with_state(|s| s.params.usher_kib) < crate::kapi::sys::meminfo_kib().2);
+        if idle {
+            return Ok(Outcome::Stay);
+        }
         b.sample(sh, now)?;
     }
     retain(&mut b.pending, |m| {

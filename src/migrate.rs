@@ -462,6 +462,14 @@ pub(crate) fn list(sh: &Shared) -> Result<KVec<ProcView>> {
     Ok(v)
 }
 
+/// Whether any guest runs here (the balancer's idle check).
+pub(crate) fn has_guests(sh: &Shared) -> bool {
+    sh.mig.all().is_ok_and(|v| {
+        v.iter()
+            .any(|p| p.home != sh.self_id() && p.inner.lock().state == pstate::GUEST)
+    })
+}
+
 /// What the balancer needs of a process that has a record here.
 pub(crate) struct BalanceInfo {
     /// [`pstate`] value.

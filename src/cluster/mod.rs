@@ -303,6 +303,11 @@ impl Shared {
         self.with_state(|s| s.avg.raw())
     }
 
+    /// This node's fast load average (`load::SCALE` units, 1000 per runnable task).
+    pub(crate) fn fast_load(&self) -> u64 {
+        self.with_state(|s| s.avg.fast())
+    }
+
     /// Whether node `id` is up in the load vector (heard of within the node timeout).
     pub(crate) fn node_up(&self, id: u32) -> bool {
         let s = self.state.lock();
