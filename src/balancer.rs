@@ -70,6 +70,9 @@ struct Track {
     since_ms: u64,
     /// Registry state at the last round (`pstate::HOME` for processes without a record).
     state: u32,
+    /// Its migration count at the last round (a process that left and came back between two
+    /// rounds shows the same state but a new count).
+    nmigs: u32,
     /// The balancer's last moves of it (ms), newest first.
     moves: [u64; 3],
     /// Not tried again before this time (ms).
@@ -132,6 +135,7 @@ impl Balancer {
             let info = crate::migrate::balance_info(sh, s.pid);
             let state = info.as_ref().map_or(pstate::HOME, |i| i.state);
             let forwarded = info.as_ref().map_or(0, |i| i.forwarded);
+            let nmigs = info.as_ref().map_or(0, |i| i.nmigs);
             match self.tracks.iter_mut().find(|t| t.pid == s.pid) {
                 Some(t) => {
                     let used = s.runtime_ns.saturating_sub(t.runtime_ns);
@@ -148,10 +152,11 @@ impl Balancer {
                     // Per second at its CPU demand, like `cpu` (scaled by the crowd too), so that
                     // io / cpu is calls per CPU-second however crowded the node is.
                     let rate = (calls * 1000 / elapsed * crowd / 1000).min(1_000_000);
-                    if state != t.state {
+                    if state != t.state || nmigs != t.nmigs {
                         // It arrived here, came home or left: start over.
                         t.since_ms = now;
                         t.state = state;
+                        t.nmigs = nmigs;
                         t.io = 0;
                         t.cpu = now_share as u32;
                     } else {
@@ -176,6 +181,7 @@ impl Balancer {
                             forwarded,
                             since_ms: if first { 0 } else { now },
                             state,
+                            nmigs,
                             seen: true,
                             ..Track::default()
                         },

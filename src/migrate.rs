@@ -480,6 +480,8 @@ pub(crate) struct BalanceInfo {
     pub(crate) home: u32,
     /// Guest: system calls forwarded so far.
     pub(crate) forwarded: u64,
+    /// Migrations so far (a change means it moved since the balancer last looked).
+    pub(crate) nmigs: u32,
 }
 
 /// The record of local process `pid` as the balancer sees it (`None`: no record; a process that
@@ -492,6 +494,7 @@ pub(crate) fn balance_info(sh: &Shared, pid: i32) -> Option<BalanceInfo> {
         lock: i.lock,
         home: p.home,
         forwarded: i.forwarded,
+        nmigs: i.nmigs,
     })
 }
 
