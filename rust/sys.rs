@@ -44,6 +44,12 @@ pub(crate) fn monotonic_ms() -> u64 {
     (unsafe { bindings::ktime_get() } / 1_000_000) as u64
 }
 
+/// Monotonic time since boot in microseconds.
+pub(crate) fn monotonic_us() -> u64 {
+    // SAFETY: ktime_get is callable from any context once timekeeping is up.
+    (unsafe { bindings::ktime_get() } / 1_000) as u64
+}
+
 /// Wall-clock time in milliseconds since the epoch.
 pub(crate) fn realtime_ms() -> u64 {
     // SAFETY: all-zero is a valid timespec64; ktime_get_real_ts64 fills it.

@@ -175,6 +175,8 @@ impl Hpc {
         writeln!(out, "failed {}", get(&m.failed))?;
         writeln!(out, "forwarded {}", get(&m.forwarded))?;
         writeln!(out, "served {}", get(&m.served))?;
+        writeln!(out, "forward_wait_us {}", get(&m.forward_wait_us))?;
+        writeln!(out, "serve_us {}", get(&m.serve_us))?;
         writeln!(out, "signals {}", get(&m.signals))?;
         writeln!(out, "pages_out {}", get(&m.pages_out))?;
         writeln!(out, "pages_in {}", get(&m.pages_in))?;

@@ -90,6 +90,12 @@ pub(crate) struct MigStats {
     pub(crate) forwarded: AtomicU64,
     /// System calls served by deputies here.
     pub(crate) served: AtomicU64,
+    /// Total time guests here waited for their forwarded calls' replies, µs (sent to answered:
+    /// network both ways, the deputy's wake-up and the call at home).
+    pub(crate) forward_wait_us: AtomicU64,
+    /// Total time deputies here spent on the calls they served, µs (request taken to reply
+    /// sent, the call itself included).
+    pub(crate) serve_us: AtomicU64,
     /// Signals deputies here forwarded to their processes.
     pub(crate) signals: AtomicU64,
     /// Pages sent in images.
@@ -140,6 +146,8 @@ struct InFlight {
     outs: [(u64, u64, bool); 6],
     nouts: usize,
     plan: syscalls::Plan,
+    /// When the deputy took the request ([`sys::monotonic_us`]).
+    taken_us: u64,
 }
 
 struct Inner {
@@ -650,7 +658,7 @@ pub(crate) fn migrate_within(
                 if node != 0 && node != p.home {
                     return Err((EINVAL, 0));
                 }
-                return send_guest_home(sh, &p);
+                return send_guest_home(sh, &p, "asked here");
             }
             pstate::DEPUTY => {
                 if node == where_ {
@@ -729,6 +737,12 @@ fn call_home(sh: &Shared, p: &Arc<Proc>, next: u32) -> core::result::Result<(), 
         i.result = None;
         (i.where_, i.epoch)
     };
+    pr_info!(
+        "migration: process {} on node {} asked to come home (then node {})\n",
+        p.home_pid,
+        where_,
+        next
+    );
     send_ctl(sh, where_, p.token, mig::ctl::GO_HOME, 0).map_err(|e| (e, cantmove::TARGET_DOWN))?;
     wait_for(p, IOCTL_MS, |i| {
         if i.epoch <= epoch {
@@ -748,9 +762,13 @@ fn call_home(sh: &Shared, p: &Arc<Proc>, next: u32) -> core::result::Result<(), 
 }
 
 /// Makes guest `p` go home (from this, its remote node) and waits until it left.
-fn send_guest_home(sh: &Arc<Shared>, p: &Arc<Proc>) -> core::result::Result<(), (Error, u32)> {
+fn send_guest_home(
+    sh: &Arc<Shared>,
+    p: &Arc<Proc>,
+    why: &str,
+) -> core::result::Result<(), (Error, u32)> {
     let t = p.task().ok_or((ESRCH, 0))?;
-    request_guest_home(sh, p, &t);
+    request_guest_home(sh, p, &t, why);
     wait_for(
         p,
         IOCTL_MS,
@@ -758,7 +776,15 @@ fn send_guest_home(sh: &Arc<Shared>, p: &Arc<Proc>) -> core::result::Result<(), 
     )
 }
 
-fn request_guest_home(sh: &Arc<Shared>, p: &Arc<Proc>, t: &TaskRef) {
+/// Makes guest `p` (task `t`) go home at its next safe point; `why` is logged.
+fn request_guest_home(sh: &Arc<Shared>, p: &Arc<Proc>, t: &TaskRef, why: &str) {
+    pr_info!(
+        "migration: guest {} (pid {} of node {}) going home: {}\n",
+        t.pid(),
+        p.home_pid,
+        p.home,
+        why
+    );
     let running = {
         let mut i = p.inner.lock();
         if i.state != pstate::GUEST {
@@ -974,7 +1000,7 @@ pub(crate) fn expel(sh: &Arc<Shared>) -> Result {
             )
         };
         if let (true, Some(t)) = (guest, t) {
-            request_guest_home(sh, &p, &t);
+            request_guest_home(sh, &p, &t, "expel");
         }
     }
     Ok(())
@@ -1553,7 +1579,7 @@ pub(crate) fn on_message(sh: &Arc<Shared>, from: u32, m: &Message<'_>) -> Result
         match c.op {
             mig::ctl::GO_HOME if p.home != sh.self_id() => {
                 if let Some(t) = task {
-                    request_guest_home(sh, &p, &t);
+                    request_guest_home(sh, &p, &t, "its home node asked");
                 } else {
                     p.inner.lock().go_home = true;
                 }
@@ -1867,6 +1893,7 @@ fn marshal_call(
     if f.oneway {
         return 0;
     }
+    let sent_us = sys::monotonic_us();
     let (result, reply) = loop {
         match p.pop(0, false) {
             Ok(Item::Reply { result, data }) => break (result, data),
@@ -1875,6 +1902,10 @@ fn marshal_call(
             Err(_) => return -4, // EINTR: only a fatal signal gets here; the task is ending
         }
     };
+    sh.mig
+        .stats
+        .forward_wait_us
+        .fetch_add(sys::monotonic_us() - sent_us, Ordering::Relaxed);
     let mut at = 0usize;
     for b in &plan.bufs[..plan.n] {
         let n = b.back(result) as usize;
@@ -1926,6 +1957,7 @@ fn prepare_call(
         outs: [(0, 0, false); 6],
         nouts: 0,
         plan,
+        taken_us: 0,
     };
     let mut off = 0u64; // into scratch
     let mut at = 0usize; // into data
@@ -2030,6 +2062,10 @@ fn deputy_enter(sh: &Arc<Shared>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool
             }
         }
         send_reply(sh, p, result, &out);
+        sh.mig
+            .stats
+            .serve_us
+            .fetch_add(sys::monotonic_us() - fl.taken_us, Ordering::Relaxed);
     }
     loop {
         let item = match p.pop(0, true) {
@@ -2050,9 +2086,11 @@ fn deputy_enter(sh: &Arc<Shared>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool
         match item {
             Item::Syscall { nr, args, data } => {
                 bump(&sh.mig.stats.served);
+                let taken_us = sys::monotonic_us();
                 let mut a = args;
                 match prepare_call(scratch, u64::from(nr), &mut a, &data) {
-                    Ok(fl) => {
+                    Ok(mut fl) => {
+                        fl.taken_us = taken_us;
                         p.inner.lock().in_flight = Some(fl);
                         regs.set_call(u64::from(nr), &a);
                         return false;

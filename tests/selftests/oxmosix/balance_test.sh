@@ -176,17 +176,30 @@ for p in $on2; do
 	for i in $(seq 1 50); do [ "$(mosctl where "$p" 2>/dev/null)" = 1 ] && { back=0; break; }; sleep 0.1; done
 	[ $back = 0 ] || ex=1
 done
-# Bring: every job away when it is asked comes home (a job that stayed home may leave right
-# after: the balancer runs on).
+# Bring: every job away when it is asked comes home. The balancer runs on, so a job may leave
+# again right after bring returned: then it has moved at least twice more (home, out again).
+nmigs() { mosctl procinfo "$1" 2>/dev/null | awk '$1 == "nmigs" { print $2 }'; }
 away=
-for p in $pids; do w=$(mosctl where "$p" 2>/dev/null) && [ "$w" != 1 ] && away="$away $p"; done
+for p in $pids; do
+	w=$(mosctl where "$p" 2>/dev/null) && [ "$w" != 1 ] && away="$away $p:$(nmigs "$p")"
+done
 mosctl bring
 br=0
-for p in $away; do [ "$(mosctl where "$p" 2>/dev/null)" = 1 ] || br=1; done
+for pm in $away; do
+	p=${pm%%:*}
+	m0=${pm#*:}
+	kill -0 "$p" 2>/dev/null || { log "pid $p ended meanwhile"; continue; }
+	w=$(mosctl where "$p" 2>/dev/null)
+	m=$(nmigs "$p")
+	if [ "$w" != 1 ] && [ "${m:-0}" -lt $((${m0:-0} + 2)) ]; then
+		br=1
+		log "after bring: pid $p on node '$w', nmigs $m0 -> $m"
+	fi
+done
 kill $pids 2>/dev/null
 wait
 if [ -n "$on2" ] && [ $ex = 0 ] && [ $br = 0 ]; then
-	ok "expel: the jobs on node 2 (pids$on2) came home; bring: the jobs away (pids${away:- none}) came home"
+	ok "expel: the jobs on node 2 (pids$on2) came home; bring: the jobs away (pid:nmigs${away:- none}) came home"
 else
 	log "jobs on node 2 before expel:${on2:- none}; one did not come home: $ex; away after bring: $br"
 	bad "expel/bring"

@@ -38,7 +38,11 @@ to2() {
 	if migrate "$1" 2; then
 		w=$(mosctl where "$1" 2>/dev/null)
 		log "pid $1 ($2) migrated, now on node $w"
-		[ "$w" = 2 ]
+		[ "$w" = 2 ] && return 0
+		log "$(mosctl procinfo "$1" 2>&1 | tr '\n' ' ')"
+		log "node 1: $(dmesg | grep -E 'migration|balance' | tail -5 | tr '\n' '|')"
+		log "node 2: $(agent 2 dmesg | grep -E 'migration|balance' | tail -5 | tr '\n' '|')"
+		return 1
 	else
 		log "migrate $1 ($2) failed"
 		return 1
@@ -285,9 +289,14 @@ log "node 2 status now: $(cat /proc/hpc/nodes/2/status)"
 migrant -q -m 2 -t 3 > /dev/null 2>&1 &
 p=$!
 sleep 0.3
-migrate "$p" 3 && [ "$(mosctl where "$p")" = 3 ]
-healthy=$?
-wait "$p" || healthy=1
+hm=0
+migrate "$p" 3 || hm=$?
+hw=$(mosctl where "$p" 2>&1)
+wait "$p"
+hrc=$?
+healthy=1
+[ $hm = 0 ] && [ "$hw" = 3 ] && [ $hrc = 0 ] && healthy=0
+[ $healthy = 0 ] || log "healthy: migrate to node 3 exit $hm, where '$hw', exit $hrc; node 3 status $(cat /proc/hpc/nodes/3/status); $(dmesg | tail -5 | tr '\n' '|')"
 if [ $moved = 0 ] && [ $gone = 0 ] && [ $rc = 137 ] && [ "$stale" = 0 ] && [ $healthy = 0 ] &&
 	awk -v s="$secs" 'BEGIN { exit !(s <= 10) }'; then
 	ok "QEMU of node 2 killed: the process ended at home after $secs s with SIGKILL; mps clean; node 1 healthy"
