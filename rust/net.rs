@@ -13,6 +13,10 @@ use kernel::bindings;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
 
+/// Most parts [`TcpSocket::send_all_parts`] takes in one write (a frame header and its payload
+/// parts).
+pub(crate) const MAX_PARTS: usize = 8;
+
 /// `ECONNRESET`: the peer closed the connection before the first byte of a read.
 pub(crate) fn econnreset() -> Error {
     Error::from_errno(-(bindings::ECONNRESET as c_int))
@@ -167,6 +171,66 @@ impl TcpSocket {
                 return Err(EPIPE);
             }
             buf = &buf[r as usize..];
+        }
+        Ok(())
+    }
+
+    /// Sends all of `parts`, in order, as one stream write: one `kernel_sendmsg` over all of
+    /// them (with `TCP_NODELAY` a frame made of a header and a payload then leaves in one
+    /// segment where it fits, not one per part). At most [`MAX_PARTS`] parts. Errors: as
+    /// [`TcpSocket::send_all`]; `EINVAL` for too many parts.
+    pub(crate) fn send_all_parts(&self, parts: &[&[u8]]) -> Result {
+        if parts.len() > MAX_PARTS {
+            return Err(EINVAL);
+        }
+        let mut vecs = [bindings::kvec {
+            iov_base: core::ptr::null_mut(),
+            iov_len: 0,
+        }; MAX_PARTS];
+        let mut n = 0;
+        for p in parts.iter().filter(|p| !p.is_empty()) {
+            vecs[n] = bindings::kvec {
+                iov_base: p.as_ptr() as *mut _,
+                iov_len: p.len(),
+            };
+            n += 1;
+        }
+        // `first..n` are the kvecs still (partly) to send.
+        let mut first = 0;
+        while first < n {
+            let total: usize = vecs[first..n].iter().map(|v| v.iov_len).sum();
+            // SAFETY: all-zero is a valid "no options" msghdr.
+            let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
+            msg.msg_flags = bindings::MSG_NOSIGNAL;
+            // SAFETY: valid socket and msghdr; `vecs[first..n]` describe live parts of `parts`,
+            // which outlive the call.
+            let r = unsafe {
+                bindings::kernel_sendmsg(
+                    self.sock,
+                    &mut msg,
+                    vecs[first..].as_mut_ptr(),
+                    n - first,
+                    total,
+                )
+            };
+            if r < 0 {
+                return Err(Error::from_errno(r));
+            }
+            if r == 0 {
+                return Err(EPIPE);
+            }
+            // Skip what was sent: whole kvecs, then part of the next one.
+            let mut sent = r as usize;
+            while first < n && sent >= vecs[first].iov_len {
+                sent -= vecs[first].iov_len;
+                first += 1;
+            }
+            if first < n && sent > 0 {
+                let v = &mut vecs[first];
+                // SAFETY: `sent < iov_len`: the new base stays inside the same part.
+                v.iov_base = unsafe { v.iov_base.cast::<u8>().add(sent) }.cast();
+                v.iov_len -= sent;
+            }
         }
         Ok(())
     }

@@ -100,14 +100,15 @@ impl Conn {
             dst: self.peer,
         }
         .encode();
-        let mut r = self.sock.send_all(&h);
-        for p in parts.iter().filter(|p| !p.is_empty()) {
-            if r.is_err() {
-                break;
-            }
-            r = self.sock.send_all(p);
+        let mut all: [&[u8]; net::MAX_PARTS] = [&[]; net::MAX_PARTS];
+        if parts.len() >= net::MAX_PARTS {
+            return Err(EINVAL);
         }
-        if let Err(e) = r {
+        all[0] = &h;
+        for (slot, p) in all[1..].iter_mut().zip(parts) {
+            *slot = p;
+        }
+        if let Err(e) = self.sock.send_all_parts(&all[..=parts.len()]) {
             drop(seq);
             self.close();
             return Err(e);

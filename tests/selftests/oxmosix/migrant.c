@@ -25,7 +25,7 @@
  *   -w FILE  at the halfway point write "hello from PID ppid PPID" to FILE (exit 6 on failure)
  *   -p       check every round that getpid() and getppid() are unchanged (exit 4 otherwise)
  *   -s       at the halfway point call getpriority() and sysinfo() and check they succeed (exit 5)
- *   -r FILE  an I/O job instead: for -t seconds read FILE in 4 KiB reads, from the start again
+ *   -r FILE  an I/O job instead: for -t seconds read FILE in 4 KiB reads (-b BYTES: that size, at most 1 MiB), from the start again
  *            at its end (exit 7 on a failed read); prints "migrant read: B bytes in N reads"
  * With -s and -w, the system calls come first, then the file is written.
  *
@@ -379,15 +379,16 @@ static void fill_slice(uint64_t *mem, size_t s, uint32_t g)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: migrant [-m MiB] [-t seconds] [-q] [-x CODE] [-w FILE] [-p] [-s] [-r FILE]\n");
+	fprintf(stderr, "usage: migrant [-m MiB] [-t seconds] [-q] [-x CODE] [-w FILE] [-p] [-s] [-r FILE [-b BYTES]]\n");
 	exit(1);
 }
 
-/* -r: read `file` over and over for `seconds`. */
-static int read_loop(const char *file, double seconds)
+/* -r: read `file` over and over for `seconds`, `bsize` bytes per read (-b, default 4096). */
+static char rbuf[1 << 20];
+static int read_loop(const char *file, double seconds, size_t bsize)
 {
 	unsigned long long bytes = 0, calls = 0;
-	char buf[4096];
+	char *buf = rbuf;
 	double t0 = now();
 	int fd = open(file, O_RDONLY);
 
@@ -397,7 +398,7 @@ static int read_loop(const char *file, double seconds)
 	}
 	/* The clock is read every 256 reads: the job's time goes to its system calls. */
 	while ((calls & 255) || now() - t0 < seconds) {
-		ssize_t n = read(fd, buf, sizeof(buf));
+		ssize_t n = read(fd, buf, bsize);
 
 		if (n < 0) {
 			fprintf(stderr, "migrant: read %s: %s\n", file, strerror(errno));
@@ -421,12 +422,13 @@ int main(int argc, char **argv)
 	double seconds = 10, t0, t, a, b;
 	int quiet = 0, xcode = 0, ids = 0, sys = 0, half = 0, opt, avx = 0;
 	const char *wfile = NULL, *rfile = NULL;
+	size_t bsize = 4096;
 	uint64_t *mem, iters = 1000, round, passes = 0;
 	uint32_t *gen;
 	pid_t pid0, ppid0;
 	long rc;
 
-	while ((opt = getopt(argc, argv, "m:t:qx:w:psr:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:t:qx:w:psr:b:")) != -1) {
 		switch (opt) {
 		case 'm': mib = strtoul(optarg, NULL, 10); break;
 		case 't': seconds = atof(optarg); break;
@@ -436,14 +438,15 @@ int main(int argc, char **argv)
 		case 'p': ids = 1; break;
 		case 's': sys = 1; break;
 		case 'r': rfile = optarg; break;
+		case 'b': bsize = strtoul(optarg, NULL, 10); break;
 		default: usage();
 		}
 	}
-	if (optind != argc || mib < 1 || mib > 65536 || seconds < 0)
+	if (optind != argc || mib < 1 || mib > 65536 || seconds < 0 || bsize < 1 || bsize > sizeof(rbuf))
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (rfile)
-		return read_loop(rfile, seconds);
+		return read_loop(rfile, seconds, bsize);
 	pid0 = getpid();
 	ppid0 = getppid();
 	if (!quiet) {
