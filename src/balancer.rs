@@ -10,10 +10,14 @@
 //!    also gets a decayed rate of the system calls it forwards home (openMosix's `iojob`);
 //! 2. the candidates are the processes that may move: single-threaded, not locked, not dying,
 //!    not in the middle of a migration; with `stay` none, with `lstay` only guests;
-//! 3. `balance::decide` (pure, host-tested) picks at most one move from the load vector:
+//! 3. the cost of a forwarded call to each peer is estimated from measurements ([`CallCost`]:
+//!    the Ping round trip to the peer plus a deputy's mean service time here, at least the
+//!    mean wait of the guests here), and from it the I/O-job threshold (`10^6 / cost` calls per
+//!    CPU-second);
+//! 4. `balance::decide` (pure, host-tested) picks at most one move from the load vector:
 //!    I/O-bound guests go home, memory ushering below `/proc/hpc/admin/usher`, then the move
 //!    with the best expected gain over its cost;
-//! 4. the move is made synchronously (`migrate::migrate`): a home process to the chosen node,
+//! 5. the move is made synchronously (`migrate::migrate`): a home process to the chosen node,
 //!    a guest home. Until the target's next load report the balancer counts the moved process
 //!    on the target, and this node is judged by its fast load average (minus the move for its
 //!    first second), so one round's move is not repeated by the next. After a move the next
@@ -89,12 +93,68 @@ struct Pending {
     at_ms: u64,
 }
 
+/// Running means of what forwarded calls cost on this node, from the counters of
+/// `/proc/hpc/info/migration` (3/4 of the old mean kept per round that saw calls).
+#[derive(Clone, Copy, Default)]
+struct CallCost {
+    /// `served` and `serve_us` at the last round.
+    served: u64,
+    serve_us: u64,
+    /// `forwarded` and `forward_wait_us` at the last round.
+    forwarded: u64,
+    wait_us: u64,
+    /// Mean time a deputy here spends on one call, µs (0: none served yet).
+    serve_mean_us: u64,
+    /// Mean time a guest here waits for one forwarded call, µs (0: none forwarded yet).
+    wait_mean_us: u64,
+}
+
+impl CallCost {
+    /// Folds the calls since the last update into the means.
+    fn update(&mut self, st: &crate::migrate::MigStats) {
+        use core::sync::atomic::Ordering::Relaxed;
+        let fold = |mean: u64, calls: u64, us: u64| {
+            if calls == 0 {
+                mean
+            } else if mean == 0 {
+                us / calls
+            } else {
+                (mean * 3 + us / calls) / 4
+            }
+        };
+        let (served, serve_us) = (st.served.load(Relaxed), st.serve_us.load(Relaxed));
+        let (fwd, wait_us) = (st.forwarded.load(Relaxed), st.forward_wait_us.load(Relaxed));
+        self.serve_mean_us = fold(
+            self.serve_mean_us,
+            served.saturating_sub(self.served),
+            serve_us.saturating_sub(self.serve_us),
+        );
+        self.wait_mean_us = fold(
+            self.wait_mean_us,
+            fwd.saturating_sub(self.forwarded),
+            wait_us.saturating_sub(self.wait_us),
+        );
+        (self.served, self.serve_us, self.forwarded, self.wait_us) =
+            (served, serve_us, fwd, wait_us);
+    }
+
+    /// The cost of a forwarded call between a process on node `peer` and its deputy here (or
+    /// a guest here and its home `peer`), µs: the Ping round trip to `peer` plus a deputy's
+    /// mean service time here; at least what guests here measured waiting for their calls
+    /// (the same network, with the wake-ups and the home's load included). 0: nothing measured.
+    fn call_us(&self, sh: &Shared, peer: u32) -> u32 {
+        let est = sh.rtt_us(peer).saturating_add(self.serve_mean_us);
+        est.max(self.wait_mean_us).min(u64::from(u32::MAX)) as u32
+    }
+}
+
 /// The balancer's state (owned by its thread).
 pub(crate) struct Balancer {
     tracks: KVec<Track>,
     samples: KVec<ProcSample>,
     pending: KVec<Pending>,
     last_ms: u64,
+    cost: CallCost,
 }
 
 impl Balancer {
@@ -104,6 +164,7 @@ impl Balancer {
             samples: KVec::new(),
             pending: KVec::new(),
             last_ms: 0,
+            cost: CallCost::default(),
         }
     }
 
@@ -179,7 +240,14 @@ impl Balancer {
                             runtime_ns: s.runtime_ns,
                             io_calls: s.io_calls,
                             forwarded,
-                            since_ms: if first { 0 } else { now },
+                            // At the first round a process at home has been here since it
+                            // started; a guest may have just arrived (the balancer of a node
+                            // without work skips its rounds until then).
+                            since_ms: if first && state == pstate::HOME {
+                                0
+                            } else {
+                                now
+                            },
                             state,
                             nmigs,
                             seen: true,
@@ -237,6 +305,7 @@ fn retain<T: Copy>(v: &mut KVec<T>, keep: impl Fn(&T) -> bool) -> Result {
 fn views(
     sh: &Shared,
     pending: &[Pending],
+    cost: &CallCost,
     now: u64,
 ) -> Option<(NodeView, KVec<NodeView>, crate::cluster::Params)> {
     let crate::cluster::LoadVector {
@@ -253,6 +322,7 @@ fn views(
         amem_kib: own.amem_kib,
         accepts: false,
         bw_kib_s: 0,
+        call_us: 0,
     };
     let mut peers = KVec::new();
     for (slot, connected) in slots.iter() {
@@ -268,6 +338,7 @@ fn views(
             amem_kib: e.amem_kib,
             accepts: e.flags & (flags::BLOCK | flags::QUIET) == 0,
             bw_kib_s: 0,
+            call_us: cost.call_us(sh, e.node),
         };
         // A move not yet visible in the target's report: count it there; and here not until
         // this node's fast average has forgotten it.
@@ -315,7 +386,8 @@ fn round(b: &mut Balancer, sh: &Arc<Shared>, only: Option<i32>) -> Result<Outcom
     retain(&mut b.pending, |m| {
         now.saturating_sub(m.at_ms) < SETTLE_MS + 10_000
     })?;
-    let Some((here, peers, params)) = views(sh, &b.pending, now) else {
+    b.cost.update(&sh.mig.stats);
+    let Some((here, peers, params)) = views(sh, &b.pending, &b.cost, now) else {
         return Ok(Outcome::Stay);
     };
     let stay = params.flags & flags::STAY != 0;
@@ -324,6 +396,15 @@ fn round(b: &mut Balancer, sh: &Arc<Shared>, only: Option<i32>) -> Result<Outcom
         usher_kib: params.usher_kib,
         ..Policy::default()
     };
+    // An I/O job forwards more calls per CPU-second than the calls' cost lets it afford: at
+    // the mean measured cost over the peers, this many calls take as long as a CPU-second.
+    let (sum, n) = peers
+        .iter()
+        .filter(|p| p.call_us != 0)
+        .fold((0u64, 0u64), |(s, n), p| (s + u64::from(p.call_us), n + 1));
+    if let Some(mean) = sum.checked_div(n) {
+        policy.io_home_ratio = (1_000_000 / mean.max(1)).clamp(10, 100_000) as u32;
+    }
     let mut cands = KVec::new();
     if let Some(pid) = only {
         let info = crate::migrate::balance_info(sh, pid);
@@ -426,12 +507,21 @@ fn round(b: &mut Balancer, sh: &Arc<Shared>, only: Option<i32>) -> Result<Outcom
                 },
                 GFP_KERNEL,
             );
+            let (io, call) = (
+                cand.map_or(0, |c| c.io),
+                peers
+                    .iter()
+                    .find(|p| p.node == mv.to)
+                    .map_or(0, |p| p.call_us),
+            );
             pr_info!(
-                "balance: pid {} to node {} ({:?}, cpu {}‰, gain {})\n",
+                "balance: pid {} to node {} ({:?}, cpu {}‰, io {}/s, call {} µs, gain {})\n",
                 pid,
                 mv.to,
                 mv.reason,
                 cpu,
+                io,
+                call,
                 mv.gain
             );
             Ok(Outcome::Moved(mv))

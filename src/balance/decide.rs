@@ -27,11 +27,14 @@
 //!
 //! 1. **I/O jobs go home** ([`Reason::Io`]). A guest forwards its system calls to its deputy at
 //!    home; when it forwards more than [`Policy::io_home_ratio`] calls per second per CPU-second
-//!    (`io * 1000 / max(cpu, 1) > io_home_ratio`, `io > 0`), it costs the network more than it
-//!    gains from the remote CPU, and it returns home if the home node is among `peers` (the
-//!    caller passes only up nodes), however loaded or blocking home is. The guest with the highest
-//!    `io` is chosen (the MOSIX/openMosix rule that a process whose work is mostly I/O through its
-//!    home is better off at home).
+//!    (`io * 1000 / max(cpu, 1) > io_home_ratio`, `io > 0`), it waits on the network more than
+//!    it computes, and it returns home if the home node is among `peers` (the caller passes only
+//!    up nodes; blocking does not matter for a node's own processes) and would finish it sooner:
+//!    its expected remaining CPU time at home's rate with it there, against the same time at
+//!    this node's rate plus the waiting on its forwarded calls ([`forward_ms`]), must save more
+//!    than twice the transfer cost (a home crowded by its other jobs may be worse than waiting
+//!    here). The guest with the highest `io` is chosen (the MOSIX/openMosix rule that a process
+//!    whose work is mostly I/O through its home is better off at home).
 //! 2. **Memory ushering** ([`Reason::Memory`], Barak and Braverman, "Memory ushering in a scalable
 //!    computing cluster", 1998, as in openMosix). Only when [`Policy::usher_kib`] is not 0 and this
 //!    node's available memory is below it: the eligible candidate with the largest image (CPU
@@ -64,9 +67,17 @@
 //! work. The gain is the wall-clock time saved on it (the transfer cost not deducted):
 //!
 //! ```text
-//! gain_ms = runtime_ms * here.speed * (1 / rate_here - 1 / rate_there)
+//! gain_ms = runtime_ms * here.speed * (1 / rate_here - 1 / rate_there) - fwd_ms
+//! fwd_ms  = runtime_ms * io * call_us / (cpu * 1000)
 //! cost_ms = image_kib * 1000 / bandwidth + 50
 //! ```
+//!
+//! `fwd_ms` is the time the process would wait on forwarded calls away from home: `io * 1000 /
+//! cpu` calls per CPU-second at `call_us` each ([`NodeView::call_us`], measured: the network
+//! round trip to the node plus the deputy's service time at home). For a guest going home it is
+//! the time it stops paying, so it adds to the gain instead. This is what keeps a compressor
+//! that reads its input through the deputy at home when the network is slow, while a job
+//! without file I/O moves.
 //!
 //! A move needs `gain_ms > 2 * cost_ms`, and hysteresis: the target must still offer more than
 //! `rate_here` with [`Policy::margin`] added to its load after the move,
@@ -114,6 +125,11 @@ pub struct NodeView {
     /// Estimated transfer bandwidth to the node, KiB/s; 0 = unknown
     /// ([`Policy::default_bw_kib_s`]).
     pub bw_kib_s: u32,
+    /// Cost of one system call forwarded between a process on the node and its deputy here
+    /// (or, for a guest, between here and its home), µs of the process's wall time: measured
+    /// network round trip plus the deputy's service time; 0 = unknown
+    /// ([`Policy::default_call_us`]).
+    pub call_us: u32,
 }
 
 /// A process the balancer may move from this node.
@@ -157,14 +173,17 @@ pub struct Policy {
     /// Bandwidth assumed when a peer's is unknown, KiB/s; default 32768.
     pub default_bw_kib_s: u32,
     /// A process with `io * 1000 / max(cpu, 1)` (calls per CPU-second) above this is an I/O job;
-    /// default 1000: a forwarded call costs about a millisecond, so more calls than that per
-    /// CPU-second would more than double its run time away from home.
+    /// default 1000: at a millisecond per forwarded call, more calls than that per CPU-second
+    /// would more than double its run time away from home. The balancer sets it each round to
+    /// `10^6 / call_us` from the measured cost of forwarded calls.
     pub io_home_ratio: u32,
     /// Memory ushering starts when this node's available memory is below this, KiB; 0 (the
     /// default) = off.
     pub usher_kib: u64,
     /// Memory a target must keep available after receiving an ushered image, KiB; default 16384.
     pub usher_reserve_kib: u64,
+    /// Cost of a forwarded call assumed when a node's is unknown, µs; default 1000.
+    pub default_call_us: u32,
 }
 
 impl Default for Policy {
@@ -179,6 +198,7 @@ impl Default for Policy {
             io_home_ratio: 1000,
             usher_kib: 0,
             usher_reserve_kib: 16_384,
+            default_call_us: 1000,
         }
     }
 }
@@ -245,6 +265,24 @@ pub fn cost_ms(image_kib: u64, bw_kib_s: u32, policy: &Policy) -> u64 {
         bw_kib_s
     };
     mul_div(image_kib, 1000, u64::from(bw.max(1))).saturating_add(FIXED_COST_MS)
+}
+
+/// The cost of one forwarded call to or from `node`, µs (unknown: the policy's default).
+pub fn call_us(node: &NodeView, policy: &Policy) -> u32 {
+    if node.call_us == 0 {
+        policy.default_call_us
+    } else {
+        node.call_us
+    }
+}
+
+/// Wall-clock ms process `c` would spend waiting on forwarded calls over its expected remaining
+/// run (`runtime_ms` of CPU time) at `call_us` per call: it makes `io * 1000 / cpu` calls per
+/// CPU-second, so `runtime_ms * io * call_us / (cpu * 1000)` (CPU demand 0 taken as 1),
+/// saturating.
+pub fn forward_ms(c: &Candidate, call_us: u32) -> u64 {
+    let calls = mul_div(c.runtime_ms, u64::from(c.io), u64::from(demand(c).max(1)));
+    mul_div(calls, u64::from(call_us), 1000)
 }
 
 /// A process's CPU demand clamped to [`MAX_CPU`].
@@ -323,13 +361,26 @@ fn go_home(
 ) -> Option<Move> {
     // Key: io, then lower home, lower id.
     let mut best: Option<(u32, u32, u32)> = None;
+    let rate_here = rate(here.speed, here.load);
     for c in cands {
-        let io_bound = io_job(c, policy);
-        let home_up = peers
+        if !(c.guest && io_job(c, policy) && eligible(c, policy)) {
+            continue;
+        }
+        let Some(home) = peers
             .iter()
-            .any(|p| p.node == c.home && p.node != here.node);
+            .find(|p| p.node == c.home && p.node != here.node)
+        else {
+            continue;
+        };
+        // Home must be the faster place for it: its CPU time here plus the waiting on its
+        // forwarded calls, against its CPU time at home's rate with it there.
+        let here_ms = wall_ms(c.runtime_ms, here.speed, rate_here)
+            .saturating_add(forward_ms(c, call_us(home, policy)));
+        let home_rate = rate(home.speed, load_with(home, demand(c)));
+        let home_ms = wall_ms(c.runtime_ms, here.speed, home_rate);
+        let cost = cost_ms(c.image_kib, home.bw_kib_s, policy);
         let cand = (c.io, c.home, c.id);
-        if c.guest && io_bound && home_up && eligible(c, policy) && better(cand, best.as_ref()) {
+        if here_ms.saturating_sub(home_ms) > cost.saturating_mul(2) && better(cand, best.as_ref()) {
             best = Some(cand);
         }
     }
@@ -392,7 +443,7 @@ fn by_load(
             // An I/O job is not moved for load: away from home its calls would be forwarded.
             continue;
         }
-        let time_here = wall_ms(c.runtime_ms, here.speed, rate_here);
+        let wall_here = wall_ms(c.runtime_ms, here.speed, rate_here);
         for p in peers {
             if !is_target(here, p, c) || p.amem_kib < c.image_kib {
                 continue;
@@ -402,7 +453,17 @@ fn by_load(
                 continue;
             }
             let rate_there = rate(p.speed, after);
-            let gain = time_here.saturating_sub(wall_ms(c.runtime_ms, here.speed, rate_there));
+            // Away from home every read and write waits for the deputy: a process at home
+            // would pay that there, a guest pays it here and stops paying at home.
+            let fwd = forward_ms(c, call_us(p, policy));
+            let (time_here, time_there) = if c.guest {
+                (wall_here.saturating_add(fwd), 0)
+            } else {
+                (wall_here, fwd)
+            };
+            let time_there =
+                time_there.saturating_add(wall_ms(c.runtime_ms, here.speed, rate_there));
+            let gain = time_here.saturating_sub(time_there);
             let cost = cost_ms(c.image_kib, p.bw_kib_s, policy);
             if gain > cost.saturating_mul(2) && better((gain, p.node, c.id), best.as_ref()) {
                 best = Some((gain, p.node, c.id));

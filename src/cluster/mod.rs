@@ -319,6 +319,17 @@ impl Shared {
         self.state.lock().params.flags & flags::BLOCK != 0
     }
 
+    /// The averaged Ping round trip to node `id`, µs (0: not connected or not measured yet).
+    pub(crate) fn rtt_us(&self, id: u32) -> u64 {
+        self.with_state(|s| {
+            s.peers
+                .iter()
+                .find(|p| p.id == id)
+                .and_then(|p| p.conn.as_ref())
+                .map_or(0, |c| c.rtt_us())
+        })
+    }
+
     /// Sends one frame to node `id` over its connection. Errors: `EHOSTUNREACH` without a
     /// connection, or the send error (which closes the connection).
     pub(crate) fn send_to(&self, id: u32, t: MsgType, parts: &[&[u8]]) -> Result {
@@ -769,5 +780,7 @@ fn gossip_round(sh: &Arc<Shared>, now: u64) {
     });
     if let Some((conn, n)) = target {
         let _ = conn.send_load(sh, &entries[..n], false);
+        // And measure the round trip to it (for the balancer's cost of forwarded calls).
+        conn.ping(sh);
     }
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Peer connections: handshake, framing, the receive loop, connecting with backoff and reaping.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use kernel::c_str;
 use kernel::new_mutex;
@@ -37,13 +37,16 @@ pub(crate) struct Conn {
     #[pin]
     tx: Mutex<u64>,
     dead: AtomicBool,
+    /// Round trip of a Ping answered by the peer's receive thread, µs, averaged (3/4 of the
+    /// old value kept per sample); 0 until the first Pong.
+    rtt_us: AtomicU64,
 }
 
 impl Conn {
     fn new(peer: u32, initiator: u32, self_id: u32, sock: TcpSocket) -> Result<Arc<Conn>> {
         // Sequence number 0 was the Hello.
         Arc::pin_init(
-            pin_init!(Conn { peer, initiator, self_id, sock, tx <- new_mutex!(1u64, "oxmosix::conn::tx"), dead: AtomicBool::new(false) }),
+            pin_init!(Conn { peer, initiator, self_id, sock, tx <- new_mutex!(1u64, "oxmosix::conn::tx"), dead: AtomicBool::new(false), rtt_us: AtomicU64::new(0) }),
             GFP_KERNEL,
         )
     }
@@ -51,6 +54,28 @@ impl Conn {
     /// Whether the connection is still usable.
     pub(crate) fn alive(&self) -> bool {
         !self.dead.load(Ordering::Relaxed)
+    }
+
+    /// The averaged round trip to the peer, µs (0: not measured yet).
+    pub(crate) fn rtt_us(&self) -> u64 {
+        self.rtt_us.load(Ordering::Relaxed)
+    }
+
+    /// Sends a Ping carrying the send time; its Pong updates [`Conn::rtt_us`].
+    pub(crate) fn ping(&self, sh: &Shared) {
+        let _ = self.send(sh, MsgType::Ping, &proto::encode_token(sys::monotonic_us()));
+    }
+
+    /// A Pong echoing `token` (a send time of [`Conn::ping`]) arrived now.
+    fn pong(&self, token: u64) {
+        let rtt = sys::monotonic_us().saturating_sub(token);
+        // A token from the future or a minute old is not ours: ignored.
+        if token == 0 || rtt == 0 || rtt > 60_000_000 {
+            return;
+        }
+        let old = self.rtt_us.load(Ordering::Relaxed);
+        let new = if old == 0 { rtt } else { (old * 3 + rtt) / 4 };
+        self.rtt_us.store(new, Ordering::Relaxed);
     }
 
     /// Marks the connection dead and shuts the socket down (waking its receiver).
@@ -459,7 +484,7 @@ fn rx_loop(sh: &Arc<Shared>, conn: &Arc<Conn>) {
             Message::Ping(t) => {
                 let _ = conn.send(sh, MsgType::Pong, &proto::encode_token(t));
             }
-            Message::Pong(_) => {}
+            Message::Pong(t) => conn.pong(t),
             Message::Bench(b) => {
                 if b.echo {
                     let _ = super::bench::echo(sh, conn, b.echo_len as usize);

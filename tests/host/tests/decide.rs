@@ -2,14 +2,15 @@
 //! ping-pong), eligibility, I/O jobs going home, memory ushering, targets, recorded load vectors,
 //! and properties on arbitrary inputs.
 use oxmosix_host_tests::balance::decide::{
-    cost_ms, decide, load_with, load_without, Candidate, Move, NodeView, Policy, Reason,
+    call_us, cost_ms, decide, forward_ms, load_with, load_without, Candidate, Move, NodeView,
+    Policy, Reason,
 };
 use oxmosix_host_tests::balance::load;
 use proptest::prelude::*;
 
 const GIB_KIB: u64 = 1 << 20;
 
-/// An accepting node with 1 GiB available and unknown bandwidth.
+/// An accepting node with 1 GiB available, unknown bandwidth and forwarded-call cost.
 fn node(id: u32, load: u32, speed: u32, cpus: u16) -> NodeView {
     NodeView {
         node: id,
@@ -19,6 +20,7 @@ fn node(id: u32, load: u32, speed: u32, cpus: u16) -> NodeView {
         amem_kib: GIB_KIB,
         accepts: true,
         bw_kib_s: 0,
+        call_us: 0,
     }
 }
 
@@ -108,6 +110,7 @@ fn defaults() {
             io_home_ratio: 1000,
             usher_kib: 0,
             usher_reserve_kib: 16_384,
+            default_call_us: 1000,
         }
     );
 }
@@ -395,15 +398,69 @@ fn min_cpu_filters_idle_processes() {
     );
 }
 
+/// The forwarding term: a job that reads its input through the deputy moves only if the CPU it
+/// gains elsewhere outweighs the time its forwarded calls would take at the measured cost.
+#[test]
+fn forwarding_cost_enters_the_gain() {
+    let p = Policy::default();
+    // Three CPU-bound jobs on one CPU, an idle equal peer whose calls cost 6 ms (as measured
+    // on QEMU TCG nodes).
+    let here = node(1, load_of(3, 10_000, 1), 10_000, 1);
+    let slow = NodeView {
+        call_us: 6000,
+        ..node(2, 0, 10_000, 1)
+    };
+    let reader = Candidate {
+        io: 375,
+        ..job(1, 1000)
+    };
+    // 10 s of CPU at 375 calls per CPU-second, 6 ms each: 22.5 s of waiting.
+    assert_eq!(forward_ms(&reader, 6000), 22_500);
+    assert_eq!(forward_ms(&reader, 0), 0);
+    assert_eq!(forward_ms(&Candidate { cpu: 0, ..reader }, 1), 3750);
+    assert_eq!(call_us(&slow, &p), 6000);
+    assert_eq!(call_us(&node(2, 0, 10_000, 1), &p), 1000);
+    // Sharing a CPU by three costs it 20 s; going away would cost 22.5 s: it stays, while a
+    // job without I/O moves with the full 20 s gain.
+    assert_eq!(decide(&here, &[slow], &[reader], &p), None);
+    assert_eq!(
+        decide(&here, &[slow], &[reader, job(2, 1000)], &p),
+        load_move(2, 2, 20_000)
+    );
+    // At the default 1 ms per call the reader's 3.75 s of waiting leaves 16.25 s of gain.
+    assert_eq!(
+        decide(&here, &[node(2, 0, 10_000, 1)], &[reader], &p),
+        load_move(1, 2, 16_250)
+    );
+    // A guest going home stops paying: its gain grows by the waiting it saves.
+    let here2 = node(2, load_of(2, 10_000, 1), 10_000, 1);
+    let home = NodeView {
+        call_us: 6000,
+        ..node(1, 0, 10_000, 1)
+    };
+    let guest = |io| Candidate {
+        home: 1,
+        guest: true,
+        io,
+        ..job(3, 1000)
+    };
+    let g0 = decide(&here2, &[home], &[guest(0)], &p).map(|m| m.gain);
+    let g1 = decide(&here2, &[home], &[guest(100)], &p).map(|m| m.gain);
+    assert_eq!(g0, Some(10_000));
+    assert_eq!(g1, Some(16_000));
+}
+
 #[test]
 fn io_bound_guest_goes_home() {
     let p = Policy::default();
-    // Home (node 3) is loaded and blocking; an idle peer accepts.
+    // Home (node 3) is idle but blocking (which does not concern its own processes); another
+    // idle peer accepts. `busy` is the same home crowded by nine jobs.
     let here = node(1, 300, 10_000, 1);
     let home = NodeView {
         accepts: false,
-        ..node(3, 900, 10_000, 1)
+        ..node(3, 0, 10_000, 1)
     };
+    let busy = NodeView { load: 900, ..home };
     let peers = [node(2, 0, 10_000, 1), home];
     let guest = |id, io, cpu| Candidate {
         home: 3,
@@ -427,15 +484,27 @@ fn io_bound_guest_goes_home() {
             gain: 800,
         })
     );
+    // A crowded home is slower than waiting here (10 s of CPU: 30 s here plus 40 s of
+    // forwarded calls, against 92 s at home's rate): it stays.
+    assert_eq!(decide(&here, &[busy], &[guest(3, 800, 200)], &p), None);
     // 300 calls/s at 900 per mille is 333 per CPU-second: not an I/O job; a guest moves for
-    // load only to its home, so the local job goes to the idle peer.
+    // load only to its home (crowded here), so the local job goes to the idle peer.
     assert_eq!(
-        decide(&here, &peers, &[guest(1, 300, 900), job(4, 1000)], &p)
-            .map(|m| (m.id, m.to, m.reason)),
+        decide(
+            &here,
+            &[node(2, 0, 10_000, 1), busy],
+            &[guest(1, 300, 900), job(4, 1000)],
+            &p
+        )
+        .map(|m| (m.id, m.to, m.reason)),
         Some((4, 2, Reason::Load))
     );
-    // Ratio exactly at the threshold: not above it.
-    assert_eq!(decide(&here, &[home], &[guest(5, 1000, 1000)], &p), None);
+    // Ratio exactly at the threshold: not above it (an idle home still attracts it for load).
+    assert_eq!(decide(&here, &[busy], &[guest(5, 1000, 1000)], &p), None);
+    assert_eq!(
+        decide(&here, &[home], &[guest(5, 1000, 1000)], &p).map(|m| m.reason),
+        Some(Reason::Load)
+    );
     assert_eq!(
         decide(&here, &[home], &[guest(5, 1001, 1000)], &p).map(|m| m.reason),
         Some(Reason::Io)
@@ -775,8 +844,9 @@ prop_compose! {
                   cpus in prop_oneof![0..8u16, any::<u16>()],
                   amem_kib in prop_oneof![0..(2 * GIB_KIB), any::<u64>()],
                   accepts in any::<bool>(),
-                  bw_kib_s in prop_oneof![Just(0u32), any::<u32>()]) -> NodeView {
-        NodeView { node, load, speed, cpus, amem_kib, accepts, bw_kib_s }
+                  bw_kib_s in prop_oneof![Just(0u32), any::<u32>()],
+                  call_us in prop_oneof![Just(0u32), 0..20_000u32, any::<u32>()]) -> NodeView {
+        NodeView { node, load, speed, cpus, amem_kib, accepts, bw_kib_s, call_us }
     }
 }
 
@@ -802,9 +872,10 @@ prop_compose! {
                     default_bw_kib_s in prop_oneof![Just(0u32), any::<u32>()],
                     io_home_ratio in prop_oneof![0..5000u32, any::<u32>()],
                     usher_kib in prop_oneof![Just(0u64), 0..GIB_KIB, any::<u64>()],
-                    usher_reserve_kib in prop_oneof![0..100_000u64, any::<u64>()]) -> Policy {
+                    usher_reserve_kib in prop_oneof![0..100_000u64, any::<u64>()],
+                    default_call_us in prop_oneof![0..20_000u32, any::<u32>()]) -> Policy {
         Policy { min_cpu, margin, min_residency_ms, max_moves, window_ms, default_bw_kib_s,
-                 io_home_ratio, usher_kib, usher_reserve_kib }
+                 io_home_ratio, usher_kib, usher_reserve_kib, default_call_us }
     }
 }
 
@@ -881,6 +952,7 @@ fn io_job_at_home_is_not_moved_for_load() {
         amem_kib: 400_000,
         accepts: true,
         bw_kib_s: 0,
+        call_us: 0,
     };
     let idle = NodeView {
         node: 2,

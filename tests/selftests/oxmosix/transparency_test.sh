@@ -26,7 +26,7 @@ n=0
 fails=0
 ok() { n=$((n + 1)); echo "ok $n $1"; }
 bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n $1"; }
-log() { echo "# $*"; }
+log() { echo "$*" | sed 's/^/# /'; }
 now() { awk '{ print $1 }' /proc/uptime; }
 agent() { printf 'GET /cgi-bin/%s HTTP/1.0\r\n\r\n' "$2" | nc "$net.$1" 8000 2>/dev/null | sed '1,/^\r*$/d'; }
 
@@ -35,11 +35,12 @@ for k in $(seq 1 "$nodes"); do agent "$k" "mosctl?stay" | grep -q "^exit 0" || l
 
 # Migrates pid $1 to node 2 and checks that it runs there; prints what happened.
 to2() {
+	t0=$(now)
 	if migrate "$1" 2; then
 		w=$(mosctl where "$1" 2>/dev/null)
-		log "pid $1 ($2) migrated, now on node $w"
+		log "pid $1 ($2) migrated in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }') s, now on node $w"
 		[ "$w" = 2 ] && return 0
-		log "$(mosctl procinfo "$1" 2>&1 | tr '\n' ' ')"
+		log "$(mosctl procinfo "$1" 2>&1 | tr '\n' ' '); $(grep State "/proc/$1/status")"
 		log "node 1: $(dmesg | grep -E 'migration|balance' | tail -5 | tr '\n' '|')"
 		log "node 2: $(agent 2 dmesg | grep -E 'migration|balance' | tail -5 | tr '\n' '|')"
 		return 1
@@ -148,7 +149,9 @@ rc=$?
 if [ $moved = 0 ] && [ $rc = 7 ] && grep -q "handler got 10" /tmp/sig.out && grep -q "read=-1 errno=4 got=10" /tmp/sig.out; then
 	ok "signals: SIGUSR1 handler runs remotely; a blocked forwarded read returns EINTR"
 else
-	log "$(cat /tmp/sig.out) exit $rc"
+	log "$(cat /tmp/sig.out)"
+	log "exit $rc; node 1: $(dmesg | grep -E 'migration|balance' | tail -5 | tr '\n' '|')"
+	log "node 2: $(agent 2 dmesg | grep -E 'migration|balance' | tail -5 | tr '\n' '|')"
 	bad "signals: handler and EINTR"
 fi
 
@@ -286,17 +289,20 @@ secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 stale=$(mps --away 2>/dev/null | grep -c migrant)
 log "node 2 status now: $(cat /proc/hpc/nodes/2/status)"
 # Healthy: a new process still migrates (to node 3) and finishes correctly.
-migrant -q -m 2 -t 3 > /dev/null 2>&1 &
+migrant -q -m 2 -t 6 > /dev/null 2>&1 &
 p=$!
 sleep 0.3
 hm=0
+t0=$(now)
 migrate "$p" 3 || hm=$?
 hw=$(mosctl where "$p" 2>&1)
+ht=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
+[ "$hw" = 3 ] || log "$(mosctl procinfo "$p" 2>&1 | tr '\n' ' '); $(grep State "/proc/$p/status"); node 3: $(agent 3 dmesg | grep -E 'migration|balance' | tail -5 | tr '\n' '|')"
 wait "$p"
 hrc=$?
 healthy=1
 [ $hm = 0 ] && [ "$hw" = 3 ] && [ $hrc = 0 ] && healthy=0
-[ $healthy = 0 ] || log "healthy: migrate to node 3 exit $hm, where '$hw', exit $hrc; node 3 status $(cat /proc/hpc/nodes/3/status); $(dmesg | tail -5 | tr '\n' '|')"
+[ $healthy = 0 ] || log "healthy: migrate to node 3 exit $hm in $ht s, where '$hw', exit $hrc; node 3 status $(cat /proc/hpc/nodes/3/status); $(dmesg | tail -5 | tr '\n' '|')"
 if [ $moved = 0 ] && [ $gone = 0 ] && [ $rc = 137 ] && [ "$stale" = 0 ] && [ $healthy = 0 ] &&
 	awk -v s="$secs" 'BEGIN { exit !(s <= 10) }'; then
 	ok "QEMU of node 2 killed: the process ended at home after $secs s with SIGKILL; mps clean; node 1 healthy"
