@@ -126,11 +126,13 @@ start() {
 	sha256sum "$IN/big" > "$1/sha256" 2> "$1/sha256.err" & P5=$!
 	awk -v n="$CRUNCH" "$CRUNCH_AWK" > "$1/awk" 2> "$1/awk.err" & P6=$!
 }
-# monitor DIR EVERY: every 2 s, until every job has ended, note where each job runs (mosctl where)
-# and count its moves; every EVERY-th sample also prints the live view. Leaves "JOB MOVES CPU"
+# monitor DIR EVERY: every 2 s, until every job has ended, note where each job runs and how often
+# it has migrated (mosctl procinfo: where, nmigs); every EVERY-th sample also prints the live view. Leaves "JOB MOVES CPU"
 # lines in DIR/moves (CPU: its CPU seconds as last seen at home, sampled every 2 s: meaningful
 # only for a job that never left node 1).
 monitor() {
+	mdir=$1
+	every=$2
 	printf '%6s |' time
 	for k in $NODELIST; do printf ' %5s' "load$k"; done
 	printf ' |'
@@ -150,11 +152,16 @@ monitor() {
 			eval "p=\$P$i last=\$last$i"
 			st=Z
 			read -r _ _ st _ _ _ _ _ _ _ _ _ _ ut stt _ 2>/dev/null < "/proc/$p/stat"
-			if [ "$st" != Z ] && w=$(mosctl where "$p" 2>/dev/null); then
+			if [ "$st" != Z ] && info=$(mosctl procinfo "$p" 2>/dev/null); then
 				alive=1
+				# "pid P home_pid H state S home N where W nmigs M ...": W is the 10th
+				# word, M (its migrations so far, also those between two samples) the 12th.
+				# shellcheck disable=SC2086 # split into words on purpose
+				set -- $info
+				w=${10}
+				eval "moves$i=\${12}"
 				cell=$w
 				if [ -n "$last" ] && [ "$w" != "$last" ]; then
-					eval "moves$i=\$((moves$i + 1))"
 					cell="$w*"
 				fi
 				eval "last$i=\$w cpu$i=\$((ut + stt)) cell$i=\$cell"
@@ -163,7 +170,7 @@ monitor() {
 			fi
 			i=$((i + 1))
 		done
-		if [ $((tick % $2)) = 0 ] || [ $alive = 0 ]; then
+		if [ $((tick % every)) = 0 ] || [ $alive = 0 ]; then
 			printf '%5ss |' $((${NOW%.*} - ${T_START%.*}))
 			for l in $loads; do printf ' %5s' "$l"; done
 			printf ' |'
@@ -179,7 +186,7 @@ monitor() {
 		eval "m=\${moves$i:-0} c=\${cpu$i:-0}"
 		echo "$j $m $(((c + 50) / 100))"
 		i=$((i + 1))
-	done > "$1/moves"
+	done > "$mdir/moves"
 }
 # batch DIR EVERY: run the batch, watch it, wait for it; sets MAKESPAN and RC1..RC6.
 batch() {
