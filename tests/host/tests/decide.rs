@@ -720,18 +720,21 @@ struct Recorded {
 
 const ALL: [bool; 3] = [true, true, true];
 
+/// Four CPU-bound jobs of different ages on one node: (pid, cpu per mille, runtime ms).
+const FOUR_JOBS: &[(u32, u32, u64)] = &[
+    (101, 990, 5000),
+    (102, 1000, 42_000),
+    (103, 1000, 800),
+    (104, 980, 12_000),
+];
+
 const RECORDED: &[Recorded] = &[
     // Four jobs on node 1, two idle nodes: the oldest job, to the lower id.
     Recorded {
         loads: [412, 0, 0],
         accepts: ALL,
         here: 1,
-        cands: &[
-            (101, 990, 5000),
-            (102, 1000, 42_000),
-            (103, 1000, 800),
-            (104, 980, 12_000),
-        ],
+        cands: FOUR_JOBS,
         expect: Some((102, 2)),
     },
     // The same with node 2 blocking: node 3.
@@ -739,12 +742,7 @@ const RECORDED: &[Recorded] = &[
         loads: [412, 0, 0],
         accepts: [true, false, true],
         here: 1,
-        cands: &[
-            (101, 990, 5000),
-            (102, 1000, 42_000),
-            (103, 1000, 800),
-            (104, 980, 12_000),
-        ],
+        cands: FOUR_JOBS,
         expect: Some((102, 3)),
     },
     // Two jobs on node 1, one on node 2, node 3 idle: to node 3.

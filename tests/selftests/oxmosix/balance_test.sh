@@ -8,28 +8,8 @@
 # KTAP output; runs on node 1 of 3 (skips otherwise). Must run before transparency_test (which
 # kills node 2 at its end).
 here=$(cd "$(dirname "$0")" && pwd)
-export PATH=/opt/oxmosix/bin:$here:$PATH
-cd /tmp || exit 1
-node=$(sed -n 's/.*oxnode=\([0-9]*\).*/\1/p' /proc/cmdline)
-nodes=$(sed -n 's/.*oxnodes=\([0-9]*\).*/\1/p' /proc/cmdline)
-net=$(sed -n 's/.*oxnet=\([0-9.]*\).*/\1/p' /proc/cmdline)
-net=${net:-10.77.0}
 TOTAL=9
-echo "TAP version 13"
-if [ "${nodes:-0}" -lt 3 ] || [ "$node" != 1 ]; then
-	echo "1..0 # SKIP needs node 1 of a cluster of at least 3 nodes"
-	exit 4
-fi
-echo "1..$TOTAL"
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n $1"; }
-log() { echo "# $*"; }
-now() { awk '{ print $1 }' /proc/uptime; }
-agent() { printf 'GET /cgi-bin/%s HTTP/1.0\r\n\r\n' "$2" | nc "$net.$1" 8000 2>/dev/null | sed '1,/^\r*$/d'; }
-# on K VERB: mosctl VERB on node K (through its agent); fails unless mosctl exited 0.
-on() { agent "$1" "mosctl?$2" | grep -q '^exit 0'; }
+. "$here/ktap.sh"
 
 # Every node balances, accepts guests, and has the default ushering threshold.
 for k in $(seq 1 "$nodes"); do
@@ -276,5 +256,4 @@ else
 fi
 
 for k in $(seq 1 "$nodes"); do on "$k" stay; done
-[ $n = $TOTAL ] || echo "# bug: $n results for a plan of $TOTAL"
-[ $fails = 0 ]
+ktap_end

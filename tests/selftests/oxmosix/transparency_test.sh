@@ -9,29 +9,11 @@
 # /usr/bin/bzip2 from Debian (dynamically linked, with their libraries in the image); sigcheck and
 # migrant (this directory).
 here=$(cd "$(dirname "$0")" && pwd)
-export PATH=/opt/oxmosix/bin:$here:$PATH
-cd /tmp || exit 1
-node=$(sed -n 's/.*oxnode=\([0-9]*\).*/\1/p' /proc/cmdline)
-nodes=$(sed -n 's/.*oxnodes=\([0-9]*\).*/\1/p' /proc/cmdline)
-net=$(sed -n 's/.*oxnet=\([0-9.]*\).*/\1/p' /proc/cmdline)
-net=${net:-10.77.0}
 TOTAL=16
-echo "TAP version 13"
-if [ "${nodes:-0}" -lt 3 ] || [ "$node" != 1 ]; then
-	echo "1..0 # SKIP needs node 1 of a cluster of at least 3 nodes"
-	exit 4
-fi
-echo "1..$TOTAL"
-n=0
-fails=0
-ok() { n=$((n + 1)); echo "ok $n $1"; }
-bad() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n $1"; }
-log() { echo "$*" | sed 's/^/# /'; }
-now() { awk '{ print $1 }' /proc/uptime; }
-agent() { printf 'GET /cgi-bin/%s HTTP/1.0\r\n\r\n' "$2" | nc "$net.$1" 8000 2>/dev/null | sed '1,/^\r*$/d'; }
+. "$here/ktap.sh"
 
 # Processes move by hand here: no automatic moves on any node.
-for k in $(seq 1 "$nodes"); do agent "$k" "mosctl?stay" | grep -q "^exit 0" || log "node $k: stay not set"; done
+for k in $(seq 1 "$nodes"); do on "$k" stay || log "node $k: stay not set"; done
 
 # Migrates pid $1 to node 2 and checks that it runs there; prints what happened.
 to2() {
@@ -48,6 +30,15 @@ to2() {
 		log "migrate $1 ($2) failed"
 		return 1
 	fi
+}
+
+# ended PID: waits (at most 20 s) until the process has ended (gone, or a zombie not yet reaped).
+ended() {
+	for i in $(seq 1 200); do
+		if ! kill -0 "$1" 2>/dev/null || grep -q "^State:.*Z" "/proc/$1/status" 2>/dev/null; then return 0; fi
+		sleep 0.1
+	done
+	return 1
 }
 
 # compare NAME PROG CMD: runs CMD once at home into a reference file, then again with the
@@ -239,11 +230,8 @@ to2 "$p" migrant-failure
 moved=$?
 agent 2 "cut?15" > /dev/null
 t0=$(now)
-gone=1
-for i in $(seq 1 200); do
-	if ! kill -0 "$p" 2>/dev/null || grep -q "^State:.*Z" "/proc/$p/status" 2>/dev/null; then gone=0; break; fi
-	sleep 0.1
-done
+ended "$p"
+gone=$?
 wait "$p"
 rc=$?
 t1=$(now)
@@ -277,11 +265,8 @@ to2 "$p" migrant-qemu-kill
 moved=$?
 printf '\nOXMOSIX-KILL 2\n' > /dev/ttyS1
 t0=$(now)
-gone=1
-for i in $(seq 1 200); do
-	if ! kill -0 "$p" 2>/dev/null || grep -q "^State:.*Z" "/proc/$p/status" 2>/dev/null; then gone=0; break; fi
-	sleep 0.1
-done
+ended "$p"
+gone=$?
 wait "$p"
 rc=$?
 t1=$(now)
@@ -311,5 +296,4 @@ else
 	bad "QEMU of the remote node killed"
 fi
 
-[ $n = $TOTAL ] || echo "# bug: $n results for a plan of $TOTAL"
-[ $fails = 0 ]
+ktap_end
