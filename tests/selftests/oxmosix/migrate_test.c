@@ -522,6 +522,18 @@ TEST_F_TIMEOUT(mig, go_home_syscall, 90)
 	ASSERT_EQ(0, procinfo(self->dev, pid, &p));
 	TH_LOG("after the unforwarded system calls migrant runs on node %u (state %u, %u migrations)", p.where,
 	       p.state, p.nmigs);
+	if (p.nmigs != 2) {
+		/* Its record was not found: show every record (pid home_pid home where nmigs state ...). */
+		static char procs[4096];
+
+		char *c;
+
+		read_file("/proc/hpc/procs", procs, sizeof(procs));
+		for (c = procs; *c; c++)
+			if (*c == '\n')
+				*c = '|';
+		TH_LOG("pid %d; /proc/hpc/procs: %s", pid, procs);
+	}
 	EXPECT_EQ(self->home, p.where);
 	EXPECT_EQ(PS_HOME, p.state);
 	EXPECT_EQ(2, p.nmigs);
