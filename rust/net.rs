@@ -153,26 +153,8 @@ impl TcpSocket {
 
     /// Sends all of `buf`. Errors: `EPIPE`/`ECONNRESET` when the peer is gone, `EAGAIN` when the
     /// send timeout expired with the buffer still full.
-    pub(crate) fn send_all(&self, mut buf: &[u8]) -> Result {
-        while !buf.is_empty() {
-            // SAFETY: all-zero is a valid "no options" msghdr.
-            let mut msg: bindings::msghdr = unsafe { core::mem::zeroed() };
-            msg.msg_flags = bindings::MSG_NOSIGNAL;
-            let mut v = bindings::kvec {
-                iov_base: buf.as_ptr() as *mut _,
-                iov_len: buf.len(),
-            };
-            // SAFETY: valid socket, msghdr and kvec describing `buf`, which outlives the call.
-            let r = unsafe { bindings::kernel_sendmsg(self.sock, &mut msg, &mut v, 1, buf.len()) };
-            if r < 0 {
-                return Err(Error::from_errno(r));
-            }
-            if r == 0 {
-                return Err(EPIPE);
-            }
-            buf = &buf[r as usize..];
-        }
-        Ok(())
+    pub(crate) fn send_all(&self, buf: &[u8]) -> Result {
+        self.send_all_parts(&[buf])
     }
 
     /// Sends all of `parts`, in order, as one stream write: one `kernel_sendmsg` over all of
