@@ -613,3 +613,28 @@ pub(crate) fn pid() -> i32 {
     // SAFETY: pid of current never changes.
     unsafe { (*cur()).pid }
 }
+
+/// current's `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` as the process sees them (its time
+/// namespace applied), in nanoseconds: (monotonic, boottime).
+pub(crate) fn clocks() -> (u64, u64) {
+    let (mut m, mut b) = (0u64, 0u64);
+    // SAFETY: timens_read_clocks (patches/0007) only reads the clocks and current's time
+    // namespace, and writes the two valid out-parameters.
+    unsafe { bindings::timens_read_clocks(&mut m, &mut b) };
+    (m, b)
+}
+
+/// Puts current into a new time namespace whose `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` read
+/// `monotonic` and `boottime` (ns) now, in the vDSO as in system calls: a migrated process's
+/// clocks continue from the values they had on the node it left.
+/// Errors: `EUSERS` if current's mm is shared, `ERANGE` if a value is out of the clocks' range
+/// (beyond `KTIME_SEC_MAX / 2` s), `ENOMEM`/`ENOSPC` (time namespace limit).
+pub(crate) fn continue_clocks(monotonic: u64, boottime: u64) -> Result {
+    // SAFETY: timens_migrate_clocks (patches/0007) acts on current, which is a user task in
+    // process context (see the module doc); it validates both values.
+    let r = unsafe { bindings::timens_migrate_clocks(monotonic, boottime) };
+    if r != 0 {
+        return Err(Error::from_errno(r));
+    }
+    Ok(())
+}

@@ -181,6 +181,8 @@ impl Hpc {
         writeln!(out, "pages_out {}", get(&m.pages_out))?;
         writeln!(out, "pages_in {}", get(&m.pages_in))?;
         writeln!(out, "stray {}", get(&m.stray))?;
+        writeln!(out, "clock_holds {}", get(&m.clock_holds))?;
+        writeln!(out, "clock_hold_us {}", get(&m.clock_hold_us))?;
         writeln!(out, "balance_load {}", get(&m.balance_load))?;
         writeln!(out, "balance_memory {}", get(&m.balance_memory))?;
         writeln!(out, "balance_io {}", get(&m.balance_io))?;

@@ -104,6 +104,11 @@ pub(crate) struct MigStats {
     pub(crate) pages_in: AtomicU64,
     /// Frames for unknown processes (late or stray), dropped.
     pub(crate) stray: AtomicU64,
+    /// Processes that came home with clocks ahead of home's (the remote's clock ran faster) and
+    /// were held until home's clock caught up, so their `CLOCK_MONOTONIC` never goes back.
+    pub(crate) clock_holds: AtomicU64,
+    /// Total time of those holds, µs.
+    pub(crate) clock_hold_us: AtomicU64,
     /// Moves the balancer made for load (its own processes away, or guests home).
     pub(crate) balance_load: AtomicU64,
     /// Moves the balancer made to free memory (memory ushering).
@@ -1213,6 +1218,8 @@ fn stream(
     st.ss_flags = s.ss.2;
     st.actions = s.actions;
     st.rlim = uctx::rlimits();
+    let (mono, boot) = uctx::clocks();
+    st.clocks = [mono, boot];
     let xsize = uctx::xstate_size();
     let mut buf = KVVec::new();
     buf.extend_with(mig::STATE_FIXED_LEN + xsize, 0u8, GFP_KERNEL)?;
@@ -1338,10 +1345,23 @@ fn become_deputy(p: &Arc<Proc>, target: u32) -> Result {
     Ok(())
 }
 
+/// Longest a process coming home is held so that its `CLOCK_MONOTONIC` does not go back, ms.
+/// Clocks of nodes that keep real time differ in rate by far less (a remote stay of an hour at
+/// 100 ppm is 360 ms); beyond it the process runs on and the step back is logged.
+const CLOCK_HOLD_MAX_MS: u64 = 2000;
+
 /// Installs an image arriving in `p`'s inbox (State already taken: `state`) into the calling
 /// task. A guest's shell maps the vDSO where the process had it; a deputy keeps its own, which
 /// is already there. Returns the `cantmove` reason on failure (the task must then end).
+///
+/// Clocks: each node's `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` start at its own boot. A guest
+/// continues the values the State carries (plus the time since it arrived) in a time namespace
+/// of its own ([`uctx::continue_clocks`]), so the process never sees them jump; the lag it
+/// gathers (the State's one-way trip per move) is made up at home, where it is back on home's
+/// clocks: a forward step of a few ms. Should the process come home ahead of home's clock (a
+/// remote clock that ran fast), it is held until home's clock has caught up.
 fn install(sh: &Shared, p: &Proc, state: &[u8], deputy: bool) -> core::result::Result<(), u32> {
+    let arrived = uctx::clocks();
     let (st, xs) = mig::State::decode(state).map_err(|_| cantmove::TARGET_FAILED)?;
     let fail = |_e: Error| cantmove::TARGET_FAILED;
     let vdso = uctx::vdso_addr();
@@ -1413,6 +1433,42 @@ fn install(sh: &Shared, p: &Proc, state: &[u8], deputy: bool) -> core::result::R
     });
     let comm = p.inner.lock().comm;
     uctx::set_comm(&comm);
+    let now = uctx::clocks();
+    let since = (
+        now.0.saturating_sub(arrived.0),
+        now.1.saturating_sub(arrived.1),
+    );
+    let (mono, boot) = (
+        st.clocks[0].saturating_add(since.0),
+        st.clocks[1].saturating_add(since.1),
+    );
+    if !deputy {
+        if let Err(e) = uctx::continue_clocks(mono, boot) {
+            pr_warn!(
+                "oxmosix: migration: pid {} of node {}: its clocks cannot continue here ({:?}); not installed\n",
+                p.home_pid,
+                p.home,
+                e
+            );
+            return Err(cantmove::TARGET_FAILED);
+        }
+    } else if mono > now.0 {
+        let ahead_us = (mono - now.0) / 1000;
+        if ahead_us / 1000 <= CLOCK_HOLD_MAX_MS {
+            sys::msleep((ahead_us / 1000 + 1) as u32);
+            bump(&sh.mig.stats.clock_holds);
+            sh.mig
+                .stats
+                .clock_hold_us
+                .fetch_add(ahead_us, Ordering::Relaxed);
+        } else {
+            pr_warn!(
+                "oxmosix: migration: pid {} came home with clocks {} ms ahead of home's; its CLOCK_MONOTONIC steps back\n",
+                p.home_pid,
+                ahead_us / 1000
+            );
+        }
+    }
     Ok(())
 }
 

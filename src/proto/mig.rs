@@ -62,7 +62,11 @@ pub const NSIG: usize = 64;
 /// Number of resource limits carried (`RLIM_NLIMITS`).
 pub const NRLIMITS: usize = 16;
 /// Fixed part of a [`State`] payload, before the XSAVE image.
-pub const STATE_FIXED_LEN: usize = 8 + NREGS * 8 + NMM * 8 + 40 + NSIG * 32 + NRLIMITS * 16 + 8;
+pub const STATE_FIXED_LEN: usize =
+    8 + NREGS * 8 + NMM * 8 + 40 + NSIG * 32 + NRLIMITS * 16 + 16 + 8;
+/// Largest clock value accepted in [`State::clocks`], in ns: `KTIME_SEC_MAX / 2` seconds, the
+/// bound the kernel puts on time-namespace clocks (about 146 years).
+pub const MAX_CLOCK_NS: u64 = (i64::MAX as u64 / 1_000_000_000 / 2) * 1_000_000_000;
 
 /// VMA flags in [`Vma::flags`].
 pub mod vma {
@@ -240,6 +244,9 @@ pub struct State {
     pub actions: [[u64; 4]; NSIG],
     /// Resource limits: soft, hard.
     pub rlim: [[u64; 2]; NRLIMITS],
+    /// The process's `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` (ns) as it saw them when the state was
+    /// taken; the receiver continues them from there (each node's clocks start at its own boot).
+    pub clocks: [u64; 2],
 }
 
 impl State {
@@ -256,12 +263,14 @@ impl State {
             ss_flags: 0,
             actions: [[0; 4]; NSIG],
             rlim: [[0; 2]; NRLIMITS],
+            clocks: [0; 2],
         }
     }
 
     /// Encodes the state followed by `xstate` into `out`; returns the payload length.
     /// Layout: 0 token, 8 regs, then mm, blocked, pending, ss_sp, ss_size, ss_flags u32, pad u32,
-    /// actions (64 × 4 u64), rlimits (16 × 2 u64), xstate length u32, pad u32, xstate bytes.
+    /// actions (64 × 4 u64), rlimits (16 × 2 u64), clocks (monotonic, boottime: 2 × u64 ns),
+    /// xstate length u32, pad u32, xstate bytes.
     /// Errors: `BadField` for an oversized `xstate`, `Truncated` if `out` is too small.
     pub fn encode(&self, xstate: &[u8], out: &mut [u8]) -> Result<usize, ProtoError> {
         if xstate.len() > MAX_XSTATE {
@@ -286,6 +295,7 @@ impl State {
         w(u64::from(self.ss_flags) << 32);
         self.actions.iter().flatten().for_each(|&r| w(r));
         self.rlim.iter().flatten().for_each(|&r| w(r));
+        self.clocks.iter().for_each(|&r| w(r));
         w((xstate.len() as u64) << 32);
         super::copy(&mut out[STATE_FIXED_LEN..len], xstate);
         Ok(len)
@@ -312,6 +322,7 @@ impl State {
         let ssf = r();
         s.actions.iter_mut().flatten().for_each(|x| *x = r());
         s.rlim.iter_mut().flatten().for_each(|x| *x = r());
+        s.clocks.iter_mut().for_each(|x| *x = r());
         let xl = r();
         if ssf & 0xffff_ffff != 0 || xl & 0xffff_ffff != 0 {
             return Err(ProtoError::Reserved);
@@ -329,6 +340,9 @@ impl State {
         }
         if s.mm.iter().any(|&v| v > USER_TOP) {
             return Err(ProtoError::BadField("state.mm"));
+        }
+        if s.clocks.iter().any(|&c| c > MAX_CLOCK_NS) {
+            return Err(ProtoError::BadField("state.clocks"));
         }
         let (vdso, vvar) = (s.mm[MM_VDSO], s.mm[MM_VVAR]);
         if vdso % PAGE as u64 != 0 || vvar % PAGE as u64 != 0 || vvar > vdso || vdso == 0 {

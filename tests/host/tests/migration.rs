@@ -32,8 +32,10 @@ proptest! {
 
     #[test]
     fn state_round_trips(token in 1..u64::MAX, regs in any::<[u64; NREGS]>(), xlen in 0..=MAX_XSTATE,
-                         blocked in any::<u64>(), flags in any::<u32>()) {
+                         blocked in any::<u64>(), flags in any::<u32>(),
+                         mono in 0..=MAX_CLOCK_NS, boot in 0..=MAX_CLOCK_NS) {
         let mut s = State::new(token);
+        s.clocks = [mono, boot];
         s.regs = regs.map(|r| r % USER_TOP);
         s.mm[MM_VDSO] = 0x7fff_f000_0000;
         s.mm[MM_VVAR] = 0x7fff_efff_c000;
@@ -193,6 +195,8 @@ fn state_rejects_bad_addresses_and_lengths() {
         |s: &mut State| s.mm[MM_VDSO] = 0,
         |s: &mut State| s.mm[MM_VVAR] = s.mm[MM_VDSO] + 4096,
         |s: &mut State| s.mm[0] = USER_TOP + 1,
+        |s: &mut State| s.clocks[0] = MAX_CLOCK_NS + 1,
+        |s: &mut State| s.clocks[1] = u64::MAX,
     ] {
         let mut t = s.clone();
         f(&mut t);

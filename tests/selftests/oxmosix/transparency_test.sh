@@ -4,12 +4,13 @@
 # on node 1, migrated to node 2 while it runs, and its output compared byte for byte with an
 # unmigrated run; pipelines, a remote reader of a home pipe, a terminal, signals and node
 # failures (link cut, then node 2's QEMU killed: this must be the last program of its run) are
-# checked the same way. KTAP output; runs on node 1 of 3 (skips with fewer nodes).
+# checked the same way, and so are the clocks of a process that moves across nodes booted at
+# different times. KTAP output; runs on node 1 of 3 (skips with fewer nodes).
 # Programs: busybox sha256sum, gzip/gunzip, awk, sort, cat (static); /usr/bin/xz and
 # /usr/bin/bzip2 from Debian (dynamically linked, with their libraries in the image); sigcheck and
-# migrant (this directory).
+# migrant, clockcheck (this directory).
 here=$(cd "$(dirname "$0")" && pwd)
-TOTAL=16
+TOTAL=17
 . "$here/ktap.sh"
 
 # Processes move by hand here: no automatic moves on any node.
@@ -220,6 +221,49 @@ kill -USR1 "$p"
 wait "$p"
 rc=$?
 if [ $rc0 = 0 ] && [ $s3 = 0 ] && [ $s3r = 0 ] && [ $rc = 7 ]; then ok "SIGTSTP stops the process at home and remotely; SIGCONT continues it and it finishes correctly"; else log "migrant exit $rc0; tstp seen at home: $s3, remote: $s3r; sigcheck exit $rc"; bad "SIGTSTP"; fi
+
+# Clocks: the nodes booted seconds apart (the cluster runner staggers them), so each has its own
+# CLOCK_MONOTONIC and CLOCK_BOOTTIME. A process moved 1 -> 2 -> 3 -> home must see both go on
+# without a step back or a jump (clockcheck watches every read, vDSO and system call), and read
+# about home's time wherever it runs: its CLOCK_BOOTTIME when it gets SIGUSR1 minus home's
+# /proc/uptime just before (the signal's trip and the lag the moves add make it a little later
+# or earlier; a node's own clock would be off by its boot-time difference, seconds).
+# skew PID: prints that difference, in seconds.
+skew() {
+	before=$(grep -c '^boot ' /tmp/clock.out)
+	h=$(now)
+	kill -USR1 "$1"
+	for i in $(seq 1 50); do [ "$(grep -c '^boot ' /tmp/clock.out)" -gt "$before" ] && break; sleep 0.1; done
+	awk -v h="$h" '/^boot / { b = $2 } END { if (b == "") print "none"; else printf "%.2f", b - h }' /tmp/clock.out
+}
+inband() { awk -v s="$1" 'BEGIN { exit !(s != "none" && s >= -0.3 && s <= 1.0) }'; }
+for k in 2 3; do log "node $k's uptime minus node 1's: $(awk -v h="$(now)" -v r="$(agent $k uptime | cut -d' ' -f1)" 'BEGIN { printf "%.2f", r - h }') s"; done
+clockcheck -t 15 > /tmp/clock.out 2>&1 &
+p=$!
+sleep 0.5
+to2 "$p" clockcheck
+moved=$?
+sleep 0.5
+k2=$(skew "$p")
+migrate "$p" 3 || log "migrate $p to node 3 failed"
+w3=$(mosctl where "$p" 2>&1)
+sleep 0.5
+k3=$(skew "$p")
+migrate "$p" home || log "migrate $p home failed"
+wh=$(mosctl where "$p" 2>&1)
+sleep 0.5
+kh=$(skew "$p")
+wait "$p"
+rc=$?
+res=$(grep '^clockcheck:' /tmp/clock.out)
+step=$(echo "$res" | awk '{ print ($7 > $8 ? $7 : $8) / 1e9 }')
+log "on node 2: $k2 s, on node 3 ($w3): $k3 s, at home ($wh): $kh s; $res; exit $rc"
+if [ $moved = 0 ] && [ "$w3" = 3 ] && [ "$wh" = 1 ] && inband "$k2" && inband "$k3" && inband "$kh" &&
+	[ $rc = 0 ] && awk -v s="$step" 'BEGIN { exit !(s < 3) }'; then
+	ok "clocks continue across nodes booted at different times: no step back, longest step $step s, off home's by $k2/$k3/$kh s"
+else
+	bad "clocks of a process moved 1 -> 2 -> 3 -> home"
+fi
 
 # Failure: node 2's link is cut while it hosts a guest. The process must end at home within the
 # documented bound (node timeout 5 s + one gossip interval); nothing may stay behind on either node.
