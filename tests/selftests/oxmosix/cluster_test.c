@@ -117,27 +117,63 @@ static double uptime(void)
 	return atof(buf);
 }
 
-TEST(every_node_sees_every_node_up_within_5s)
+/* When this node loaded its cluster map (its uptime then, s), or -1. */
+static double map_loaded(void)
 {
 	char buf[64];
-	int fd;
-	double loaded, t;
-	ssize_t n;
+	int fd = open("/run/oxmosix.map-loaded", O_RDONLY);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return atof(buf);
+}
+
+/*
+ * Seconds since node k loaded its cluster map, on k's own clock (each node's uptime starts at its
+ * own boot, and the cluster runner boots them seconds apart), or -1.
+ */
+static double map_age(int k)
+{
+	char out[256];
+	double up, loaded;
+
+	if (k == node) {
+		loaded = map_loaded();
+		return loaded < 0 ? -1 : uptime() - loaded;
+	}
+	if (agent(k, "uptime", out, sizeof(out)) ||
+	    sscanf(out, "%lf %*f map_loaded %lf", &up, &loaded) != 2)
+		return -1;
+	return up - loaded;
+}
+
+TEST(every_node_sees_every_node_up_within_5s)
+{
+	double loaded, t = 1e9, a;
+	int k, last = 0;
 
 	read_cmdline();
 	ASSERT_GE(nodes, 3) TH_LOG("needs at least 3 nodes");
-	fd = open("/run/oxmosix.map-loaded", O_RDONLY);
-	ASSERT_LE(0, fd);
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	ASSERT_GT(n, 0);
-	buf[n] = 0;
-	loaded = atof(buf);
-	while (!all_up_everywhere() && uptime() - loaded < 30)
+	loaded = map_loaded();
+	ASSERT_LE(0, loaded);
+	while (!all_up_everywhere() && uptime() - loaded < 40)
 		usleep(100000);
-	t = uptime() - loaded;
+	/* Measured from the last node's map load: the nodes booted one after another. */
+	for (k = 1; k <= nodes; k++) {
+		a = map_age(k);
+		ASSERT_LE(0, a) TH_LOG("node %d: no map load time", k);
+		if (a < t) {
+			t = a;
+			last = k;
+		}
+	}
 	ASSERT_EQ(1, all_up_everywhere());
-	TH_LOG("all %d nodes see all %d nodes up %.1f s after this node loaded its map", nodes, nodes, t);
+	TH_LOG("all %d nodes see all %d nodes up %.1f s after the last of them (node %d) loaded its map",
+	       nodes, nodes, t, last);
 	/* The agent queries take time themselves; 5 s of boot is the bound. */
 	EXPECT_LE(t, 5.0);
 }

@@ -9,6 +9,8 @@
 #   now                  seconds since boot
 #   agent K QUERY        a request to node K's HTTP agent (/cgi-bin/QUERY), its body on stdout
 #   on K VERB            mosctl VERB on node K through its agent; fails unless mosctl exited 0
+#   migration_log K      node K's last 5 migration/balance kernel messages on one line, "|" between
+#   proc_state PID       `mosctl procinfo PID` and the task's State line here, on one line
 #   ktap_end             checks the count of results against the plan; the exit status
 export PATH=/opt/oxmosix/bin:$here:$PATH
 cd /tmp || exit 1
@@ -30,6 +32,10 @@ log() { echo "$*" | sed 's/^/# /'; }
 now() { awk '{ print $1 }' /proc/uptime; }
 agent() { printf 'GET /cgi-bin/%s HTTP/1.0\r\n\r\n' "$2" | nc "$net.$1" 8000 2>/dev/null | sed '1,/^\r*$/d'; }
 on() { agent "$1" "mosctl?$2" | grep -q '^exit 0'; }
+migration_log() {
+	if [ "$1" = "$node" ]; then dmesg; else agent "$1" dmesg; fi | grep -E 'migration|balance' | tail -5 | tr '\n' '|'
+}
+proc_state() { echo "$(mosctl procinfo "$1" 2>&1 | tr '\n' ' '); $(grep State "/proc/$1/status" 2>/dev/null)"; }
 ktap_end() {
 	[ "$n" = "$TOTAL" ] || echo "# bug: $n results for a plan of $TOTAL"
 	[ "$fails" = 0 ]

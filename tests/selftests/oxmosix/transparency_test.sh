@@ -23,9 +23,9 @@ to2() {
 		w=$(mosctl where "$1" 2>/dev/null)
 		log "pid $1 ($2) migrated in $(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }') s, now on node $w"
 		[ "$w" = 2 ] && return 0
-		log "$(mosctl procinfo "$1" 2>&1 | tr '\n' ' '); $(grep State "/proc/$1/status")"
-		log "node 1: $(dmesg | grep -E 'migration|balance' | tail -5 | tr '\n' '|')"
-		log "node 2: $(agent 2 dmesg | grep -E 'migration|balance' | tail -5 | tr '\n' '|')"
+		log "$(proc_state "$1")"
+		log "node 1: $(migration_log 1)"
+		log "node 2: $(migration_log 2)"
 		return 1
 	else
 		log "migrate $1 ($2) failed"
@@ -142,8 +142,8 @@ if [ $moved = 0 ] && [ $rc = 7 ] && grep -q "handler got 10" /tmp/sig.out && gre
 	ok "signals: SIGUSR1 handler runs remotely; a blocked forwarded read returns EINTR"
 else
 	log "$(cat /tmp/sig.out)"
-	log "exit $rc; node 1: $(dmesg | grep -E 'migration|balance' | tail -5 | tr '\n' '|')"
-	log "node 2: $(agent 2 dmesg | grep -E 'migration|balance' | tail -5 | tr '\n' '|')"
+	log "exit $rc; node 1: $(migration_log 1)"
+	log "node 2: $(migration_log 2)"
 	bad "signals: handler and EINTR"
 fi
 
@@ -237,7 +237,7 @@ skew() {
 	awk -v h="$h" '/^boot / { b = $2 } END { if (b == "") print "none"; else printf "%.2f", b - h }' /tmp/clock.out
 }
 inband() { awk -v s="$1" 'BEGIN { exit !(s != "none" && s >= -0.3 && s <= 1.0) }'; }
-for k in 2 3; do log "node $k's uptime minus node 1's: $(awk -v h="$(now)" -v r="$(agent $k uptime | cut -d' ' -f1)" 'BEGIN { printf "%.2f", r - h }') s"; done
+for k in 2 3; do log "node $k's uptime minus node 1's: $(awk -v h="$(now)" -v r="$(agent $k uptime | head -1 | cut -d' ' -f1)" 'BEGIN { printf "%.2f", r - h }') s"; done
 clockcheck -t 15 > /tmp/clock.out 2>&1 &
 p=$!
 sleep 0.5
@@ -326,7 +326,7 @@ t0=$(now)
 migrate "$p" 3 || hm=$?
 hw=$(mosctl where "$p" 2>&1)
 ht=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }')
-[ "$hw" = 3 ] || log "$(mosctl procinfo "$p" 2>&1 | tr '\n' ' '); $(grep State "/proc/$p/status"); node 3: $(agent 3 dmesg | grep -E 'migration|balance' | tail -5 | tr '\n' '|')"
+[ "$hw" = 3 ] || log "$(proc_state "$p"); node 3: $(migration_log 3)"
 wait "$p"
 hrc=$?
 healthy=1
