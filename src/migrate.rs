@@ -1433,26 +1433,34 @@ fn install(sh: &Shared, p: &Proc, state: &[u8], deputy: bool) -> core::result::R
     });
     let comm = p.inner.lock().comm;
     uctx::set_comm(&comm);
+    take_clocks(sh, p, st.clocks, arrived, deputy)
+}
+
+/// The clock part of [`install`]: `clocks` are the process's (monotonic, boottime) from its
+/// State, `arrived` this task's clocks when the State arrived. A guest continues them in a time
+/// namespace of its own; a deputy is held while the process's clock is ahead of home's.
+fn take_clocks(
+    sh: &Shared,
+    p: &Proc,
+    clocks: [u64; 2],
+    arrived: (u64, u64),
+    deputy: bool,
+) -> core::result::Result<(), u32> {
     let now = uctx::clocks();
-    let since = (
-        now.0.saturating_sub(arrived.0),
-        now.1.saturating_sub(arrived.1),
-    );
-    let (mono, boot) = (
-        st.clocks[0].saturating_add(since.0),
-        st.clocks[1].saturating_add(since.1),
-    );
+    let mono = clocks[0].saturating_add(now.0.saturating_sub(arrived.0));
+    let boot = clocks[1].saturating_add(now.1.saturating_sub(arrived.1));
     if !deputy {
-        if let Err(e) = uctx::continue_clocks(mono, boot) {
+        return uctx::continue_clocks(mono, boot).map_err(|e| {
             pr_warn!(
-                "oxmosix: migration: pid {} of node {}: its clocks cannot continue here ({:?}); not installed\n",
+                "migration: pid {} of node {}: its clocks cannot continue here ({:?}); not installed\n",
                 p.home_pid,
                 p.home,
                 e
             );
-            return Err(cantmove::TARGET_FAILED);
-        }
-    } else if mono > now.0 {
+            cantmove::TARGET_FAILED
+        });
+    }
+    if mono > now.0 {
         let ahead_us = (mono - now.0) / 1000;
         if ahead_us / 1000 <= CLOCK_HOLD_MAX_MS {
             sys::msleep((ahead_us / 1000 + 1) as u32);
@@ -1463,7 +1471,7 @@ fn install(sh: &Shared, p: &Proc, state: &[u8], deputy: bool) -> core::result::R
                 .fetch_add(ahead_us, Ordering::Relaxed);
         } else {
             pr_warn!(
-                "oxmosix: migration: pid {} came home with clocks {} ms ahead of home's; its CLOCK_MONOTONIC steps back\n",
+                "migration: pid {} came home with clocks {} ms ahead of home's; its CLOCK_MONOTONIC steps back\n",
                 p.home_pid,
                 ahead_us / 1000
             );

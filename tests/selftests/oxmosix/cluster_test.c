@@ -103,33 +103,24 @@ static int all_up_everywhere(void)
 	return 1;
 }
 
-static double uptime(void)
+/* The number a file starts with (read_file of oxmosix_test.h), or -1. */
+static double number_in(const char *path)
 {
 	char buf[64];
-	int fd = open("/proc/uptime", O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
 
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return atof(buf);
+	return read_file(path, buf, sizeof(buf)) > 0 ? atof(buf) : -1;
+}
+
+/* This node's uptime, s. */
+static double uptime(void)
+{
+	return number_in("/proc/uptime");
 }
 
 /* When this node loaded its cluster map (its uptime then, s), or -1. */
 static double map_loaded(void)
 {
-	char buf[64];
-	int fd = open("/run/oxmosix.map-loaded", O_RDONLY);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-
-	if (fd >= 0)
-		close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	return atof(buf);
+	return number_in("/run/oxmosix.map-loaded");
 }
 
 /*
