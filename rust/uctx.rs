@@ -638,3 +638,16 @@ pub(crate) fn continue_clocks(monotonic: u64, boottime: u64) -> Result {
     }
     Ok(())
 }
+
+/// Whether current's user instruction pointer is inside its vDSO text. A clock read there
+/// combines values of this node's vvar data held in registers with data read later: a process
+/// must not change nodes in the middle of one.
+pub(crate) fn ip_in_vdso() -> bool {
+    let vdso = vdso_addr();
+    // SAFETY: `vdso_image_64` is a constant exported by patches/0004.
+    let size = unsafe { bindings::vdso_image_64.size } as u64;
+    match regs() {
+        Ok(r) => vdso != 0 && r[16] >= vdso && r[16] < vdso + size,
+        Err(_) => false,
+    }
+}

@@ -190,6 +190,8 @@ struct Inner {
     finished: bool,
     /// Guest: a go-home request arrived before the image was installed.
     go_home: bool,
+    /// Guest: its go-home found it inside the vDSO; `check_stops` asks again (within 100 ms).
+    home_retry: bool,
     /// Since when (monotonic ms) the node this process depends on is unreachable (0: it is not).
     lost_since: u64,
     /// The local task was seen stopped (job control), and the other side was told.
@@ -248,6 +250,7 @@ impl Proc {
             in_flight: None,
             finished: false,
             go_home: false,
+            home_retry: false,
             lost_since: 0,
             stopped: false,
             dfl_stops: 0,
@@ -802,9 +805,17 @@ fn request_guest_home(sh: &Arc<Shared>, p: &Arc<Proc>, t: &TaskRef, why: &str) {
     if running {
         let (sh2, p2) = (sh.clone(), p.clone());
         let _ = t.add_work(move || {
-            if !p2.inner.lock().finished {
-                go_home(&sh2, &p2, None);
+            if p2.inner.lock().finished {
+                return;
             }
+            // In the middle of a vDSO clock read the registers hold this node's time, to
+            // which the vDSO then adds the time-namespace offset it finds: the other node's
+            // after a move. Leave the vDSO first.
+            if uctx::ip_in_vdso() {
+                p2.inner.lock().home_retry = true;
+                return;
+            }
+            go_home(&sh2, &p2, None);
         });
     }
 }
@@ -910,6 +921,9 @@ pub(crate) fn check_stops(sh: &Arc<Shared>) {
                 let _ = send_ctl(sh, where_, p.token, mig::ctl::SIGNAL, 19);
             }
         } else if p.home != me && state == pstate::GUEST {
+            if core::mem::take(&mut p.inner.lock().home_retry) {
+                request_guest_home(sh, p, &t, "again (it was in the vDSO)");
+            }
             // Checked under the lock the SIGNAL handler holds while it signals the task.
             let report = {
                 let mut i = p.inner.lock();
