@@ -71,7 +71,7 @@ t0=$(now)
 for k in 1 2 3 4 5 6; do job $k "$N" > "/tmp/bal$k.ref" & done
 wait
 t1=$(now)
-on 1 nostay
+on 1 nostay || log "node 1: nostay failed (stay may still be set)"
 pids=
 for k in 1 2 3 4 5 6; do
 	job $k "$N" > "/tmp/bal$k.out" &
@@ -104,7 +104,7 @@ for k in 1 2 3; do job $k $((N / 2)) > /dev/null & pids="$pids $!"; done
 watch /tmp/stay.where $pids
 wait
 after=$(awk '$1 == "balance_load" { print $2 }' /proc/hpc/info/migration)
-on 1 nostay
+on 1 nostay || log "node 1: nostay failed (stay may still be set)"
 if [ "$(nodes_seen /tmp/stay.where)" = "1 " ] && [ "$before" = "$after" ]; then
 	ok "stay: 3 jobs stayed on node 1"
 else
@@ -113,14 +113,14 @@ else
 fi
 
 # 3. block on node 3: guests go to node 2 only.
-on 3 block
+on 3 block || log "node 3: block failed"
 pids=
 for k in 1 2 3 4; do job $k $((N / 2)) > /dev/null & pids="$pids $!"; done
 watch /tmp/block.where $pids
 wait
 on 3 noblock
 seen=$(nodes_seen /tmp/block.where)
-if [ "$seen" = "1 2 " ]; then ok "block on node 3: 4 jobs ran on nodes $seen only"; else log "nodes seen: $seen"; bad "block"; fi
+if [ "$seen" = "1 2 " ]; then ok "block on node 3: 4 jobs ran on nodes $seen only"; else log "nodes seen: $seen; node 1 admin/stay $(cat /proc/hpc/admin/stay)"; node_log 1; bad "block"; fi
 
 # 4. lock keeps one process home while others move.
 job 9 "$N" > /dev/null &
@@ -235,7 +235,7 @@ rc=$?
 w=$(mosctl where "$a")
 kill $a $b 2>/dev/null
 wait
-on 1 nostay
+on 1 nostay || log "node 1: nostay failed (stay may still be set)"
 if [ $rc = 0 ] && [ "$out" = "$a: node $w" ] && [ "$w" != 1 ]; then
 	ok "migrate PID balance: '$out'"
 else
