@@ -27,3 +27,13 @@ pub(crate) fn ealready() -> Error {
 pub(crate) fn econnrefused() -> Error {
     e(bindings::ECONNREFUSED)
 }
+
+/// `ENAMETOOLONG`.
+pub(crate) fn enametoolong() -> Error {
+    e(bindings::ENAMETOOLONG)
+}
+
+/// `ENOSYS`.
+pub(crate) fn enosys() -> Error {
+    e(bindings::ENOSYS)
+}

@@ -5,6 +5,7 @@
 //! `file_operations` carry `owner = THIS_MODULE`, so the module cannot be unloaded while the device
 //! is open; `misc_deregister` in `Drop` removes the node before the handler is freed.
 
+use core::mem::size_of;
 use core::pin::Pin;
 use kernel::ffi::{c_long, c_uint, c_ulong};
 
@@ -13,7 +14,7 @@ use kernel::bindings;
 use kernel::prelude::*;
 use kernel::str::CStr;
 use kernel::sync::Arc;
-use kernel::types::Opaque;
+use kernel::types::{AsBytes, FromBytes, Opaque};
 use kernel::uaccess::{UserPtr, UserSlice};
 use kernel::ThisModule;
 
@@ -21,14 +22,14 @@ use kernel::ThisModule;
 pub(crate) struct IoctlArg(UserPtr);
 
 impl IoctlArg {
-    /// A writer for the `len` bytes at the argument (faults become `EFAULT` on write).
-    pub(crate) fn writer(&self, len: usize) -> kernel::uaccess::UserSliceWriter {
-        UserSlice::new(self.0, len).writer()
+    /// Reads a `T` from the argument (`size_of::<T>()` bytes). Errors: `EFAULT` on a fault.
+    pub(crate) fn read<T: FromBytes>(&self) -> Result<T> {
+        UserSlice::new(self.0, size_of::<T>()).reader().read()
     }
 
-    /// A reader for the `len` bytes at the argument (faults become `EFAULT` on read).
-    pub(crate) fn reader(&self, len: usize) -> kernel::uaccess::UserSliceReader {
-        UserSlice::new(self.0, len).reader()
+    /// Writes `value` to the argument (`size_of::<T>()` bytes). Errors: `EFAULT` on a fault.
+    pub(crate) fn write<T: AsBytes>(&self, value: &T) -> Result {
+        UserSlice::new(self.0, size_of::<T>()).writer().write(value)
     }
 }
 

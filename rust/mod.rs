@@ -18,4 +18,5 @@ pub(crate) mod procfs;
 pub(crate) mod procs;
 pub(crate) mod sys;
 pub(crate) mod task;
+pub(crate) mod uapi;
 pub(crate) mod uctx;

@@ -3,7 +3,7 @@
 #   check.sh [all|host|lint|layout|kselftest]
 # host: cargo tests of tools/ and of the module's pure-Rust parts (tests/host), and a bounded
 #       libFuzzer run on the wire-protocol decoder
-# lint: rustfmt, clippy (tools and module), unsafe confined to rust/, checkpatch on patches/
+# lint: rustfmt, clippy (tools and module), layering rules (architecture.sh), unsafe confined to rust/, checkpatch on patches/
 # layout: bindgen layout check of the cached kernel
 # kselftest: tests/selftests/oxmosix on a 3-node cluster (migrate_test only there), the network and
 #            cluster tests again on 5 nodes
@@ -78,6 +78,7 @@ lints() {
 	single rustfmt bash -c "rustfmt --edition 2021 --check '$TOP/src/oxmosix.rs' && cd '$TOP/tools' && cargo fmt --check && cd '$TOP/tests/host' && cargo fmt --check && cd '$TOP/tests/fuzz' && cargo fmt --check"
 	single clippy-tools bash -c "cd '$TOP/tools' && cargo clippy -q --release --locked --workspace --all-targets --target-dir '$TARGETS/tools' -- -D warnings && cd '$TOP/tests/host' && cargo clippy -q --release --locked --all-targets --target-dir '$TARGETS/host' -- -D warnings"
 	single clippy-module bash "$TOP/scripts/module.sh" lint
+	single architecture bash "$TOP/scripts/architecture.sh"
 	single unsafe-confined unsafe_confined
 	single checkpatch checkpatch
 }

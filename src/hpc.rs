@@ -21,9 +21,9 @@ use kernel::prelude::*;
 use kernel::str::CString;
 use kernel::sync::{Arc, Mutex};
 
-use crate::cluster::Shared;
 use crate::kapi::procfs::{DirId, ProcHandler, ProcTree, SeqWriter};
-use crate::proto::{flags, MsgType};
+use crate::node::Node;
+use crate::proto::flags;
 use crate::uapi::{self, param};
 
 /// `/proc/hpc/admin` files: (name, key, mode, parameter).
@@ -68,7 +68,7 @@ const NODE_BASE: u32 = 1 << 24;
 
 /// The handler behind every `/proc/hpc` file.
 struct Hpc {
-    shared: Arc<Shared>,
+    node: Arc<Node>,
 }
 
 fn admin_param(key: u32) -> Option<u32> {
@@ -77,7 +77,7 @@ fn admin_param(key: u32) -> Option<u32> {
 
 impl Hpc {
     fn show_node(&self, id: u32, idx: u32, out: &mut SeqWriter) -> core::fmt::Result {
-        let Some(v) = self.shared.node_view(id) else {
+        let Some(v) = self.node.node_view(id) else {
             return writeln!(out, "unknown");
         };
         let e = &v.slot.entry;
@@ -121,25 +121,6 @@ impl Hpc {
             _ => writeln!(out, "{}", e.util / 100),
         }
     }
-
-    fn show_counters(&self, out: &mut SeqWriter) -> core::fmt::Result {
-        let s = &self.shared.stats;
-        let get = |a: &core::sync::atomic::AtomicU64| a.load(core::sync::atomic::Ordering::Relaxed);
-        for t in 1..=MsgType::COUNT {
-            let name = MsgType::from_u8(t as u8).map(|m| m.name()).unwrap_or("?");
-            writeln!(out, "tx_frames_{name} {}", get(&s.tx_frames[t]))?;
-            writeln!(out, "tx_bytes_{name} {}", get(&s.tx_bytes[t]))?;
-            writeln!(out, "rx_frames_{name} {}", get(&s.rx_frames[t]))?;
-            writeln!(out, "rx_bytes_{name} {}", get(&s.rx_bytes[t]))?;
-        }
-        writeln!(out, "malformed {}", get(&s.malformed))?;
-        writeln!(out, "connects {}", get(&s.connects))?;
-        writeln!(out, "reconnects {}", get(&s.reconnects))?;
-        writeln!(out, "accepts {}", get(&s.accepts))?;
-        writeln!(out, "handshake_failures {}", get(&s.handshake_failures))?;
-        writeln!(out, "duplicates {}", get(&s.duplicates))?;
-        writeln!(out, "quiet_dropped {}", get(&s.quiet_dropped))
-    }
 }
 
 impl Hpc {
@@ -147,7 +128,7 @@ impl Hpc {
     /// `pid home_pid home where nmigs state cantmove comm` (state: home, deputy, guest,
     /// migrating; cantmove: the `uapi::cantmove` code).
     fn show_procs(&self, out: &mut SeqWriter) -> Result {
-        for v in crate::migrate::list(&self.shared)?.iter() {
+        for v in self.node.procs()?.iter() {
             let state = match v.state {
                 uapi::pstate::DEPUTY => "deputy",
                 uapi::pstate::GUEST => "guest",
@@ -165,29 +146,6 @@ impl Hpc {
         }
         Ok(())
     }
-
-    fn show_migration(&self, out: &mut SeqWriter) -> core::fmt::Result {
-        let m = &self.shared.mig.stats;
-        let get = |a: &core::sync::atomic::AtomicU64| a.load(core::sync::atomic::Ordering::Relaxed);
-        writeln!(out, "out {}", get(&m.out))?;
-        writeln!(out, "home {}", get(&m.home))?;
-        writeln!(out, "guests {}", get(&m.guests))?;
-        writeln!(out, "failed {}", get(&m.failed))?;
-        writeln!(out, "forwarded {}", get(&m.forwarded))?;
-        writeln!(out, "served {}", get(&m.served))?;
-        writeln!(out, "forward_wait_us {}", get(&m.forward_wait_us))?;
-        writeln!(out, "serve_us {}", get(&m.serve_us))?;
-        writeln!(out, "signals {}", get(&m.signals))?;
-        writeln!(out, "pages_out {}", get(&m.pages_out))?;
-        writeln!(out, "pages_in {}", get(&m.pages_in))?;
-        writeln!(out, "stray {}", get(&m.stray))?;
-        writeln!(out, "clock_holds {}", get(&m.clock_holds))?;
-        writeln!(out, "clock_hold_us {}", get(&m.clock_hold_us))?;
-        writeln!(out, "balance_load {}", get(&m.balance_load))?;
-        writeln!(out, "balance_memory {}", get(&m.balance_memory))?;
-        writeln!(out, "balance_io {}", get(&m.balance_io))?;
-        writeln!(out, "balance_failed {}", get(&m.balance_failed))
-    }
 }
 
 impl Hpc {
@@ -202,8 +160,8 @@ impl Hpc {
         }
         if key == LOCK {
             return match arg {
-                "0" => crate::migrate::set_lock(&self.shared, pid, false),
-                "1" => crate::migrate::set_lock(&self.shared, pid, true),
+                "0" => self.node.set_lock(pid, false),
+                "1" => self.node.set_lock(pid, true),
                 _ => Err(EINVAL),
             };
         }
@@ -212,7 +170,7 @@ impl Hpc {
         } else {
             arg.parse().map_err(|_| EINVAL)?
         };
-        crate::migrate::migrate(&self.shared, pid, node).map_err(|(e, _)| e)
+        self.node.migrate(pid, node).map(|_| ()).map_err(|e| e.err)
     }
 }
 
@@ -223,21 +181,14 @@ impl ProcHandler for Hpc {
         } else {
             match key {
                 1 => writeln!(out, "{}", uapi::VERSION),
-                2 => self.shared.format_map(out),
-                INFO_COUNTERS => self.show_counters(out),
-                INFO_MIGRATION => self.show_migration(out),
-                INFO_BALANCE => self.shared.balancer.lock().show(out),
+                2 => self.node.format_map(out),
+                INFO_COUNTERS => self.node.show_counters(out),
+                INFO_MIGRATION => self.node.show_migration(out),
+                INFO_BALANCE => self.node.show_balance(out),
                 PROCS => return self.show_procs(out),
-                INFO_MALFORMED => writeln!(
-                    out,
-                    "{}",
-                    self.shared
-                        .stats
-                        .malformed
-                        .load(core::sync::atomic::Ordering::Relaxed)
-                ),
+                INFO_MALFORMED => writeln!(out, "{}", self.node.malformed()),
                 k => match admin_param(k) {
-                    Some(p) => writeln!(out, "{}", self.shared.get_param(p)?),
+                    Some(p) => writeln!(out, "{}", self.node.get_param(p)?),
                     None => return Err(EINVAL),
                 },
             }
@@ -255,7 +206,7 @@ impl ProcHandler for Hpc {
         };
         let text = core::str::from_utf8(input).map_err(|_| EINVAL)?.trim();
         let value: u64 = text.parse().map_err(|_| EINVAL)?;
-        crate::migrate::set_param(&self.shared, p, value)
+        self.node.set_param(p, value)
     }
 }
 
@@ -274,8 +225,8 @@ pub(crate) struct HpcProc {
 
 impl HpcProc {
     /// Creates `/proc/hpc` and its fixed files. Errors: `ENOMEM` (also if `/proc/hpc` exists).
-    pub(crate) fn new(shared: Arc<Shared>) -> Result<Arc<Self>> {
-        let handler = Arc::new(Hpc { shared }, GFP_KERNEL)?;
+    pub(crate) fn new(node: Arc<Node>) -> Result<Arc<Self>> {
+        let handler = Arc::new(Hpc { node }, GFP_KERNEL)?;
         let mut tree = ProcTree::new(c_str!("hpc"))?;
         let root = tree.root();
         let admin = tree.mkdir(root, c_str!("admin"))?;
@@ -323,7 +274,7 @@ impl HpcProc {
 
     /// Recreates `/proc/hpc/nodes/<id>/` for the nodes of the current map.
     pub(crate) fn rebuild_nodes(&self) -> Result {
-        let ids = self.handler.shared.node_ids()?;
+        let ids = self.handler.node.node_ids()?;
         let mut t = self.tree.lock();
         let nodes = t.nodes;
         t.tree.remove(nodes)?;

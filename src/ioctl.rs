@@ -6,15 +6,15 @@ use kernel::c_str;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-use crate::cluster::Shared;
 use crate::hpc::HpcProc;
 use crate::kapi::cred;
 use crate::kapi::miscdev::{IoctlArg, IoctlHandler, MiscDevice};
+use crate::node::Node;
 use crate::uapi;
 
 /// Serves the requests of `/dev/mosix`.
 struct Mosix {
-    shared: Arc<Shared>,
+    node: Arc<Node>,
     proc: Arc<HpcProc>,
 }
 
@@ -29,153 +29,133 @@ fn need_admin() -> Result {
 impl IoctlHandler for Mosix {
     fn ioctl(&self, cmd: u32, arg: IoctlArg) -> Result<i32> {
         match cmd {
-            uapi::MOSIX_IOC_VERSION => {
-                let v = uapi::VersionInfo::current().encode();
-                arg.writer(v.len()).write_slice(&v)?;
-            }
-            uapi::MOSIX_IOC_SETMAP => {
-                need_admin()?;
-                let mut b = [0u8; uapi::MAP_INFO_SIZE];
-                arg.reader(b.len()).read_slice(&mut b)?;
-                Shared::set_map(&self.shared, &uapi::MapInfo::decode(&b))?;
-                self.proc.rebuild_nodes()?;
-            }
-            uapi::MOSIX_IOC_GETMAP => {
-                let mut b = [0u8; uapi::MAP_INFO_SIZE];
-                self.shared.map_info().encode(&mut b);
-                arg.writer(b.len()).write_slice(&b)?;
-            }
-            uapi::MOSIX_IOC_NODEINFO => {
-                let mut b = [0u8; uapi::NODE_INFO_SIZE];
-                arg.reader(b.len()).read_slice(&mut b)?;
-                let q = uapi::NodeInfo::decode(&b);
-                let v = self.shared.node_view(q.id).ok_or(ENOENT)?;
-                let e = &v.slot.entry;
-                let mut status = e.flags << uapi::node_status::FLAGS_SHIFT;
-                for (on, bit) in [
-                    (v.slot.up, uapi::node_status::UP),
-                    (v.slot.known, uapi::node_status::KNOWN),
-                    (v.is_self, uapi::node_status::SELF),
-                    (v.connected, uapi::node_status::CONNECTED),
-                ] {
-                    if on {
-                        status |= bit;
-                    }
-                }
-                let a = uapi::NodeInfo {
-                    id: e.node,
-                    status,
-                    load: e.load,
-                    speed: e.speed,
-                    cpus: e.cpus.into(),
-                    util: e.util.into(),
-                    age_ms: v.age_ms.min(u64::from(u32::MAX)) as u32,
-                    pad: 0,
-                    tmem_kib: e.tmem_kib,
-                    fmem_kib: e.fmem_kib,
-                    amem_kib: e.amem_kib,
-                };
-                a.encode(&mut b);
-                arg.writer(b.len()).write_slice(&b)?;
-            }
-            uapi::MOSIX_IOC_SETPARAM => {
-                need_admin()?;
-                let mut b = [0u8; uapi::PARAM_SIZE];
-                arg.reader(b.len()).read_slice(&mut b)?;
-                let p = uapi::Param::decode(&b);
-                if p.pad != 0 {
-                    return Err(EINVAL);
-                }
-                crate::migrate::set_param(&self.shared, p.key, p.value)?;
-            }
-            uapi::MOSIX_IOC_GETPARAM => {
-                let mut b = [0u8; uapi::PARAM_SIZE];
-                arg.reader(b.len()).read_slice(&mut b)?;
-                let mut p = uapi::Param::decode(&b);
-                p.value = self.shared.get_param(p.key)?;
-                p.encode(&mut b);
-                arg.writer(b.len()).write_slice(&b)?;
-            }
-            uapi::MOSIX_IOC_MIGRATE => {
-                let mut b = [0u8; uapi::MIGRATE_REQ_SIZE];
-                arg.reader(b.len()).read_slice(&mut b)?;
-                let mut q = uapi::MigrateReq::decode(&b);
-                if q.pad != 0 {
-                    return Err(EINVAL);
-                }
-                let r = if q.node == uapi::MIGRATE_BALANCE {
-                    crate::balancer::balance_one(&self.shared, &self.shared.balancer, q.pid)
-                        .map(|n| q.node = n as i32)
-                } else {
-                    crate::migrate::migrate(&self.shared, q.pid, q.node)
-                };
-                q.reason = match r {
-                    Err((_, why)) => why,
-                    Ok(()) => 0,
-                };
-                q.encode(&mut b);
-                arg.writer(b.len()).write_slice(&b)?;
-                r.map_err(|(e, _)| e)?;
-            }
-            uapi::MOSIX_IOC_PROCINFO => {
-                let mut b = [0u8; uapi::PROC_INFO_SIZE];
-                arg.reader(b.len()).read_slice(&mut b)?;
-                let q = uapi::ProcInfo::decode(&b);
-                let v = crate::migrate::info(&self.shared, q.pid)?;
-                let a = uapi::ProcInfo {
-                    pid: q.pid,
-                    state: v.state,
-                    home: v.home,
-                    where_: v.where_,
-                    nmigs: v.nmigs,
-                    lock: u32::from(v.lock),
-                    cantmove: v.cantmove,
-                    home_pid: v.home_pid,
-                    comm: v.comm,
-                };
-                a.encode(&mut b);
-                arg.writer(b.len()).write_slice(&b)?;
-            }
-            uapi::MOSIX_IOC_LOCK => {
-                let mut b = [0u8; uapi::PROC_LOCK_SIZE];
-                arg.reader(b.len()).read_slice(&mut b)?;
-                let q = uapi::ProcLock::decode(&b);
-                if q.lock > 1 {
-                    return Err(EINVAL);
-                }
-                crate::migrate::set_lock(&self.shared, q.pid, q.lock == 1)?;
-            }
-            uapi::MOSIX_IOC_BENCH => {
-                need_admin()?;
-                let mut b = [0u8; uapi::BENCH_REQ_SIZE];
-                arg.reader(b.len()).read_slice(&mut b)?;
-                let mut q = uapi::BenchReq::decode(&b);
-                let max = crate::proto::MAX_PAYLOAD as u64;
-                q.ns = match q.mode {
-                    uapi::BENCH_STREAM if q.bytes <= 1 << 34 => {
-                        crate::cluster::bench::stream(&self.shared, q.node, q.bytes)?
-                    }
-                    uapi::BENCH_PINGPONG
-                        if (8..=max).contains(&q.bytes)
-                            && (8..=max).contains(&u64::from(q.reply))
-                            && (1..=1_000_000).contains(&q.count) =>
-                    {
-                        crate::cluster::bench::ping_pong(
-                            &self.shared,
-                            q.node,
-                            q.count,
-                            q.bytes as usize,
-                            q.reply as usize,
-                        )?
-                    }
-                    _ => return Err(EINVAL),
-                };
-                q.encode(&mut b);
-                arg.writer(b.len()).write_slice(&b)?;
-            }
+            uapi::MOSIX_IOC_VERSION => arg.write(&uapi::VersionInfo::current())?,
+            uapi::MOSIX_IOC_SETMAP => self.set_map(&arg)?,
+            uapi::MOSIX_IOC_GETMAP => arg.write(&self.node.map_info())?,
+            uapi::MOSIX_IOC_NODEINFO => self.node_info(&arg)?,
+            uapi::MOSIX_IOC_SETPARAM => self.set_param(&arg)?,
+            uapi::MOSIX_IOC_GETPARAM => self.get_param(&arg)?,
+            uapi::MOSIX_IOC_MIGRATE => self.migrate(&arg)?,
+            uapi::MOSIX_IOC_PROCINFO => self.proc_info(&arg)?,
+            uapi::MOSIX_IOC_LOCK => self.lock(&arg)?,
+            uapi::MOSIX_IOC_BENCH => self.bench(&arg)?,
             _ => return Err(ENOTTY),
         }
         Ok(0)
+    }
+}
+
+/// One method per request; each documents its ABI in `crate::uapi`.
+impl Mosix {
+    fn set_map(&self, arg: &IoctlArg) -> Result {
+        need_admin()?;
+        self.node.set_map(&arg.read::<uapi::MapInfo>()?)?;
+        self.proc.rebuild_nodes()
+    }
+
+    fn node_info(&self, arg: &IoctlArg) -> Result {
+        let q: uapi::NodeInfo = arg.read()?;
+        let v = self.node.node_view(q.id).ok_or(ENOENT)?;
+        let e = &v.slot.entry;
+        let mut status = e.flags << uapi::node_status::FLAGS_SHIFT;
+        for (on, bit) in [
+            (v.slot.up, uapi::node_status::UP),
+            (v.slot.known, uapi::node_status::KNOWN),
+            (v.is_self, uapi::node_status::SELF),
+            (v.connected, uapi::node_status::CONNECTED),
+        ] {
+            if on {
+                status |= bit;
+            }
+        }
+        arg.write(&uapi::NodeInfo {
+            id: e.node,
+            status,
+            load: e.load,
+            speed: e.speed,
+            cpus: e.cpus.into(),
+            util: e.util.into(),
+            age_ms: v.age_ms.min(u64::from(u32::MAX)) as u32,
+            pad: 0,
+            tmem_kib: e.tmem_kib,
+            fmem_kib: e.fmem_kib,
+            amem_kib: e.amem_kib,
+        })
+    }
+
+    fn set_param(&self, arg: &IoctlArg) -> Result {
+        need_admin()?;
+        let p: uapi::Param = arg.read()?;
+        if p.pad != 0 {
+            return Err(EINVAL);
+        }
+        self.node.set_param(p.key, p.value)
+    }
+
+    fn get_param(&self, arg: &IoctlArg) -> Result {
+        let mut p: uapi::Param = arg.read()?;
+        p.value = self.node.get_param(p.key)?;
+        arg.write(&p)
+    }
+
+    fn migrate(&self, arg: &IoctlArg) -> Result {
+        let mut q: uapi::MigrateReq = arg.read()?;
+        if q.pad != 0 {
+            return Err(EINVAL);
+        }
+        let r = self.node.migrate(q.pid, q.node);
+        q.reason = match r {
+            Err(e) => e.reason,
+            Ok(node) => {
+                q.node = node;
+                0
+            }
+        };
+        arg.write(&q)?;
+        r.map(|_| ()).map_err(|e| e.err)
+    }
+
+    fn proc_info(&self, arg: &IoctlArg) -> Result {
+        let q: uapi::ProcInfo = arg.read()?;
+        let v = self.node.proc_info(q.pid)?;
+        arg.write(&uapi::ProcInfo {
+            pid: q.pid,
+            state: v.state,
+            home: v.home,
+            where_: v.where_,
+            nmigs: v.nmigs,
+            lock: u32::from(v.lock),
+            cantmove: v.cantmove,
+            home_pid: v.home_pid,
+            comm: v.comm,
+        })
+    }
+
+    fn lock(&self, arg: &IoctlArg) -> Result {
+        let q: uapi::ProcLock = arg.read()?;
+        if q.lock > 1 {
+            return Err(EINVAL);
+        }
+        self.node.set_lock(q.pid, q.lock == 1)
+    }
+
+    fn bench(&self, arg: &IoctlArg) -> Result {
+        need_admin()?;
+        let mut q: uapi::BenchReq = arg.read()?;
+        let max = crate::proto::MAX_PAYLOAD as u64;
+        q.ns = match q.mode {
+            uapi::BENCH_STREAM if q.bytes <= 1 << 34 => self.node.bench_stream(q.node, q.bytes)?,
+            uapi::BENCH_PINGPONG
+                if (8..=max).contains(&q.bytes)
+                    && (8..=max).contains(&u64::from(q.reply))
+                    && (1..=1_000_000).contains(&q.count) =>
+            {
+                self.node
+                    .bench_ping_pong(q.node, q.count, q.bytes as usize, q.reply as usize)?
+            }
+            _ => return Err(EINVAL),
+        };
+        arg.write(&q)
     }
 }
 
@@ -189,14 +169,14 @@ impl MosixDevice {
     /// `CAP_SYS_ADMIN` themselves). Errors from `misc_register`.
     pub(crate) fn new(
         module: &'static ThisModule,
-        shared: Arc<Shared>,
+        node: Arc<Node>,
         proc: Arc<HpcProc>,
     ) -> Result<Self> {
         let dev = MiscDevice::register(
             c_str!("mosix"),
             0o644,
             module,
-            Arc::new(Mosix { shared, proc }, GFP_KERNEL)?,
+            Arc::new(Mosix { node, proc }, GFP_KERNEL)?,
         )?;
         Ok(MosixDevice { _dev: dev })
     }

@@ -13,23 +13,30 @@ mod kapi;
 
 #[deny(unsafe_code)]
 mod balance;
-mod balancer;
 #[deny(unsafe_code)]
 mod cluster;
+#[deny(unsafe_code)]
+mod counters;
 #[deny(unsafe_code)]
 mod hpc;
 #[deny(unsafe_code)]
 mod ioctl;
 #[deny(unsafe_code)]
+mod load;
+#[deny(unsafe_code)]
 mod map;
 #[deny(unsafe_code)]
 mod migrate;
+#[deny(unsafe_code)]
+mod node;
 #[deny(unsafe_code)]
 mod proto;
 #[deny(unsafe_code)]
 mod syscalls;
 #[deny(unsafe_code)]
 mod uapi;
+#[deny(unsafe_code)]
+mod wait;
 
 module! {
     type: Oxmosix,
@@ -40,24 +47,23 @@ module! {
 }
 
 struct Oxmosix {
-    // `drop` first sends guests home and brings processes home. Then fields drop in declaration
-    // order: the migration hooks (waiting for tasks inside them), the device, /proc/hpc, and
-    // the cluster core (threads stopped, connections closed with Bye).
+    // `drop` first stops the balancer and moves every process home ([`node::Node::stop`]).
+    // Then fields drop in declaration order: the migration hooks (waiting for tasks inside
+    // them), the device, /proc/hpc, and the node (its cluster threads stopped, connections
+    // closed with Bye) once the device and /proc/hpc no longer hold it.
     _hooks: kapi::migration::Hooks<migrate::Ops>,
     _dev: ioctl::MosixDevice,
     _proc: Arc<hpc::HpcProc>,
-    _cluster: cluster::Cluster,
+    node: Arc<node::Node>,
 }
 
 impl kernel::Module for Oxmosix {
     fn init(module: &'static ThisModule) -> Result<Self> {
-        let cluster = cluster::Cluster::start()?;
-        let proc = hpc::HpcProc::new(cluster.shared().clone())?;
-        let dev = ioctl::MosixDevice::new(module, cluster.shared().clone(), proc.clone())?;
+        let node = node::Node::start()?;
+        let proc = hpc::HpcProc::new(node.clone())?;
+        let dev = ioctl::MosixDevice::new(module, node.clone(), proc.clone())?;
         let hooks = kapi::migration::Hooks::register(Arc::new(
-            migrate::Ops {
-                sh: cluster.shared().clone(),
-            },
+            migrate::Ops::new(node.migration().clone()),
             GFP_KERNEL,
         )?)?;
         pr_info!(
@@ -69,7 +75,7 @@ impl kernel::Module for Oxmosix {
             _hooks: hooks,
             _dev: dev,
             _proc: proc,
-            _cluster: cluster,
+            node,
         })
     }
 }
@@ -77,7 +83,6 @@ impl kernel::Module for Oxmosix {
 impl Drop for Oxmosix {
     fn drop(&mut self) {
         pr_info!("oxmosix {} unloading\n", uapi::VERSION);
-        self._cluster.stop_balancer();
-        migrate::shutdown(self._cluster.shared(), 20_000);
+        self.node.stop();
     }
 }

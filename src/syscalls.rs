@@ -45,8 +45,9 @@ pub enum Arg {
 
 /// Longest path accepted, with its NUL (`PATH_MAX`).
 pub const PATH_MAX: usize = 4096;
-/// Most bytes of buffers in one forwarded call (one frame's data).
-pub const MAX_DATA: usize = 60 * 1024;
+/// Most bytes of buffers in one forwarded call: one frame's data, the wire format's
+/// [`crate::proto::mig::MAX_SYS_DATA`].
+pub const MAX_DATA: usize = crate::proto::mig::MAX_SYS_DATA;
 
 /// How a forwarded call is marshalled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -337,6 +338,14 @@ pub fn classify(nr: u64, args: &[u64; 6]) -> Class {
             input: true,
             offset_arg: Some(3),
         }),
+        _ => file_class(nr, args),
+    }
+}
+
+/// [`classify`] of the calls on paths and descriptors (files, pipes, polling, sockets).
+fn file_class(nr: u64, args: &[u64; 6]) -> Class {
+    use nr::*;
+    match nr {
         OPEN | CREAT | ACCESS | CHDIR | RMDIR | MKDIR | UNLINK | CHMOD | CHOWN | LCHOWN
         | TRUNCATE => fwd(a1(Arg::Str)),
         RENAME | LINK | SYMLINK => fwd([Arg::Str, Arg::Str, V, V, V, V]),
@@ -395,7 +404,14 @@ pub fn classify(nr: u64, args: &[u64; 6]) -> Class {
         RECVMSG => Class::Msg(false),
         // recvfrom with a source address needs its in/out length: only without it here.
         RECVFROM if args[4] == 0 && args[5] == 0 => fwd(a2(Arg::Out(2))),
+        _ => process_class(nr),
+    }
+}
 
+/// [`classify`] of the calls on identity, other processes, limits and exit.
+fn process_class(nr: u64) -> Class {
+    use nr::*;
+    match nr {
         GETPID | GETPPID | GETTID | GETUID | GETEUID | GETGID | GETEGID | GETPGRP | GETPGID
         | GETSID | SETPGID | KILL | TKILL | TGKILL => vals(),
         GETGROUPS => fwd(a2(Arg::OutArray(0, 4))),
@@ -486,11 +502,29 @@ pub struct Plan {
     pub ncaps: usize,
 }
 
+/// `-EINVAL`, as [`plan`] answers a call it cannot marshal.
+const EINVAL: i64 = -22;
+
+impl Plan {
+    /// The length `len` given in argument `n`, capped at [`MAX_DATA`]; a capped argument is
+    /// recorded in `caps` (at most two per call, else `-EINVAL`).
+    fn capped(&mut self, n: u8, len: u64) -> Result<u32, i64> {
+        let max = MAX_DATA as u64;
+        if len > max {
+            if self.ncaps == self.caps.len() {
+                return Err(EINVAL);
+            }
+            self.caps[self.ncaps] = (n, max);
+            self.ncaps += 1;
+        }
+        Ok(len.min(max) as u32)
+    }
+}
+
 /// The buffers of forwarded call `f` with arguments `args`. NULL pointers have no buffer.
 /// Errors (as negative errno): `-EINVAL` for a size no single call can carry (an array larger
 /// than [`MAX_DATA`], or outputs that together do not fit one frame).
 pub fn plan(f: &Forward, args: &[u64; 6]) -> Result<Plan, i64> {
-    const EINVAL: i64 = -22;
     let empty = Buf {
         arg: 0,
         str: false,
@@ -520,27 +554,9 @@ pub fn plan(f: &Forward, args: &[u64; 6]) -> Result<Plan, i64> {
                 b.str = true;
                 b.in_len = PATH_MAX as u32;
             }
-            Arg::In(n) => {
-                let len = args[n as usize];
-                if len > max {
-                    if p.ncaps == p.caps.len() {
-                        return Err(EINVAL);
-                    }
-                    p.caps[p.ncaps] = (n, max);
-                    p.ncaps += 1;
-                }
-                b.in_len = len.min(max) as u32;
-            }
+            Arg::In(n) => b.in_len = p.capped(n, args[n as usize])?,
             Arg::Out(n) => {
-                let cap = args[n as usize];
-                if cap > max {
-                    if p.ncaps == p.caps.len() {
-                        return Err(EINVAL);
-                    }
-                    p.caps[p.ncaps] = (n, max);
-                    p.ncaps += 1;
-                }
-                b.out_cap = cap.min(max) as u32;
+                b.out_cap = p.capped(n, args[n as usize])?;
                 b.out = Back::Result;
             }
             Arg::InFixed(s) => b.in_len = s,

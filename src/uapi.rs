@@ -3,8 +3,11 @@
 //!
 //! This file is pure `core` Rust: the module includes it as `mod uapi`, the tools' `oxmosix-uapi`
 //! crate includes the very same file with `#[path]`. Every structure is `#[repr(C)]` with explicit
-//! padding, native byte order (the ABI is local to one machine), and an `encode`/`decode` pair to
-//! and from its exact byte image so the kernel side never needs `unsafe` to copy it.
+//! padding fields, so that every byte belongs to a field: no structure has padding the compiler
+//! adds (each is `FromBytes` + `AsBytes` in the module's `rust/uapi.rs`, which copies them to
+//! and from user space as they lie in memory), and the byte order is native (the ABI is local to
+//! one machine). `tests/selftests/oxmosix/oxmosix_uapi.h` is the C view of the same ABI; the host
+//! test `uapi_header` compiles it and compares every size and offset with these structures.
 //!
 //! Request numbers follow Linux's `_IOC` encoding (`include/uapi/asm-generic/ioctl.h`):
 //! `dir << 30 | size << 16 | type << 8 | nr`, with type [`MOSIX_IOC_MAGIC`] (`0xBC`, unused in
@@ -14,6 +17,23 @@
 
 // Shared with the tools: each side uses a different subset, and items must be `pub` for the tools' crate.
 #![allow(dead_code, unreachable_pub)]
+
+/// Size of the field that `_field` projects to; usable in a constant.
+const fn field_size<T, F>(_field: fn(&T) -> &F) -> usize {
+    core::mem::size_of::<F>()
+}
+
+/// Asserts at compile time that structure `$t` is `$size` bytes and that the listed fields
+/// (all of them) add up to exactly that: the compiler added no padding, so every byte of the
+/// structure is a field and it may be copied to user space as it lies in memory.
+macro_rules! no_padding {
+    ($t:ty, $size:expr; $($field:ident),+) => {
+        const _: () = assert!(
+            core::mem::size_of::<$t>() == $size && 0 $(+ field_size(|x: &$t| &x.$field))+ == $size,
+            concat!(stringify!($t), ": size or padding differs from the ABI")
+        );
+    };
+}
 
 /// Version of the ioctl ABI. Bumped on any incompatible change of a request or structure.
 pub const MOSIX_ABI_VERSION: u32 = 1;
@@ -88,16 +108,16 @@ pub struct VersionInfo {
 
 /// Size in bytes of [`VersionInfo`].
 pub const VERSION_INFO_SIZE: usize = 64;
-const _: () = assert!(core::mem::size_of::<VersionInfo>() == VERSION_INFO_SIZE);
+no_padding!(VersionInfo, VERSION_INFO_SIZE; abi, major, minor, patch, release);
 
 impl VersionInfo {
     /// The version of this build (what the module reports).
     pub fn current() -> Self {
         let mut release = [0u8; RELEASE_LEN];
-        let text = b"oxmosix ";
-        copy(&mut release[..text.len()], text);
-        let v = VERSION.as_bytes();
-        copy(&mut release[text.len()..text.len() + v.len()], v);
+        let text = b"oxmosix ".iter().chain(VERSION.as_bytes());
+        for (d, s) in release.iter_mut().zip(text) {
+            *d = *s;
+        }
         VersionInfo {
             abi: MOSIX_ABI_VERSION,
             major: VERSION_MAJOR,
@@ -116,31 +136,6 @@ impl VersionInfo {
             .unwrap_or(RELEASE_LEN);
         core::str::from_utf8(&self.release[..end]).ok()
     }
-
-    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
-    pub fn encode(&self) -> [u8; VERSION_INFO_SIZE] {
-        let mut out = [0u8; VERSION_INFO_SIZE];
-        copy(&mut out[0..4], &self.abi.to_ne_bytes());
-        copy(&mut out[4..8], &self.major.to_ne_bytes());
-        copy(&mut out[8..12], &self.minor.to_ne_bytes());
-        copy(&mut out[12..16], &self.patch.to_ne_bytes());
-        copy(&mut out[16..], &self.release);
-        out
-    }
-
-    /// Inverse of [`VersionInfo::encode`].
-    pub fn decode(b: &[u8; VERSION_INFO_SIZE]) -> Self {
-        let word = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
-        let mut release = [0u8; RELEASE_LEN];
-        copy(&mut release, &b[16..]);
-        VersionInfo {
-            abi: word(0),
-            major: word(4),
-            minor: word(8),
-            patch: word(12),
-            release,
-        }
-    }
 }
 
 /// `_IOR(0xBC, 0, struct VersionInfo)`: report the module's version. Needs no privilege.
@@ -157,61 +152,6 @@ pub const fn iowr<T>(nr: u32) -> u32 {
     ioc(IOC_READ | IOC_WRITE, nr, core::mem::size_of::<T>())
 }
 
-/// Copies `src` into `dst` (equal lengths; a shorter side bounds the copy). Used instead of
-/// `copy_from_slice`, whose length-mismatch panic path Linux 6.12's objtool does not know as
-/// noreturn with this compiler.
-fn copy(dst: &mut [u8], src: &[u8]) {
-    for (d, s) in dst.iter_mut().zip(src) {
-        *d = *s;
-    }
-}
-
-/// Native-endian field cursor used by the `encode`/`decode` functions below.
-struct Cursor<'a> {
-    b: &'a mut [u8],
-    at: usize,
-}
-
-impl Cursor<'_> {
-    fn u16(&mut self, v: u16) {
-        copy(&mut self.b[self.at..self.at + 2], &v.to_ne_bytes());
-        self.at += 2;
-    }
-    fn u32(&mut self, v: u32) {
-        copy(&mut self.b[self.at..self.at + 4], &v.to_ne_bytes());
-        self.at += 4;
-    }
-    fn u64(&mut self, v: u64) {
-        copy(&mut self.b[self.at..self.at + 8], &v.to_ne_bytes());
-        self.at += 8;
-    }
-}
-
-struct Reader<'a> {
-    b: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn u16(&mut self) -> u16 {
-        let v = u16::from_ne_bytes([self.b[self.at], self.b[self.at + 1]]);
-        self.at += 2;
-        v
-    }
-    fn u32(&mut self) -> u32 {
-        let mut x = [0u8; 4];
-        copy(&mut x, &self.b[self.at..self.at + 4]);
-        self.at += 4;
-        u32::from_ne_bytes(x)
-    }
-    fn u64(&mut self) -> u64 {
-        let mut x = [0u8; 8];
-        copy(&mut x, &self.b[self.at..self.at + 8]);
-        self.at += 8;
-        u64::from_ne_bytes(x)
-    }
-}
-
 /// Most ranges (lines) of a cluster map passed through the ioctl.
 pub const MAP_MAX_RANGES: usize = 64;
 
@@ -226,6 +166,8 @@ pub struct MapRange {
     /// Number of nodes.
     pub count: u32,
 }
+
+no_padding!(MapRange, 12; id, ip, count);
 
 /// Argument of [`MOSIX_IOC_SETMAP`] and [`MOSIX_IOC_GETMAP`]: 784 bytes.
 ///
@@ -256,7 +198,7 @@ pub struct MapInfo {
 
 /// Size in bytes of [`MapInfo`].
 pub const MAP_INFO_SIZE: usize = 16 + 12 * MAP_MAX_RANGES;
-const _: () = assert!(core::mem::size_of::<MapInfo>() == MAP_INFO_SIZE);
+no_padding!(MapInfo, MAP_INFO_SIZE; count, self_id, port, pad, generation, ranges);
 
 /// TCP port of the cluster protocol unless the map says otherwise.
 pub const DEFAULT_PORT: u16 = 4660;
@@ -276,38 +218,6 @@ impl MapInfo {
                 count: 0,
             }; MAP_MAX_RANGES],
         }
-    }
-
-    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
-    pub fn encode(&self, out: &mut [u8; MAP_INFO_SIZE]) {
-        let mut c = Cursor { b: out, at: 0 };
-        c.u32(self.count);
-        c.u32(self.self_id);
-        c.u16(self.port);
-        c.u16(self.pad);
-        c.u32(self.generation);
-        for r in &self.ranges {
-            c.u32(r.id);
-            c.u32(r.ip);
-            c.u32(r.count);
-        }
-    }
-
-    /// Inverse of [`MapInfo::encode`] (no validation: see `map::validate`).
-    pub fn decode(b: &[u8; MAP_INFO_SIZE]) -> Self {
-        let mut r = Reader { b, at: 0 };
-        let mut m = MapInfo::empty();
-        m.count = r.u32();
-        m.self_id = r.u32();
-        m.port = r.u16();
-        m.pad = r.u16();
-        m.generation = r.u32();
-        for x in m.ranges.iter_mut() {
-            x.id = r.u32();
-            x.ip = r.u32();
-            x.count = r.u32();
-        }
-        m
     }
 }
 
@@ -361,47 +271,7 @@ pub struct NodeInfo {
 
 /// Size in bytes of [`NodeInfo`].
 pub const NODE_INFO_SIZE: usize = 56;
-const _: () = assert!(core::mem::size_of::<NodeInfo>() == NODE_INFO_SIZE);
-
-impl NodeInfo {
-    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
-    pub fn encode(&self, out: &mut [u8; NODE_INFO_SIZE]) {
-        let mut c = Cursor { b: out, at: 0 };
-        for v in [
-            self.id,
-            self.status,
-            self.load,
-            self.speed,
-            self.cpus,
-            self.util,
-            self.age_ms,
-            self.pad,
-        ] {
-            c.u32(v);
-        }
-        c.u64(self.tmem_kib);
-        c.u64(self.fmem_kib);
-        c.u64(self.amem_kib);
-    }
-
-    /// Inverse of [`NodeInfo::encode`].
-    pub fn decode(b: &[u8; NODE_INFO_SIZE]) -> Self {
-        let mut r = Reader { b, at: 0 };
-        NodeInfo {
-            id: r.u32(),
-            status: r.u32(),
-            load: r.u32(),
-            speed: r.u32(),
-            cpus: r.u32(),
-            util: r.u32(),
-            age_ms: r.u32(),
-            pad: r.u32(),
-            tmem_kib: r.u64(),
-            fmem_kib: r.u64(),
-            amem_kib: r.u64(),
-        }
-    }
-}
+no_padding!(NodeInfo, NODE_INFO_SIZE; id, status, load, speed, cpus, util, age_ms, pad, tmem_kib, fmem_kib, amem_kib);
 
 /// Keys of [`Param`]: node policy flags, knobs and actions.
 pub mod param {
@@ -451,27 +321,7 @@ pub struct Param {
 
 /// Size in bytes of [`Param`].
 pub const PARAM_SIZE: usize = 16;
-const _: () = assert!(core::mem::size_of::<Param>() == PARAM_SIZE);
-
-impl Param {
-    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
-    pub fn encode(&self, out: &mut [u8; PARAM_SIZE]) {
-        let mut c = Cursor { b: out, at: 0 };
-        c.u32(self.key);
-        c.u32(self.pad);
-        c.u64(self.value);
-    }
-
-    /// Inverse of [`Param::encode`].
-    pub fn decode(b: &[u8; PARAM_SIZE]) -> Self {
-        let mut r = Reader { b, at: 0 };
-        Param {
-            key: r.u32(),
-            pad: r.u32(),
-            value: r.u64(),
-        }
-    }
-}
+no_padding!(Param, PARAM_SIZE; key, pad, value);
 
 /// `_IOW(0xBC, 1, MapInfo)`: load a cluster map. Needs `CAP_SYS_ADMIN` (`EPERM`). `EINVAL`: the
 /// map is invalid or this node's id cannot be found in it; `EFAULT`: bad pointer.
@@ -578,29 +428,7 @@ pub struct MigrateReq {
 
 /// Size in bytes of [`MigrateReq`].
 pub const MIGRATE_REQ_SIZE: usize = 16;
-const _: () = assert!(core::mem::size_of::<MigrateReq>() == MIGRATE_REQ_SIZE);
-
-impl MigrateReq {
-    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
-    pub fn encode(&self, out: &mut [u8; MIGRATE_REQ_SIZE]) {
-        let mut c = Cursor { b: out, at: 0 };
-        c.u32(self.pid as u32);
-        c.u32(self.node as u32);
-        c.u32(self.reason);
-        c.u32(self.pad);
-    }
-
-    /// Inverse of [`MigrateReq::encode`].
-    pub fn decode(b: &[u8; MIGRATE_REQ_SIZE]) -> Self {
-        let mut r = Reader { b, at: 0 };
-        MigrateReq {
-            pid: r.u32() as i32,
-            node: r.u32() as i32,
-            reason: r.u32(),
-            pad: r.u32(),
-        }
-    }
-}
+no_padding!(MigrateReq, MIGRATE_REQ_SIZE; pid, node, reason, pad);
 
 /// [`ProcInfo::state`] values.
 pub mod pstate {
@@ -655,41 +483,9 @@ pub struct ProcInfo {
 
 /// Size in bytes of [`ProcInfo`].
 pub const PROC_INFO_SIZE: usize = 48;
-const _: () = assert!(core::mem::size_of::<ProcInfo>() == PROC_INFO_SIZE);
+no_padding!(ProcInfo, PROC_INFO_SIZE; pid, state, home, where_, nmigs, lock, cantmove, home_pid, comm);
 
 impl ProcInfo {
-    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
-    pub fn encode(&self, out: &mut [u8; PROC_INFO_SIZE]) {
-        let mut c = Cursor { b: out, at: 0 };
-        c.u32(self.pid as u32);
-        c.u32(self.state);
-        c.u32(self.home);
-        c.u32(self.where_);
-        c.u32(self.nmigs);
-        c.u32(self.lock);
-        c.u32(self.cantmove);
-        c.u32(self.home_pid as u32);
-        copy(&mut out[32..48], &self.comm);
-    }
-
-    /// Inverse of [`ProcInfo::encode`].
-    pub fn decode(b: &[u8; PROC_INFO_SIZE]) -> Self {
-        let mut r = Reader { b, at: 0 };
-        let mut p = ProcInfo {
-            pid: r.u32() as i32,
-            state: r.u32(),
-            home: r.u32(),
-            where_: r.u32(),
-            nmigs: r.u32(),
-            lock: r.u32(),
-            cantmove: r.u32(),
-            home_pid: r.u32() as i32,
-            comm: [0; COMM_LEN],
-        };
-        copy(&mut p.comm, &b[32..48]);
-        p
-    }
-
     /// `comm` up to its first NUL, if it is UTF-8.
     pub fn comm_str(&self) -> Option<&str> {
         let end = self.comm.iter().position(|&c| c == 0).unwrap_or(COMM_LEN);
@@ -709,25 +505,7 @@ pub struct ProcLock {
 
 /// Size in bytes of [`ProcLock`].
 pub const PROC_LOCK_SIZE: usize = 8;
-const _: () = assert!(core::mem::size_of::<ProcLock>() == PROC_LOCK_SIZE);
-
-impl ProcLock {
-    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
-    pub fn encode(&self, out: &mut [u8; PROC_LOCK_SIZE]) {
-        let mut c = Cursor { b: out, at: 0 };
-        c.u32(self.pid as u32);
-        c.u32(self.lock);
-    }
-
-    /// Inverse of [`ProcLock::encode`].
-    pub fn decode(b: &[u8; PROC_LOCK_SIZE]) -> Self {
-        let mut r = Reader { b, at: 0 };
-        ProcLock {
-            pid: r.u32() as i32,
-            lock: r.u32(),
-        }
-    }
-}
+no_padding!(ProcLock, PROC_LOCK_SIZE; pid, lock);
 
 /// `_IOWR(0xBC, 6, MigrateReq)`: migrate process `pid` to `node` (or home) and wait until it
 /// runs there (at most 30 s). The caller must own the process (same real or effective uid as
@@ -772,33 +550,7 @@ pub struct BenchReq {
 
 /// Size in bytes of [`BenchReq`].
 pub const BENCH_REQ_SIZE: usize = 32;
-const _: () = assert!(core::mem::size_of::<BenchReq>() == BENCH_REQ_SIZE);
-
-impl BenchReq {
-    /// The exact byte image of the `#[repr(C)]` structure (native byte order).
-    pub fn encode(&self, out: &mut [u8; BENCH_REQ_SIZE]) {
-        let mut c = Cursor { b: out, at: 0 };
-        c.u32(self.node);
-        c.u32(self.mode);
-        c.u64(self.bytes);
-        c.u32(self.count);
-        c.u32(self.reply);
-        c.u64(self.ns);
-    }
-
-    /// Inverse of [`BenchReq::encode`].
-    pub fn decode(b: &[u8; BENCH_REQ_SIZE]) -> Self {
-        let mut r = Reader { b, at: 0 };
-        BenchReq {
-            node: r.u32(),
-            mode: r.u32(),
-            bytes: r.u64(),
-            count: r.u32(),
-            reply: r.u32(),
-            ns: r.u64(),
-        }
-    }
-}
+no_padding!(BenchReq, BENCH_REQ_SIZE; node, mode, bytes, count, reply, ns);
 
 /// `_IOWR(0xBC, 9, BenchReq)`: measure raw transfers to a peer over the cluster connection (the
 /// baselines of `make bench`). Needs `CAP_SYS_ADMIN` (`EPERM`). `EINVAL`: bad mode or sizes;

@@ -6,7 +6,7 @@
 //! the processes it may move (`cands`, [`Candidate`]); [`decide`] picks at most one move. Pure
 //! integer arithmetic, no allocation, no panics: O(`cands.len()` * `peers.len()`).
 //!
-//! Units (those of [`super::load`]): a node's normalized load is 100 ([`LOAD_ONE`]) per runnable
+//! Units (those of [`crate::load`]): a node's normalized load is 100 ([`LOAD_ONE`]) per runnable
 //! task per reference-speed CPU ([`REFERENCE_SPEED`]); a process's CPU demand `cpu` is per mille
 //! of one CPU (at most [`MAX_CPU`]). On a node with `cpus` CPUs of speed `speed` the process adds
 //!
@@ -91,7 +91,7 @@
 //! at 32 MiB/s a 4 MiB image costs 175 ms, which two tasks sharing one CPU earn back, moving one
 //! of them to an idle equal node, after 350 ms of CPU time.
 
-use super::load::REFERENCE_SPEED;
+use crate::load::REFERENCE_SPEED;
 
 /// Normalized load of one runnable task on one reference-speed CPU.
 pub const LOAD_ONE: u32 = 100;

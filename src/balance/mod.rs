@@ -1,16 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Load-balancing policy: pure Rust, no kernel types, no allocation; tested on the host
-//! (`tests/host`).
+//! Load balancing: the pure decision ([`decide`], no kernel types, tested on the host) and the
+//! balancer thread that measures this node's processes and carries the decision out ([`thread`]).
 //!
-//! - [`load`]: a node's own load from sampled runnable-task counts (openMosix-style slow/fast decay,
-//!   normalized by CPU count and speed).
-//! - [`vector`]: the load vector, what a node knows of every node's load, merged from gossip.
-//! - [`decide`]: the balancing decision, at most one process to move and where (I/O jobs home,
-//!   memory ushering, then openMosix's cost/benefit rule on expected completion time).
+//! - [`decide`]: at most one process to move and where (I/O jobs home, memory ushering, then
+//!   openMosix's cost/benefit rule on expected completion time), from the load vector
+//!   ([`crate::load`]).
+//! - [`thread`]: `oxmosix-balance`, one round per gossip interval, and `migrate PID balance`.
 
-// Shared with the host tests: some items are used only on one side.
-#![allow(dead_code, unreachable_pub)]
-
-pub mod decide;
-pub mod load;
-pub mod vector;
+#[allow(dead_code, unreachable_pub)]
+pub(crate) mod decide;
+mod measure;
+pub(crate) mod thread;

@@ -4,18 +4,19 @@
 //! same framing, same run).
 
 use kernel::prelude::*;
-use kernel::time::{msecs_to_jiffies, Ktime};
+use kernel::time::Ktime;
 
 use super::peer::Conn;
-use super::Shared;
+use super::Cluster;
 use crate::kapi::errno;
 use crate::proto::{Bench, MsgType, BENCH_HDR_LEN, MAX_PAYLOAD};
+use crate::wait::{wait_until, WaitEnd};
 
 /// How long one answer may take.
 const ANSWER_MS: u32 = 30_000;
 
 /// Answers an echo request with `len` payload bytes.
-pub(super) fn echo(sh: &Shared, conn: &Conn, len: usize) -> Result {
+pub(super) fn echo(cl: &Cluster, conn: &Conn, len: usize) -> Result {
     let mut p = KVVec::new();
     p.extend_with(len.clamp(BENCH_HDR_LEN, MAX_PAYLOAD), 0u8, GFP_KERNEL)?;
     Bench {
@@ -23,39 +24,33 @@ pub(super) fn echo(sh: &Shared, conn: &Conn, len: usize) -> Result {
         echo_len: BENCH_HDR_LEN as u32,
     }
     .encode_header(&mut p);
-    conn.send_parts(sh, MsgType::Bench, &[&p])
+    conn.send_parts(cl, MsgType::Bench, &[&p])
 }
 
 /// An answer arrived.
-pub(super) fn answered(sh: &Shared) {
-    *sh.bench.lock() += 1;
-    sh.bench_cv.notify_all();
+pub(super) fn answered(cl: &Cluster) {
+    *cl.bench.lock() += 1;
+    cl.bench_cv.notify_all();
 }
 
-fn wait_answer(sh: &Shared, seen: u64) -> Result {
-    let mut g = sh.bench.lock();
-    let start = crate::kapi::sys::monotonic_ms();
-    while *g == seen {
-        if crate::kapi::sys::monotonic_ms() - start > u64::from(ANSWER_MS) {
-            return Err(errno::etimedout());
-        }
-        if let kernel::sync::CondVarTimeoutResult::Signal { .. } = sh
-            .bench_cv
-            .wait_interruptible_timeout(&mut g, msecs_to_jiffies(100))
-        {
-            return Err(EINTR);
-        }
+fn wait_answer(cl: &Cluster, seen: u64) -> Result {
+    let mut g = cl.bench.lock();
+    match wait_until(&cl.bench_cv, &mut g, ANSWER_MS, 100, |n| {
+        (*n != seen).then_some(())
+    }) {
+        Ok(()) => Ok(()),
+        Err(WaitEnd::TimedOut) => Err(errno::etimedout()),
+        Err(WaitEnd::Signal) => Err(EINTR),
     }
-    Ok(())
 }
 
 /// Sends `bytes` of payload to node `node` in frames of the largest size, the last asking for an
 /// answer, and returns the nanoseconds until the answer arrived. Errors: `EHOSTUNREACH`,
 /// `ETIMEDOUT`, `EINTR`, send errors.
-pub(crate) fn stream(sh: &Shared, node: u32, bytes: u64) -> Result<u64> {
+pub(crate) fn stream(cl: &Cluster, node: u32, bytes: u64) -> Result<u64> {
     let mut p = KVVec::new();
     p.extend_with(MAX_PAYLOAD, 0u8, GFP_KERNEL)?;
-    let seen = *sh.bench.lock();
+    let seen = *cl.bench.lock();
     let t0 = Ktime::ktime_get();
     let mut left = bytes.max(BENCH_HDR_LEN as u64);
     while left > 0 {
@@ -66,16 +61,16 @@ pub(crate) fn stream(sh: &Shared, node: u32, bytes: u64) -> Result<u64> {
             echo_len: BENCH_HDR_LEN as u32,
         }
         .encode_header(&mut p);
-        sh.send_to(node, MsgType::Bench, &[&p[..n]])?;
+        cl.send_to(node, MsgType::Bench, &[&p[..n]])?;
     }
-    wait_answer(sh, seen)?;
+    wait_answer(cl, seen)?;
     Ok(Ktime::ktime_get().to_ns().saturating_sub(t0.to_ns()) as u64)
 }
 
 /// `count` round trips to `node`: a request of `req` payload bytes answered with `reply` bytes;
 /// returns the total nanoseconds.
 pub(crate) fn ping_pong(
-    sh: &Shared,
+    cl: &Cluster,
     node: u32,
     count: u32,
     req: usize,
@@ -90,9 +85,9 @@ pub(crate) fn ping_pong(
     .encode_header(&mut p);
     let t0 = Ktime::ktime_get();
     for _ in 0..count {
-        let seen = *sh.bench.lock();
-        sh.send_to(node, MsgType::Bench, &[&p])?;
-        wait_answer(sh, seen)?;
+        let seen = *cl.bench.lock();
+        cl.send_to(node, MsgType::Bench, &[&p])?;
+        wait_answer(cl, seen)?;
     }
     Ok(Ktime::ktime_get().to_ns().saturating_sub(t0.to_ns()) as u64)
 }

@@ -8,11 +8,13 @@ use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 
-use super::{Doomed, Shared, Stats, BACKOFF_MAX_MS, BACKOFF_MIN_MS, GOSSIP_K};
-use crate::balance::vector::{self, Merge};
+use super::gossip::GOSSIP_K;
+use super::{Cluster, Doomed, BACKOFF_MAX_MS, BACKOFF_MIN_MS};
+use crate::counters;
 use crate::kapi::kthread::{self, KThread};
 use crate::kapi::net::{self, TcpSocket};
 use crate::kapi::sys;
+use crate::load::vector::{self, Merge};
 use crate::proto::{self, Header, Hello, LoadEntry, Message, MsgType, ProtoError, HEADER_LEN};
 
 /// Timeout of each handshake step and of a blocked send, in ms.
@@ -62,8 +64,8 @@ impl Conn {
     }
 
     /// Sends a Ping carrying the send time; its Pong updates [`Conn::rtt_us`].
-    pub(crate) fn ping(&self, sh: &Shared) {
-        let _ = self.send(sh, MsgType::Ping, &proto::encode_token(sys::monotonic_us()));
+    pub(crate) fn ping(&self, cl: &Cluster) {
+        let _ = self.send(cl, MsgType::Ping, &proto::encode_token(sys::monotonic_us()));
     }
 
     /// A Pong echoing `token` (a send time of [`Conn::ping`]) arrived now.
@@ -85,29 +87,13 @@ impl Conn {
     }
 
     /// Sends one frame. A failed send closes the connection.
-    pub(crate) fn send(&self, sh: &Shared, t: MsgType, payload: &[u8]) -> Result {
-        if !self.alive() {
-            return Err(EPIPE);
-        }
-        let mut buf = KVec::new();
-        buf.extend_with(HEADER_LEN + payload.len(), 0u8, GFP_KERNEL)?;
-        let mut seq = self.tx.lock();
-        let n = proto::encode_frame(t, *seq, self.self_id, self.peer, payload, &mut buf)
-            .map_err(|_| EINVAL)?;
-        if let Err(e) = self.sock.send_all(&buf[..n]) {
-            drop(seq);
-            self.close();
-            return Err(e);
-        }
-        *seq += 1;
-        Stats::bump(&sh.stats.tx_frames[t as usize], 1);
-        Stats::bump(&sh.stats.tx_bytes[t as usize], n as u64);
-        Ok(())
+    pub(crate) fn send(&self, cl: &Cluster, t: MsgType, payload: &[u8]) -> Result {
+        self.send_parts(cl, t, &[payload])
     }
 
     /// Sends one frame whose payload is the concatenation of `parts` (no copy of the payload).
     /// A failed send closes the connection.
-    pub(crate) fn send_parts(&self, sh: &Shared, t: MsgType, parts: &[&[u8]]) -> Result {
+    pub(crate) fn send_parts(&self, cl: &Cluster, t: MsgType, parts: &[&[u8]]) -> Result {
         if !self.alive() {
             return Err(EPIPE);
         }
@@ -139,13 +125,12 @@ impl Conn {
             return Err(e);
         }
         *seq += 1;
-        Stats::bump(&sh.stats.tx_frames[t as usize], 1);
-        Stats::bump(&sh.stats.tx_bytes[t as usize], (HEADER_LEN + len) as u64);
+        cl.stats.sent(t, HEADER_LEN + len);
         Ok(())
     }
 
     /// Sends a Load message with `entries` (1..=MAX_LOAD_ENTRIES).
-    pub(crate) fn send_load(&self, sh: &Shared, entries: &[LoadEntry], reply: bool) -> Result {
+    pub(crate) fn send_load(&self, cl: &Cluster, entries: &[LoadEntry], reply: bool) -> Result {
         let mut p = KVec::new();
         p.extend_with(
             proto::LOAD_HDR_LEN + entries.len() * proto::LOAD_ENTRY_LEN,
@@ -153,7 +138,7 @@ impl Conn {
             GFP_KERNEL,
         )?;
         let n = proto::encode_load(entries, reply, &mut p).map_err(|_| EINVAL)?;
-        self.send(sh, MsgType::Load, &p[..n])
+        self.send(cl, MsgType::Load, &p[..n])
     }
 }
 
@@ -207,13 +192,13 @@ fn hello_frame(
     self_id: u32,
     peer: u32,
     generation: u32,
-    sh: &Shared,
+    cl: &Cluster,
 ) -> Result<[u8; HEADER_LEN + proto::HELLO_LEN]> {
     let hello = Hello {
         node: self_id,
         features: 0,
         map_generation: generation.into(),
-        incarnation: sh.incarnation,
+        incarnation: cl.incarnation,
     };
     let mut out = [0u8; HEADER_LEN + proto::HELLO_LEN];
     proto::encode_frame(MsgType::Hello, 0, self_id, peer, &hello.encode(), &mut out)
@@ -221,17 +206,13 @@ fn hello_frame(
     Ok(out)
 }
 
-fn count_hello_tx(sh: &Shared) {
-    Stats::bump(&sh.stats.tx_frames[MsgType::Hello as usize], 1);
-    Stats::bump(
-        &sh.stats.tx_bytes[MsgType::Hello as usize],
-        (HEADER_LEN + proto::HELLO_LEN) as u64,
-    );
+fn count_hello_tx(cl: &Cluster) {
+    cl.stats.sent(MsgType::Hello, HEADER_LEN + proto::HELLO_LEN);
 }
 
 /// Counts and logs a malformed frame from `who` (a node id or 0 while unknown).
-fn malformed(sh: &Shared, ip: u32, e: ProtoError) {
-    Stats::bump(&sh.stats.malformed, 1);
+fn malformed(cl: &Cluster, ip: u32, e: ProtoError) {
+    counters::bump(&cl.stats.link.malformed);
     pr_warn!(
         "malformed frame from {}.{}.{}.{}: {:?}; closing the connection\n",
         ip >> 24,
@@ -244,7 +225,7 @@ fn malformed(sh: &Shared, ip: u32, e: ProtoError) {
 
 /// Reads the peer's Hello during a handshake; `expect` is the peer's id if we connected to it.
 fn read_hello(
-    sh: &Shared,
+    cl: &Cluster,
     sock: &TcpSocket,
     ip: u32,
     self_id: u32,
@@ -256,7 +237,7 @@ fn read_hello(
         Ok(None) => return Err(EAGAIN),
         Err(RxError::Io(e)) => return Err(e),
         Err(RxError::Malformed(e)) => {
-            malformed(sh, ip, e);
+            malformed(cl, ip, e);
             return Err(EINVAL);
         }
     };
@@ -264,33 +245,32 @@ fn read_hello(
     let m = match Message::decode(&h, &buf[HEADER_LEN..end]) {
         Ok(Message::Hello(m)) if h.dst == self_id && h.seq == 0 => m,
         Ok(_) => {
-            malformed(sh, ip, ProtoError::BadField("handshake"));
+            malformed(cl, ip, ProtoError::BadField("handshake"));
             return Err(EINVAL);
         }
         Err(e) => {
-            malformed(sh, ip, e);
+            malformed(cl, ip, e);
             return Err(EINVAL);
         }
     };
-    Stats::bump(&sh.stats.rx_frames[MsgType::Hello as usize], 1);
-    Stats::bump(&sh.stats.rx_bytes[MsgType::Hello as usize], end as u64);
+    cl.stats.received(MsgType::Hello, end);
     Ok(m)
 }
 
 /// Body of `oxmosix-listen`: accept and handshake incoming connections.
-pub(super) fn listen_loop(sh: &Arc<Shared>, sock: &TcpSocket) {
+pub(super) fn listen_loop(cl: &Arc<Cluster>, sock: &TcpSocket) {
     let mut buf = KVVec::new();
     if buf.extend_with(RX_BUF, 0u8, GFP_KERNEL).is_err() {
         pr_err!("listener out of memory\n");
         return;
     }
-    while !kthread::should_stop() && !sh.stopping() {
+    while !kthread::should_stop() && !cl.stopping() {
         match sock.accept() {
             Ok(None) => {}
             Ok(Some((s, ip))) => {
-                Stats::bump(&sh.stats.accepts, 1);
-                if accept_one(sh, s, ip, &mut buf).is_err() {
-                    Stats::bump(&sh.stats.handshake_failures, 1);
+                counters::bump(&cl.stats.link.accepts);
+                if accept_one(cl, s, ip, &mut buf).is_err() {
+                    counters::bump(&cl.stats.link.handshake_failures);
                 }
             }
             Err(_) => kthread::sleep_ms(100),
@@ -298,16 +278,16 @@ pub(super) fn listen_loop(sh: &Arc<Shared>, sock: &TcpSocket) {
     }
 }
 
-fn accept_one(sh: &Arc<Shared>, s: TcpSocket, ip: u32, buf: &mut [u8]) -> Result {
+fn accept_one(cl: &Arc<Cluster>, s: TcpSocket, ip: u32, buf: &mut [u8]) -> Result {
     s.set_timeouts(HANDSHAKE_MS, HANDSHAKE_MS);
     s.set_nodelay();
-    let (self_id, generation) = sh.with_state(|st| (st.self_id, st.generation));
+    let (self_id, generation) = cl.with_state(|st| (st.self_id, st.generation));
     if self_id == 0 {
         return Err(EINVAL);
     }
-    let hello = read_hello(sh, &s, ip, self_id, buf)?;
+    let hello = read_hello(cl, &s, ip, self_id, buf)?;
     // The claimed id must be a peer of ours connecting from its own address.
-    let known = sh.with_state(|st| st.peers.iter().any(|p| p.id == hello.node && p.ip == ip));
+    let known = cl.with_state(|st| st.peers.iter().any(|p| p.id == hello.node && p.ip == ip));
     if !known {
         pr_warn!(
             "refused connection claiming node {}: not that node's address in the map\n",
@@ -316,10 +296,10 @@ fn accept_one(sh: &Arc<Shared>, s: TcpSocket, ip: u32, buf: &mut [u8]) -> Result
         let _ = s.send_all(&bye_frame(self_id, hello.node, proto::bye::NOT_IN_MAP)?);
         return Err(EINVAL);
     }
-    s.send_all(&hello_frame(self_id, hello.node, generation, sh)?)?;
-    count_hello_tx(sh);
+    s.send_all(&hello_frame(self_id, hello.node, generation, cl)?)?;
+    count_hello_tx(cl);
     s.set_timeouts(RX_POLL_MS, HANDSHAKE_MS);
-    register(sh, Conn::new(hello.node, hello.node, self_id, s)?)
+    register(cl, Conn::new(hello.node, hello.node, self_id, s)?)
 }
 
 fn bye_frame(self_id: u32, peer: u32, reason: u32) -> Result<[u8; HEADER_LEN + proto::BYE_LEN]> {
@@ -337,27 +317,27 @@ fn bye_frame(self_id: u32, peer: u32, reason: u32) -> Result<[u8; HEADER_LEN + p
 }
 
 /// Connects to `peer` at `ip:port` and handshakes.
-fn connect_one(sh: &Arc<Shared>, peer: u32, ip: u32, port: u16, buf: &mut [u8]) -> Result {
-    let (self_id, generation) = sh.with_state(|st| (st.self_id, st.generation));
+fn connect_one(cl: &Arc<Cluster>, peer: u32, ip: u32, port: u16, buf: &mut [u8]) -> Result {
+    let (self_id, generation) = cl.with_state(|st| (st.self_id, st.generation));
     let s = TcpSocket::connect(ip, port, CONNECT_MS)?;
     s.set_timeouts(HANDSHAKE_MS, HANDSHAKE_MS);
     s.set_nodelay();
-    s.send_all(&hello_frame(self_id, peer, generation, sh)?)?;
-    count_hello_tx(sh);
-    let hello = read_hello(sh, &s, ip, self_id, buf)?;
+    s.send_all(&hello_frame(self_id, peer, generation, cl)?)?;
+    count_hello_tx(cl);
+    let hello = read_hello(cl, &s, ip, self_id, buf)?;
     if hello.node != peer {
-        malformed(sh, ip, ProtoError::BadNode(hello.node));
+        malformed(cl, ip, ProtoError::BadNode(hello.node));
         return Err(EINVAL);
     }
     s.set_timeouts(RX_POLL_MS, HANDSHAKE_MS);
-    register(sh, Conn::new(peer, self_id, self_id, s)?)
+    register(cl, Conn::new(peer, self_id, self_id, s)?)
 }
 
 /// Installs a handshaken connection in the peer table and starts its receiver, applying the
 /// one-connection-per-pair rule.
-fn register(sh: &Arc<Shared>, conn: Arc<Conn>) -> Result {
+fn register(cl: &Arc<Cluster>, conn: Arc<Conn>) -> Result {
     let peer = conn.peer;
-    let outcome = sh.with_state(|st| {
+    let outcome = cl.with_state(|st| {
         let self_id = st.self_id;
         let Some(p) = st.peers.iter_mut().find(|p| p.id == peer) else {
             return Err(EINVAL);
@@ -378,25 +358,25 @@ fn register(sh: &Arc<Shared>, conn: Arc<Conn>) -> Result {
         p.conn = Some(conn.clone());
         p.backoff_ms = BACKOFF_MIN_MS;
         if p.ever_connected {
-            Stats::bump(&sh.stats.reconnects, 1);
+            counters::bump(&cl.stats.link.reconnects);
         }
         p.ever_connected = true;
-        Stats::bump(&sh.stats.connects, 1);
+        counters::bump(&cl.stats.link.connects);
         Ok(Some(old))
     })?;
     let Some(old) = outcome else {
-        Stats::bump(&sh.stats.duplicates, 1);
-        let _ = conn.send(sh, MsgType::Bye, &proto::encode_bye(proto::bye::DUPLICATE));
+        counters::bump(&cl.stats.link.duplicates);
+        let _ = conn.send(cl, MsgType::Bye, &proto::encode_bye(proto::bye::DUPLICATE));
         conn.close();
         return Ok(());
     };
     if let Some(d) = old {
-        Stats::bump(&sh.stats.duplicates, 1);
-        d.close(Some(proto::bye::DUPLICATE), sh);
+        counters::bump(&cl.stats.link.duplicates);
+        d.close(Some(proto::bye::DUPLICATE), cl);
     }
-    let (sh2, c2) = (sh.clone(), conn.clone());
-    let thread = KThread::spawn(c_str!("oxmosix-rx"), move || rx_loop(&sh2, &c2))?;
-    let stray = sh.with_state(|st| match st.peers.iter_mut().find(|p| p.id == peer) {
+    let (cl2, c2) = (cl.clone(), conn.clone());
+    let thread = KThread::spawn(c_str!("oxmosix-rx"), move || rx_loop(&cl2, &c2))?;
+    let stray = cl.with_state(|st| match st.peers.iter_mut().find(|p| p.id == peer) {
         Some(p) if p.conn.as_ref().is_some_and(|c| Arc::ptr_eq(c, &conn)) => {
             p.thread = Some(thread);
             None
@@ -414,33 +394,33 @@ fn register(sh: &Arc<Shared>, conn: Arc<Conn>) -> Result {
         conn.initiator
     );
     // Exchange load information right away instead of waiting for the next gossip round.
-    push_to(sh, &conn);
+    push_to(cl, &conn);
     Ok(())
 }
 
 /// Sends this node's own entry and the freshest others to `conn`'s peer (a gossip push).
-fn push_to(sh: &Shared, conn: &Conn) {
+fn push_to(cl: &Cluster, conn: &Conn) {
     let mut entries = [LoadEntry::default(); GOSSIP_K + 1];
     let now = sys::monotonic_ms();
-    let n = sh.with_state(|st| {
+    let n = cl.with_state(|st| {
         if st.params.flags & proto::flags::QUIET != 0 {
             return 0;
         }
         vector::freshest(&st.slots, st.self_id, conn.peer, now, &mut entries)
     });
     if n > 0 {
-        let _ = conn.send_load(sh, &entries[..n], false);
+        let _ = conn.send_load(cl, &entries[..n], false);
     }
 }
 
 /// Body of `oxmosix-rx`: receive and handle frames until the connection ends or we stop.
-fn rx_loop(sh: &Arc<Shared>, conn: &Arc<Conn>) {
+fn rx_loop(cl: &Arc<Cluster>, conn: &Arc<Conn>) {
     let mut buf = KVVec::new();
     if buf.extend_with(RX_BUF, 0u8, GFP_KERNEL).is_err() {
         conn.close();
         return;
     }
-    let ip = sh.with_state(|st| {
+    let ip = cl.with_state(|st| {
         st.peers
             .iter()
             .find(|p| p.id == conn.peer)
@@ -456,62 +436,44 @@ fn rx_loop(sh: &Arc<Shared>, conn: &Arc<Conn>) {
             Ok(Some(h)) => h,
             Err(RxError::Io(_)) => break "connection lost",
             Err(RxError::Malformed(e)) => {
-                malformed(sh, ip, e);
+                malformed(cl, ip, e);
                 break "malformed frame";
             }
         };
         if h.src != conn.peer || h.dst != conn.self_id || h.seq != expect_seq {
-            malformed(sh, ip, ProtoError::BadField("header src/dst/seq"));
+            malformed(cl, ip, ProtoError::BadField("header src/dst/seq"));
             break "malformed frame";
         }
         expect_seq += 1;
         let end = HEADER_LEN + h.len as usize;
-        Stats::bump(&sh.stats.rx_frames[h.mtype as usize], 1);
-        Stats::bump(&sh.stats.rx_bytes[h.mtype as usize], end as u64);
+        cl.stats.received(h.mtype, end);
         let msg = match Message::decode(&h, &buf[HEADER_LEN..end]) {
             Ok(m) => m,
             Err(e) => {
-                malformed(sh, ip, e);
+                malformed(cl, ip, e);
                 break "malformed frame";
             }
         };
         match msg {
             Message::Hello(_) => {
-                malformed(sh, ip, ProtoError::BadField("hello after handshake"));
+                malformed(cl, ip, ProtoError::BadField("hello after handshake"));
                 break "malformed frame";
             }
-            Message::Load(v) => handle_load(sh, conn, v),
+            Message::Load(v) => handle_load(cl, conn, v),
             Message::Ping(t) => {
-                let _ = conn.send(sh, MsgType::Pong, &proto::encode_token(t));
+                let _ = conn.send(cl, MsgType::Pong, &proto::encode_token(t));
             }
             Message::Pong(t) => conn.pong(t),
             Message::Bench(b) => {
                 if b.echo {
-                    let _ = super::bench::echo(sh, conn, b.echo_len as usize);
+                    let _ = super::bench::echo(cl, conn, b.echo_len as usize);
                 } else {
-                    super::bench::answered(sh);
-                }
-            }
-            ref m @ (Message::MigOffer(_)
-            | Message::MigAnswer(_)
-            | Message::MigState(_)
-            | Message::MigVma(_)
-            | Message::MigPages(_)
-            | Message::MigEnd(_)
-            | Message::Syscall(_)
-            | Message::SysReply(_)
-            | Message::MigCtl(_)) => {
-                if let Err(e) = crate::migrate::on_message(sh, conn.peer, m) {
-                    pr_warn!(
-                        "migration message from node {} dropped: {:?}\n",
-                        conn.peer,
-                        e
-                    );
+                    super::bench::answered(cl);
                 }
             }
             Message::Bye(r) => {
                 if r == proto::bye::SHUTDOWN {
-                    sh.with_state(|st| {
+                    cl.with_state(|st| {
                         if let Some(i) = vector::find(&st.slots, conn.peer) {
                             st.slots[i].up = false;
                         }
@@ -520,21 +482,40 @@ fn rx_loop(sh: &Arc<Shared>, conn: &Arc<Conn>) {
                 }
                 break "peer said bye";
             }
+            ref m => match cl.feature_for(h.mtype) {
+                Some(f) => {
+                    if let Err(e) = f.on_message(conn.peer, m) {
+                        pr_warn!(
+                            "{} message from node {} dropped: {:?}\n",
+                            f.name(),
+                            conn.peer,
+                            e
+                        );
+                    }
+                }
+                None => {
+                    pr_warn!(
+                        "{} frame from node {} dropped: no feature handles it\n",
+                        h.mtype.name(),
+                        conn.peer
+                    );
+                }
+            },
         }
     };
     conn.close();
-    if !sh.stopping() {
+    if !cl.stopping() {
         pr_info!("connection with node {} ended: {}\n", conn.peer, reason);
     }
 }
 
 /// Merges a received Load and answers a push with our own freshest entries.
-fn handle_load(sh: &Shared, conn: &Conn, v: proto::LoadView<'_>) {
+fn handle_load(cl: &Cluster, conn: &Conn, v: proto::LoadView<'_>) {
     let now = sys::monotonic_ms();
     let mut reply = [LoadEntry::default(); GOSSIP_K + 1];
-    let n = sh.with_state(|st| {
+    let n = cl.with_state(|st| {
         if st.params.flags & proto::flags::QUIET != 0 {
-            Stats::bump(&sh.stats.quiet_dropped, 1);
+            counters::bump(&cl.stats.link.quiet_dropped);
             return 0;
         }
         let timeout = u64::from(st.params.timeout_ms);
@@ -552,16 +533,16 @@ fn handle_load(sh: &Shared, conn: &Conn, v: proto::LoadView<'_>) {
         }
     });
     if n > 0 {
-        let _ = conn.send_load(sh, &reply[..n], true);
+        let _ = conn.send_load(cl, &reply[..n], true);
     }
 }
 
 /// Periodic upkeep from the gossip thread: reap ended connections, connect to unconnected peers
 /// whose backoff expired.
-pub(super) fn maintain(sh: &Arc<Shared>, now: u64) {
+pub(super) fn maintain(cl: &Arc<Cluster>, now: u64) {
     // Reap, one at a time, outside the lock.
     loop {
-        let dead = sh.with_state(|st| {
+        let dead = cl.with_state(|st| {
             st.peers.iter_mut().find_map(|p| match p.conn.as_ref() {
                 Some(c) if !c.alive() => p.conn.take().map(|conn| Doomed {
                     conn,
@@ -571,7 +552,7 @@ pub(super) fn maintain(sh: &Arc<Shared>, now: u64) {
             })
         });
         match dead {
-            Some(d) => d.close(None, sh),
+            Some(d) => d.close(None, cl),
             None => break,
         }
     }
@@ -582,7 +563,7 @@ pub(super) fn maintain(sh: &Arc<Shared>, now: u64) {
     let mut after = 0u32;
     loop {
         // Next peer due for a connection attempt (ids ascending).
-        let next = sh.with_state(|st| {
+        let next = cl.with_state(|st| {
             let port = st.port;
             st.peers
                 .iter()
@@ -591,11 +572,11 @@ pub(super) fn maintain(sh: &Arc<Shared>, now: u64) {
         });
         let Some((id, ip, port)) = next else { break };
         after = id;
-        if kthread::should_stop() || sh.stopping() {
+        if kthread::should_stop() || cl.stopping() {
             break;
         }
-        if connect_one(sh, id, ip, port, &mut buf).is_err() {
-            sh.with_state(|st| {
+        if connect_one(cl, id, ip, port, &mut buf).is_err() {
+            cl.with_state(|st| {
                 if let Some(p) = st.peers.iter_mut().find(|p| p.id == id) {
                     if p.conn.is_none() {
                         p.next_try_ms = sys::monotonic_ms() + u64::from(p.backoff_ms);

@@ -68,6 +68,18 @@ pub const STATE_FIXED_LEN: usize =
 /// bound the kernel puts on time-namespace clocks (about 146 years).
 pub const MAX_CLOCK_NS: u64 = (i64::MAX as u64 / 1_000_000_000 / 2) * 1_000_000_000;
 
+/// Protection bits in [`Vma::prot`]: Linux's `PROT_*` values (`include/uapi/asm-generic/mman-common.h`).
+pub mod prot {
+    /// Readable (`PROT_READ`).
+    pub const READ: u32 = 1;
+    /// Writable (`PROT_WRITE`).
+    pub const WRITE: u32 = 2;
+    /// Executable (`PROT_EXEC`).
+    pub const EXEC: u32 = 4;
+    /// Every defined bit.
+    pub const ALL: u32 = READ | WRITE | EXEC;
+}
+
 /// VMA flags in [`Vma::flags`].
 pub mod vma {
     /// Grows down (`VM_GROWSDOWN`, the stack).
@@ -394,7 +406,7 @@ impl Vma {
         if v.end <= v.start || v.end % PAGE as u64 != 0 || !user_range(v.start, v.end - v.start) {
             return Err(ProtoError::BadField("vma.range"));
         }
-        if v.prot & !7 != 0 || v.flags & !vma::ALL != 0 {
+        if v.prot & !prot::ALL != 0 || v.flags & !vma::ALL != 0 {
             return Err(ProtoError::BadField("vma.flags"));
         }
         Ok(v)

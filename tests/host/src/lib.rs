@@ -5,8 +5,11 @@
 #[path = "../../../src/proto/mod.rs"]
 pub mod proto;
 
-#[path = "../../../src/balance/mod.rs"]
-pub mod balance;
+#[path = "../../../src/load/mod.rs"]
+pub mod load;
+
+#[path = "../../../src/balance/decide.rs"]
+pub mod decide;
 
 #[path = "../../../src/syscalls.rs"]
 pub mod syscalls;

@@ -1,6 +1,6 @@
 //! Tests of load computation, load-vector merge and ageing, and a 64-node gossip simulation.
-use oxmosix_host_tests::balance::vector::{Merge, Slot};
-use oxmosix_host_tests::balance::{load, vector};
+use oxmosix_host_tests::load::vector::{Merge, Slot};
+use oxmosix_host_tests::load::{self, vector};
 use oxmosix_host_tests::proto::{LoadEntry, MAX_LOAD_ENTRIES};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};

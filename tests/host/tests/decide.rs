@@ -1,11 +1,11 @@
 //! Tests of the balancing decision: the load rule's cases and simulations (unequal speeds, no
 //! ping-pong), eligibility, I/O jobs going home, memory ushering, targets, recorded load vectors,
 //! and properties on arbitrary inputs.
-use oxmosix_host_tests::balance::decide::{
+use oxmosix_host_tests::decide::{
     call_us, cost_ms, decide, forward_ms, load_with, load_without, Candidate, Move, NodeView,
     Policy, Reason,
 };
-use oxmosix_host_tests::balance::load;
+use oxmosix_host_tests::load;
 use proptest::prelude::*;
 
 const GIB_KIB: u64 = 1 << 20;
@@ -969,7 +969,7 @@ fn io_job_at_home_is_not_moved_for_load() {
         guest: false,
     };
     // 3000 reads per CPU-second: an I/O job stays; the CPU job beside it moves.
-    assert!(oxmosix_host_tests::balance::decide::io_job(
+    assert!(oxmosix_host_tests::decide::io_job(
         &job(7, 3000),
         &p
     ));

@@ -37,31 +37,7 @@
 
 #include "kselftest_harness.h"
 #include "oxmosix_test.h"
-
-/* Mirror of src/uapi.rs (ABI 1). */
-struct mosix_migrate {
-	int32_t pid;
-	int32_t node;		/* 0: home */
-	uint32_t reason;	/* out: cantmove code */
-	uint32_t pad;
-};
-struct mosix_procinfo {
-	int32_t pid;
-	uint32_t state, home, where, nmigs, lock, cantmove;
-	int32_t home_pid;
-	char comm[16];
-};
-#define MOSIX_IOC_MIGRATE _IOWR(0xBC, 6, struct mosix_migrate)
-#define MOSIX_IOC_PROCINFO _IOWR(0xBC, 7, struct mosix_procinfo)
-_Static_assert(MOSIX_IOC_MIGRATE == 0xc010bc06, "MIGRATE request number");
-_Static_assert(MOSIX_IOC_PROCINFO == 0xc030bc07, "PROCINFO request number");
-#define MIGRATE_HOME 0
-#define PS_HOME 0
-#define PS_DEPUTY 1
-#define PS_GUEST 2
-#define CM_THREADS 2
-#define CM_SHARED_WRITABLE 3
-#define CM_TARGET_BLOCKED 20
+#include "oxmosix_uapi.h"
 
 #define LEAK_ROUNDS 500
 #define LEAK_BUDGET 420.0	/* seconds for all round trips */

@@ -21,17 +21,11 @@
 
 #include "kselftest_harness.h"
 #include "oxmosix_test.h"
+#include "oxmosix_uapi.h"
 
 #define MODULE_PATH "/lib/modules/oxmosix.ko"
 #define MOSCTL "/opt/oxmosix/bin/mosctl"
 
-/* Mirror of src/uapi.rs: struct VersionInfo and _IOR(0xBC, 0, VersionInfo). */
-struct mosix_version {
-	uint32_t abi, major, minor, patch;
-	char release[48];
-};
-#define MOSIX_IOC_VERSION _IOR(0xBC, 0, struct mosix_version)
-#define MOSIX_ABI_VERSION 1
 
 static int module_loaded(void)
 {

@@ -16,16 +16,7 @@ pub mod map;
 mod tests {
     extern crate std;
     use super::*;
-
-    /// `encode` must produce exactly the memory image of the `#[repr(C)]` struct the kernel copies.
-    #[test]
-    fn version_encode_is_repr_c_image() {
-        let v = VersionInfo::current();
-        // SAFETY: VersionInfo is repr(C), Copy, without padding (64 = 4 * 4 + 48).
-        let raw: [u8; VERSION_INFO_SIZE] = unsafe { core::mem::transmute(v) };
-        assert_eq!(raw, v.encode());
-        assert_eq!(VersionInfo::decode(&v.encode()), v);
-    }
+    use std::format;
 
     #[test]
     fn version_text() {
@@ -52,155 +43,177 @@ mod tests {
         assert_eq!(MOSIX_IOC_LOCK, 0x4008_bc08);
     }
 
-    fn image<T: Copy, const N: usize>(v: &T) -> [u8; N] {
-        assert_eq!(core::mem::size_of::<T>(), N);
-        // SAFETY: T is a repr(C) struct without padding bytes of exactly N bytes.
-        unsafe { core::mem::transmute_copy(v) }
+    /// Size of the field `_field` projects to.
+    fn field_size<T, F>(_field: fn(&T) -> &F) -> usize {
+        core::mem::size_of::<F>()
     }
 
-    #[test]
-    fn encodings_are_repr_c_images() {
-        let mut m = MapInfo::empty();
-        m.count = 2;
-        m.self_id = 3;
-        m.port = 4660;
-        m.generation = 9;
-        m.ranges[0] = MapRange {
-            id: 1,
-            ip: 0x0a4d_0001,
-            count: 3,
+    /// One value both sides must agree on: its name, the C expression that computes it and the
+    /// Rust value.
+    type Fact = (std::string::String, std::string::String, i64);
+
+    /// The size of C structure `$c` and the offset and size of each field, against the Rust
+    /// structure `$t` (C field names equal the Rust ones, `where_` excepted).
+    macro_rules! layout {
+        ($facts:ident, $c:literal, $t:ty; $($f:ident = $cf:literal),+) => {
+            $facts.push((
+                format!("sizeof {}", $c),
+                format!("sizeof(struct {})", $c),
+                core::mem::size_of::<$t>() as i64,
+            ));
+            $(
+                $facts.push((
+                    format!("{}.{} offset", $c, $cf),
+                    format!("offsetof(struct {}, {})", $c, $cf),
+                    core::mem::offset_of!($t, $f) as i64,
+                ));
+                $facts.push((
+                    format!("{}.{} size", $c, $cf),
+                    format!("sizeof(((struct {} *)0)->{})", $c, $cf),
+                    field_size(|x: &$t| &x.$f) as i64,
+                ));
+            )+
         };
-        m.ranges[63] = MapRange {
-            id: 7,
-            ip: 8,
-            count: 9,
-        };
-        let mut b = [0u8; MAP_INFO_SIZE];
-        m.encode(&mut b);
-        assert_eq!(b, image::<_, MAP_INFO_SIZE>(&m));
-        assert_eq!(MapInfo::decode(&b), m);
-        let n = NodeInfo {
-            id: 1,
-            status: 2,
-            load: 3,
-            speed: 4,
-            cpus: 5,
-            util: 6,
-            age_ms: 7,
-            pad: 0,
-            tmem_kib: 8,
-            fmem_kib: 9,
-            amem_kib: 10,
-        };
-        let mut b = [0u8; NODE_INFO_SIZE];
-        n.encode(&mut b);
-        assert_eq!(b, image::<_, NODE_INFO_SIZE>(&n));
-        assert_eq!(NodeInfo::decode(&b), n);
-        let p = Param {
-            key: 5,
-            pad: 0,
-            value: 1 << 40,
-        };
-        let mut b = [0u8; PARAM_SIZE];
-        p.encode(&mut b);
-        assert_eq!(b, image::<_, PARAM_SIZE>(&p));
-        assert_eq!(Param::decode(&b), p);
     }
 
-    #[test]
-    fn process_encodings_are_repr_c_images() {
-        let m = MigrateReq {
-            pid: 4242,
-            node: MIGRATE_HOME,
-            reason: cantmove::TARGET_BLOCKED,
-            pad: 0,
+    /// Constants: the C macro named `$c` against the Rust value.
+    macro_rules! constants {
+        ($facts:ident; $($c:literal = $v:expr),+ $(,)?) => {
+            $( $facts.push(($c.to_string(), format!("(long long)({})", $c), $v as i64)); )+
         };
-        let mut b = [0u8; MIGRATE_REQ_SIZE];
-        m.encode(&mut b);
-        assert_eq!(b, image::<_, MIGRATE_REQ_SIZE>(&m));
-        assert_eq!(MigrateReq::decode(&b), m);
-        // Negative pids and node ids survive the u32 cursor (the kernel must reject them).
-        let m = MigrateReq {
-            pid: -1,
-            node: -7,
-            reason: 0,
-            pad: 0,
-        };
-        m.encode(&mut b);
-        assert_eq!(b, image::<_, MIGRATE_REQ_SIZE>(&m));
-        assert_eq!(MigrateReq::decode(&b), m);
-
-        let mut comm = [0u8; COMM_LEN];
-        comm[..7].copy_from_slice(b"migrant");
-        let p = ProcInfo {
-            pid: 77,
-            state: pstate::DEPUTY,
-            home: 1,
-            where_: 2,
-            nmigs: 3,
-            lock: 1,
-            cantmove: cantmove::LOCKED,
-            home_pid: 77,
-            comm,
-        };
-        let mut b = [0u8; PROC_INFO_SIZE];
-        p.encode(&mut b);
-        assert_eq!(b, image::<_, PROC_INFO_SIZE>(&p));
-        assert_eq!(ProcInfo::decode(&b), p);
-        assert_eq!(p.comm_str(), Some("migrant"));
-        // A full-length name has no NUL.
-        let full = ProcInfo {
-            comm: *b"0123456789abcdef",
-            home_pid: -2,
-            ..p
-        };
-        full.encode(&mut b);
-        assert_eq!(b, image::<_, PROC_INFO_SIZE>(&full));
-        assert_eq!(ProcInfo::decode(&b), full);
-        assert_eq!(full.comm_str(), Some("0123456789abcdef"));
-
-        let l = ProcLock { pid: 123, lock: 1 };
-        let mut b = [0u8; PROC_LOCK_SIZE];
-        l.encode(&mut b);
-        assert_eq!(b, image::<_, PROC_LOCK_SIZE>(&l));
-        assert_eq!(ProcLock::decode(&b), l);
     }
 
-    /// Field offsets documented in `Documentation/ioctl.md`.
+    /// Every size, offset, request number and constant of the selftests' C header
+    /// (`tests/selftests/oxmosix/oxmosix_uapi.h`) equals the definition in `src/uapi.rs`: the
+    /// header is compiled with the host C compiler into a program that prints them.
     #[test]
-    fn process_field_offsets() {
-        let mut b = [0u8; MIGRATE_REQ_SIZE];
-        MigrateReq {
-            pid: 0x0102_0304,
-            node: 5,
-            reason: 6,
-            pad: 0,
+    fn c_header_matches() {
+        let mut facts: std::vec::Vec<Fact> = std::vec::Vec::new();
+        layout!(facts, "mosix_version", VersionInfo; abi = "abi", major = "major",
+            minor = "minor", patch = "patch", release = "release");
+        layout!(facts, "mosix_map_range", MapRange; id = "id", ip = "ip", count = "count");
+        layout!(facts, "mosix_map", MapInfo; count = "count", self_id = "self_id", port = "port",
+            pad = "pad", generation = "generation", ranges = "ranges");
+        layout!(facts, "mosix_nodeinfo", NodeInfo; id = "id", status = "status", load = "load",
+            speed = "speed", cpus = "cpus", util = "util", age_ms = "age_ms", pad = "pad",
+            tmem_kib = "tmem_kib", fmem_kib = "fmem_kib", amem_kib = "amem_kib");
+        layout!(facts, "mosix_param", Param; key = "key", pad = "pad", value = "value");
+        layout!(facts, "mosix_migrate", MigrateReq; pid = "pid", node = "node",
+            reason = "reason", pad = "pad");
+        layout!(facts, "mosix_procinfo", ProcInfo; pid = "pid", state = "state", home = "home",
+            where_ = "where", nmigs = "nmigs", lock = "lock", cantmove = "cantmove",
+            home_pid = "home_pid", comm = "comm");
+        layout!(facts, "mosix_lock", ProcLock; pid = "pid", lock = "lock");
+        layout!(facts, "mosix_bench", BenchReq; node = "node", mode = "mode", bytes = "bytes",
+            count = "count", reply = "reply", ns = "ns");
+        constants!(facts;
+            "MOSIX_ABI_VERSION" = MOSIX_ABI_VERSION,
+            "MOSIX_IOC_MAGIC" = MOSIX_IOC_MAGIC,
+            "MOSIX_MAP_MAX_RANGES" = MAP_MAX_RANGES,
+            "MOSIX_IOC_VERSION" = MOSIX_IOC_VERSION,
+            "MOSIX_IOC_SETMAP" = MOSIX_IOC_SETMAP,
+            "MOSIX_IOC_GETMAP" = MOSIX_IOC_GETMAP,
+            "MOSIX_IOC_NODEINFO" = MOSIX_IOC_NODEINFO,
+            "MOSIX_IOC_SETPARAM" = MOSIX_IOC_SETPARAM,
+            "MOSIX_IOC_GETPARAM" = MOSIX_IOC_GETPARAM,
+            "MOSIX_IOC_MIGRATE" = MOSIX_IOC_MIGRATE,
+            "MOSIX_IOC_PROCINFO" = MOSIX_IOC_PROCINFO,
+            "MOSIX_IOC_LOCK" = MOSIX_IOC_LOCK,
+            "MOSIX_IOC_BENCH" = MOSIX_IOC_BENCH,
+            "MIGRATE_HOME" = MIGRATE_HOME,
+            "MIGRATE_BALANCE" = MIGRATE_BALANCE,
+            "MOSIX_NODE_UP" = node_status::UP,
+            "MOSIX_NODE_KNOWN" = node_status::KNOWN,
+            "MOSIX_NODE_SELF" = node_status::SELF,
+            "MOSIX_NODE_CONNECTED" = node_status::CONNECTED,
+            "PS_HOME" = pstate::HOME,
+            "PS_DEPUTY" = pstate::DEPUTY,
+            "PS_GUEST" = pstate::GUEST,
+            "PS_MIGRATING" = pstate::MIGRATING,
+            "CM_NONE" = cantmove::NONE,
+            "CM_KTHREAD" = cantmove::KTHREAD,
+            "CM_THREADS" = cantmove::THREADS,
+            "CM_SHARED_WRITABLE" = cantmove::SHARED_WRITABLE,
+            "CM_DEVICE" = cantmove::DEVICE,
+            "CM_PTRACED" = cantmove::PTRACED,
+            "CM_REALTIME" = cantmove::REALTIME,
+            "CM_LOCKED" = cantmove::LOCKED,
+            "CM_MIGRATING" = cantmove::MIGRATING,
+            "CM_EXITING" = cantmove::EXITING,
+            "CM_LAYOUT" = cantmove::LAYOUT,
+            "CM_TARGET_BLOCKED" = cantmove::TARGET_BLOCKED,
+            "CM_TARGET_NOMEM" = cantmove::TARGET_NOMEM,
+            "CM_TARGET_SHELL" = cantmove::TARGET_SHELL,
+            "CM_TARGET_FAILED" = cantmove::TARGET_FAILED,
+            "CM_TARGET_DOWN" = cantmove::TARGET_DOWN,
+            "CM_TRANSFER" = cantmove::TRANSFER,
+        );
+
+        let header = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../tests/selftests/oxmosix/oxmosix_uapi.h"
+        );
+        let mut prog = format!(
+            "#include <stddef.h>\n#include <stdio.h>\n#include \"{header}\"\nint main(void)\n{{\n"
+        );
+        for (name, expr, _) in &facts {
+            prog += &format!("\tprintf(\"%s=%lld\\n\", \"{name}\", (long long)({expr}));\n");
         }
-        .encode(&mut b);
-        assert_eq!(&b[0..4], &0x0102_0304u32.to_ne_bytes());
-        assert_eq!(&b[4..8], &5u32.to_ne_bytes());
-        assert_eq!(&b[8..12], &6u32.to_ne_bytes());
-        let p = ProcInfo {
-            pid: 1,
-            state: 2,
-            home: 3,
-            where_: 4,
-            nmigs: 5,
-            lock: 6,
-            cantmove: 7,
-            home_pid: 8,
-            comm: [9; COMM_LEN],
-        };
-        let mut b = [0u8; PROC_INFO_SIZE];
-        p.encode(&mut b);
-        for (i, want) in (1u32..=8).enumerate() {
-            assert_eq!(&b[i * 4..i * 4 + 4], &want.to_ne_bytes());
-        }
-        assert!(b[32..].iter().all(|&c| c == 9));
-        let mut b = [0u8; PROC_LOCK_SIZE];
-        ProcLock { pid: 10, lock: 1 }.encode(&mut b);
-        assert_eq!(&b[0..4], &10u32.to_ne_bytes());
-        assert_eq!(&b[4..8], &1u32.to_ne_bytes());
+        prog += "\treturn 0;\n}\n";
+        let dir = std::env::temp_dir().join(format!("oxmosix-uapi-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (src, exe) = (dir.join("layout.c"), dir.join("layout"));
+        std::fs::write(&src, prog).unwrap();
+        let cc = std::process::Command::new("cc")
+            .args(["-std=gnu11", "-Wall", "-Werror", "-o"])
+            .arg(&exe)
+            .arg(&src)
+            .output()
+            .expect("the host C compiler `cc` runs");
+        assert!(
+            cc.status.success(),
+            "oxmosix_uapi.h does not compile: {}",
+            std::string::String::from_utf8_lossy(&cc.stderr)
+        );
+        let run = std::process::Command::new(&exe).output().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(run.status.success());
+        let text = std::string::String::from_utf8(run.stdout).unwrap();
+        let c: std::vec::Vec<(&str, i64)> = text
+            .lines()
+            .map(|l| {
+                let (k, v) = l.split_once('=').unwrap();
+                (k, v.parse().unwrap())
+            })
+            .collect();
+        assert_eq!(c.len(), facts.len());
+        let wrong: std::vec::Vec<std::string::String> = facts
+            .iter()
+            .zip(&c)
+            .filter(|((_, _, want), (_, got))| want != got)
+            .map(|((name, _, want), (_, got))| format!("{name}: Rust {want}, C {got}"))
+            .collect();
+        assert!(wrong.is_empty(), "C header differs: {wrong:?}");
+    }
+
+    /// Field offsets documented in `Documentation/ioctl.md` and the tables of `src/uapi.rs`.
+    #[test]
+    fn documented_offsets() {
+        use core::mem::offset_of;
+        assert_eq!(offset_of!(VersionInfo, release), 16);
+        assert_eq!(offset_of!(MapInfo, port), 8);
+        assert_eq!(offset_of!(MapInfo, generation), 12);
+        assert_eq!(offset_of!(MapInfo, ranges), 16);
+        assert_eq!(offset_of!(NodeInfo, age_ms), 24);
+        assert_eq!(offset_of!(NodeInfo, tmem_kib), 32);
+        assert_eq!(offset_of!(NodeInfo, amem_kib), 48);
+        assert_eq!(offset_of!(Param, value), 8);
+        assert_eq!(offset_of!(MigrateReq, reason), 8);
+        assert_eq!(offset_of!(ProcInfo, home_pid), 28);
+        assert_eq!(offset_of!(ProcInfo, comm), 32);
+        assert_eq!(offset_of!(ProcLock, lock), 4);
+        assert_eq!(offset_of!(BenchReq, count), 16);
+        assert_eq!(offset_of!(BenchReq, ns), 24);
     }
 
     #[test]

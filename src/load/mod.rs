@@ -1,4 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+//! Load: a node's own load from sampled runnable-task counts (this file) and the load vector,
+//! what a node knows of every node's load, merged from gossip ([`vector`]). Pure Rust, no kernel
+//! types, no allocation; tested on the host (`tests/host`).
+//!
 //! A node's own load.
 //!
 //! Every decay interval the module samples the number of runnable tasks `r` (its own sampling
@@ -19,6 +23,11 @@
 //! `raw * 100 / SCALE * REFERENCE_SPEED / (cpus * speed)`, so 100 means "one task's worth of work
 //! per reference-speed CPU": a node with twice the speed or twice the CPUs shows half the load for
 //! the same runnable tasks.
+
+// Shared with the host tests: some items are used only on one side.
+#![allow(dead_code, unreachable_pub)]
+
+pub mod vector;
 
 /// Fixed-point scale of the averages: 1000 = one runnable task.
 pub const SCALE: u64 = 1000;

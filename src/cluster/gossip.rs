@@ -1,0 +1,102 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The gossip thread (`oxmosix-gossip`): load sampling, push-pull rounds, node timeouts.
+
+use core::sync::atomic::Ordering;
+
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+use super::{peer, Cluster, State};
+use crate::kapi::{kthread, sys};
+use crate::load;
+use crate::load::vector::{self, Slot};
+use crate::proto::{self, flags, LoadEntry};
+
+/// Default number of other nodes' entries sent with each gossip message (K).
+pub(crate) const GOSSIP_K: usize = 16;
+
+/// Body of `oxmosix-gossip`.
+pub(super) fn gossip_loop(cl: &Arc<Cluster>) {
+    let mut next_gossip = 0u64;
+    while !kthread::should_stop() {
+        let now = sys::monotonic_ms();
+        let p = cl.with_state(|s| {
+            // The sampling thread itself is running: do not count it.
+            let runnable = sys::nr_running().saturating_sub(1);
+            let (fd, sd) = (s.params.fast_decay, s.params.slow_decay);
+            s.avg.sample(runnable, fd, sd);
+            s.util_acc += u64::from(load::busy_share(runnable, sys::online_cpus()));
+            s.util_samples += 1;
+            s.params
+        });
+        cl.for_each_feature(|f| f.on_sample_tick(now));
+        if now >= next_gossip || cl.kick.swap(false, Ordering::Relaxed) {
+            next_gossip = now + u64::from(p.gossip_interval_ms);
+            gossip_round(cl, now);
+            peer::maintain(cl, now);
+            cl.for_each_feature(|f| f.on_gossip_tick(now, u64::from(p.timeout_ms)));
+        }
+        let wait = p
+            .decay_interval_ms
+            .min((next_gossip.saturating_sub(now)) as u32)
+            .max(1);
+        kthread::sleep_ms(wait);
+    }
+}
+
+/// This node's own load-vector entry, computed now.
+fn own_entry(s: &mut State) -> LoadEntry {
+    let cpus = sys::online_cpus();
+    if let Some(u) = s.util_acc.checked_div(s.util_samples) {
+        s.util = u as u16;
+        s.util_acc = 0;
+        s.util_samples = 0;
+    }
+    let (tmem, fmem, amem) = sys::meminfo_kib();
+    LoadEntry {
+        node: s.self_id,
+        flags: s.params.flags,
+        stamp: sys::realtime_ms(),
+        age_ms: 0,
+        load: load::normalized(s.avg.raw(), cpus, s.params.speed),
+        speed: s.params.speed,
+        cpus: cpus.min(u32::from(proto::MAX_CPUS)) as u16,
+        util: s.util,
+        tmem_kib: tmem,
+        fmem_kib: fmem.min(tmem),
+        amem_kib: amem.min(tmem),
+    }
+}
+
+/// One gossip round: refresh the own entry, expire silent nodes, push to one random peer.
+fn gossip_round(cl: &Arc<Cluster>, now: u64) {
+    let mut entries = [LoadEntry::default(); GOSSIP_K + 1];
+    let target = cl.with_state(|s| {
+        if s.self_id == 0 {
+            return None;
+        }
+        let e = own_entry(s);
+        vector::set_own(&mut s.slots, &e, now);
+        let timeout = u64::from(s.params.timeout_ms);
+        vector::expire(&mut s.slots, s.self_id, now, timeout, |n| {
+            pr_info!("node {} down (no news for {} ms)\n", n, timeout)
+        });
+        if s.params.flags & flags::QUIET != 0 {
+            return None;
+        }
+        let live = |slot: &Slot| {
+            s.peers
+                .iter()
+                .any(|p| p.id == slot.entry.node && p.conn.as_ref().is_some_and(|c| c.alive()))
+        };
+        let peer = vector::pick_peer(&s.slots, s.self_id, sys::random_u32(), live)?;
+        let n = vector::freshest(&s.slots, s.self_id, peer, now, &mut entries);
+        let conn = s.peers.iter().find(|p| p.id == peer)?.conn.clone()?;
+        Some((conn, n))
+    });
+    if let Some((conn, n)) = target {
+        let _ = conn.send_load(cl, &entries[..n], false);
+        // And measure the round trip to it (for the balancer's cost of forwarded calls).
+        conn.ping(cl);
+    }
+}

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The deputy: the process's own task at home while it is away, serving its forwarded calls.
+
+use kernel::prelude::*;
+use kernel::sync::Arc;
+use kernel::uaccess::UserSlice;
+
+use super::Migration;
+use crate::kapi::migration::SyscallRegs;
+use crate::kapi::task::TaskRef;
+use crate::kapi::{sys, uctx};
+use crate::proto::mig as wire;
+use crate::proto::MsgType;
+use crate::syscalls::{self, Arg, Class};
+
+use super::image::install;
+use super::neg;
+use super::out::migrate_out;
+use super::record::Role;
+use super::record::{Item, Proc};
+use super::signo;
+use super::{send_ctl, SIGKILL};
+use crate::counters;
+use crate::kapi::errno;
+
+/// System-call number the deputy stub uses to report a result and ask for the next call.
+pub(crate) const DEPUTY_CALL: u64 = 0x4f58;
+
+/// System-call number of the deputy's signal handler: a signal arrived for the process.
+pub(crate) const DEPUTY_SIGNAL: u64 = 0x4f59;
+
+/// The deputy stub. At 0: `mov rdi, rax; mov eax, DEPUTY_CALL; syscall; jmp 0` (the loop).
+/// At [`STUB_HANDLER`]: the signal handler, `mov eax, DEPUTY_SIGNAL; syscall; ret` (the signal
+/// number is in rdi). At [`STUB_RESTORER`]: `mov eax, 15 (rt_sigreturn); syscall`.
+pub(super) const STUB: [u8; 32] = [
+    0x48, 0x89, 0xc7, 0xb8, 0x58, 0x4f, 0x00, 0x00, 0x0f, 0x05, 0xeb, 0xf4, 0x90, 0x90, 0x90, 0x90,
+    0xb8, 0x59, 0x4f, 0x00, 0x00, 0x0f, 0x05, 0xc3, 0xb8, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05, 0x90,
+];
+pub(super) const STUB_HANDLER: u64 = 16;
+pub(super) const STUB_RESTORER: u64 = 24;
+/// Size of the deputy's scratch memory for marshalled buffers.
+pub(super) const SCRATCH: u64 = 256 * 1024;
+
+/// The output buffers of a call the deputy is running: (scratch offset, capacity, fixed size).
+pub(super) struct InFlight {
+    /// Scratch offset and capacity of each buffer of `plan`, in order.
+    pub(super) outs: [(u64, u64, bool); 6],
+    pub(super) nouts: usize,
+    pub(super) plan: syscalls::Plan,
+    /// When the deputy took the request ([`sys::monotonic_us`]).
+    pub(super) taken_us: u64,
+}
+
+/// The deputy runs a forwarded call: copies its inputs into scratch memory, points the
+/// arguments there and records where the outputs will be. Errors (a negative errno answered to
+/// the remote): a call that is not forwarded, or buffers that disagree with the plan.
+pub(super) fn prepare_call(
+    scratch: u64,
+    nr: u64,
+    args: &mut [u64; 6],
+    data: &[u8],
+) -> core::result::Result<InFlight, i64> {
+    let f = match syscalls::classify(nr, args) {
+        Class::Forward(f) if !f.oneway || f.args == [Arg::Val; 6] => f,
+        // readv/writev arrive as read/write; anything else is not the deputy's to run.
+        _ => return Err(neg(errno::enosys())),
+    };
+    let plan = syscalls::plan(&f, args)?;
+    if plan.ncaps != 0 {
+        return Err(neg(EINVAL)); // the remote caps lengths before forwarding
+    }
+    let mut fl = InFlight {
+        outs: [(0, 0, false); 6],
+        nouts: 0,
+        plan,
+        taken_us: 0,
+    };
+    let mut off = 0u64; // into scratch
+    let mut at = 0usize; // into data
+    for b in &plan.bufs[..plan.n] {
+        let in_len = if b.str {
+            let e = data[at..].iter().position(|&c| c == 0).ok_or(neg(EFAULT))?;
+            e as u64 + 1
+        } else {
+            u64::from(b.in_len)
+        };
+        let size = in_len.max(u64::from(b.out_cap));
+        if off + size > SCRATCH {
+            return Err(neg(EFAULT));
+        }
+        if in_len > 0 {
+            let end = at + in_len as usize;
+            if end > data.len() {
+                return Err(neg(EFAULT));
+            }
+            UserSlice::new((scratch + off) as usize, in_len as usize)
+                .writer()
+                .write_slice(&data[at..end])
+                .map_err(|_| neg(EFAULT))?;
+            at = end;
+        }
+        fl.outs[fl.nouts] = (off, u64::from(b.out_cap), false);
+        fl.nouts += 1;
+        args[b.arg as usize] = scratch + off;
+        off += (size + 15) & !15;
+    }
+    if at != data.len() {
+        return Err(neg(EFAULT));
+    }
+    Ok(fl)
+}
+
+pub(super) fn send_reply(mig: &Migration, p: &Proc, result: i64, out: &[u8]) {
+    let mut hdr = [0u8; wire::SYSREPLY_HDR_LEN];
+    wire::SysReply::encode_header(p.token, result, &mut hdr);
+    let where_ = p.inner.lock().where_;
+    let _ = mig.net.send_to(where_, MsgType::SysReply, &[&hdr, out]);
+}
+
+/// The deputy's system-call entry: report the result of the call it just ran, then wait for
+/// the next forwarded call, the process coming home, or its end.
+pub(super) fn deputy_enter(mig: &Arc<Migration>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool {
+    if regs.nr() == DEPUTY_SIGNAL {
+        on_signal(mig, p, regs.args()[0]);
+        regs.set_result(0);
+        return true;
+    }
+    if regs.nr() != DEPUTY_CALL {
+        // The restart of an interrupted forwarded call: let it run again.
+        return false;
+    }
+    let Some((fl, scratch)) = p
+        .inner
+        .lock()
+        .deputy()
+        .map(|d| (d.in_flight.take(), d.scratch))
+    else {
+        return false;
+    };
+    if let Some(fl) = fl {
+        reply_result(mig, p, &fl, scratch, regs.args()[0] as i64);
+    }
+    loop {
+        let item = match p.pop(0, true) {
+            Ok(it) => it,
+            Err(e) if e == ESRCH => {
+                // Killed at home: end the remote too.
+                let where_ = p.inner.lock().where_;
+                let _ = send_ctl(mig, where_, p.token, wire::ctl::KILL, SIGKILL as u32);
+                regs.set_result(0);
+                return true;
+            }
+            Err(_) => {
+                // A stop or another signal: let the kernel handle it; the stub comes back.
+                regs.set_result(0);
+                return true;
+            }
+        };
+        match item {
+            Item::Syscall { nr, args, data } => {
+                counters::bump(&mig.stats.served);
+                let taken_us = sys::monotonic_us();
+                let mut a = args;
+                match prepare_call(scratch, u64::from(nr), &mut a, &data) {
+                    Ok(mut fl) => {
+                        fl.taken_us = taken_us;
+                        if let Some(d) = p.inner.lock().deputy() {
+                            d.in_flight = Some(fl);
+                        }
+                        regs.set_call(u64::from(nr), &a);
+                        return false;
+                    }
+                    Err(e) => send_reply(mig, p, e, &[]),
+                }
+            }
+            Item::State(buf) => {
+                come_home(mig, p, &buf);
+                regs.set_result(0);
+                return true;
+            }
+            Item::Ctl(c) if c.op == wire::ctl::GONE => {
+                end_as_remote(p, c.arg);
+                regs.set_result(0);
+                return true;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The stub's handler ran: signal `sig` arrived for the process at home. The remote delivers
+/// it with the process's own handlers, mask and flags; a terminal stop signal at its default
+/// action stops the deputy here instead, as the kernel decides at home (`relay_stops` then
+/// stops the guest), and SIGCONT re-arms the stub's handler for those.
+fn on_signal(mig: &Migration, p: &Proc, sig: u64) {
+    let (where_, dfl_stops, stub) = {
+        let mut i = p.inner.lock();
+        let where_ = i.where_;
+        match i.deputy() {
+            Some(d) => (where_, d.dfl_stops, d.stub),
+            None => return,
+        }
+    };
+    if !(1..=signo::NSIG as u64).contains(&sig) {
+        return;
+    }
+    let sig = sig as i32;
+    if signo::TERMINAL_STOPS.contains(&sig) && dfl_stops & signo::bit(sig) != 0 {
+        uctx::set_default_action(sig as u32);
+        let _ = TaskRef::current().send_signal(sig);
+        return;
+    }
+    if sig == signo::SIGCONT {
+        for sg in signo::TERMINAL_STOPS {
+            if dfl_stops & signo::bit(sg) != 0 {
+                uctx::set_catch_action(sg as u32, stub + STUB_HANDLER, stub + STUB_RESTORER);
+            }
+        }
+    }
+    let _order = p.signal_order.lock();
+    let _ = send_ctl(mig, where_, p.token, wire::ctl::SIGNAL, sig as u32);
+    counters::bump(&mig.stats.signals);
+}
+
+/// Answers the forwarded call `fl` with its `result` and the output buffers it filled in
+/// scratch memory.
+fn reply_result(mig: &Migration, p: &Proc, fl: &InFlight, scratch: u64, result: i64) {
+    let mut out = KVec::new();
+    if result >= 0 {
+        for (k, &(off, _, _)) in fl.outs[..fl.nouts].iter().enumerate() {
+            let n = fl.plan.bufs[k].back(result) as usize;
+            if n == 0 {
+                continue;
+            }
+            let at = out.len();
+            if out.extend_with(n, 0u8, GFP_KERNEL).is_err()
+                || UserSlice::new((scratch + off) as usize, n)
+                    .reader()
+                    .read_slice(&mut out[at..])
+                    .is_err()
+            {
+                out = KVec::new();
+                break;
+            }
+        }
+    }
+    send_reply(mig, p, result, &out);
+    counters::add(&mig.stats.serve_us, sys::monotonic_us() - fl.taken_us);
+}
+
+/// The process's image arrived (its State in `state`): install it into this task, answer the
+/// remote, and run at home again, or go on to the next node asked for.
+fn come_home(mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) {
+    let status = install(mig, p, state, true).err().unwrap_or(0);
+    let where_ = p.inner.lock().where_;
+    let a = wire::Answer {
+        token: p.token,
+        status,
+        pid: p.home_pid as u32,
+    };
+    let _ = mig.net.send_to(where_, MsgType::MigAnswer, &[&a.encode()]);
+    if status != 0 {
+        pr_err!(
+            "migration: process {} could not come home; ending it\n",
+            p.home_pid
+        );
+        let _ = TaskRef::current().send_signal(SIGKILL);
+        return;
+    }
+    counters::bump(&mig.stats.home);
+    TaskRef::current().set_migrated(false);
+    let next = {
+        let mut i = p.inner.lock();
+        i.role = Role::Home;
+        i.where_ = mig.net.self_id();
+        i.nmigs += 1;
+        i.epoch += 1;
+        core::mem::take(&mut i.next)
+    };
+    p.cv.notify_all();
+    if next != 0 {
+        let mut req = 0;
+        p.set_state(|i| {
+            i.role = Role::Leaving;
+            i.cancelled = false;
+            i.started = false;
+            i.req += 1;
+            req = i.req;
+        });
+        let (mig2, p2) = (mig.clone(), p.clone());
+        let _ = TaskRef::current().add_work(move || migrate_out(&mig2, &p2, next, req));
+    }
+}
+
+/// The process ended on the remote node with wait status `status`: end the same way here, so
+/// that the parent's `wait()` sees the signal that ended it.
+fn end_as_remote(p: &Proc, status: u32) {
+    p.set_state(|i| i.finished = true);
+    let sig = match (status & 0x7f) as i32 {
+        0 => SIGKILL,
+        // Signals whose default action stops or ignores cannot end the deputy.
+        s if signo::default_stops_or_ignores(s) => SIGKILL,
+        s => s,
+    };
+    uctx::set_default_action(sig as u32);
+    let _ = TaskRef::current().send_signal(sig);
+}

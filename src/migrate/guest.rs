@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The guest: a process running on a remote node, its system-call hook and its way home.
+
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+use super::Migration;
+use crate::kapi::migration::SyscallRegs;
+use crate::kapi::task::TaskRef;
+use crate::kapi::uctx;
+use crate::proto::mig as wire;
+use crate::proto::MsgType;
+use crate::syscalls::{self, Class};
+use crate::uapi::{cantmove, pstate};
+
+use super::forward::{forward, forward_msg, forward_vectored};
+use super::image::{drain, install, stream};
+use super::record::Guest;
+use super::record::Role;
+use super::record::{Item, Proc};
+use super::{send_ctl, INSTALL_MS, SIGKILL, STEP_MS};
+use crate::counters;
+
+/// Sends the calling guest home with its state (`rewound` registers when it goes home to run
+/// a system call there), then ends the guest's task here.
+pub(super) fn go_home(mig: &Arc<Migration>, p: &Arc<Proc>, rewound: Option<&[u64; uctx::NREGS]>) {
+    let me = TaskRef::current();
+    let r = (|| -> Result {
+        let vmas = uctx::vmas()?;
+        let vdso = uctx::vdso_addr();
+        drain(p);
+        stream(mig, p.home, p.token, &vmas, vdso, rewound)?;
+        match p.pop(INSTALL_MS, false)? {
+            Item::Answer(a) if a.status == 0 => Ok(()),
+            _ => Err(EIO),
+        }
+    })();
+    if let Err(e) = r {
+        pr_warn!(
+            "migration: guest {} of node {} could not go home ({:?}); ending it\n",
+            p.home_pid,
+            p.home,
+            e
+        );
+        let _ = send_ctl(mig, p.home, p.token, wire::ctl::GONE, SIGKILL as u32);
+    }
+    p.set_state(|i| i.finished = true);
+    mig.reg.remove(p);
+    let _ = me.send_signal(SIGKILL);
+}
+
+/// A guest's system-call entry: the first one installs the image; then each call runs here,
+/// is forwarded, or sends the process home.
+pub(super) fn guest_enter(mig: &Arc<Migration>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool {
+    let state = p.inner.lock().role.pstate();
+    if state == pstate::MIGRATING {
+        let r = match p.pop(STEP_MS, false) {
+            Ok(Item::State(buf)) => install(mig, p, &buf, false),
+            _ => Err(cantmove::TARGET_FAILED),
+        };
+        let status = r.err().unwrap_or(0);
+        let a = wire::Answer {
+            token: p.token,
+            status,
+            pid: uctx::pid() as u32,
+        };
+        let sent = mig.net.send_to(p.home, MsgType::MigAnswer, &[&a.encode()]);
+        let go = status == 0
+            && sent.is_ok()
+            && matches!(p.pop(STEP_MS, false), Ok(Item::Ctl(c)) if c.op == wire::ctl::GO);
+        if !go {
+            p.set_state(|i| i.finished = true);
+            mig.reg.remove(p);
+            let _ = TaskRef::current().send_signal(SIGKILL);
+            return true;
+        }
+        counters::bump(&mig.stats.guests);
+        let pending_home = {
+            let mut i = p.inner.lock();
+            let go_home = matches!(i.role, Role::Arriving { go_home: true });
+            i.role = Role::Guest(Guest::default());
+            i.nmigs += 1;
+            i.epoch += 1;
+            go_home
+        };
+        p.cv.notify_all();
+        if pending_home {
+            go_home(mig, p, None);
+        }
+        return true;
+    }
+    if p.inner.lock().finished {
+        return false;
+    }
+    let nr = regs.nr();
+    let args = regs.args();
+    match syscalls::classify(nr, &args) {
+        Class::Local => false,
+        Class::Forward(f) => {
+            if f.oneway {
+                let _ = forward(mig, p, nr, &args, &f);
+                p.set_state(|i| i.finished = true);
+                mig.reg.remove(p);
+                return false; // exit here too
+            }
+            let r = forward(mig, p, nr, &args, &f);
+            regs.set_result(r);
+            true
+        }
+        Class::Vectored(v) => {
+            let r = forward_vectored(mig, p, &args, &v);
+            regs.set_result(r);
+            true
+        }
+        Class::Msg(send) => {
+            if let Some(r) = forward_msg(mig, p, &args, send) {
+                regs.set_result(r);
+            } else {
+                call_at_home(mig, p, regs);
+            }
+            true
+        }
+        Class::Home => {
+            call_at_home(mig, p, regs);
+            true
+        }
+    }
+}
+
+/// The process goes home to make the system call it is in (the call is rewound: it runs again
+/// there).
+pub(super) fn call_at_home(mig: &Arc<Migration>, p: &Arc<Proc>, regs: &mut SyscallRegs) {
+    regs.rewind();
+    match uctx::regs() {
+        Ok(r) => go_home(mig, p, Some(&r)),
+        Err(_) => go_home(mig, p, None),
+    }
+}

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The hooks registered with the kernel (system-call entry and exit of marked tasks).
+
+use kernel::sync::Arc;
+
+use super::Migration;
+use crate::kapi::migration::{MigrationOps, SyscallRegs};
+use crate::kapi::task::TaskRef;
+use crate::proto::mig as wire;
+use crate::uapi::pstate;
+
+use super::deputy::deputy_enter;
+use super::guest::guest_enter;
+use super::{send_ctl, SIGKILL};
+
+/// The hooks registered with the kernel.
+pub(crate) struct Ops {
+    mig: Arc<Migration>,
+}
+
+impl Ops {
+    /// The hooks of `mig`.
+    pub(crate) fn new(mig: Arc<Migration>) -> Ops {
+        Ops { mig }
+    }
+}
+
+impl MigrationOps for Ops {
+    fn syscall_enter(&self, regs: &mut SyscallRegs) -> bool {
+        let me = TaskRef::current();
+        let Some(p) = self.mig.reg.by_task(&me) else {
+            // Not ours any more (a record dropped at unload): run normally from now on.
+            me.set_migrated(false);
+            return false;
+        };
+        if p.home == self.mig.net.self_id() {
+            deputy_enter(&self.mig, &p, regs)
+        } else {
+            guest_enter(&self.mig, &p, regs)
+        }
+    }
+
+    fn task_exit(&self, task: &TaskRef, code: i64) {
+        let Some(p) = self.mig.reg.by_task(task) else {
+            return;
+        };
+        let (state, finished, where_) = {
+            let i = p.inner.lock();
+            (i.role.pstate(), i.finished, i.where_)
+        };
+        if p.home == self.mig.net.self_id() {
+            if state == pstate::DEPUTY && !finished {
+                let _ = send_ctl(&self.mig, where_, p.token, wire::ctl::KILL, SIGKILL as u32);
+            }
+        } else if !finished {
+            let _ = send_ctl(&self.mig, p.home, p.token, wire::ctl::GONE, code as u32);
+        }
+        p.set_state(|i| {
+            i.finished = true;
+            i.task = None;
+        });
+        self.mig.reg.remove(&p);
+    }
+}

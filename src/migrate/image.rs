@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The process image: streaming it out of the calling task, installing it into the calling task.
+
+use kernel::prelude::*;
+use kernel::uaccess::UserSlice;
+
+use super::Migration;
+use crate::kapi::{sys, uctx};
+use crate::proto::mig::{self as wire, End, MsgPages, Vma, PAGE};
+use crate::proto::MsgType;
+use crate::uapi::cantmove;
+
+use super::record::{Item, Proc};
+use super::STEP_MS;
+use crate::counters;
+
+/// Whether `v` is the vDSO text or its vvar area.
+pub(super) fn is_vdso(v: &uctx::VmaDesc, vdso: u64) -> bool {
+    let vvar = vdso.wrapping_sub(uctx::vvar_size());
+    v.start >= vvar && v.start <= vdso && v.end > vvar
+}
+
+/// Discards anything left in the inbox (answers of an earlier, failed attempt).
+pub(super) fn drain(p: &Proc) {
+    let mut i = p.inner.lock();
+    while i.take_item().is_some() {}
+}
+
+/// Streams the calling task's state and memory to `node`: State, then for each memory area
+/// its Vma and the pages that hold data, then End. `rewound` replaces the registers (a guest
+/// going home to run a system call there).
+pub(super) fn stream(
+    mig: &Migration,
+    node: u32,
+    token: u64,
+    vmas: &[uctx::VmaDesc],
+    vdso: u64,
+    rewound: Option<&[u64; uctx::NREGS]>,
+) -> Result {
+    send_state(mig, node, token, rewound)?;
+    // Page buffer: header + up to MAX_PAGES_PER_FRAME pages.
+    let mut pb = KVVec::new();
+    pb.extend_with(
+        wire::PAGES_HDR_LEN + wire::MAX_PAGES_PER_FRAME * PAGE,
+        0u8,
+        GFP_KERNEL,
+    )?;
+    let (mut nv, mut np) = (0u32, 0u32);
+    for v in vmas.iter() {
+        if is_vdso(v, vdso) {
+            continue;
+        }
+        // VM_READ, VM_WRITE and VM_EXEC have the values of PROT_READ, PROT_WRITE, PROT_EXEC.
+        let prot = (v.flags & u64::from(wire::prot::ALL)) as u32;
+        let mut flags = 0;
+        if v.flags & uctx::vmf::GROWSDOWN != 0 {
+            flags |= wire::vma::GROWSDOWN;
+        }
+        if v.file {
+            flags |= wire::vma::FILE;
+        }
+        let vm = Vma {
+            token,
+            start: v.start,
+            end: v.end,
+            prot,
+            flags,
+        };
+        mig.net.send_to(node, MsgType::MigVma, &[&vm.encode()])?;
+        nv += 1;
+        if v.flags & uctx::vmf::READ == 0 {
+            continue; // PROT_NONE: no contents to read (guard areas)
+        }
+        np += send_pages(mig, node, token, v, &mut pb)?;
+    }
+    let end = End {
+        token,
+        vmas: nv,
+        pages: np,
+    };
+    mig.net.send_to(node, MsgType::MigEnd, &[&end.encode()])?;
+    counters::add(&mig.stats.pages_out, u64::from(np));
+    Ok(())
+}
+
+/// Sends the calling task's State (registers or `rewound`, memory layout, signal state,
+/// limits, clocks and XSAVE image) to `node`.
+fn send_state(
+    mig: &Migration,
+    node: u32,
+    token: u64,
+    rewound: Option<&[u64; uctx::NREGS]>,
+) -> Result {
+    let mut st = wire::State::new(token);
+    st.regs = match rewound {
+        Some(r) => *r,
+        None => uctx::regs()?,
+    };
+    st.mm = uctx::layout()?;
+    let s = uctx::signals();
+    st.blocked = s.blocked;
+    st.pending = s.pending;
+    st.ss_sp = s.ss.0;
+    st.ss_size = s.ss.1;
+    st.ss_flags = s.ss.2;
+    st.actions = s.actions;
+    st.rlim = uctx::rlimits();
+    let (mono, boot) = uctx::clocks();
+    st.clocks = [mono, boot];
+    let xsize = uctx::xstate_size();
+    let mut buf = KVVec::new();
+    buf.extend_with(wire::STATE_FIXED_LEN + xsize, 0u8, GFP_KERNEL)?;
+    let mut xs = KVVec::new();
+    xs.extend_with(xsize, 0u8, GFP_KERNEL)?;
+    uctx::save_xstate(&mut xs)?;
+    let n = st.encode(&xs, &mut buf).map_err(|_| EINVAL)?;
+    mig.net.send_to(node, MsgType::MigState, &[&buf[..n]])
+}
+
+/// Sends the pages of area `v` that hold data, in runs of at most `MAX_PAGES_PER_FRAME` pages,
+/// using `pb` as the frame buffer; returns how many pages it sent. Unreadable pages (beyond a
+/// file's end) and all-zero pages are not sent: the receiver's fresh anonymous memory reads
+/// as zero.
+fn send_pages(
+    mig: &Migration,
+    node: u32,
+    token: u64,
+    v: &uctx::VmaDesc,
+    pb: &mut [u8],
+) -> Result<u32> {
+    let mut np = 0u32;
+    let mut addr = v.start;
+    let mut run_start = 0u64;
+    let mut run = 0usize;
+    while addr < v.end {
+        let slot = wire::PAGES_HDR_LEN + run * PAGE;
+        let page = &mut pb[slot..slot + PAGE];
+        let ok = UserSlice::new(addr as usize, PAGE)
+            .reader()
+            .read_slice(page)
+            .is_ok();
+        let data = ok && page.iter().any(|&b| b != 0);
+        if data {
+            if run == 0 {
+                run_start = addr;
+            }
+            run += 1;
+        }
+        let last = addr + PAGE as u64 >= v.end;
+        if run > 0 && (!data || run == wire::MAX_PAGES_PER_FRAME || last) {
+            MsgPages::encode_header(token, run_start, run, pb);
+            let len = wire::PAGES_HDR_LEN + run * PAGE;
+            mig.net.send_to(node, MsgType::MigPages, &[&pb[..len]])?;
+            np += run as u32;
+            run = 0;
+        }
+        addr += PAGE as u64;
+    }
+    Ok(np)
+}
+
+/// Longest a process coming home is held so that its `CLOCK_MONOTONIC` does not go back, ms.
+/// Clocks of nodes that keep real time differ in rate by far less (a remote stay of an hour at
+/// 100 ppm is 360 ms); beyond it the process runs on and the step back is logged.
+pub(super) const CLOCK_HOLD_MAX_MS: u64 = 2000;
+
+/// Installs an image arriving in `p`'s inbox (State already taken: `state`) into the calling
+/// task. A guest's shell maps the vDSO where the process had it; a deputy keeps its own, which
+/// is already there. Returns the `cantmove` reason on failure (the task must then end).
+///
+/// Clocks: each node's `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` start at its own boot. A guest
+/// continues the values the State carries (plus the time since it arrived) in a time namespace
+/// of its own ([`uctx::continue_clocks`]), so the process never sees them jump; the lag it
+/// gathers (the State's one-way trip per move) is made up at home, where it is back on home's
+/// clocks: a forward step of a few ms. Should the process come home ahead of home's clock (a
+/// remote clock that ran fast), it is held until home's clock has caught up.
+pub(super) fn install(
+    mig: &Migration,
+    p: &Proc,
+    state: &[u8],
+    deputy: bool,
+) -> core::result::Result<(), u32> {
+    let arrived = uctx::clocks();
+    let (st, xs) = wire::State::decode(state).map_err(|_| cantmove::TARGET_FAILED)?;
+    let fail = |_e: Error| cantmove::TARGET_FAILED;
+    let vdso = uctx::vdso_addr();
+    for v in uctx::vmas().map_err(fail)?.iter() {
+        if deputy && is_vdso(v, vdso) {
+            continue;
+        }
+        uctx::unmap(v.start, v.end - v.start).map_err(fail)?;
+    }
+    if deputy {
+        if vdso != st.mm[wire::MM_VDSO] {
+            return Err(cantmove::LAYOUT);
+        }
+    } else {
+        uctx::map_vdso(st.mm[wire::MM_VVAR]).map_err(fail)?;
+        if uctx::vdso_addr() != st.mm[wire::MM_VDSO] {
+            return Err(cantmove::LAYOUT);
+        }
+    }
+    let (mut nv, mut np) = (0u32, 0u32);
+    let mut cur: Option<Vma> = None;
+    loop {
+        match p.pop(STEP_MS, false).map_err(fail)? {
+            Item::Vma(v) => {
+                let grows = v.flags & wire::vma::GROWSDOWN != 0;
+                uctx::map_anon(v.start, v.end - v.start, v.prot, grows).map_err(fail)?;
+                cur = Some(v);
+                nv += 1;
+            }
+            Item::Pages { addr, data } => {
+                let v = cur.ok_or(cantmove::TARGET_FAILED)?;
+                let len = data.len() as u64;
+                if addr < v.start || addr + len > v.end {
+                    return Err(cantmove::TARGET_FAILED);
+                }
+                if v.prot & wire::prot::WRITE != 0 {
+                    UserSlice::new(addr as usize, data.len())
+                        .writer()
+                        .write_slice(&data)
+                        .map_err(fail)?;
+                } else {
+                    uctx::poke(addr, &data).map_err(fail)?;
+                }
+                np += (len / PAGE as u64) as u32;
+            }
+            Item::End(e) => {
+                if e.vmas != nv || e.pages != np {
+                    return Err(cantmove::TARGET_FAILED);
+                }
+                break;
+            }
+            _ => return Err(cantmove::TARGET_FAILED),
+        }
+    }
+    counters::add(&mig.stats.pages_in, u64::from(np));
+    uctx::set_layout(&st.mm).map_err(fail)?;
+    uctx::set_rlimits(&st.rlim);
+    uctx::restore_xstate(xs).map_err(fail)?;
+    uctx::set_regs(&st.regs).map_err(fail)?;
+    uctx::flush_signals();
+    uctx::set_signals(&uctx::Signals {
+        blocked: st.blocked,
+        pending: st.pending,
+        ss: (st.ss_sp, st.ss_size, st.ss_flags),
+        actions: st.actions,
+    });
+    let comm = p.inner.lock().comm;
+    uctx::set_comm(&comm);
+    take_clocks(mig, p, st.clocks, arrived, deputy)
+}
+
+/// The clock part of [`install`]: `clocks` are the process's (monotonic, boottime) from its
+/// State, `arrived` this task's clocks when the State arrived. A guest continues them in a time
+/// namespace of its own; a deputy is held while the process's clock is ahead of home's.
+pub(super) fn take_clocks(
+    mig: &Migration,
+    p: &Proc,
+    clocks: [u64; 2],
+    arrived: (u64, u64),
+    deputy: bool,
+) -> core::result::Result<(), u32> {
+    let now = uctx::clocks();
+    let mono = clocks[0].saturating_add(now.0.saturating_sub(arrived.0));
+    let boot = clocks[1].saturating_add(now.1.saturating_sub(arrived.1));
+    if !deputy {
+        return uctx::continue_clocks(mono, boot).map_err(|e| {
+            pr_warn!(
+                "migration: pid {} of node {}: its clocks cannot continue here ({:?}); not installed\n",
+                p.home_pid,
+                p.home,
+                e
+            );
+            cantmove::TARGET_FAILED
+        });
+    }
+    if mono > now.0 {
+        let ahead_us = (mono - now.0) / 1000;
+        if ahead_us / 1000 <= CLOCK_HOLD_MAX_MS {
+            sys::msleep((ahead_us / 1000 + 1) as u32);
+            counters::bump(&mig.stats.clock_holds);
+            counters::add(&mig.stats.clock_hold_us, ahead_us);
+        } else {
+            pr_warn!(
+                "migration: pid {} came home with clocks {} ms ahead of home's; its CLOCK_MONOTONIC steps back\n",
+                p.home_pid,
+                ahead_us / 1000
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Process migration: freeze at home, stream the image, run it in a remote shell, serve its
+//! system calls from the deputy at home, and go home again.
+//!
+//! Roles of one process (`Proc`, one record per process per node, found by its token):
+//! - at home, before and after migration (`pstate::HOME`), and while a migration is being
+//!   prepared (`pstate::MIGRATING`): the process's own task;
+//! - at home while away (`pstate::DEPUTY`): the same task, parked in a two-instruction user stub
+//!   that enters the kernel with [`DEPUTY_CALL`]; the hook waits there for forwarded system
+//!   calls and runs each one for real (its own files, credentials, pid) by rewriting the call
+//!   in its registers (as a ptrace tracer would);
+//! - on the remote node (`pstate::GUEST`): a process started with a user-mode helper
+//!   ([`SHELL_PATH`]) whose first system call installs the received image; then its system
+//!   calls are classified by [`crate::syscalls`].
+//!
+//! Freezing uses task work: the process captures its own state on its way back to user mode,
+//! where registers, FPU state and memory are stable. `Documentation/migration.md` describes the
+//! protocol and every step.
+
+mod admin;
+mod deputy;
+mod forward;
+mod guest;
+mod hooks;
+mod image;
+mod offer;
+mod out;
+mod record;
+mod request;
+mod rx;
+mod stats;
+mod view;
+mod watch;
+
+pub(crate) use admin::{bring_and_wait, expel_and_wait, shutdown};
+pub(crate) use hooks::Ops;
+pub(crate) use request::{migrate, migrate_within, set_lock};
+pub(crate) use stats::MigStats;
+pub(crate) use view::{balance_info, has_guests, info, list, ProcView};
+
+use kernel::c_str;
+use kernel::prelude::*;
+use kernel::str::CStr;
+use kernel::sync::Arc;
+
+use crate::cluster::{Cluster, Feature};
+use crate::proto::mig::Ctl;
+use crate::proto::{Message, MsgType};
+
+use record::Registry;
+
+/// The program a guest runs in before its image is installed (any static binary works: its
+/// first system call is intercepted; `tools/shell` is a minimal one).
+pub(crate) const SHELL_PATH: &CStr = c_str!("/sbin/oxmosix-shell");
+
+/// How long a receiver waits for the next frame of an image, and a sender for an answer.
+pub(super) const STEP_MS: u32 = 30_000;
+/// How long a sender waits for the receiver to install a whole image.
+pub(super) const INSTALL_MS: u32 = 180_000;
+
+/// Signal numbers of x86-64 Linux (`arch/x86/include/uapi/asm/signal.h`).
+pub(super) mod signo {
+    pub(crate) const SIGKILL: i32 = 9;
+    pub(crate) const SIGCHLD: i32 = 17;
+    pub(crate) const SIGCONT: i32 = 18;
+    pub(crate) const SIGSTOP: i32 = 19;
+    pub(crate) const SIGTSTP: i32 = 20;
+    pub(crate) const SIGTTIN: i32 = 21;
+    pub(crate) const SIGTTOU: i32 = 22;
+    pub(crate) const SIGURG: i32 = 23;
+    pub(crate) const SIGWINCH: i32 = 28;
+    /// Highest signal number (`_NSIG`).
+    pub(crate) const NSIG: i32 = 64;
+    /// The terminal stop signals: at their default action they stop the process.
+    pub(crate) const TERMINAL_STOPS: [i32; 3] = [SIGTSTP, SIGTTIN, SIGTTOU];
+
+    /// Bit of signal `sig` (1..=64) in a 64-bit signal set.
+    pub(crate) const fn bit(sig: i32) -> u64 {
+        1 << (sig - 1)
+    }
+
+    /// Whether the default action of `sig` stops the process or ignores the signal (so it
+    /// cannot end a process).
+    pub(crate) const fn default_stops_or_ignores(sig: i32) -> bool {
+        matches!(sig, SIGCHLD..=SIGURG | SIGWINCH)
+    }
+}
+pub(super) use signo::SIGKILL;
+
+/// Why a migration request failed: the errno its caller gets and the `cantmove` reason
+/// (`uapi::cantmove`, 0: none) that `MOSIX_IOC_MIGRATE` reports with it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MigError {
+    /// The error returned to the caller.
+    pub(crate) err: Error,
+    /// The `uapi::cantmove` reason (0: none).
+    pub(crate) reason: u32,
+}
+
+impl MigError {
+    /// `err` with `cantmove` reason `reason`.
+    pub(crate) const fn new(err: Error, reason: u32) -> MigError {
+        MigError { err, reason }
+    }
+}
+
+impl From<Error> for MigError {
+    fn from(err: Error) -> MigError {
+        MigError { err, reason: 0 }
+    }
+}
+
+/// The outcome of a migration request.
+pub(crate) type MigResult<T = ()> = core::result::Result<T, MigError>;
+
+/// The message kinds of migration (`Documentation/protocol.md`), registered with the transport.
+const KINDS: [MsgType; 9] = [
+    MsgType::MigOffer,
+    MsgType::MigAnswer,
+    MsgType::MigState,
+    MsgType::MigVma,
+    MsgType::MigPages,
+    MsgType::MigEnd,
+    MsgType::Syscall,
+    MsgType::SysReply,
+    MsgType::MigCtl,
+];
+
+/// Process migration on this node: the processes it knows (its own, their deputies, guests
+/// from other nodes) and its counters, over the cluster's transport.
+#[pin_data]
+pub(crate) struct Migration {
+    /// The transport and membership this node's migrations use.
+    pub(crate) net: Arc<Cluster>,
+    #[pin]
+    reg: Registry,
+    /// `/proc/hpc/info/migration`.
+    pub(crate) stats: MigStats,
+}
+
+/// Migration as the transport sees it: its messages and its periodic checks.
+struct Service(Arc<Migration>);
+
+impl Feature for Service {
+    fn name(&self) -> &'static str {
+        "migration"
+    }
+
+    fn on_message(&self, from: u32, m: &Message<'_>) -> Result {
+        rx::on_message(&self.0, from, m)
+    }
+
+    fn on_sample_tick(&self, _now_ms: u64) {
+        watch::relay_stops(&self.0);
+    }
+
+    fn on_gossip_tick(&self, now_ms: u64, timeout_ms: u64) {
+        watch::end_orphans(&self.0, now_ms, timeout_ms);
+    }
+}
+
+impl Migration {
+    /// Starts migration on this node: an empty registry, its message kinds registered with
+    /// `net`. Errors: `ENOMEM`, `EBUSY` (kinds taken).
+    pub(crate) fn start(net: Arc<Cluster>) -> Result<Arc<Migration>> {
+        let mig = Arc::pin_init(
+            pin_init!(Migration {
+                net,
+                reg <- Registry::new(),
+                stats: MigStats::new(),
+            }),
+            GFP_KERNEL,
+        )?;
+        let service: Arc<dyn Feature> = Arc::new(Service(mig.clone()), GFP_KERNEL)?;
+        mig.net.register(&KINDS, service)?;
+        Ok(mig)
+    }
+}
+
+/// `e` as a system call's result: the negative errno user space sees (`-EFAULT` is -14).
+pub(super) fn neg(e: Error) -> i64 {
+    i64::from(e.to_errno())
+}
+
+/// Sends a control message (`wire::ctl::*` op with its argument) about process `token` to `node`.
+pub(super) fn send_ctl(mig: &Migration, node: u32, token: u64, op: u32, arg: u32) -> Result {
+    let c = Ctl { token, op, arg }.encode();
+    mig.net.send_to(node, MsgType::MigCtl, &[&c])
+}

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Leaving home: the task work that streams a process away and turns it into its deputy.
+
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+use super::Migration;
+use crate::kapi::task::TaskRef;
+use crate::kapi::{errno, uctx};
+use crate::proto::mig::{self as wire, Offer, PAGE};
+use crate::proto::MsgType;
+use crate::uapi::{cantmove, pstate};
+
+use super::deputy::{SCRATCH, STUB, STUB_HANDLER, STUB_RESTORER};
+use super::image::{drain, is_vdso, stream};
+use super::record::Deputy;
+use super::record::Role;
+use super::record::{Item, Proc};
+use super::signo;
+use super::MigError;
+use super::MigResult;
+use super::{send_ctl, INSTALL_MS, SIGKILL, STEP_MS};
+use crate::counters;
+
+/// Completes a migration request of a home process with `r`.
+pub(super) fn finish(p: &Proc, r: MigResult) {
+    p.set_state(|i| {
+        i.role = Role::Home;
+        i.result = Some(r);
+    });
+}
+
+/// Task work of a process asked to migrate: runs in its own context on its way to user mode.
+pub(super) fn migrate_out(mig: &Arc<Migration>, p: &Arc<Proc>, target: u32, req: u64) {
+    let cancelled = {
+        let mut i = p.inner.lock();
+        let stale = i.cancelled || i.req != req || i.role.pstate() != pstate::MIGRATING;
+        i.started = !stale;
+        stale
+    };
+    p.cv.notify_all();
+    if cancelled {
+        return;
+    }
+    match send_image(mig, p, target) {
+        Ok(()) => {
+            counters::bump(&mig.stats.out);
+            if let Err(e) = become_deputy(p, target) {
+                // The memory is half released: the process cannot continue here.
+                pr_err!("migration: deputy setup failed ({:?}): ending process\n", e);
+                let _ = send_ctl(mig, target, p.token, wire::ctl::KILL, SIGKILL as u32);
+                let _ = TaskRef::current().send_signal(SIGKILL);
+                finish(p, Err(MigError::new(EIO, cantmove::TRANSFER)));
+            }
+        }
+        Err(e) => {
+            counters::bump(&mig.stats.failed);
+            finish(p, Err(e));
+        }
+    }
+}
+
+/// Offers the calling process to `target`, streams its image and commits: on `Ok` the target
+/// runs it. On error nothing changed here and the target dropped it.
+pub(super) fn send_image(mig: &Arc<Migration>, p: &Arc<Proc>, target: u32) -> MigResult {
+    let vmas = uctx::vmas().map_err(|e| MigError::new(e, cantmove::LAYOUT))?;
+    let vdso = uctx::vdso_addr();
+    if vdso == 0 {
+        return Err(MigError::new(EBUSY, cantmove::LAYOUT));
+    }
+    let mut pages = 0u64;
+    for v in vmas.iter() {
+        if is_vdso(v, vdso) {
+            continue;
+        }
+        if v.flags & uctx::vmf::SHARED != 0 && v.flags & uctx::vmf::MAYWRITE != 0 {
+            return Err(MigError::new(EBUSY, cantmove::SHARED_WRITABLE));
+        }
+        if v.flags & uctx::vmf::DEVICE != 0 {
+            return Err(MigError::new(EBUSY, cantmove::DEVICE));
+        }
+        pages += (v.end - v.start) / PAGE as u64;
+    }
+    let (comm, uid, gid, nmigs) = {
+        let i = p.inner.lock();
+        (i.comm, i.uid, i.gid, i.nmigs)
+    };
+    let offer = Offer {
+        token: p.token,
+        home: p.home,
+        home_pid: p.home_pid as u32,
+        uid,
+        gid,
+        pages,
+        nmigs,
+        comm,
+    };
+    drain(p);
+    // Answers are accepted only from the node the process exchanges with.
+    p.inner.lock().where_ = target;
+    mig.net
+        .send_to(target, MsgType::MigOffer, &[&offer.encode()])
+        .map_err(|_| MigError::new(errno::ehostunreach(), cantmove::TARGET_DOWN))?;
+    match p.pop(STEP_MS, false) {
+        Ok(Item::Answer(a)) if a.status == 0 => {}
+        Ok(Item::Answer(a)) => return Err(MigError::new(errno::econnrefused(), a.status)),
+        Ok(_) => return Err(MigError::new(EIO, cantmove::TRANSFER)),
+        Err(e) => return Err(MigError::new(e, cantmove::TARGET_DOWN)),
+    }
+    let abort = |e: Error| {
+        let _ = send_ctl(mig, target, p.token, wire::ctl::KILL, SIGKILL as u32);
+        MigError::new(e, cantmove::TRANSFER)
+    };
+    stream(mig, target, p.token, &vmas, vdso, None).map_err(abort)?;
+    match p.pop(INSTALL_MS, false) {
+        Ok(Item::Answer(a)) if a.status == 0 => {}
+        Ok(Item::Answer(a)) => return Err(MigError::new(EIO, a.status)),
+        Ok(_) => return Err(abort(EIO)),
+        Err(e) => return Err(abort(e)),
+    }
+    send_ctl(mig, target, p.token, wire::ctl::GO, 0).map_err(abort)?;
+    Ok(())
+}
+
+/// Turns the calling task into the deputy of its process, now running on `target`: releases
+/// its memory, maps the stub and scratch memory, points its registers at the stub and marks it.
+pub(super) fn become_deputy(p: &Arc<Proc>, target: u32) -> Result {
+    // Pending signals went with the image; from now on signals arriving here are caught by the
+    // stub's handler and forwarded (see `set_deputy_actions`).
+    let actions = uctx::signals().actions;
+    uctx::set_blocked(!0);
+    uctx::flush_signals();
+    let vdso = uctx::vdso_addr();
+    for v in uctx::vmas()?.iter() {
+        if !is_vdso(v, vdso) {
+            uctx::unmap(v.start, v.end - v.start)?;
+        }
+    }
+    let scratch = uctx::map_anywhere(SCRATCH, wire::prot::READ | wire::prot::WRITE)?;
+    let stub = uctx::map_anywhere(PAGE as u64, wire::prot::READ | wire::prot::EXEC)?;
+    uctx::poke(stub, &STUB)?;
+    uctx::set_deputy_actions(&actions, stub + STUB_HANDLER, stub + STUB_RESTORER);
+    let dfl_stops = signo::TERMINAL_STOPS
+        .iter()
+        .filter(|&&sg| actions[sg as usize - 1][0] == uctx::SIG_DFL)
+        .fold(0u64, |m, &sg| m | signo::bit(sg));
+    uctx::set_blocked(0);
+    let mut r = [0u64; uctx::NREGS];
+    r[wire::REG_IP] = stub;
+    r[wire::REG_SP] = scratch + SCRATCH;
+    uctx::set_regs(&r)?;
+    TaskRef::current().set_migrated(true);
+    p.set_state(|i| {
+        i.role = Role::Deputy(Deputy {
+            stub,
+            scratch,
+            in_flight: None,
+            dfl_stops,
+        });
+        i.where_ = target;
+        i.nmigs += 1;
+        i.result = Some(Ok(()));
+    });
+    Ok(())
+}

@@ -1,0 +1,261 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Migration requests (ioctl or balancer thread): checks, the request to the task, waiting for the outcome.
+
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+use super::Migration;
+use crate::kapi::task::TaskRef;
+use crate::kapi::{errno, sys, uctx};
+use crate::proto::mig as wire;
+use crate::uapi::{cantmove, pstate};
+use crate::wait::{wait_until, WaitEnd};
+
+use super::guest::go_home;
+use super::out::migrate_out;
+use super::record::Role;
+use super::record::{Inner, Proc};
+use super::send_ctl;
+use super::view::cantmove_of;
+use super::MigError;
+use super::MigResult;
+
+/// How long `MOSIX_IOC_MIGRATE` waits for the process to reach a safe point.
+pub(super) const SAFE_POINT_MS: u32 = 30_000;
+/// How long `MOSIX_IOC_MIGRATE` waits in all.
+pub(super) const IOCTL_MS: u32 = 240_000;
+
+/// Whether the caller may control `t`: same real or effective uid as its uid, or CAP_SYS_ADMIN.
+pub(super) fn may_control(t: &TaskRef) -> bool {
+    let (uid, _, _) = t.ids();
+    let (cuid, _, ceuid) = TaskRef::current().ids();
+    cuid == uid || ceuid == uid || crate::kapi::cred::capable_sys_admin()
+}
+
+/// The record of a local process, created if needed.
+pub(super) fn home_record(mig: &Migration, t: &TaskRef) -> Result<Arc<Proc>> {
+    if let Some(p) = mig.reg.by_pid(t.pid()) {
+        return Ok(p);
+    }
+    let mut token = 0;
+    while token == 0 {
+        token = sys::random_u64();
+    }
+    let p = Proc::new(token, mig.net.self_id(), t.pid(), Role::Home)?;
+    {
+        let (uid, gid, _) = t.ids();
+        let mut i = p.inner.lock();
+        i.task = Some(t.clone());
+        i.pid = t.pid();
+        i.comm = t.comm();
+        i.uid = uid;
+        i.gid = gid;
+    }
+    mig.reg.insert(p.clone())?;
+    Ok(p)
+}
+
+/// `MOSIX_IOC_LOCK`.
+pub(crate) fn set_lock(mig: &Migration, pid: i32, lock: bool) -> Result {
+    let t = TaskRef::from_pid(pid).ok_or(ESRCH)?;
+    if !may_control(&t) {
+        return Err(EPERM);
+    }
+    let p = home_record(mig, &t)?;
+    if p.home != mig.net.self_id() {
+        return Err(EINVAL);
+    }
+    p.inner.lock().lock = lock;
+    Ok(())
+}
+
+/// Waits until `done(inner)` gives a result, at most `ms`. Errors: `ETIMEDOUT`, `EINTR`.
+pub(super) fn wait_for(p: &Proc, ms: u32, done: impl Fn(&Inner) -> Option<MigResult>) -> MigResult {
+    let mut g = p.inner.lock();
+    match wait_until(&p.cv, &mut g, ms, 0, |i| done(i)) {
+        Ok(r) => r,
+        Err(WaitEnd::TimedOut) => Err(errno::etimedout().into()),
+        Err(WaitEnd::Signal) => Err(EINTR.into()),
+    }
+}
+
+/// `MOSIX_IOC_MIGRATE`: move process `pid` to node `node` (0: home) and wait until it runs
+/// there. Errors as documented in `uapi::MOSIX_IOC_MIGRATE`, with a `cantmove` reason.
+pub(crate) fn migrate(mig: &Arc<Migration>, pid: i32, node: i32) -> MigResult {
+    migrate_within(mig, pid, node, SAFE_POINT_MS)
+}
+
+/// [`migrate`] waiting at most `safe_ms` for the process's safe point (the balancer does not
+/// wait long for a process that sleeps).
+pub(crate) fn migrate_within(mig: &Arc<Migration>, pid: i32, node: i32, safe_ms: u32) -> MigResult {
+    let me = mig.net.self_id();
+    if me == 0 || node < 0 {
+        return Err(EINVAL.into());
+    }
+    let node = node as u32;
+    let t = TaskRef::from_pid(pid).ok_or(MigError::from(ESRCH))?;
+    if !may_control(&t) {
+        return Err(EPERM.into());
+    }
+    if let Some(p) = mig.reg.by_pid(pid) {
+        let (state, where_) = {
+            let i = p.inner.lock();
+            (i.role.pstate(), i.where_)
+        };
+        match state {
+            pstate::GUEST => {
+                if node != 0 && node != p.home {
+                    return Err(EINVAL.into());
+                }
+                return send_guest_home(mig, &p, "asked here");
+            }
+            pstate::DEPUTY => {
+                if node == where_ {
+                    return Err(errno::ealready().into());
+                }
+                let target = if node == me { 0 } else { node };
+                if target != 0 && !mig.net.is_up(target) {
+                    return Err(MigError::new(errno::ehostunreach(), cantmove::TARGET_DOWN));
+                }
+                return call_home(mig, &p, target);
+            }
+            pstate::MIGRATING => return Err(MigError::new(EBUSY, cantmove::MIGRATING)),
+            _ => {}
+        }
+    }
+    if node == 0 || node == me {
+        return Err(errno::ealready().into());
+    }
+    if !mig.net.is_up(node) {
+        return Err(MigError::new(errno::ehostunreach(), cantmove::TARGET_DOWN));
+    }
+    let why = cantmove_of(&t);
+    if why != 0 {
+        return Err(MigError::new(EBUSY, why));
+    }
+    let p = home_record(mig, &t).map_err(MigError::from)?;
+    let (epoch, req) = {
+        let mut i = p.inner.lock();
+        if i.lock {
+            return Err(MigError::new(EBUSY, cantmove::LOCKED));
+        }
+        if i.role.pstate() != pstate::HOME {
+            return Err(MigError::new(EBUSY, cantmove::MIGRATING));
+        }
+        i.role = Role::Leaving;
+        i.result = None;
+        i.cancelled = false;
+        i.started = false;
+        i.req += 1;
+        i.epoch += 1;
+        (i.epoch, i.req)
+    };
+    let (mig2, p2) = (mig.clone(), p.clone());
+    if let Err(e) = t.add_work(move || migrate_out(&mig2, &p2, node, req)) {
+        p.set_state(|i| i.role = Role::Home);
+        return Err(MigError::new(e, cantmove::EXITING));
+    }
+    let done = |i: &Inner| {
+        if i.epoch > epoch {
+            i.result
+        } else {
+            None
+        }
+    };
+    // First the safe point: a process sleeping in the kernel gets there only when it wakes.
+    let r = wait_for(&p, safe_ms, |i| {
+        done(i).or(if i.started { Some(Ok(())) } else { None })
+    });
+    if let Err(MigError { err: e, .. }) = r {
+        let mut i = p.inner.lock();
+        if !i.started && i.result.is_none() {
+            // Withdraw the request: the task work will find it cancelled.
+            i.cancelled = true;
+            i.role = Role::Home;
+            return Err(e.into());
+        }
+    }
+    wait_for(&p, IOCTL_MS, done)
+}
+
+/// Asks the remote of deputy `p` to come home (and go on to `next`), and waits.
+pub(super) fn call_home(mig: &Migration, p: &Arc<Proc>, next: u32) -> MigResult {
+    let (where_, epoch) = {
+        let mut i = p.inner.lock();
+        i.next = next;
+        i.result = None;
+        (i.where_, i.epoch)
+    };
+    pr_info!(
+        "migration: process {} on node {} asked to come home (then node {})\n",
+        p.home_pid,
+        where_,
+        next
+    );
+    send_ctl(mig, where_, p.token, wire::ctl::GO_HOME, 0)
+        .map_err(|e| MigError::new(e, cantmove::TARGET_DOWN))?;
+    wait_for(p, IOCTL_MS, |i| {
+        if i.epoch <= epoch {
+            return None;
+        }
+        if next == 0 && i.role.pstate() == pstate::HOME {
+            return Some(Ok(()));
+        }
+        if next != 0 && i.role.pstate() == pstate::DEPUTY && i.where_ == next {
+            return Some(Ok(()));
+        }
+        match &i.result {
+            Some(Err(e)) => Some(Err(*e)),
+            _ => None,
+        }
+    })
+}
+
+/// Makes guest `p` go home (from this, its remote node) and waits until it left.
+pub(super) fn send_guest_home(mig: &Arc<Migration>, p: &Arc<Proc>, why: &str) -> MigResult {
+    let t = p.task().ok_or(MigError::from(ESRCH))?;
+    request_guest_home(mig, p, &t, why);
+    wait_for(
+        p,
+        IOCTL_MS,
+        |i| if i.finished { Some(Ok(())) } else { None },
+    )
+}
+
+/// Makes guest `p` (task `t`) go home at its next safe point; `why` is logged.
+pub(super) fn request_guest_home(mig: &Arc<Migration>, p: &Arc<Proc>, t: &TaskRef, why: &str) {
+    pr_info!(
+        "migration: guest {} (pid {} of node {}) going home: {}\n",
+        t.pid(),
+        p.home_pid,
+        p.home,
+        why
+    );
+    let running = {
+        let mut i = p.inner.lock();
+        if let Role::Arriving { go_home } = &mut i.role {
+            *go_home = true;
+            false
+        } else {
+            !i.finished
+        }
+    };
+    if running {
+        let (mig2, p2) = (mig.clone(), p.clone());
+        let _ = t.add_work(move || {
+            if p2.inner.lock().finished {
+                return;
+            }
+            // In the middle of a vDSO clock read the registers hold this node's time, to
+            // which the vDSO then adds the time-namespace offset it finds: the other node's
+            // after a move. Leave the vDSO first.
+            if uctx::ip_in_vdso() {
+                if let Some(g) = p2.inner.lock().guest() {
+                    g.home_retry = true;
+                }
+                return;
+            }
+            go_home(&mig2, &p2, None);
+        });
+    }
+}

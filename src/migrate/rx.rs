@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Dispatch of migration messages arriving on a connection (the connection's receive thread).
+
+use kernel::prelude::*;
+use kernel::sync::Arc;
+
+use super::Migration;
+use crate::proto::mig::{self as wire, Ctl};
+use crate::proto::Message;
+use crate::uapi::pstate;
+
+use super::offer::on_offer;
+use super::record::Item;
+use super::record::Proc;
+use super::record::Role;
+use super::request::request_guest_home;
+use super::signo;
+use super::SIGKILL;
+use crate::counters;
+
+/// Dispatches a migration message from node `from` (called by the connection's rx thread).
+/// Frames for unknown processes are counted and dropped (they may be late).
+pub(super) fn on_message(mig: &Arc<Migration>, from: u32, m: &Message<'_>) -> Result {
+    if let Message::MigOffer(o) = *m {
+        on_offer(mig, from, o);
+        return Ok(());
+    }
+    let Some((token, item)) = to_item(m)? else {
+        return Ok(());
+    };
+    let Some(p) = mig.reg.by_token(token) else {
+        counters::bump(&mig.stats.stray);
+        return Ok(());
+    };
+    // Only the node the process exchanges with may talk about it.
+    let peer_ok = {
+        let i = p.inner.lock();
+        if p.home == mig.net.self_id() {
+            i.where_ == from
+        } else {
+            p.home == from
+        }
+    };
+    if !peer_ok {
+        counters::bump(&mig.stats.stray);
+        return Ok(());
+    }
+    if let Item::Ctl(c) = &item {
+        if on_ctl(mig, &p, c) {
+            return Ok(());
+        }
+    }
+    p.push(item)
+}
+
+/// The process token a message is about and what it queues for the process (`None`: not a
+/// message for a process's inbox). Payloads are copied out of the receive buffer. Errors:
+/// `EINVAL` (an undecodable State), `ENOMEM`.
+fn to_item(m: &Message<'_>) -> Result<Option<(u64, Item)>> {
+    let copy = |b: &[u8]| -> Result<KVVec<u8>> {
+        let mut v = KVVec::with_capacity(b.len(), GFP_KERNEL)?;
+        v.extend_from_slice(b, GFP_KERNEL)?;
+        Ok(v)
+    };
+    Ok(Some(match *m {
+        Message::MigAnswer(a) => (a.token, Item::Answer(a)),
+        Message::MigState(b) => {
+            let (st, _) = wire::State::decode(b).map_err(|_| EINVAL)?;
+            (st.token, Item::State(copy(b)?))
+        }
+        Message::MigVma(v) => (v.token, Item::Vma(v)),
+        Message::MigPages(pg) => (
+            pg.token,
+            Item::Pages {
+                addr: pg.addr,
+                data: copy(pg.data)?,
+            },
+        ),
+        Message::MigEnd(e) => (e.token, Item::End(e)),
+        Message::Syscall(s) => (
+            s.token,
+            Item::Syscall {
+                nr: s.nr,
+                args: s.args,
+                data: copy(s.data)?,
+            },
+        ),
+        Message::SysReply(r) => (
+            r.token,
+            Item::Reply {
+                result: r.result,
+                data: copy(r.data)?,
+            },
+        ),
+        Message::MigCtl(c) => (c.token, Item::Ctl(c)),
+        _ => return Ok(None),
+    }))
+}
+
+/// Control messages acted on at once, on the receive thread (the process's task may be busy
+/// or stopped); returns whether `c` was one (otherwise it is queued for the task).
+fn on_ctl(mig: &Arc<Migration>, p: &Arc<Proc>, c: &Ctl) -> bool {
+    let (state, task) = {
+        let i = p.inner.lock();
+        (i.role.pstate(), i.task.clone())
+    };
+    let home = p.home == mig.net.self_id();
+    match c.op {
+        wire::ctl::GO_HOME if !home => {
+            if let Some(t) = task {
+                request_guest_home(mig, p, &t, "its home node asked");
+            } else {
+                if let Role::Arriving { go_home } = &mut p.inner.lock().role {
+                    *go_home = true;
+                }
+            }
+        }
+        wire::ctl::STOPPED if home => {
+            if let Some(t) = task {
+                if !t.is_stopped() {
+                    p.inner.lock().stopped = true;
+                    let _ = t.send_signal(signo::SIGSTOP);
+                }
+            }
+        }
+        wire::ctl::SIGNAL if !home => {
+            if let Some(t) = task {
+                // Under the lock `relay_stops` reads the stop state with: a SIGCONT ends the
+                // home's stop before a later look could report it as the guest's own.
+                let mut i = p.inner.lock();
+                let _ = t.send_signal(c.arg as i32);
+                if let Some(g) = i.guest() {
+                    match c.arg as i32 {
+                        signo::SIGSTOP => g.home_stop = true,
+                        signo::SIGCONT => g.home_stop = false,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        wire::ctl::KILL if !home => {
+            p.set_state(|i| i.finished = true);
+            if let Some(t) = task {
+                let _ = t.send_signal(SIGKILL);
+            }
+            if state != pstate::GUEST {
+                mig.reg.remove(p);
+            }
+        }
+        _ => return false,
+    }
+    true
+}

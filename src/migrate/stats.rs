@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Counters of migration (`/proc/hpc/info/migration`).
+
+use crate::counters::counters;
+
+counters! {
+    /// Counters of migration, in the order `/proc/hpc/info/migration` shows them.
+    pub(crate) struct MigStats {
+        /// Processes sent away from their home.
+        out,
+        /// Processes that came home.
+        home,
+        /// Guests installed here.
+        guests,
+        /// Migrations that failed or were refused.
+        failed,
+        /// System calls forwarded by guests here.
+        forwarded,
+        /// System calls served by deputies here.
+        served,
+        /// Total time guests here waited for their forwarded calls' replies, µs (sent to answered:
+        /// network both ways, the deputy's wake-up and the call at home).
+        forward_wait_us,
+        /// Total time deputies here spent on the calls they served, µs (request taken to reply
+        /// sent, the call itself included).
+        serve_us,
+        /// Signals deputies here forwarded to their processes.
+        signals,
+        /// Pages sent in images.
+        pages_out,
+        /// Pages received in images.
+        pages_in,
+        /// Frames for unknown processes (late or stray), dropped.
+        stray,
+        /// Processes that came home with clocks ahead of home's (the remote's clock ran faster) and
+        /// were held until home's clock caught up, so their `CLOCK_MONOTONIC` never goes back.
+        clock_holds,
+        /// Total time of those holds, µs.
+        clock_hold_us,
+    }
+}

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: GPL-2.0
+//! What the tools and the balancer see of processes: `/proc/hpc/procs`, `PROCINFO`, cantmove.
+
+use kernel::prelude::*;
+
+use super::Migration;
+use crate::kapi::task::TaskRef;
+use crate::uapi::{cantmove, pstate};
+
+use super::record::Proc;
+use super::record::Role;
+
+/// One line of `/proc/hpc/procs` / one PROCINFO answer.
+pub(crate) struct ProcView {
+    pub(crate) pid: i32,
+    pub(crate) home_pid: i32,
+    pub(crate) home: u32,
+    pub(crate) where_: u32,
+    pub(crate) nmigs: u32,
+    pub(crate) state: u32,
+    pub(crate) lock: bool,
+    pub(crate) cantmove: u32,
+    pub(crate) comm: [u8; 16],
+}
+
+pub(super) fn view(mig: &Migration, p: &Proc) -> ProcView {
+    let i = p.inner.lock();
+    let me = mig.net.self_id();
+    ProcView {
+        pid: i.pid,
+        home_pid: p.home_pid,
+        home: p.home,
+        where_: if i.role.pstate() == pstate::GUEST || i.role.pstate() == pstate::HOME {
+            me
+        } else {
+            i.where_
+        },
+        nmigs: i.nmigs,
+        state: i.role.pstate(),
+        lock: i.lock,
+        cantmove: if i.lock { cantmove::LOCKED } else { 0 },
+        comm: i.comm,
+    }
+}
+
+/// Every process with a record here (deputies, guests, locked or once-migrated processes).
+pub(crate) fn list(mig: &Migration) -> Result<KVec<ProcView>> {
+    let mut v = KVec::new();
+    for p in mig.reg.all()? {
+        let pv = view(mig, &p);
+        if pv.state == pstate::HOME && TaskRef::from_pid(pv.pid).is_none() {
+            continue;
+        }
+        v.push(pv, GFP_KERNEL)?;
+    }
+    Ok(v)
+}
+
+/// Whether any guest runs here (the balancer's idle check).
+pub(crate) fn has_guests(mig: &Migration) -> bool {
+    mig.reg.all().is_ok_and(|v| {
+        v.iter()
+            .any(|p| p.home != mig.net.self_id() && matches!(p.inner.lock().role, Role::Guest(_)))
+    })
+}
+
+/// What the balancer needs of a process that has a record here.
+pub(crate) struct BalanceInfo {
+    /// [`pstate`] value.
+    pub(crate) state: u32,
+    /// Locked at home (`MOSIX_IOC_LOCK`): no automatic moves.
+    pub(crate) lock: bool,
+    /// Its home node.
+    pub(crate) home: u32,
+    /// Guest: system calls forwarded so far.
+    pub(crate) forwarded: u64,
+    /// Migrations so far (a change means it moved since the balancer last looked).
+    pub(crate) nmigs: u32,
+}
+
+/// The record of local process `pid` as the balancer sees it (`None`: no record; a process that
+/// never migrated and is not locked runs at home).
+pub(crate) fn balance_info(mig: &Migration, pid: i32) -> Option<BalanceInfo> {
+    let p = mig.reg.by_pid(pid)?;
+    let i = p.inner.lock();
+    Some(BalanceInfo {
+        state: i.role.pstate(),
+        lock: i.lock,
+        home: p.home,
+        forwarded: match &i.role {
+            Role::Guest(g) => g.forwarded,
+            _ => 0,
+        },
+        nmigs: i.nmigs,
+    })
+}
+
+/// Why task `t` cannot move now (its threads, tracing, class and memory areas).
+pub(super) fn cantmove_of(t: &TaskRef) -> u32 {
+    if t.is_kthread() {
+        cantmove::KTHREAD
+    } else if t.is_exiting() {
+        cantmove::EXITING
+    } else if t.nr_threads() > 1 {
+        cantmove::THREADS
+    } else if t.is_ptraced() {
+        cantmove::PTRACED
+    } else if t.is_realtime() {
+        cantmove::REALTIME
+    } else {
+        match t.vma_obstacles() {
+            (true, _) => cantmove::SHARED_WRITABLE,
+            (_, true) => cantmove::DEVICE,
+            _ => 0,
+        }
+    }
+}
+
+/// What this node knows about process `pid` (`MOSIX_IOC_PROCINFO`). Errors: `ESRCH`.
+pub(crate) fn info(mig: &Migration, pid: i32) -> Result<ProcView> {
+    if let Some(p) = mig.reg.by_pid(pid) {
+        let mut v = view(mig, &p);
+        if v.cantmove == 0 && v.state == pstate::HOME {
+            if let Some(t) = p.task() {
+                v.cantmove = cantmove_of(&t);
+            }
+        }
+        return Ok(v);
+    }
+    let t = TaskRef::from_pid(pid).ok_or(ESRCH)?;
+    Ok(ProcView {
+        pid,
+        home_pid: pid,
+        home: mig.net.self_id(),
+        where_: mig.net.self_id(),
+        nmigs: 0,
+        state: pstate::HOME,
+        lock: false,
+        cantmove: cantmove_of(&t),
+        comm: t.comm(),
+    })
+}
