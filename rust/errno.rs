@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Error codes that Linux 6.12's `kernel::error::code` does not name.
+//!
+//! C header: `include/uapi/asm-generic/errno.h`.
 
 use kernel::bindings;
 use kernel::prelude::*;

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Kernel threads running Rust closures, stopped and reaped when their handle is dropped.
 //!
-//! A thread's body should loop until [`should_stop`] returns true, sleeping with [`sleep_ms`]
-//! (which `kthread_stop` interrupts) or in blocking calls with timeouts. Dropping the
-//! [`KThread`] calls `kthread_stop`, which wakes the thread and waits until its body returned.
+//! A thread's body should loop until [`should_stop`] returns true, sleeping with
+//! [`crate::kapi::sys::sleep_interruptible_ms`] (which `kthread_stop` interrupts) or in blocking
+//! calls with timeouts. Dropping the [`KThread`] calls `kthread_stop`, which wakes the thread and
+//! waits until its body returned.
+//!
+//! C header: `include/linux/kthread.h`.
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox};
 use kernel::bindings;
@@ -12,9 +15,12 @@ use kernel::prelude::*;
 use kernel::str::CStr;
 
 /// A running kernel thread.
+///
+/// # Invariants
+///
+/// A kthread created by `kthread_create_on_node`, woken, with a task reference held by us (so
+/// `kthread_stop` is valid even if the body already returned), not yet stopped.
 pub(crate) struct KThread {
-    // INVARIANT: a kthread created by `kthread_create_on_node`, woken, with a task reference held
-    // by us (so `kthread_stop` is valid even if the body already returned), not yet stopped.
     task: *mut bindings::task_struct,
     // The boxed body; owned by the thread once its trampoline runs (which then returns 0).
     data: *mut c_void,
@@ -98,13 +104,4 @@ impl Drop for KThread {
 pub(crate) fn should_stop() -> bool {
     // SAFETY: called from a kthread (the only callers are KThread bodies).
     unsafe { bindings::kthread_should_stop() }
-}
-
-/// Sleeps `ms` milliseconds, or less if the thread is being stopped.
-pub(crate) fn sleep_ms(ms: u32) {
-    // SAFETY: plain conversions and an interruptible sleep in process context.
-    unsafe {
-        let j = bindings::__msecs_to_jiffies(ms);
-        bindings::schedule_timeout_interruptible(j as _);
-    }
 }

@@ -5,6 +5,8 @@
 //! [`Hooks`] registers an implementation of [`MigrationOps`]: tasks marked with
 //! [`crate::kapi::task::TaskRef::set_migrated`] then call it on every system-call entry and
 //! when they exit. Dropping the registration waits until every running call returned.
+//!
+//! C header: `include/linux/task_migration.h` (added by `patches/0003`), `include/linux/umh.h`.
 
 use core::ptr;
 use core::sync::atomic::{AtomicPtr, Ordering};
@@ -17,11 +19,15 @@ use kernel::str::CStr;
 use kernel::sync::Arc;
 
 use super::task::TaskRef;
+use super::uctx::UserCtx;
 
 /// The registers of a system call being entered by `current`.
+///
+/// # Invariants
+///
+/// Current's user register frame, valid for the duration of the hook call that created this value
+/// (only current changes it, and current is running the hook).
 pub(crate) struct SyscallRegs {
-    // INVARIANT: current's user register frame, valid for the duration of the hook call that
-    // created this value (only current changes it, and current is running the hook).
     r: *mut bindings::pt_regs,
 }
 
@@ -79,7 +85,8 @@ pub(crate) trait MigrationOps: Send + Sync + 'static {
     /// System-call entry of a marked `current`: return true to skip the call (its result set with
     /// [`SyscallRegs::set_result`], or a whole new user context installed), false to run the
     /// call in `regs` (possibly rewritten with [`SyscallRegs::set_call`]).
-    fn syscall_enter(&self, regs: &mut SyscallRegs) -> bool;
+    /// `user` is the marked task's user context (see [`UserCtx`]).
+    fn syscall_enter(&self, user: &UserCtx, regs: &mut SyscallRegs) -> bool;
     /// A marked task exits with `code` (as `do_exit` received it).
     fn task_exit(&self, task: &TaskRef, code: i64);
 }
@@ -97,9 +104,14 @@ unsafe extern "C" fn syscall_tramp<T: MigrationOps>(regs: *mut bindings::pt_regs
     // SAFETY: `d` came from `Arc::into_raw` in `Hooks::register` and stays valid until after
     // `task_migration_unregister` returned (which waits for this call).
     let ops = unsafe { &*d.cast::<T>() };
+    // A system call entered from user mode: current is a user task, not exiting, with an mm; a
+    // task that is not gets its call run as usual.
+    let Some(user) = UserCtx::for_current() else {
+        return false;
+    };
     // INVARIANT: the kernel passes current's user register frame.
     let mut r = SyscallRegs { r: regs };
-    ops.syscall_enter(&mut r)
+    ops.syscall_enter(&user, &mut r)
 }
 
 /// # Safety
@@ -117,8 +129,11 @@ unsafe extern "C" fn exit_tramp<T: MigrationOps>(t: *mut bindings::task_struct, 
 }
 
 /// A registration of migration hooks; dropping it unregisters and waits for running calls.
+///
+/// # Invariants
+///
+/// Registered with task_migration_register; unregistered in Drop.
 pub(crate) struct Hooks<T: MigrationOps> {
-    // INVARIANT: registered with task_migration_register; unregistered in Drop.
     ops: KBox<bindings::task_migration_ops>,
     data: *const T,
 }
@@ -194,7 +209,7 @@ unsafe extern "C" fn shell_init<T: Send + Sync + 'static>(
     // `shell_cleanup`, which runs after this.
     let ctx = unsafe { &*(*info).data.cast::<ShellCtx<T>>() };
     // SAFETY: `new` is the credential set the helper will commit before exec; only we touch it.
-    unsafe { super::uctx::set_cred_ids(new, ctx.uid, ctx.gid) };
+    unsafe { super::cred::set_cred_ids(new, ctx.uid, ctx.gid) };
     (ctx.init)(&ctx.data, TaskRef::current());
     0
 }

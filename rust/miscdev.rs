@@ -4,6 +4,8 @@
 //! Linux 6.12's `kernel` crate has no miscdevice abstraction (it arrived in 6.13). The
 //! `file_operations` carry `owner = THIS_MODULE`, so the module cannot be unloaded while the device
 //! is open; `misc_deregister` in `Drop` removes the node before the handler is freed.
+//!
+//! C header: `include/linux/miscdevice.h`, `include/linux/fs.h`.
 
 use core::mem::size_of;
 use core::pin::Pin;
@@ -49,9 +51,12 @@ struct Inner<T: IoctlHandler> {
 }
 
 /// A registered misc device.
+///
+/// # Invariants
+///
+/// `inner.misc` is registered with misc_register and points at `inner.fops`; the box is never moved
+/// out of while registered.
 pub(crate) struct MiscDevice<T: IoctlHandler> {
-    // INVARIANT: `inner.misc` is registered with misc_register and points at `inner.fops`; the box
-    // is never moved out of while registered.
     inner: Pin<KBox<Inner<T>>>,
 }
 

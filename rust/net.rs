@@ -5,6 +5,8 @@
 //! using them can notice a stop request: [`TcpSocket::accept`] returns `Ok(None)` and
 //! [`TcpSocket::recv_exact`] asks its caller's `abort` predicate whenever the receive timeout
 //! expires. [`TcpSocket::shutdown`] wakes every thread blocked on the socket.
+//!
+//! C header: `include/linux/net.h`, `include/net/sock.h`, `include/linux/tcp.h`.
 
 use core::mem::size_of;
 use core::ptr;
@@ -31,9 +33,12 @@ pub(crate) fn ebadmsg() -> Error {
 pub(crate) type Ipv4 = u32;
 
 /// A kernel TCP socket.
+///
+/// # Invariants
+///
+/// A socket created by `sock_create_kern` (or returned by `kernel_accept`), owned by this value and
+/// released exactly once, in `Drop`.
 pub(crate) struct TcpSocket {
-    // INVARIANT: a socket created by `sock_create_kern` (or returned by `kernel_accept`), owned by
-    // this value and released exactly once, in `Drop`.
     sock: *mut bindings::socket,
 }
 

@@ -9,6 +9,8 @@
 //! of every file. Dropping the tree calls `proc_remove` on the top directory, which removes the
 //! whole subtree and waits until no file operation of any entry is still running; only then is
 //! the handler data freed. [`ProcTree::remove`] does the same for one subdirectory.
+//!
+//! C header: `include/linux/proc_fs.h`, `include/linux/seq_file.h`.
 
 use core::fmt;
 use core::ptr;
@@ -26,8 +28,11 @@ use kernel::uaccess::UserSlice;
 pub(crate) const MAX_WRITE: usize = 4096;
 
 /// Output of a proc file read: text appended to the `seq_file` buffer.
+///
+/// # Invariants
+///
+/// Points to the `seq_file` of a read in progress for the duration of `show`.
 pub(crate) struct SeqWriter {
-    // INVARIANT: points to the `seq_file` of a read in progress for the duration of `show`.
     m: *mut bindings::seq_file,
 }
 
@@ -86,10 +91,13 @@ unsafe fn free_entry<T: ProcHandler>(ptr: *const c_void) {
 }
 
 /// Owner of a `/proc` subtree. See the module documentation for the lifetime model.
+///
+/// # Invariants
+///
+/// `dirs[0].de` is the top directory, created by `proc_mkdir` and not yet removed; every other
+/// non-null `dirs[i].de` is a live directory inside `dirs[dirs[i].parent]`, with `parent < i`. A
+/// non-null `data[i].ptr` is the data of a live file in directory `data[i].dir`.
 pub(crate) struct ProcTree {
-    // INVARIANT: `dirs[0].de` is the top directory, created by `proc_mkdir` and not yet removed;
-    // every other non-null `dirs[i].de` is a live directory inside `dirs[dirs[i].parent]`, with
-    // `parent < i`. A non-null `data[i].ptr` is the data of a live file in directory `data[i].dir`.
     dirs: KVec<DirSlot>,
     data: KVec<ForeignData>,
 }

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Readings of the local machine for load accounting: runnable tasks, CPUs, memory, idle time,
-//! clocks and randomness.
+//! clocks and randomness; and the two sleeps (interruptible or not).
+//!
+//! C header: `include/linux/sched/stat.h`, `include/linux/mm.h` (`si_meminfo`),
+//! `include/linux/timekeeping.h`, `include/linux/random.h`, `include/linux/delay.h`.
 
 use kernel::bindings;
 
@@ -80,8 +83,19 @@ pub(crate) fn is_local_ipv4(ip: u32) -> bool {
     t == bindings::RTN_LOCAL
 }
 
-/// Sleeps `ms` milliseconds, not interruptible by signals (`msleep`).
-pub(crate) fn msleep(ms: u32) {
+/// Sleeps `ms` milliseconds in `TASK_UNINTERRUPTIBLE` (`msleep`): neither a signal nor
+/// `kthread_stop` ends it early.
+pub(crate) fn sleep_uninterruptible_ms(ms: u32) {
     // SAFETY: msleep may be called from any process context.
     unsafe { bindings::msleep(ms) };
+}
+
+/// Sleeps up to `ms` milliseconds in `TASK_INTERRUPTIBLE` (`schedule_timeout_interruptible`):
+/// a signal, or `kthread_stop` for a kernel thread, ends it early (a pending signal at once).
+pub(crate) fn sleep_interruptible_ms(ms: u32) {
+    // SAFETY: plain conversion and an interruptible sleep in process context.
+    unsafe {
+        let j = bindings::__msecs_to_jiffies(ms);
+        bindings::schedule_timeout_interruptible(j as _);
+    }
 }

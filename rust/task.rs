@@ -1,45 +1,34 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Tasks: references to other tasks (by pid), their migration-relevant attributes, signals,
 //! task work, and the migration mark (`patches/0003-entry-hooks-for-migrated-tasks.patch`).
+//!
+//! C header: `include/linux/sched.h`, `include/linux/sched/task.h`, `include/linux/task_work.h`,
+//! `include/linux/pid.h`.
 
-use core::ptr;
+use core::ptr::{self, NonNull};
 
 use kernel::alloc::{flags::GFP_KERNEL, KBox};
 use kernel::bindings;
 use kernel::ffi::c_int;
 use kernel::prelude::*;
+use kernel::task::Task;
+use kernel::types::ARef;
 
-/// A counted reference to a task.
-pub(crate) struct TaskRef {
-    // INVARIANT: a valid task_struct on which we hold one reference (get_task_struct), dropped
-    // exactly once in `Drop`.
-    t: *mut bindings::task_struct,
-}
+use super::uctx::UserCtx;
 
-// SAFETY: task references may be used and dropped from any process context.
-unsafe impl Send for TaskRef {}
-// SAFETY: every method takes `&self` and only reads fields that are stable or read atomically
-// enough for our purposes, or calls functions safe for concurrent use.
-unsafe impl Sync for TaskRef {}
-
-impl Clone for TaskRef {
-    fn clone(&self) -> Self {
-        // SAFETY: `self.t` is valid (invariant); taking another reference.
-        unsafe { bindings::get_task_struct(self.t) };
-        TaskRef { t: self.t }
-    }
-}
-
-impl Drop for TaskRef {
-    fn drop(&mut self) {
-        // SAFETY: we own one reference (invariant).
-        unsafe { bindings::put_task_struct(self.t) };
-    }
-}
+/// A counted reference to a task: the kernel crate's `ARef<Task>`, with the operations that
+/// process migration needs.
+///
+/// # Invariants
+///
+/// Holds one reference on a valid `task_struct` (`get_task_struct`), put exactly once when the
+/// `ARef` drops.
+#[derive(Clone)]
+pub(crate) struct TaskRef(ARef<Task>);
 
 impl PartialEq for TaskRef {
     fn eq(&self, o: &Self) -> bool {
-        self.t == o.t
+        self.ptr() == o.ptr()
     }
 }
 
@@ -51,6 +40,11 @@ const RT_POLICIES: [u32; 3] = [
 ];
 
 impl TaskRef {
+    /// The `task_struct` of the task (valid while `self` lives, by the invariant).
+    fn ptr(&self) -> *mut bindings::task_struct {
+        ptr::from_ref::<Task>(&self.0).cast_mut().cast()
+    }
+
     /// The task with process id `pid` in the initial pid namespace, if it exists.
     pub(crate) fn from_pid(pid: i32) -> Option<TaskRef> {
         if pid <= 0 {
@@ -65,40 +59,36 @@ impl TaskRef {
         let t = unsafe { bindings::get_pid_task(p, bindings::pid_type_PIDTYPE_PID) };
         // SAFETY: we own the reference from find_get_pid.
         unsafe { bindings::put_pid(p) };
-        if t.is_null() {
-            None
-        } else {
-            // INVARIANT: get_pid_task took a reference.
-            Some(TaskRef { t })
-        }
+        // INVARIANT: get_pid_task took the reference the ARef now owns.
+        // SAFETY: a non-NULL `t` is a valid task with a reference we own; `Task` is a transparent
+        // wrapper of `task_struct`.
+        NonNull::new(t.cast::<Task>()).map(|t| TaskRef(unsafe { ARef::from_raw(t) }))
     }
 
     /// The calling task.
     pub(crate) fn current() -> TaskRef {
-        // SAFETY: `current` is always a valid task in process context.
-        let t = unsafe { bindings::get_current() };
-        // SAFETY: `t` is valid; take a reference.
-        unsafe { bindings::get_task_struct(t) };
-        TaskRef { t }
+        // SAFETY: the `current` guard is dropped at the end of this statement, while current runs;
+        // `ARef::from` takes a reference of its own (INVARIANT).
+        TaskRef(ARef::from(&*unsafe { Task::current() }))
     }
 
     /// Thread id (= process id for a single-threaded process) in the initial namespace.
     pub(crate) fn pid(&self) -> i32 {
         // SAFETY: `pid` never changes after the task is created.
-        unsafe { (*self.t).pid }
+        unsafe { (*self.ptr()).pid }
     }
 
     /// The task's name (`comm`), NUL padded.
     pub(crate) fn comm(&self) -> [u8; 16] {
         let mut b = [0u8; 16];
         // SAFETY: `b` has 16 bytes; __get_task_comm copies under task_lock.
-        unsafe { bindings::__get_task_comm(b.as_mut_ptr().cast(), b.len(), self.t) };
+        unsafe { bindings::__get_task_comm(b.as_mut_ptr().cast(), b.len(), self.ptr()) };
         b
     }
 
     fn flags(&self) -> u32 {
         // SAFETY: a plain read of a word the task updates itself; races only affect staleness.
-        unsafe { ptr::read_volatile(ptr::addr_of!((*self.t).flags)) }
+        unsafe { ptr::read_volatile(ptr::addr_of!((*self.ptr()).flags)) }
     }
 
     /// A kernel thread (`PF_KTHREAD`).
@@ -109,7 +99,7 @@ impl TaskRef {
     /// Exiting (`PF_EXITING`) or already dead.
     pub(crate) fn is_exiting(&self) -> bool {
         // SAFETY: `exit_state` is a plain word; staleness is fine.
-        let es = unsafe { ptr::read_volatile(ptr::addr_of!((*self.t).exit_state)) };
+        let es = unsafe { ptr::read_volatile(ptr::addr_of!((*self.ptr()).exit_state)) };
         self.flags() & bindings::PF_EXITING != 0 || es != 0
     }
 
@@ -118,7 +108,7 @@ impl TaskRef {
         // SAFETY: `signal` stays valid as long as we hold a task reference (it is freed with the
         // task_struct); nr_threads is read racily, as get_nr_threads() does.
         unsafe {
-            let s = (*self.t).signal;
+            let s = (*self.ptr()).signal;
             if s.is_null() {
                 0
             } else {
@@ -130,27 +120,27 @@ impl TaskRef {
     /// Stopped by a stop signal (`__TASK_STOPPED`).
     pub(crate) fn is_stopped(&self) -> bool {
         // SAFETY: a racy read of the state word, as /proc/PID/stat does.
-        let st = unsafe { ptr::read_volatile(ptr::addr_of!((*self.t).__state)) };
+        let st = unsafe { ptr::read_volatile(ptr::addr_of!((*self.ptr()).__state)) };
         st & bindings::__TASK_STOPPED != 0
     }
 
     /// Traced by ptrace.
     pub(crate) fn is_ptraced(&self) -> bool {
         // SAFETY: plain read of a word.
-        unsafe { ptr::read_volatile(ptr::addr_of!((*self.t).ptrace)) != 0 }
+        unsafe { ptr::read_volatile(ptr::addr_of!((*self.ptr()).ptrace)) != 0 }
     }
 
     /// Real-time or deadline scheduling class.
     pub(crate) fn is_realtime(&self) -> bool {
         // SAFETY: plain read of a word.
-        let p = unsafe { ptr::read_volatile(ptr::addr_of!((*self.t).policy)) };
+        let p = unsafe { ptr::read_volatile(ptr::addr_of!((*self.ptr()).policy)) };
         RT_POLICIES.contains(&p)
     }
 
     /// Real uid and gid, effective uid (from the task's objective credentials).
     pub(crate) fn ids(&self) -> (u32, u32, u32) {
         // SAFETY: get_task_cred returns a counted reference to the task's real_cred.
-        let c = unsafe { bindings::get_task_cred(self.t) };
+        let c = unsafe { bindings::get_task_cred(self.ptr()) };
         // SAFETY: `c` is valid while we hold the reference.
         let ids = unsafe { ((*c).uid.val, (*c).gid.val, (*c).euid.val) };
         // SAFETY: drop the reference taken above (put_cred is inline; this is its body).
@@ -166,7 +156,7 @@ impl TaskRef {
         // SAFETY: get_task_mm returns a counted mm (or NULL); the VMAs are walked with find_vma
         // under its mmap read lock and the mm is released with mmput.
         unsafe {
-            let mm = bindings::get_task_mm(self.t);
+            let mm = bindings::get_task_mm(self.ptr());
             if mm.is_null() {
                 return (false, false);
             }
@@ -198,8 +188,10 @@ impl TaskRef {
 
     /// Queues `f` to run in the task's own context on its next return to user mode
     /// (`task_work_add` with `TWA_RESUME`: a running task gets there at its next interrupt or
-    /// system call; a sleeping one when it wakes). Errors: `ESRCH` if the task is exiting, `ENOMEM`.
-    pub(crate) fn add_work<F: FnOnce() + Send + 'static>(&self, f: F) -> Result {
+    /// system call; a sleeping one when it wakes). `f` gets the task's [`UserCtx`], or `None` when
+    /// the work runs from `do_exit` (the task was killed before it got back to user mode).
+    /// Errors: `ESRCH` if the task is exiting, `ENOMEM`.
+    pub(crate) fn add_work<F: FnOnce(Option<&UserCtx>) + Send + 'static>(&self, f: F) -> Result {
         let w = KBox::new(
             TaskWork {
                 head: bindings::callback_head {
@@ -214,7 +206,7 @@ impl TaskRef {
         // SAFETY: `head` is the first field of a leaked box; `run_work` takes it back.
         let r = unsafe {
             bindings::task_work_add(
-                self.t,
+                self.ptr(),
                 ptr::addr_of_mut!((*raw).head),
                 bindings::task_work_notify_mode_TWA_RESUME,
             )
@@ -229,8 +221,8 @@ impl TaskRef {
 
     /// Sends signal `sig` as the kernel (`send_sig` with priv = 1). Errors: `ESRCH`, `EINVAL`.
     pub(crate) fn send_signal(&self, sig: i32) -> Result {
-        // SAFETY: `self.t` is valid.
-        let r = unsafe { bindings::send_sig(sig as c_int, self.t, 1) };
+        // SAFETY: `self.ptr()` is valid (invariant).
+        let r = unsafe { bindings::send_sig(sig as c_int, self.ptr(), 1) };
         if r == 0 {
             Ok(())
         } else {
@@ -241,16 +233,16 @@ impl TaskRef {
     /// Marks or unmarks the task as migrated: its system calls and exit then go to the hooks
     /// registered with [`crate::kapi::migration`].
     pub(crate) fn set_migrated(&self, on: bool) {
-        // SAFETY: `self.t` is valid; the mark is an atomic bit.
-        unsafe { bindings::task_migration_mark(self.t, on) };
+        // SAFETY: `self.ptr()` is valid (invariant); the mark is an atomic bit.
+        unsafe { bindings::task_migration_mark(self.ptr(), on) };
     }
 
     /// # Safety
     /// `t` must be a valid task.
     pub(crate) unsafe fn from_raw_get(t: *mut bindings::task_struct) -> TaskRef {
-        // SAFETY: per the contract.
-        unsafe { bindings::get_task_struct(t) };
-        TaskRef { t }
+        // SAFETY: `t` is valid (the contract) and `Task` is a transparent wrapper of `task_struct`;
+        // `ARef::from` takes a reference of its own (INVARIANT).
+        TaskRef(ARef::from(unsafe { &*t.cast::<Task>() }))
     }
 }
 
@@ -278,9 +270,25 @@ struct TaskWork<F> {
 
 /// # Safety
 /// `head` must be the `head` of a `KBox<TaskWork<F>>` leaked by [`TaskRef::add_work`].
-unsafe extern "C" fn run_work<F: FnOnce() + Send + 'static>(head: *mut bindings::callback_head) {
+unsafe extern "C" fn run_work<F: FnOnce(Option<&UserCtx>) + Send + 'static>(
+    head: *mut bindings::callback_head,
+) {
     // SAFETY: `head` is the first field of a repr(C) TaskWork<F> box (per the contract).
     let w = unsafe { KBox::from_raw(head.cast::<TaskWork<F>>()) };
     let TaskWork { f, .. } = KBox::into_inner(w);
-    f();
+    // Task work runs in the task's own context: on its way back to user mode, or from `do_exit`
+    // after its memory map is gone (then there is no user context to lend).
+    f(UserCtx::for_current().as_ref());
+}
+
+/// Whether a fatal signal (SIGKILL) is pending for the calling task.
+pub(crate) fn current_fatal_signal_pending() -> bool {
+    // SAFETY: `current` is valid in process context; reading its pending state.
+    unsafe { bindings::fatal_signal_pending(bindings::get_current()) != 0 }
+}
+
+/// The calling task's pid.
+pub(crate) fn current_pid() -> i32 {
+    // SAFETY: `current` is valid in process context and its pid never changes.
+    unsafe { (*bindings::get_current()).pid }
 }

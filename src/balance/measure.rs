@@ -6,8 +6,8 @@
 use kernel::prelude::*;
 
 use super::thread::Balancer;
-use crate::kapi::procs::{self, ProcSample};
 use crate::kapi::sys;
+use crate::kapi::tasklist::{self, ProcSample};
 use crate::migrate;
 use crate::uapi::pstate;
 
@@ -134,7 +134,7 @@ impl Tracking {
     pub(super) fn sample(&mut self, bal: &Balancer, now: u64) -> Result {
         self.samples = KVec::with_capacity(MAX_TRACKED, GFP_KERNEL)?;
         let samples = &mut self.samples;
-        procs::for_each_process(|s| {
+        tasklist::for_each_process(|s| {
             if samples.len() < samples.capacity() {
                 // Within capacity: no allocation inside the RCU section.
                 let _ = samples.push(*s, GFP_ATOMIC);

@@ -3,7 +3,7 @@
 //! measures the node's processes and moves at most one of them.
 //!
 //! Each round:
-//! 1. every user process is sampled (`kapi::procs::for_each_process`) and its CPU demand is
+//! 1. every user process is sampled (`kapi::tasklist::for_each_process`) and its CPU demand is
 //!    updated: the share of one CPU it used since the last round, times the runnable tasks per
 //!    CPU (at least one: a job sharing a CPU with five others still demands a whole CPU), decayed
 //!    with [`CPU_DECAY`] per mille kept per second (openMosix's per-process `cpujob` average). A guest
@@ -408,7 +408,7 @@ pub(crate) fn run(bal: &Balancer) {
         };
         // After a move, the next one soon: a batch started on one node spreads at the pace of
         // migrations, not of rounds (the pending move keeps it from being repeated).
-        kthread::sleep_ms(if moved { interval.min(200) } else { interval });
+        sys::sleep_interruptible_ms(if moved { interval.min(200) } else { interval });
     }
 }
 

@@ -40,7 +40,7 @@ pub(super) fn gossip_loop(cl: &Arc<Cluster>) {
             .decay_interval_ms
             .min((next_gossip.saturating_sub(now)) as u32)
             .max(1);
-        kthread::sleep_ms(wait);
+        sys::sleep_interruptible_ms(wait);
     }
 }
 

@@ -273,7 +273,7 @@ pub(super) fn listen_loop(cl: &Arc<Cluster>, sock: &TcpSocket) {
                     counters::bump(&cl.stats.link.handshake_failures);
                 }
             }
-            Err(_) => kthread::sleep_ms(100),
+            Err(_) => sys::sleep_interruptible_ms(100),
         }
     }
 }

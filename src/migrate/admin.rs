@@ -72,7 +72,7 @@ pub(super) fn wait_until_none_for(
         if sys::monotonic_ms() - start >= ms {
             return false;
         }
-        sys::msleep(50);
+        sys::sleep_uninterruptible_ms(50);
     }
 }
 
@@ -130,7 +130,7 @@ pub(crate) fn shutdown(mig: &Arc<Migration>, ms: u32) {
         if busy == 0 || sys::monotonic_ms() - start > u64::from(ms) {
             break;
         }
-        crate::kapi::kthread::sleep_ms(50);
+        crate::kapi::sys::sleep_interruptible_ms(50);
     }
     if let Ok(v) = mig.reg.all() {
         for p in v.iter() {

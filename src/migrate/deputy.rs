@@ -7,8 +7,9 @@ use kernel::uaccess::UserSlice;
 
 use super::Migration;
 use crate::kapi::migration::SyscallRegs;
+use crate::kapi::sys;
 use crate::kapi::task::TaskRef;
-use crate::kapi::{sys, uctx};
+use crate::kapi::uctx::UserCtx;
 use crate::proto::mig as wire;
 use crate::proto::MsgType;
 use crate::syscalls::{self, Arg, Class};
@@ -119,9 +120,14 @@ pub(super) fn send_reply(mig: &Migration, p: &Proc, result: i64, out: &[u8]) {
 
 /// The deputy's system-call entry: report the result of the call it just ran, then wait for
 /// the next forwarded call, the process coming home, or its end.
-pub(super) fn deputy_enter(mig: &Arc<Migration>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool {
+pub(super) fn deputy_enter(
+    u: &UserCtx,
+    mig: &Arc<Migration>,
+    p: &Arc<Proc>,
+    regs: &mut SyscallRegs,
+) -> bool {
     if regs.nr() == DEPUTY_SIGNAL {
-        on_signal(mig, p, regs.args()[0]);
+        on_signal(u, mig, p, regs.args()[0]);
         regs.set_result(0);
         return true;
     }
@@ -174,12 +180,12 @@ pub(super) fn deputy_enter(mig: &Arc<Migration>, p: &Arc<Proc>, regs: &mut Sysca
                 }
             }
             Item::State(buf) => {
-                come_home(mig, p, &buf);
+                come_home(u, mig, p, &buf);
                 regs.set_result(0);
                 return true;
             }
             Item::Ctl(c) if c.op == wire::ctl::GONE => {
-                end_as_remote(p, c.arg);
+                end_as_remote(u, p, c.arg);
                 regs.set_result(0);
                 return true;
             }
@@ -192,7 +198,7 @@ pub(super) fn deputy_enter(mig: &Arc<Migration>, p: &Arc<Proc>, regs: &mut Sysca
 /// it with the process's own handlers, mask and flags; a terminal stop signal at its default
 /// action stops the deputy here instead, as the kernel decides at home (`relay_stops` then
 /// stops the guest), and SIGCONT re-arms the stub's handler for those.
-fn on_signal(mig: &Migration, p: &Proc, sig: u64) {
+fn on_signal(u: &UserCtx, mig: &Migration, p: &Proc, sig: u64) {
     let (where_, dfl_stops, stub) = {
         let mut i = p.inner.lock();
         let where_ = i.where_;
@@ -206,14 +212,14 @@ fn on_signal(mig: &Migration, p: &Proc, sig: u64) {
     }
     let sig = sig as i32;
     if signo::TERMINAL_STOPS.contains(&sig) && dfl_stops & signo::bit(sig) != 0 {
-        uctx::set_default_action(sig as u32);
+        u.set_default_action(sig as u32);
         let _ = TaskRef::current().send_signal(sig);
         return;
     }
     if sig == signo::SIGCONT {
         for sg in signo::TERMINAL_STOPS {
             if dfl_stops & signo::bit(sg) != 0 {
-                uctx::set_catch_action(sg as u32, stub + STUB_HANDLER, stub + STUB_RESTORER);
+                u.set_catch_action(sg as u32, stub + STUB_HANDLER, stub + STUB_RESTORER);
             }
         }
     }
@@ -250,8 +256,8 @@ fn reply_result(mig: &Migration, p: &Proc, fl: &InFlight, scratch: u64, result: 
 
 /// The process's image arrived (its State in `state`): install it into this task, answer the
 /// remote, and run at home again, or go on to the next node asked for.
-fn come_home(mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) {
-    let status = install(mig, p, state, true).err().unwrap_or(0);
+fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) {
+    let status = install(u, mig, p, state, true).err().unwrap_or(0);
     let where_ = p.inner.lock().where_;
     let a = wire::Answer {
         token: p.token,
@@ -288,13 +294,13 @@ fn come_home(mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) {
             req = i.req;
         });
         let (mig2, p2) = (mig.clone(), p.clone());
-        let _ = TaskRef::current().add_work(move || migrate_out(&mig2, &p2, next, req));
+        let _ = TaskRef::current().add_work(move |u| migrate_out(u, &mig2, &p2, next, req));
     }
 }
 
 /// The process ended on the remote node with wait status `status`: end the same way here, so
 /// that the parent's `wait()` sees the signal that ended it.
-fn end_as_remote(p: &Proc, status: u32) {
+fn end_as_remote(u: &UserCtx, p: &Proc, status: u32) {
     p.set_state(|i| i.finished = true);
     let sig = match (status & 0x7f) as i32 {
         0 => SIGKILL,
@@ -302,6 +308,6 @@ fn end_as_remote(p: &Proc, status: u32) {
         s if signo::default_stops_or_ignores(s) => SIGKILL,
         s => s,
     };
-    uctx::set_default_action(sig as u32);
+    u.set_default_action(sig as u32);
     let _ = TaskRef::current().send_signal(sig);
 }

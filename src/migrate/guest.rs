@@ -6,8 +6,8 @@ use kernel::sync::Arc;
 
 use super::Migration;
 use crate::kapi::migration::SyscallRegs;
-use crate::kapi::task::TaskRef;
-use crate::kapi::uctx;
+use crate::kapi::task::{self, TaskRef};
+use crate::kapi::uctx::{self, UserCtx};
 use crate::proto::mig as wire;
 use crate::proto::MsgType;
 use crate::syscalls::{self, Class};
@@ -23,13 +23,18 @@ use crate::counters;
 
 /// Sends the calling guest home with its state (`rewound` registers when it goes home to run
 /// a system call there), then ends the guest's task here.
-pub(super) fn go_home(mig: &Arc<Migration>, p: &Arc<Proc>, rewound: Option<&[u64; uctx::NREGS]>) {
+pub(super) fn go_home(
+    u: &UserCtx,
+    mig: &Arc<Migration>,
+    p: &Arc<Proc>,
+    rewound: Option<&[u64; uctx::NREGS]>,
+) {
     let me = TaskRef::current();
     let r = (|| -> Result {
-        let vmas = uctx::vmas()?;
-        let vdso = uctx::vdso_addr();
+        let vmas = u.vmas()?;
+        let vdso = u.vdso_addr();
         drain(p);
-        stream(mig, p.home, p.token, &vmas, vdso, rewound)?;
+        stream(u, mig, p.home, p.token, &vmas, vdso, rewound)?;
         match p.pop(INSTALL_MS, false)? {
             Item::Answer(a) if a.status == 0 => Ok(()),
             _ => Err(EIO),
@@ -51,18 +56,23 @@ pub(super) fn go_home(mig: &Arc<Migration>, p: &Arc<Proc>, rewound: Option<&[u64
 
 /// A guest's system-call entry: the first one installs the image; then each call runs here,
 /// is forwarded, or sends the process home.
-pub(super) fn guest_enter(mig: &Arc<Migration>, p: &Arc<Proc>, regs: &mut SyscallRegs) -> bool {
+pub(super) fn guest_enter(
+    u: &UserCtx,
+    mig: &Arc<Migration>,
+    p: &Arc<Proc>,
+    regs: &mut SyscallRegs,
+) -> bool {
     let state = p.inner.lock().role.pstate();
     if state == pstate::MIGRATING {
         let r = match p.pop(STEP_MS, false) {
-            Ok(Item::State(buf)) => install(mig, p, &buf, false),
+            Ok(Item::State(buf)) => install(u, mig, p, &buf, false),
             _ => Err(cantmove::TARGET_FAILED),
         };
         let status = r.err().unwrap_or(0);
         let a = wire::Answer {
             token: p.token,
             status,
-            pid: uctx::pid() as u32,
+            pid: task::current_pid() as u32,
         };
         let sent = mig.net.send_to(p.home, MsgType::MigAnswer, &[&a.encode()]);
         let go = status == 0
@@ -85,7 +95,7 @@ pub(super) fn guest_enter(mig: &Arc<Migration>, p: &Arc<Proc>, regs: &mut Syscal
         };
         p.cv.notify_all();
         if pending_home {
-            go_home(mig, p, None);
+            go_home(u, mig, p, None);
         }
         return true;
     }
@@ -116,12 +126,12 @@ pub(super) fn guest_enter(mig: &Arc<Migration>, p: &Arc<Proc>, regs: &mut Syscal
             if let Some(r) = forward_msg(mig, p, &args, send) {
                 regs.set_result(r);
             } else {
-                call_at_home(mig, p, regs);
+                call_at_home(u, mig, p, regs);
             }
             true
         }
         Class::Home => {
-            call_at_home(mig, p, regs);
+            call_at_home(u, mig, p, regs);
             true
         }
     }
@@ -129,10 +139,15 @@ pub(super) fn guest_enter(mig: &Arc<Migration>, p: &Arc<Proc>, regs: &mut Syscal
 
 /// The process goes home to make the system call it is in (the call is rewound: it runs again
 /// there).
-pub(super) fn call_at_home(mig: &Arc<Migration>, p: &Arc<Proc>, regs: &mut SyscallRegs) {
+pub(super) fn call_at_home(
+    u: &UserCtx,
+    mig: &Arc<Migration>,
+    p: &Arc<Proc>,
+    regs: &mut SyscallRegs,
+) {
     regs.rewind();
-    match uctx::regs() {
-        Ok(r) => go_home(mig, p, Some(&r)),
-        Err(_) => go_home(mig, p, None),
+    match u.regs() {
+        Ok(r) => go_home(u, mig, p, Some(&r)),
+        Err(_) => go_home(u, mig, p, None),
     }
 }

@@ -6,6 +6,7 @@ use kernel::sync::Arc;
 use super::Migration;
 use crate::kapi::migration::{MigrationOps, SyscallRegs};
 use crate::kapi::task::TaskRef;
+use crate::kapi::uctx::UserCtx;
 use crate::proto::mig as wire;
 use crate::uapi::pstate;
 
@@ -26,7 +27,7 @@ impl Ops {
 }
 
 impl MigrationOps for Ops {
-    fn syscall_enter(&self, regs: &mut SyscallRegs) -> bool {
+    fn syscall_enter(&self, u: &UserCtx, regs: &mut SyscallRegs) -> bool {
         let me = TaskRef::current();
         let Some(p) = self.mig.reg.by_task(&me) else {
             // Not ours any more (a record dropped at unload): run normally from now on.
@@ -34,9 +35,9 @@ impl MigrationOps for Ops {
             return false;
         };
         if p.home == self.mig.net.self_id() {
-            deputy_enter(&self.mig, &p, regs)
+            deputy_enter(u, &self.mig, &p, regs)
         } else {
-            guest_enter(&self.mig, &p, regs)
+            guest_enter(u, &self.mig, &p, regs)
         }
     }
 

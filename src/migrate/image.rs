@@ -5,7 +5,8 @@ use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
 
 use super::Migration;
-use crate::kapi::{sys, uctx};
+use crate::kapi::sys;
+use crate::kapi::uctx::{self, UserCtx};
 use crate::proto::mig::{self as wire, End, MsgPages, Vma, PAGE};
 use crate::proto::MsgType;
 use crate::uapi::cantmove;
@@ -30,6 +31,7 @@ pub(super) fn drain(p: &Proc) {
 /// its Vma and the pages that hold data, then End. `rewound` replaces the registers (a guest
 /// going home to run a system call there).
 pub(super) fn stream(
+    u: &UserCtx,
     mig: &Migration,
     node: u32,
     token: u64,
@@ -37,7 +39,7 @@ pub(super) fn stream(
     vdso: u64,
     rewound: Option<&[u64; uctx::NREGS]>,
 ) -> Result {
-    send_state(mig, node, token, rewound)?;
+    send_state(u, mig, node, token, rewound)?;
     // Page buffer: header + up to MAX_PAGES_PER_FRAME pages.
     let mut pb = KVVec::new();
     pb.extend_with(
@@ -86,6 +88,7 @@ pub(super) fn stream(
 /// Sends the calling task's State (registers or `rewound`, memory layout, signal state,
 /// limits, clocks and XSAVE image) to `node`.
 fn send_state(
+    u: &UserCtx,
     mig: &Migration,
     node: u32,
     token: u64,
@@ -94,25 +97,25 @@ fn send_state(
     let mut st = wire::State::new(token);
     st.regs = match rewound {
         Some(r) => *r,
-        None => uctx::regs()?,
+        None => u.regs()?,
     };
-    st.mm = uctx::layout()?;
-    let s = uctx::signals();
+    st.mm = u.layout()?;
+    let s = u.signals();
     st.blocked = s.blocked;
     st.pending = s.pending;
     st.ss_sp = s.ss.0;
     st.ss_size = s.ss.1;
     st.ss_flags = s.ss.2;
     st.actions = s.actions;
-    st.rlim = uctx::rlimits();
-    let (mono, boot) = uctx::clocks();
+    st.rlim = u.rlimits();
+    let (mono, boot) = u.clocks();
     st.clocks = [mono, boot];
     let xsize = uctx::xstate_size();
     let mut buf = KVVec::new();
     buf.extend_with(wire::STATE_FIXED_LEN + xsize, 0u8, GFP_KERNEL)?;
     let mut xs = KVVec::new();
     xs.extend_with(xsize, 0u8, GFP_KERNEL)?;
-    uctx::save_xstate(&mut xs)?;
+    u.save_xstate(&mut xs)?;
     let n = st.encode(&xs, &mut buf).map_err(|_| EINVAL)?;
     mig.net.send_to(node, MsgType::MigState, &[&buf[..n]])
 }
@@ -170,33 +173,34 @@ pub(super) const CLOCK_HOLD_MAX_MS: u64 = 2000;
 ///
 /// Clocks: each node's `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` start at its own boot. A guest
 /// continues the values the State carries (plus the time since it arrived) in a time namespace
-/// of its own ([`uctx::continue_clocks`]), so the process never sees them jump; the lag it
+/// of its own ([`UserCtx::continue_clocks`]), so the process never sees them jump; the lag it
 /// gathers (the State's one-way trip per move) is made up at home, where it is back on home's
 /// clocks: a forward step of a few ms. Should the process come home ahead of home's clock (a
 /// remote clock that ran fast), it is held until home's clock has caught up.
 pub(super) fn install(
+    u: &UserCtx,
     mig: &Migration,
     p: &Proc,
     state: &[u8],
     deputy: bool,
 ) -> core::result::Result<(), u32> {
-    let arrived = uctx::clocks();
+    let arrived = u.clocks();
     let (st, xs) = wire::State::decode(state).map_err(|_| cantmove::TARGET_FAILED)?;
     let fail = |_e: Error| cantmove::TARGET_FAILED;
-    let vdso = uctx::vdso_addr();
-    for v in uctx::vmas().map_err(fail)?.iter() {
+    let vdso = u.vdso_addr();
+    for v in u.vmas().map_err(fail)?.iter() {
         if deputy && is_vdso(v, vdso) {
             continue;
         }
-        uctx::unmap(v.start, v.end - v.start).map_err(fail)?;
+        u.unmap(v.start, v.end - v.start).map_err(fail)?;
     }
     if deputy {
         if vdso != st.mm[wire::MM_VDSO] {
             return Err(cantmove::LAYOUT);
         }
     } else {
-        uctx::map_vdso(st.mm[wire::MM_VVAR]).map_err(fail)?;
-        if uctx::vdso_addr() != st.mm[wire::MM_VDSO] {
+        u.map_vdso(st.mm[wire::MM_VVAR]).map_err(fail)?;
+        if u.vdso_addr() != st.mm[wire::MM_VDSO] {
             return Err(cantmove::LAYOUT);
         }
     }
@@ -206,7 +210,8 @@ pub(super) fn install(
         match p.pop(STEP_MS, false).map_err(fail)? {
             Item::Vma(v) => {
                 let grows = v.flags & wire::vma::GROWSDOWN != 0;
-                uctx::map_anon(v.start, v.end - v.start, v.prot, grows).map_err(fail)?;
+                u.map_anon(v.start, v.end - v.start, v.prot, grows)
+                    .map_err(fail)?;
                 cur = Some(v);
                 nv += 1;
             }
@@ -222,7 +227,7 @@ pub(super) fn install(
                         .write_slice(&data)
                         .map_err(fail)?;
                 } else {
-                    uctx::poke(addr, &data).map_err(fail)?;
+                    u.poke(addr, &data).map_err(fail)?;
                 }
                 np += (len / PAGE as u64) as u32;
             }
@@ -236,37 +241,38 @@ pub(super) fn install(
         }
     }
     counters::add(&mig.stats.pages_in, u64::from(np));
-    uctx::set_layout(&st.mm).map_err(fail)?;
-    uctx::set_rlimits(&st.rlim);
-    uctx::restore_xstate(xs).map_err(fail)?;
-    uctx::set_regs(&st.regs).map_err(fail)?;
-    uctx::flush_signals();
-    uctx::set_signals(&uctx::Signals {
+    u.set_layout(&st.mm).map_err(fail)?;
+    u.set_rlimits(&st.rlim);
+    u.restore_xstate(xs).map_err(fail)?;
+    u.set_regs(&st.regs).map_err(fail)?;
+    u.flush_signals();
+    u.set_signals(&uctx::Signals {
         blocked: st.blocked,
         pending: st.pending,
         ss: (st.ss_sp, st.ss_size, st.ss_flags),
         actions: st.actions,
     });
     let comm = p.inner.lock().comm;
-    uctx::set_comm(&comm);
-    take_clocks(mig, p, st.clocks, arrived, deputy)
+    u.set_comm(&comm);
+    take_clocks(u, mig, p, st.clocks, arrived, deputy)
 }
 
 /// The clock part of [`install`]: `clocks` are the process's (monotonic, boottime) from its
 /// State, `arrived` this task's clocks when the State arrived. A guest continues them in a time
 /// namespace of its own; a deputy is held while the process's clock is ahead of home's.
 pub(super) fn take_clocks(
+    u: &UserCtx,
     mig: &Migration,
     p: &Proc,
     clocks: [u64; 2],
     arrived: (u64, u64),
     deputy: bool,
 ) -> core::result::Result<(), u32> {
-    let now = uctx::clocks();
+    let now = u.clocks();
     let mono = clocks[0].saturating_add(now.0.saturating_sub(arrived.0));
     let boot = clocks[1].saturating_add(now.1.saturating_sub(arrived.1));
     if !deputy {
-        return uctx::continue_clocks(mono, boot).map_err(|e| {
+        return u.continue_clocks(mono, boot).map_err(|e| {
             pr_warn!(
                 "migration: pid {} of node {}: its clocks cannot continue here ({:?}); not installed\n",
                 p.home_pid,
@@ -279,7 +285,7 @@ pub(super) fn take_clocks(
     if mono > now.0 {
         let ahead_us = (mono - now.0) / 1000;
         if ahead_us / 1000 <= CLOCK_HOLD_MAX_MS {
-            sys::msleep((ahead_us / 1000 + 1) as u32);
+            sys::sleep_uninterruptible_ms((ahead_us / 1000 + 1) as u32);
             counters::bump(&mig.stats.clock_holds);
             counters::add(&mig.stats.clock_hold_us, ahead_us);
         } else {

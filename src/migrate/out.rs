@@ -5,8 +5,9 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use super::Migration;
+use crate::kapi::errno;
 use crate::kapi::task::TaskRef;
-use crate::kapi::{errno, uctx};
+use crate::kapi::uctx::{self, UserCtx};
 use crate::proto::mig::{self as wire, Offer, PAGE};
 use crate::proto::MsgType;
 use crate::uapi::{cantmove, pstate};
@@ -30,8 +31,15 @@ pub(super) fn finish(p: &Proc, r: MigResult) {
     });
 }
 
-/// Task work of a process asked to migrate: runs in its own context on its way to user mode.
-pub(super) fn migrate_out(mig: &Arc<Migration>, p: &Arc<Proc>, target: u32, req: u64) {
+/// Task work of a process asked to migrate: runs in its own context on its way to user mode
+/// (`user`), or from its exit (`None`: the request fails with `ESRCH`, [`cantmove::EXITING`]).
+pub(super) fn migrate_out(
+    user: Option<&UserCtx>,
+    mig: &Arc<Migration>,
+    p: &Arc<Proc>,
+    target: u32,
+    req: u64,
+) {
     let cancelled = {
         let mut i = p.inner.lock();
         let stale = i.cancelled || i.req != req || i.role.pstate() != pstate::MIGRATING;
@@ -42,10 +50,15 @@ pub(super) fn migrate_out(mig: &Arc<Migration>, p: &Arc<Proc>, target: u32, req:
     if cancelled {
         return;
     }
-    match send_image(mig, p, target) {
+    let Some(u) = user else {
+        counters::bump(&mig.stats.failed);
+        finish(p, Err(MigError::new(ESRCH, cantmove::EXITING)));
+        return;
+    };
+    match send_image(u, mig, p, target) {
         Ok(()) => {
             counters::bump(&mig.stats.out);
-            if let Err(e) = become_deputy(p, target) {
+            if let Err(e) = become_deputy(u, p, target) {
                 // The memory is half released: the process cannot continue here.
                 pr_err!("migration: deputy setup failed ({:?}): ending process\n", e);
                 let _ = send_ctl(mig, target, p.token, wire::ctl::KILL, SIGKILL as u32);
@@ -62,9 +75,14 @@ pub(super) fn migrate_out(mig: &Arc<Migration>, p: &Arc<Proc>, target: u32, req:
 
 /// Offers the calling process to `target`, streams its image and commits: on `Ok` the target
 /// runs it. On error nothing changed here and the target dropped it.
-pub(super) fn send_image(mig: &Arc<Migration>, p: &Arc<Proc>, target: u32) -> MigResult {
-    let vmas = uctx::vmas().map_err(|e| MigError::new(e, cantmove::LAYOUT))?;
-    let vdso = uctx::vdso_addr();
+pub(super) fn send_image(
+    u: &UserCtx,
+    mig: &Arc<Migration>,
+    p: &Arc<Proc>,
+    target: u32,
+) -> MigResult {
+    let vmas = u.vmas().map_err(|e| MigError::new(e, cantmove::LAYOUT))?;
+    let vdso = u.vdso_addr();
     if vdso == 0 {
         return Err(MigError::new(EBUSY, cantmove::LAYOUT));
     }
@@ -111,7 +129,7 @@ pub(super) fn send_image(mig: &Arc<Migration>, p: &Arc<Proc>, target: u32) -> Mi
         let _ = send_ctl(mig, target, p.token, wire::ctl::KILL, SIGKILL as u32);
         MigError::new(e, cantmove::TRANSFER)
     };
-    stream(mig, target, p.token, &vmas, vdso, None).map_err(abort)?;
+    stream(u, mig, target, p.token, &vmas, vdso, None).map_err(abort)?;
     match p.pop(INSTALL_MS, false) {
         Ok(Item::Answer(a)) if a.status == 0 => {}
         Ok(Item::Answer(a)) => return Err(MigError::new(EIO, a.status)),
@@ -124,31 +142,31 @@ pub(super) fn send_image(mig: &Arc<Migration>, p: &Arc<Proc>, target: u32) -> Mi
 
 /// Turns the calling task into the deputy of its process, now running on `target`: releases
 /// its memory, maps the stub and scratch memory, points its registers at the stub and marks it.
-pub(super) fn become_deputy(p: &Arc<Proc>, target: u32) -> Result {
+pub(super) fn become_deputy(u: &UserCtx, p: &Arc<Proc>, target: u32) -> Result {
     // Pending signals went with the image; from now on signals arriving here are caught by the
     // stub's handler and forwarded (see `set_deputy_actions`).
-    let actions = uctx::signals().actions;
-    uctx::set_blocked(!0);
-    uctx::flush_signals();
-    let vdso = uctx::vdso_addr();
-    for v in uctx::vmas()?.iter() {
+    let actions = u.signals().actions;
+    u.set_blocked(!0);
+    u.flush_signals();
+    let vdso = u.vdso_addr();
+    for v in u.vmas()?.iter() {
         if !is_vdso(v, vdso) {
-            uctx::unmap(v.start, v.end - v.start)?;
+            u.unmap(v.start, v.end - v.start)?;
         }
     }
-    let scratch = uctx::map_anywhere(SCRATCH, wire::prot::READ | wire::prot::WRITE)?;
-    let stub = uctx::map_anywhere(PAGE as u64, wire::prot::READ | wire::prot::EXEC)?;
-    uctx::poke(stub, &STUB)?;
-    uctx::set_deputy_actions(&actions, stub + STUB_HANDLER, stub + STUB_RESTORER);
+    let scratch = u.map_anywhere(SCRATCH, wire::prot::READ | wire::prot::WRITE)?;
+    let stub = u.map_anywhere(PAGE as u64, wire::prot::READ | wire::prot::EXEC)?;
+    u.poke(stub, &STUB)?;
+    u.set_deputy_actions(&actions, stub + STUB_HANDLER, stub + STUB_RESTORER);
     let dfl_stops = signo::TERMINAL_STOPS
         .iter()
         .filter(|&&sg| actions[sg as usize - 1][0] == uctx::SIG_DFL)
         .fold(0u64, |m, &sg| m | signo::bit(sg));
-    uctx::set_blocked(0);
+    u.set_blocked(0);
     let mut r = [0u64; uctx::NREGS];
     r[wire::REG_IP] = stub;
     r[wire::REG_SP] = scratch + SCRATCH;
-    uctx::set_regs(&r)?;
+    u.set_regs(&r)?;
     TaskRef::current().set_migrated(true);
     p.set_state(|i| {
         i.role = Role::Deputy(Deputy {

@@ -4,8 +4,8 @@
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
 
-use crate::kapi::task::TaskRef;
-use crate::kapi::{errno, sys, uctx};
+use crate::kapi::task::{self, TaskRef};
+use crate::kapi::{errno, sys};
 use crate::proto::mig::{self as wire, Ctl, End, Vma};
 use crate::uapi::pstate;
 
@@ -269,7 +269,7 @@ impl Proc {
             let r = wait_until(&self.cv, &mut g, left, 0, |i| {
                 if i.len > 0 {
                     Some(Ok(i.take_item()))
-                } else if uctx::fatal_signal_pending() {
+                } else if task::current_fatal_signal_pending() {
                     Some(Err(ESRCH))
                 } else {
                     None
@@ -284,7 +284,7 @@ impl Proc {
                 Ok(Err(e)) => return Err(e),
                 Err(WaitEnd::TimedOut) => return Err(errno::etimedout()),
                 Err(WaitEnd::Signal) => {
-                    if uctx::fatal_signal_pending() {
+                    if task::current_fatal_signal_pending() {
                         return Err(ESRCH);
                     }
                     if stop_on_signal {
@@ -293,7 +293,7 @@ impl Proc {
                     // A non-fatal signal for a guest waiting on its deputy: it is handled when
                     // the call returns; do not spin.
                     drop(g);
-                    sys::msleep(10);
+                    sys::sleep_uninterruptible_ms(10);
                     g = self.inner.lock();
                 }
             }

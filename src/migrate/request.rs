@@ -6,7 +6,7 @@ use kernel::sync::Arc;
 
 use super::Migration;
 use crate::kapi::task::TaskRef;
-use crate::kapi::{errno, sys, uctx};
+use crate::kapi::{errno, sys};
 use crate::proto::mig as wire;
 use crate::uapi::{cantmove, pstate};
 use crate::wait::{wait_until, WaitEnd};
@@ -151,7 +151,7 @@ pub(crate) fn migrate_within(mig: &Arc<Migration>, pid: i32, node: i32, safe_ms:
         (i.epoch, i.req)
     };
     let (mig2, p2) = (mig.clone(), p.clone());
-    if let Err(e) = t.add_work(move || migrate_out(&mig2, &p2, node, req)) {
+    if let Err(e) = t.add_work(move |u| migrate_out(u, &mig2, &p2, node, req)) {
         p.set_state(|i| i.role = Role::Home);
         return Err(MigError::new(e, cantmove::EXITING));
     }
@@ -242,20 +242,22 @@ pub(super) fn request_guest_home(mig: &Arc<Migration>, p: &Arc<Proc>, t: &TaskRe
     };
     if running {
         let (mig2, p2) = (mig.clone(), p.clone());
-        let _ = t.add_work(move || {
+        let _ = t.add_work(move |u| {
+            // Without a user context the guest is exiting: its exit hook tells home.
+            let Some(u) = u else { return };
             if p2.inner.lock().finished {
                 return;
             }
             // In the middle of a vDSO clock read the registers hold this node's time, to
             // which the vDSO then adds the time-namespace offset it finds: the other node's
             // after a move. Leave the vDSO first.
-            if uctx::ip_in_vdso() {
+            if u.ip_in_vdso() {
                 if let Some(g) = p2.inner.lock().guest() {
                     g.home_retry = true;
                 }
                 return;
             }
-            go_home(&mig2, &p2, None);
+            go_home(u, &mig2, &p2, None);
         });
     }
 }

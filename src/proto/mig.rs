@@ -19,8 +19,8 @@ pub const MAX_PAGES_PER_FRAME: usize = 15;
 pub const MAX_SYS_DATA: usize = 60 * 1024;
 /// Largest XSAVE image accepted (AMX tiles included it is about 11 KiB).
 pub const MAX_XSTATE: usize = 16 * 1024;
-/// Length of a process name (`TASK_COMM_LEN`).
-pub const COMM_LEN: usize = 16;
+/// Length of a process name (`TASK_COMM_LEN`): the ioctl ABI's, one definition for both.
+pub use crate::uapi::COMM_LEN;
 
 /// Payload size of [`Offer`].
 pub const OFFER_LEN: usize = 56;

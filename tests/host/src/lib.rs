@@ -2,6 +2,9 @@
 //! uses, so they can be unit-tested, property-tested and fuzzed here.
 #![no_std]
 
+#[path = "../../../src/uapi.rs"]
+pub mod uapi;
+
 #[path = "../../../src/proto/mod.rs"]
 pub mod proto;
 

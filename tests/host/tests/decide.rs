@@ -969,10 +969,7 @@ fn io_job_at_home_is_not_moved_for_load() {
         guest: false,
     };
     // 3000 reads per CPU-second: an I/O job stays; the CPU job beside it moves.
-    assert!(oxmosix_host_tests::decide::io_job(
-        &job(7, 3000),
-        &p
-    ));
+    assert!(oxmosix_host_tests::decide::io_job(&job(7, 3000), &p));
     assert_eq!(decide(&here, &[idle], &[job(7, 3000)], &p), None);
     assert_eq!(
         decide(&here, &[idle], &[job(7, 3000), job(8, 10)], &p).map(|m| (m.id, m.to)),

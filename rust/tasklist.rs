@@ -2,6 +2,8 @@
 //! The node's processes, for the load balancer: one walk of the task list (`for_each_process`)
 //! under RCU, producing a snapshot of each user process (`patches/0006-rust-helpers-rcu-read-side.patch`
 //! provides the RCU helpers).
+//!
+//! C header: `include/linux/sched/signal.h` (`for_each_process`), `include/linux/rcupdate.h`.
 
 use core::mem::offset_of;
 use core::ptr;

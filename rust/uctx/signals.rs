@@ -1,0 +1,173 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Signal state of the user task running the hook: actions, blocked mask, pending signals,
+//! alternate stack.
+//!
+//! C header: `include/linux/sched/signal.h`, `include/linux/signal.h`.
+
+use core::ptr;
+
+use kernel::bindings;
+use kernel::ffi::{c_int, c_ulong};
+
+use super::{cur, UserCtx};
+
+/// Signal state of a process: see `proto::mig::State`.
+pub(crate) struct Signals {
+    /// Blocked mask (bit n-1 = signal n).
+    pub(crate) blocked: u64,
+    /// Pending signals (private and shared).
+    pub(crate) pending: u64,
+    /// sigaltstack base, size, flags.
+    pub(crate) ss: (u64, u64, u32),
+    /// Actions of signals 1..=64: handler, flags, restorer, mask.
+    pub(crate) actions: [[u64; 4]; 64],
+}
+
+const SIGKILL_STOP: u64 = (1 << 8) | (1 << 18);
+
+/// Action of a signal at a deputy (see [`set_deputy_actions`]).
+pub(crate) const SIG_DFL: u64 = 0;
+
+/// See [`SIG_DFL`].
+pub(crate) const SIG_IGN: u64 = 1;
+
+const SA_RESTART: u64 = 0x1000_0000;
+
+const SA_RESTORER: u64 = 0x0400_0000;
+
+/// Signals whose default action is to ignore them: SIGCHLD, SIGCONT, SIGURG, SIGWINCH.
+const DEFAULT_IGNORED: u64 = (1 << 16) | (1 << 17) | (1 << 22) | (1 << 27);
+
+/// Rewrites current's signal actions under siglock (irq-safe, as the kernel does): `f(i)` gives
+/// the new action of signal `i + 1` as (handler, flags, restorer, mask), or `None` to keep it.
+/// SIGKILL and SIGSTOP are never changed, and no mask blocks them.
+fn write_actions(mut f: impl FnMut(usize) -> Option<[u64; 4]>) {
+    let t = cur();
+    // SAFETY: current's sighand is valid while it runs; the actions are written under its siglock;
+    // the handler and restorer are user addresses stored as the kernel stores them (the
+    // pointer-sized words of the C unions).
+    unsafe {
+        let sh = (*t).sighand;
+        bindings::spin_lock_irq(ptr::addr_of_mut!((*sh).siglock));
+        for i in 0..64 {
+            if i == 8 || i == 18 {
+                continue;
+            }
+            let Some(a) = f(i) else { continue };
+            let sa = ptr::addr_of_mut!((*sh).action[i].sa);
+            ptr::write(ptr::addr_of_mut!((*sa).sa_handler).cast::<u64>(), a[0]);
+            (*sa).sa_flags = a[1] as c_ulong;
+            ptr::write(ptr::addr_of_mut!((*sa).sa_restorer).cast::<u64>(), a[2]);
+            (*sa).sa_mask.sig[0] = (a[3] & !SIGKILL_STOP) as c_ulong;
+        }
+        bindings::spin_unlock_irq(ptr::addr_of_mut!((*sh).siglock));
+    }
+}
+
+impl UserCtx {
+    /// Reads current's signal state.
+    pub(crate) fn signals(&self) -> Signals {
+        let t = cur();
+        let mut s = Signals {
+            blocked: 0,
+            pending: 0,
+            ss: (0, 0, 0),
+            actions: [[0; 4]; 64],
+        };
+        // SAFETY: current's sighand and signal are valid while it runs; the actions and pending sets
+        // are read under siglock (irq-safe, as the kernel does); the rest belongs to current.
+        unsafe {
+            let sh = (*t).sighand;
+            bindings::spin_lock_irq(ptr::addr_of_mut!((*sh).siglock));
+            s.blocked = (*t).blocked.sig[0] as u64;
+            s.pending =
+                ((*t).pending.signal.sig[0] | (*(*t).signal).shared_pending.signal.sig[0]) as u64;
+            for (i, a) in s.actions.iter_mut().enumerate() {
+                let sa = ptr::addr_of!((*sh).action[i].sa);
+                a[0] = ptr::read(ptr::addr_of!((*sa).sa_handler).cast::<u64>());
+                a[1] = (*sa).sa_flags as u64;
+                a[2] = ptr::read(ptr::addr_of!((*sa).sa_restorer).cast::<u64>());
+                a[3] = (*sa).sa_mask.sig[0] as u64;
+            }
+            bindings::spin_unlock_irq(ptr::addr_of_mut!((*sh).siglock));
+            s.ss = (
+                (*t).sas_ss_sp as u64,
+                (*t).sas_ss_size as u64,
+                (*t).sas_ss_flags,
+            );
+        }
+        s
+    }
+
+    /// Installs a signal state: actions, altstack, blocked mask; re-raises the pending signals.
+    pub(crate) fn set_signals(&self, s: &Signals) {
+        let t = cur();
+        write_actions(|i| Some(s.actions[i]));
+        // SAFETY: the altstack belongs to current, which is running this.
+        unsafe {
+            (*t).sas_ss_sp = s.ss.0 as c_ulong;
+            (*t).sas_ss_size = s.ss.1 as usize;
+            (*t).sas_ss_flags = s.ss.2;
+        }
+        self.set_blocked(s.blocked);
+        for sig in 1..=64u32 {
+            if s.pending & (1u64 << (sig - 1)) != 0 {
+                // SAFETY: sending a signal to current.
+                unsafe { bindings::send_sig(sig as c_int, t, 1) };
+            }
+        }
+    }
+
+    /// Gives current (a deputy) actions that catch every signal the process would notice with a
+    /// handler at `handler` (returning through `restorer`), all signals blocked while it runs, and
+    /// SA_RESTART as the process had it; signals the process ignores (or ignores by default) keep that
+    /// disposition, so system calls run for it are interrupted exactly when they would have been.
+    /// `process` is the process's own actions (from its image).
+    pub(crate) fn set_deputy_actions(&self, process: &[[u64; 4]; 64], handler: u64, restorer: u64) {
+        write_actions(|i| {
+            let a = process[i];
+            // SIGCONT is always caught (with SA_RESTART): the remote must continue too.
+            let keep = i != 17
+                && (a[0] == SIG_IGN || (a[0] == SIG_DFL && DEFAULT_IGNORED & (1 << i) != 0));
+            Some(if keep {
+                [a[0], 0, 0, !0]
+            } else {
+                let restart = if i == 17 {
+                    SA_RESTART
+                } else {
+                    a[1] & SA_RESTART
+                };
+                [handler, SA_RESTORER | restart, restorer, !0]
+            })
+        });
+    }
+
+    /// Makes current (a deputy) catch signal `sig` again with the stub handler (see
+    /// [`set_deputy_actions`]), with `SA_RESTART`.
+    pub(crate) fn set_catch_action(&self, sig: u32, handler: u64, restorer: u64) {
+        write_actions(|i| {
+            (i + 1 == sig as usize).then_some([handler, SA_RESTORER | SA_RESTART, restorer, !0])
+        });
+    }
+
+    /// Sets the action of signal `sig` (1..=64) of current to its default, so that sending it ends
+    /// the task as the signal's default action does.
+    pub(crate) fn set_default_action(&self, sig: u32) {
+        write_actions(|i| (i + 1 == sig as usize).then_some([SIG_DFL, 0, 0, 0]));
+    }
+
+    /// Sets current's blocked mask (SIGKILL and SIGSTOP can never be blocked).
+    pub(crate) fn set_blocked(&self, mask: u64) {
+        let mut set = bindings::sigset_t {
+            sig: [(mask & !SIGKILL_STOP) as c_ulong],
+        };
+        // SAFETY: `set` is a valid sigset; sigprocmask with SIG_SETMASK and no old set.
+        unsafe { bindings::sigprocmask(bindings::SIG_SETMASK as c_int, &mut set, ptr::null_mut()) };
+    }
+
+    /// Discards current's pending signals (they were handed over with the process's state).
+    pub(crate) fn flush_signals(&self) {
+        // SAFETY: flushing current's own signals.
+        unsafe { bindings::flush_signals(cur()) };
+    }
+}
