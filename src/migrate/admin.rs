@@ -114,24 +114,16 @@ pub(super) fn bring(mig: &Arc<Migration>) -> Result {
 pub(crate) fn shutdown(mig: &Arc<Migration>, ms: u32) {
     let _ = expel(mig);
     let _ = bring(mig);
-    let start = sys::monotonic_ms();
-    loop {
-        let busy = mig.reg.all().map_or(0, |v| {
-            v.iter()
-                .filter(|p| {
-                    let i = p.inner.lock();
-                    matches!(
-                        i.role.pstate(),
-                        pstate::GUEST | pstate::DEPUTY | pstate::MIGRATING
-                    ) && !i.finished
-                })
-                .count()
-        });
-        if busy == 0 || sys::monotonic_ms() - start > u64::from(ms) {
-            break;
-        }
-        crate::kapi::sys::sleep_interruptible_ms(50);
-    }
+    wait_until_none_for(
+        mig,
+        |_, i| {
+            matches!(
+                i.role.pstate(),
+                pstate::GUEST | pstate::DEPUTY | pstate::MIGRATING
+            )
+        },
+        u64::from(ms),
+    );
     if let Ok(v) = mig.reg.all() {
         for p in v.iter() {
             let (state, t) = {
