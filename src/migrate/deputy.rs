@@ -180,8 +180,11 @@ pub(super) fn deputy_enter(
                 }
             }
             Item::State(buf) => {
-                come_home(u, mig, p, &buf);
-                regs.set_result(0);
+                // Installed, the process's own registers are in place (its rax included):
+                // the hook must leave them as they are.
+                if !come_home(u, mig, p, &buf) {
+                    regs.set_result(0);
+                }
                 return true;
             }
             Item::Ctl(c) if c.op == wire::ctl::GONE => {
@@ -255,8 +258,9 @@ fn reply_result(mig: &Migration, p: &Proc, fl: &InFlight, scratch: u64, result: 
 }
 
 /// The process's image arrived (its State in `state`): install it into this task, answer the
-/// remote, and run at home again, or go on to the next node asked for.
-fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) {
+/// remote, and run at home again, or go on to the next node asked for. Returns whether the
+/// image was installed (otherwise the task is ending with SIGKILL).
+fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) -> bool {
     let status = install(u, mig, p, state, true).err().unwrap_or(0);
     let where_ = p.inner.lock().where_;
     let a = wire::Answer {
@@ -271,7 +275,7 @@ fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) {
             p.home_pid
         );
         let _ = TaskRef::current().send_signal(SIGKILL);
-        return;
+        return false;
     }
     counters::bump(&mig.stats.home);
     TaskRef::current().set_migrated(false);
@@ -296,6 +300,7 @@ fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) {
         let (mig2, p2) = (mig.clone(), p.clone());
         let _ = TaskRef::current().add_work(move |u| migrate_out(u, &mig2, &p2, next, req));
     }
+    true
 }
 
 /// The process ended on the remote node with wait status `status`: end the same way here, so
