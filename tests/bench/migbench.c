@@ -28,10 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-struct migrate_req { int32_t pid, node; uint32_t reason, pad; };
-struct bench_req { uint32_t node, mode; uint64_t bytes; uint32_t count, reply; uint64_t ns; };
-#define IOC_MIGRATE 0xc010bc06u
-#define IOC_BENCH 0xc020bc09u
+/* The ioctl ABI: the selftests' C view of src/uapi.rs (checked against it by a host test). */
+#include "../selftests/oxmosix/oxmosix_uapi.h"
 
 static int dev;
 
@@ -60,16 +58,16 @@ static long pages_out(void)
 
 static int migrate(int pid, int node)
 {
-	struct migrate_req q = { .pid = pid, .node = node };
+	struct mosix_migrate q = { .pid = pid, .node = node };
 
-	return ioctl(dev, IOC_MIGRATE, &q);
+	return ioctl(dev, MOSIX_IOC_MIGRATE, &q);
 }
 
 static double bench(uint32_t mode, uint64_t bytes, uint32_t count, uint32_t reply)
 {
-	struct bench_req q = { .node = 2, .mode = mode, .bytes = bytes, .count = count, .reply = reply };
+	struct mosix_bench q = { .node = 2, .mode = mode, .bytes = bytes, .count = count, .reply = reply };
 
-	if (ioctl(dev, IOC_BENCH, &q)) {
+	if (ioctl(dev, MOSIX_IOC_BENCH, &q)) {
 		perror("MOSIX_IOC_BENCH");
 		exit(1);
 	}
