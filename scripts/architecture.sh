@@ -59,7 +59,7 @@ for f in $(find src -name '*.rs' | sort); do
 done
 long=$(awk '
 	FNR == 1 { infn = 0 }
-	!infn && /^[[:space:]]*(pub(\([a-z]+\))? )?(const )?fn [a-z_0-9]+/ && !/;[[:space:]]*$/ {
+	!infn && /^[[:space:]]*(pub(\([a-z]+\))? )?(const )?fn [a-z_0-9]+/ && !/;[[:space:]]*$/ && !/\{.*\}[[:space:]]*$/ {
 		match($0, /^[[:space:]]*/); ind = RLENGTH; start = FNR; name = $0; infn = 1; next
 	}
 	infn && /^[[:space:]]*}[[:space:]]*$/ {

@@ -8,7 +8,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use super::params::Params;
-use super::{peer, Cluster, Doomed, Listener, Peer, BACKOFF_MIN_MS};
+use super::{listen, Cluster, Doomed, Listener, Peer, BACKOFF_MIN_MS};
 use crate::kapi::kthread::KThread;
 use crate::kapi::net::TcpSocket;
 use crate::kapi::sys;
@@ -271,12 +271,19 @@ impl Cluster {
         let sock = Arc::new(TcpSocket::listen(port, 64, 200)?, GFP_KERNEL)?;
         let (cl, so) = (this.clone(), sock.clone());
         let thread = KThread::spawn(c_str!("oxmosix-listen"), move || {
-            peer::listen_loop(&cl, &so)
+            listen::listen_loop(&cl, &so)
         })?;
+        let mut handshakers = KVec::with_capacity(listen::HANDSHAKERS, GFP_KERNEL)?;
+        for _ in 0..listen::HANDSHAKERS {
+            let cl = this.clone();
+            let t = KThread::spawn(c_str!("oxmosix-hs"), move || listen::handshake_loop(&cl))?;
+            handshakers.push(t, GFP_KERNEL)?;
+        }
         *l = Some(Listener {
             port,
             sock,
             _thread: thread,
+            _handshakers: handshakers,
         });
         Ok(())
     }

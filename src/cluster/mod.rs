@@ -3,7 +3,9 @@
 //! the table of features the transport serves.
 //!
 //! Threads (all stopped on module unload, also while peers are connected and sending):
-//! - `oxmosix-listen`: accepts peer connections on the map's TCP port and runs their handshake;
+//! - `oxmosix-listen`: accepts peer connections on the map's TCP port and queues them;
+//! - `oxmosix-hs` (two): run the queued connections' handshakes, each within a deadline, so no
+//!   connection can stall the listener ([`listen`]);
 //! - `oxmosix-gossip`: samples this node's load every decay interval; every gossip interval it
 //!   refreshes this node's load-vector entry, pushes it plus the freshest K entries to one random
 //!   connected peer, marks silent nodes down, connects to peers it has no connection with (with
@@ -21,6 +23,7 @@
 
 pub(crate) mod bench;
 mod gossip;
+mod listen;
 mod membership;
 mod params;
 mod peer;
@@ -121,6 +124,11 @@ pub(crate) struct Cluster {
     state: Mutex<State>,
     #[pin]
     listener: Mutex<Option<Listener>>,
+    /// Accepted connections waiting for a handshake thread (see `listen.rs`).
+    #[pin]
+    pending: Mutex<[Option<listen::Pending>; listen::MAX_PENDING]>,
+    #[pin]
+    pending_cv: kernel::sync::CondVar,
     stop: AtomicBool,
     /// Set when the map changed: the gossip thread runs a round (and connects) at its next tick.
     kick: AtomicBool,
@@ -136,11 +144,12 @@ pub(crate) struct Cluster {
     bench_cv: kernel::sync::CondVar,
 }
 
-/// The listening socket and its thread.
+/// The listening socket, its accepting thread and its handshake threads.
 struct Listener {
     port: u16,
     sock: Arc<TcpSocket>,
     _thread: KThread,
+    _handshakers: KVec<KThread>,
 }
 
 /// A connection taken out of the peer table, to be closed without holding the state lock.
@@ -181,6 +190,8 @@ impl Cluster {
             pin_init!(Cluster {
                 state <- new_mutex!(state, "oxmosix::state"),
                 listener <- new_mutex!(None, "oxmosix::listener"),
+                pending <- new_mutex!(listen::no_pending(), "oxmosix::pending"),
+                pending_cv <- kernel::new_condvar!("oxmosix::pending::cv"),
                 stop: AtomicBool::new(false),
                 kick: AtomicBool::new(false),
                 stats: Stats::new(),
@@ -304,6 +315,7 @@ impl Drop for ClusterThreads {
             l.sock.shutdown();
             drop(l);
         }
+        listen::drop_pending(c);
         drop(self.gossip.take());
         // One connection at a time, closed without holding the state lock (closing waits for
         // its receiver thread, which may be waiting for that lock).

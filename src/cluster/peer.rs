@@ -9,22 +9,26 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 
 use super::gossip::GOSSIP_K;
+use super::listen::HANDSHAKE_DEADLINE_MS;
 use super::{Cluster, Doomed, BACKOFF_MAX_MS, BACKOFF_MIN_MS};
 use crate::counters;
+use crate::kapi::errno;
 use crate::kapi::kthread::{self, KThread};
 use crate::kapi::net::{self, TcpSocket};
 use crate::kapi::sys;
 use crate::load::vector::{self, Merge};
 use crate::proto::{self, Header, Hello, LoadEntry, Message, MsgType, ProtoError, HEADER_LEN};
 
-/// Timeout of each handshake step and of a blocked send, in ms.
+/// Timeout of a blocked send, in ms (handshakes and established connections).
 const HANDSHAKE_MS: u32 = 2000;
+/// Receive timeout during a handshake: how often its deadline is looked at, ms.
+const HANDSHAKE_POLL_MS: u32 = 250;
 /// Receive timeout of an established connection: how often its thread checks for a stop.
 const RX_POLL_MS: u32 = 200;
 /// Connect timeout in ms.
 const CONNECT_MS: u32 = 1000;
 /// Receive buffer: the largest valid frame (the header check bounds every payload by it).
-const RX_BUF: usize = proto::MAX_FRAME;
+pub(super) const RX_BUF: usize = proto::MAX_FRAME;
 
 /// An established, handshaken connection with one peer.
 #[pin_data]
@@ -223,22 +227,29 @@ fn malformed(cl: &Cluster, ip: u32, e: ProtoError) {
     );
 }
 
-/// Reads the peer's Hello during a handshake; `expect` is the peer's id if we connected to it.
+/// Reads the peer's Hello during a handshake, giving up at `deadline` (`sys::monotonic_ms()`):
+/// however the peer trickles its bytes, the handshake ends by then (within one
+/// [`HANDSHAKE_POLL_MS`]). Errors: `ETIMEDOUT`, `EINVAL` (malformed, counted), socket errors.
 fn read_hello(
     cl: &Cluster,
     sock: &TcpSocket,
     ip: u32,
     self_id: u32,
     buf: &mut [u8],
+    deadline: u64,
 ) -> Result<Hello> {
-    let h = match recv_frame(sock, buf, kthread::should_stop) {
-        Ok(Some(h)) => h,
-        // Nothing within the handshake time: try again later (EAGAIN).
-        Ok(None) => return Err(EAGAIN),
-        Err(RxError::Io(e)) => return Err(e),
-        Err(RxError::Malformed(e)) => {
-            malformed(cl, ip, e);
-            return Err(EINVAL);
+    let late = || kthread::should_stop() || sys::monotonic_ms() >= deadline;
+    let h = loop {
+        match recv_frame(sock, buf, late) {
+            Ok(Some(h)) => break h,
+            Ok(None) if late() => return Err(errno::etimedout()),
+            Ok(None) => {}
+            Err(RxError::Io(e)) if e == EINTR => return Err(errno::etimedout()),
+            Err(RxError::Io(e)) => return Err(e),
+            Err(RxError::Malformed(e)) => {
+                malformed(cl, ip, e);
+                return Err(EINVAL);
+            }
         }
     };
     let end = HEADER_LEN + h.len as usize;
@@ -257,35 +268,23 @@ fn read_hello(
     Ok(m)
 }
 
-/// Body of `oxmosix-listen`: accept and handshake incoming connections.
-pub(super) fn listen_loop(cl: &Arc<Cluster>, sock: &TcpSocket) {
-    let mut buf = KVVec::new();
-    if buf.extend_with(RX_BUF, 0u8, GFP_KERNEL).is_err() {
-        pr_err!("listener out of memory\n");
-        return;
-    }
-    while !kthread::should_stop() && !cl.stopping() {
-        match sock.accept() {
-            Ok(None) => {}
-            Ok(Some((s, ip))) => {
-                counters::bump(&cl.stats.link.accepts);
-                if accept_one(cl, s, ip, &mut buf).is_err() {
-                    counters::bump(&cl.stats.link.handshake_failures);
-                }
-            }
-            Err(_) => sys::sleep_interruptible_ms(100),
-        }
-    }
-}
-
-fn accept_one(cl: &Arc<Cluster>, s: TcpSocket, ip: u32, buf: &mut [u8]) -> Result {
-    s.set_timeouts(HANDSHAKE_MS, HANDSHAKE_MS);
+/// Handshakes connection `s` accepted from `ip` (on an `oxmosix-hs` thread): the peer's Hello
+/// must be complete by `deadline` (`sys::monotonic_ms()`). Errors: `ETIMEDOUT` past it, `EINVAL`
+/// for a Hello that is not a member's from its own address, socket errors.
+pub(super) fn accept_one(
+    cl: &Arc<Cluster>,
+    s: TcpSocket,
+    ip: u32,
+    buf: &mut [u8],
+    deadline: u64,
+) -> Result {
+    s.set_timeouts(HANDSHAKE_POLL_MS, HANDSHAKE_MS);
     s.set_nodelay();
     let (self_id, generation) = cl.with_state(|st| (st.self_id, st.generation));
     if self_id == 0 {
         return Err(EINVAL);
     }
-    let hello = read_hello(cl, &s, ip, self_id, buf)?;
+    let hello = read_hello(cl, &s, ip, self_id, buf, deadline)?;
     // The claimed id must be a peer of ours connecting from its own address.
     let known = cl.with_state(|st| st.peers.iter().any(|p| p.id == hello.node && p.ip == ip));
     if !known {
@@ -320,11 +319,12 @@ fn bye_frame(self_id: u32, peer: u32, reason: u32) -> Result<[u8; HEADER_LEN + p
 fn connect_one(cl: &Arc<Cluster>, peer: u32, ip: u32, port: u16, buf: &mut [u8]) -> Result {
     let (self_id, generation) = cl.with_state(|st| (st.self_id, st.generation));
     let s = TcpSocket::connect(ip, port, CONNECT_MS)?;
-    s.set_timeouts(HANDSHAKE_MS, HANDSHAKE_MS);
+    let deadline = sys::monotonic_ms() + HANDSHAKE_DEADLINE_MS;
+    s.set_timeouts(HANDSHAKE_POLL_MS, HANDSHAKE_MS);
     s.set_nodelay();
     s.send_all(&hello_frame(self_id, peer, generation, cl)?)?;
     count_hello_tx(cl);
-    let hello = read_hello(cl, &s, ip, self_id, buf)?;
+    let hello = read_hello(cl, &s, ip, self_id, buf, deadline)?;
     if hello.node != peer {
         malformed(cl, ip, ProtoError::BadNode(hello.node));
         return Err(EINVAL);

@@ -20,6 +20,11 @@ counters! {
         accepts,
         /// Handshakes that failed.
         handshake_failures,
+        /// Of those, handshakes that did not complete within their deadline.
+        handshake_timeouts,
+        /// Accepted connections closed at once: the handshake queue was full, or their source
+        /// address had its share of it.
+        handshake_refused,
         /// Connections closed as duplicates of another with the same node.
         duplicates,
         /// Load messages dropped while this node was `quiet`.
