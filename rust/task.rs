@@ -148,6 +148,23 @@ impl TaskRef {
         ids
     }
 
+    /// Whether the calling task may ptrace-attach to this task, as `ptrace(PTRACE_ATTACH)` would
+    /// decide with the caller's real credentials (`ptrace_may_access` with
+    /// `PTRACE_MODE_ATTACH_REALCREDS`, exported by `patches/0008`): same uid and gid (real,
+    /// effective and saved) and a dumpable task, or `CAP_SYS_PTRACE` over its user namespace, and
+    /// whatever the LSMs (Yama's `ptrace_scope`, ...) add. The kernel may record the check for
+    /// auditing, as it does for ptrace.
+    pub(crate) fn may_attach(&self) -> bool {
+        // SAFETY: `self.ptr()` is valid (invariant); ptrace_may_access takes task_lock itself and
+        // is called from process context (ioctl, /proc writes), where it may sleep in LSM hooks.
+        unsafe {
+            bindings::ptrace_may_access(
+                self.ptr(),
+                bindings::PTRACE_MODE_ATTACH | bindings::PTRACE_MODE_REALCREDS,
+            )
+        }
+    }
+
     /// Scans the task's memory areas (outside the vDSO and its vvar area) for ones a migration
     /// cannot take: returns (writable shared mapping present, device mapping present).
     /// `(false, false)` for a task without memory.

@@ -508,8 +508,9 @@ pub const PROC_LOCK_SIZE: usize = 8;
 no_padding!(ProcLock, PROC_LOCK_SIZE; pid, lock);
 
 /// `_IOWR(0xBC, 6, MigrateReq)`: migrate process `pid` to `node` (or home) and wait until it
-/// runs there (at most 30 s). The caller must own the process (same real or effective uid as
-/// the process's uid) or have `CAP_SYS_ADMIN` (`EPERM`). Errors: `ESRCH` no such process;
+/// runs there (at most 30 s). The caller needs the kernel's ptrace-attach permission on the
+/// process (`ptrace_may_access`: same uid and gid, a dumpable process, or `CAP_SYS_PTRACE`, and
+/// the LSMs' rules) or `CAP_SYS_ADMIN` (`EPERM`). Errors: `ESRCH` no such process;
 /// `EINVAL` bad node id or no map loaded; `EALREADY` it already runs there; `EBUSY` it cannot
 /// move (`reason` says why); `ECONNREFUSED` the target refused (`reason`); `EHOSTUNREACH` the
 /// target is down or not connected; `EIO` the transfer failed (the process keeps running where

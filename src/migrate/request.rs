@@ -25,11 +25,12 @@ pub(super) const SAFE_POINT_MS: u32 = 30_000;
 /// How long `MOSIX_IOC_MIGRATE` waits in all.
 pub(super) const IOCTL_MS: u32 = 240_000;
 
-/// Whether the caller may control `t`: same real or effective uid as its uid, or CAP_SYS_ADMIN.
+/// Whether the caller may control `t` (migrate it, lock it, send it home): the kernel's
+/// ptrace-attach rule ([`TaskRef::may_attach`]: same credentials and dumpable, or
+/// `CAP_SYS_PTRACE`, and the LSMs' word), or `CAP_SYS_ADMIN`. Moving a process hands its whole
+/// user context to another machine: as much power over it as a debugger has.
 pub(super) fn may_control(t: &TaskRef) -> bool {
-    let (uid, _, _) = t.ids();
-    let (cuid, _, ceuid) = TaskRef::current().ids();
-    cuid == uid || ceuid == uid || crate::kapi::cred::capable_sys_admin()
+    t.may_attach() || crate::kapi::cred::capable_sys_admin()
 }
 
 /// The record of a local process, created if needed.

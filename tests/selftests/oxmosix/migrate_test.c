@@ -31,6 +31,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -672,6 +673,104 @@ TEST_F_TIMEOUT(mig, refuse_block, 90)
 	EXPECT_EXIT(0, 30);
 	ASSERT_EQ(0, agent_mosctl(self->n3, "noblock", out, sizeof(out))) TH_LOG("node %d: %s", self->n3, out);
 	self->blocked = 0;
+}
+
+/* A child that becomes `uid` (its gid too), dumpable or not, and waits to be killed. */
+static pid_t sleeper(uid_t uid, int dumpable)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		if (setgid(uid) || setuid(uid) || prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0))
+			_exit(1);
+		(void)!write(p[1], "r", 1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	if (pid > 0 && read(p[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
+/*
+ * As `uid` (in a child): MOSIX_IOC_LOCK on `pid` (unlocked again at once when allowed), then, if
+ * `to` is not 0, MOSIX_IOC_MIGRATE to node `to`. Returns the lock's errno (0: allowed), plus 0x80
+ * when the migration was refused with EPERM (0x40 with another error); -1 if the child failed.
+ */
+static int try_as(uid_t uid, pid_t pid, int to)
+{
+	pid_t c = fork();
+	int st;
+
+	if (c == 0) {
+		struct mosix_lock l = { .pid = pid, .lock = 1 };
+		struct mosix_migrate m = { .pid = pid, .node = to };
+		int dev, lock_err, mig_err = 0;
+
+		if (setgid(uid) || setuid(uid))
+			_exit(255);
+		dev = open("/dev/mosix", O_RDONLY);
+		if (dev < 0)
+			_exit(255);
+		lock_err = ioctl(dev, MOSIX_IOC_LOCK, &l) ? errno : 0;
+		if (!lock_err) {
+			l.lock = 0;
+			(void)!ioctl(dev, MOSIX_IOC_LOCK, &l);
+		}
+		if (to)
+			mig_err = ioctl(dev, MOSIX_IOC_MIGRATE, &m) ? errno : 0;
+		_exit((lock_err & 0x3f) | (mig_err == EPERM ? 0x80 : mig_err ? 0x40 : 0));
+	}
+	if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) == 255)
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+/*
+ * Controlling a process follows the kernel's ptrace-attach rule (or CAP_SYS_ADMIN): another
+ * user cannot lock or migrate it; its owner can while it is dumpable, not once it is not (a uid
+ * comparison would have let the owner through).
+ */
+TEST_F_TIMEOUT(mig, permission_follows_ptrace, 60)
+{
+	struct mosix_lock l;
+	pid_t a, b;
+	int r;
+
+	a = sleeper(65534, 1);
+	ASSERT_LT(0, a);
+	b = sleeper(65534, 0);
+	ASSERT_LT(0, b);
+	r = try_as(65533, a, self->n2);
+	EXPECT_EQ(EPERM | 0x80, r) TH_LOG("another user: lock errno %d, migrate flags %#x", r & 0x3f,
+					  r & 0xc0);
+	r = try_as(65534, a, 0);
+	EXPECT_EQ(0, r) TH_LOG("the owner on its dumpable process: lock errno %d", r);
+	r = try_as(65534, b, self->n2);
+	EXPECT_EQ(EPERM | 0x80, r) TH_LOG("the owner on its non-dumpable process: lock errno %d, migrate flags %#x",
+					  r & 0x3f, r & 0xc0);
+	/* Root (CAP_SYS_ADMIN, CAP_SYS_PTRACE) may. */
+	l.pid = b;
+	l.lock = 1;
+	EXPECT_EQ(0, ioctl(self->dev, MOSIX_IOC_LOCK, &l)) TH_LOG("root: %s", strerror(errno));
+	l.lock = 0;
+	EXPECT_EQ(0, ioctl(self->dev, MOSIX_IOC_LOCK, &l));
+	EXPECT_EQ(self->home, where(self->dev, a));
+	kill(a, SIGKILL);
+	kill(b, SIGKILL);
+	waitpid(a, NULL, 0);
+	waitpid(b, NULL, 0);
 }
 
 /* MemFree and Slab of node `at` in KiB; 0 on success. */
