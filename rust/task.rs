@@ -165,6 +165,18 @@ impl TaskRef {
         }
     }
 
+    /// Whether the calling task may read this task's details, as it may read its `/proc/PID`
+    /// files (`ptrace_may_access` with `PTRACE_MODE_READ_FSCREDS`, as procfs checks them).
+    pub(crate) fn may_read(&self) -> bool {
+        // SAFETY: as in `may_attach`.
+        unsafe {
+            bindings::ptrace_may_access(
+                self.ptr(),
+                bindings::PTRACE_MODE_READ | bindings::PTRACE_MODE_FSCREDS,
+            )
+        }
+    }
+
     /// Scans the task's memory areas (outside the vDSO and its vvar area) for ones a migration
     /// cannot take: returns (writable shared mapping present, device mapping present).
     /// `(false, false)` for a task without memory.

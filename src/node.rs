@@ -14,6 +14,7 @@ use kernel::sync::{Arc, Mutex};
 
 use crate::balance::thread::{self as balancer, Balancer};
 use crate::cluster::{bench, Cluster, ClusterThreads, NodeView};
+use crate::kapi::cred;
 use crate::kapi::kthread::KThread;
 use crate::migrate::{self, MigError, Migration, ProcView};
 use crate::uapi::{self, param};
@@ -126,9 +127,11 @@ impl Node {
         migrate::info(&self.mig, pid)
     }
 
-    /// Every process with a migration record here (`/proc/hpc/procs`).
+    /// Every process with a migration record here that the caller may see (`/proc/hpc/procs`):
+    /// all of them for `CAP_SYS_ADMIN`, otherwise those whose `/proc/PID` it may read.
     pub(crate) fn procs(&self) -> Result<KVec<ProcView>> {
-        migrate::list(&self.mig)
+        // Users see the processes they may see in /proc; the node's administrator sees all.
+        migrate::list(&self.mig, !cred::capable_sys_admin())
     }
 
     /// Locks or unlocks process `pid` against automatic moves (`MOSIX_IOC_LOCK`,

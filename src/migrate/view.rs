@@ -43,12 +43,17 @@ pub(super) fn view(mig: &Migration, p: &Proc) -> ProcView {
     }
 }
 
-/// Every process with a record here (deputies, guests, locked or once-migrated processes).
-pub(crate) fn list(mig: &Migration) -> Result<KVec<ProcView>> {
+/// Every process with a record here (deputies, guests, locked or once-migrated processes); with
+/// `visible_only`, those whose details the caller may read (as their `/proc/PID` files:
+/// [`TaskRef::may_read`]).
+pub(crate) fn list(mig: &Migration, visible_only: bool) -> Result<KVec<ProcView>> {
     let mut v = KVec::new();
     for p in mig.reg.all()? {
         let pv = view(mig, &p);
         if pv.state == pstate::HOME && TaskRef::from_pid(pv.pid).is_none() {
+            continue;
+        }
+        if visible_only && !p.task().is_some_and(|t| t.may_read()) {
             continue;
         }
         v.push(pv, GFP_KERNEL)?;

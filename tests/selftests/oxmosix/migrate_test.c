@@ -737,6 +737,32 @@ static int try_as(uid_t uid, pid_t pid, int to)
 	return WEXITSTATUS(st);
 }
 
+/* Whether /proc/hpc/procs, read as `uid` (in a child), lists process `pid`: 1, 0, or -1. */
+static int procs_lists_as(uid_t uid, pid_t pid)
+{
+	pid_t c = fork();
+	int st;
+
+	if (c == 0) {
+		char buf[16384], want[32], *l;
+		int n;
+
+		if (setgid(uid) || setuid(uid))
+			_exit(255);
+		n = read_file("/proc/hpc/procs", buf, sizeof(buf));
+		if (n < 0)
+			_exit(255);
+		snprintf(want, sizeof(want), "%d ", pid);
+		for (l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+			if (!strncmp(l, want, strlen(want)))
+				_exit(1);
+		_exit(0);
+	}
+	if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) == 255)
+		return -1;
+	return WEXITSTATUS(st);
+}
+
 /*
  * Controlling a process follows the kernel's ptrace-attach rule (or CAP_SYS_ADMIN): another
  * user cannot lock or migrate it; its owner can while it is dumpable, not once it is not (a uid
@@ -767,6 +793,12 @@ TEST_F_TIMEOUT(mig, permission_follows_ptrace, 60)
 	l.lock = 0;
 	EXPECT_EQ(0, ioctl(self->dev, MOSIX_IOC_LOCK, &l));
 	EXPECT_EQ(self->home, where(self->dev, a));
+	/* Both have records now (locked and unlocked); /proc/hpc/procs shows a user only what its
+	 * /proc would: the owner sees its dumpable process, not the other; another user neither. */
+	EXPECT_EQ(1, procs_lists_as(65534, a));
+	EXPECT_EQ(0, procs_lists_as(65534, b));
+	EXPECT_EQ(0, procs_lists_as(65533, a));
+	EXPECT_EQ(1, procs_lists_as(0, b));
 	kill(a, SIGKILL);
 	kill(b, SIGKILL);
 	waitpid(a, NULL, 0);
