@@ -39,3 +39,8 @@ pub(crate) fn enametoolong() -> Error {
 pub(crate) fn enosys() -> Error {
     e(bindings::ENOSYS)
 }
+
+/// `EDQUOT`.
+pub(crate) fn edquot() -> Error {
+    e(bindings::EDQUOT)
+}

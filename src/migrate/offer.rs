@@ -65,7 +65,7 @@ pub(super) fn on_offer(mig: &Arc<Migration>, from: u32, o: Offer) {
         i.gid = o.gid;
         i.where_ = mig.net.self_id();
     }
-    if mig.reg.insert(p.clone()).is_err() {
+    if mig.reg.insert(p.clone(), None).is_err() {
         return answer(cantmove::TARGET_NOMEM, 0);
     }
     let r = spawn_shell(

@@ -357,7 +357,9 @@ impl Registry {
             .cloned()
     }
 
-    pub(super) fn insert(&self, p: Arc<Proc>) -> Result {
+    /// Adds record `p`. With `cap` = `(uid, n)`, refuses (`EDQUOT`) when `n` live records of
+    /// processes of real uid `uid` exist already. Errors: `ENOSPC` when the registry is full.
+    pub(super) fn insert(&self, p: Arc<Proc>, cap: Option<(u32, usize)>) -> Result {
         let mut g = self.procs.lock();
         // Drop records of home processes that died (their tasks are not marked: no exit hook).
         for slot in g.iter_mut() {
@@ -367,6 +369,16 @@ impl Registry {
             });
             if dead {
                 *slot = None;
+            }
+        }
+        if let Some((uid, n)) = cap {
+            let held = g
+                .iter()
+                .flatten()
+                .filter(|q| q.inner.lock().uid == uid)
+                .count();
+            if held >= n {
+                return Err(errno::edquot());
             }
         }
         let free = g.iter_mut().find(|s| s.is_none()).ok_or(ENOSPC)?;

@@ -33,7 +33,13 @@ pub(super) fn may_control(t: &TaskRef) -> bool {
     t.may_attach() || crate::kapi::cred::capable_sys_admin()
 }
 
-/// The record of a local process, created if needed.
+/// Most records the processes of one user may hold on a node (a quarter of the registry),
+/// unless the caller creating one has `CAP_SYS_ADMIN`: one user locking or migrating many
+/// processes cannot take every slot from the others.
+pub(super) const RECORDS_PER_USER: usize = 64;
+
+/// The record of a local process, created if needed. Errors: `EDQUOT` when the process's user
+/// has [`RECORDS_PER_USER`] records and the caller is not privileged, `ENOSPC`, `ENOMEM`.
 pub(super) fn home_record(mig: &Migration, t: &TaskRef) -> Result<Arc<Proc>> {
     if let Some(p) = mig.reg.by_pid(t.pid()) {
         return Ok(p);
@@ -43,8 +49,8 @@ pub(super) fn home_record(mig: &Migration, t: &TaskRef) -> Result<Arc<Proc>> {
         token = sys::random_u64();
     }
     let p = Proc::new(token, mig.net.self_id(), t.pid(), Role::Home)?;
+    let (uid, gid, _) = t.ids();
     {
-        let (uid, gid, _) = t.ids();
         let mut i = p.inner.lock();
         i.task = Some(t.clone());
         i.pid = t.pid();
@@ -52,7 +58,8 @@ pub(super) fn home_record(mig: &Migration, t: &TaskRef) -> Result<Arc<Proc>> {
         i.uid = uid;
         i.gid = gid;
     }
-    mig.reg.insert(p.clone())?;
+    let cap = (!crate::kapi::cred::capable_sys_admin()).then_some((uid, RECORDS_PER_USER));
+    mig.reg.insert(p.clone(), cap)?;
     Ok(p)
 }
 

@@ -805,6 +805,54 @@ TEST_F_TIMEOUT(mig, permission_follows_ptrace, 60)
 	waitpid(b, NULL, 0);
 }
 
+/*
+ * One user cannot take the whole process registry: a user locking 70 of its own processes gets
+ * 64 records and then EDQUOT; root (CAP_SYS_ADMIN) still gets one for the next.
+ */
+TEST_F_TIMEOUT(mig, records_per_user, 90)
+{
+	enum { N = 70, CAP = 64 };
+	pid_t pids[N], c;
+	int i, st;
+	struct mosix_lock l;
+
+	for (i = 0; i < N; i++) {
+		pids[i] = sleeper(65534, 1);
+		ASSERT_LT(0, pids[i]);
+	}
+	c = fork();
+	if (c == 0) {
+		int dev, good = 0, over = 0;
+
+		if (setgid(65534) || setuid(65534))
+			_exit(255);
+		dev = open("/dev/mosix", O_RDONLY);
+		if (dev < 0)
+			_exit(255);
+		for (i = 0; i < N; i++) {
+			struct mosix_lock q = { .pid = pids[i], .lock = 1 };
+
+			if (ioctl(dev, MOSIX_IOC_LOCK, &q) == 0)
+				good++;
+			else if (errno == EDQUOT)
+				over++;
+		}
+		_exit(good == CAP && over == N - CAP ? 0 : good > 100 ? 254 : good);
+	}
+	ASSERT_LT(0, c);
+	ASSERT_EQ(c, waitpid(c, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st)) TH_LOG("the user got %d records (want %d, then EDQUOT)",
+					    WEXITSTATUS(st), CAP);
+	l.pid = pids[N - 1];
+	l.lock = 1;
+	EXPECT_EQ(0, ioctl(self->dev, MOSIX_IOC_LOCK, &l)) TH_LOG("root: %s", strerror(errno));
+	for (i = 0; i < N; i++) {
+		kill(pids[i], SIGKILL);
+		waitpid(pids[i], NULL, 0);
+	}
+}
+
 /* MemFree and Slab of node `at` in KiB; 0 on success. */
 static int meminfo(int at, long *memfree, long *slab)
 {
