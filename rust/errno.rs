@@ -44,3 +44,8 @@ pub(crate) fn enosys() -> Error {
 pub(crate) fn edquot() -> Error {
     e(bindings::EDQUOT)
 }
+
+/// `ENOKEY`.
+pub(crate) fn enokey() -> Error {
+    e(bindings::ENOKEY)
+}

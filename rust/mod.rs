@@ -15,6 +15,7 @@
 //! The bindings these wrappers use come from `patches/0001-rust-bindings-expose-oxmosix-headers.patch`.
 
 pub(crate) mod cred;
+pub(crate) mod crypto;
 pub(crate) mod errno;
 pub(crate) mod kthread;
 pub(crate) mod migration;

@@ -8,7 +8,8 @@
 use kernel::types::{AsBytes, FromBytes};
 
 use crate::uapi::{
-    BenchReq, MapInfo, MapRange, MigrateReq, NodeInfo, Param, ProcInfo, ProcLock, VersionInfo,
+    BenchReq, KeyReq, MapInfo, MapRange, MigrateReq, NodeInfo, Param, ProcInfo, ProcLock,
+    VersionInfo,
 };
 
 /// Implements both traits for structures of `crate::uapi`.
@@ -35,5 +36,6 @@ plain_bytes!(
     MigrateReq,
     ProcInfo,
     ProcLock,
-    BenchReq
+    BenchReq,
+    KeyReq,
 );

@@ -12,6 +12,12 @@ install -m 755 "$TOP/scripts/node/init" "$root/init"
 install -m 644 "$TOP/scripts/node/profile" "$root/etc/profile"
 printf 'root:x:0:0:root:/root:/bin/sh\n' > "$root/etc/passwd"
 printf 'root:x:0:\n' > "$root/etc/group"
+# The cluster key every node of the test cluster shares (fresh for each image; mode 600 as an
+# administrator would keep it), and a second one that cluster_test uses as a stranger's.
+mkdir -p "$root/etc/oxmosix"
+head -c 32 /dev/urandom > "$root/etc/oxmosix/cluster.key"
+head -c 32 /dev/urandom > "$root/etc/oxmosix/other.key"
+chmod 600 "$root/etc/oxmosix/cluster.key" "$root/etc/oxmosix/other.key"
 
 [ -f "$TOP/oxmosix.ko" ] || die "oxmosix.ko missing: make module"
 install -m 644 "$TOP/oxmosix.ko" "$root/lib/modules/oxmosix.ko"

@@ -62,3 +62,36 @@ pub(crate) fn bump(c: &AtomicU64) {
 pub(crate) fn get(c: &AtomicU64) -> u64 {
     c.load(Ordering::Relaxed)
 }
+
+/// At most one event per [`RateLimit::INTERVAL_MS`] passes (for log lines a stranger can
+/// trigger); the others are only counted by the caller.
+pub(crate) struct RateLimit {
+    next_ms: AtomicU64,
+}
+
+impl RateLimit {
+    /// Minimum time between two events that pass, ms.
+    pub(crate) const INTERVAL_MS: u64 = 5000;
+
+    /// A limiter that lets the first event pass.
+    pub(crate) const fn new() -> Self {
+        RateLimit {
+            next_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether an event at `now_ms` (monotonic) may be logged.
+    pub(crate) fn allow(&self, now_ms: u64) -> bool {
+        let next = self.next_ms.load(Ordering::Relaxed);
+        now_ms >= next
+            && self
+                .next_ms
+                .compare_exchange(
+                    next,
+                    now_ms + Self::INTERVAL_MS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+    }
+}

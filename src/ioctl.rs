@@ -39,6 +39,7 @@ impl IoctlHandler for Mosix {
             uapi::MOSIX_IOC_PROCINFO => self.proc_info(&arg)?,
             uapi::MOSIX_IOC_LOCK => self.lock(&arg)?,
             uapi::MOSIX_IOC_BENCH => self.bench(&arg)?,
+            uapi::MOSIX_IOC_SETKEY => self.set_key(&arg)?,
             _ => return Err(ENOTTY),
         }
         Ok(0)
@@ -51,6 +52,23 @@ impl Mosix {
         need_admin()?;
         self.node.set_map(&arg.read::<uapi::MapInfo>()?)?;
         self.proc.rebuild_nodes()
+    }
+
+    fn set_key(&self, arg: &IoctlArg) -> Result {
+        need_admin()?;
+        let mut q: uapi::KeyReq = arg.read()?;
+        let len = q.len as usize;
+        let r = if q.flags & !uapi::KEY_RETIRE != 0
+            || len > uapi::KEY_MAX
+            || q.secret[len..].iter().any(|&b| b != 0)
+        {
+            Err(EINVAL)
+        } else {
+            self.node
+                .set_key(&q.secret[..len], q.flags & uapi::KEY_RETIRE != 0)
+        };
+        crate::proto::handshake::wipe(&mut q.secret);
+        r
     }
 
     fn node_info(&self, arg: &IoctlArg) -> Result {

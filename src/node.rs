@@ -105,6 +105,12 @@ impl Node {
         }
     }
 
+    /// Installs the cluster key from `secret` (`MOSIX_IOC_SETKEY`); `retire` drops the key it
+    /// replaces at once. Errors: `EINVAL` (length), `ENOKEY` (no `hmac(sha256)`).
+    pub(crate) fn set_key(&self, secret: &[u8], retire: bool) -> Result {
+        self.net().set_key(secret, retire)
+    }
+
     /// Reads a parameter. Errors: `EINVAL` for an unknown key.
     pub(crate) fn get_param(&self, key: u32) -> Result<u64> {
         self.net().get_param(key)

@@ -304,6 +304,16 @@ pub mod param {
     /// Memory ushering threshold in KiB (0 = off), 0..=2^40: when the memory available for
     /// processes falls below it, the balancer moves processes to nodes with room.
     pub const USHER: u32 = 14;
+    /// 0/1, bench only (`make bench`): links this node opens or accepts from now on are
+    /// authenticated but not encrypted, if the peer asks for the same; a peer that does not is
+    /// refused. Never set it on a real network.
+    pub const PLAINTEXT: u32 = 15;
+    /// Read only: how many cluster keys this node accepts (0: none, the node does not join;
+    /// 1; 2 while a replaced key is still accepted).
+    pub const KEYS: u32 = 16;
+    /// Read only: the current cluster key's id, a public fingerprint (its 8 bytes as a
+    /// big-endian number; 0 without a key). Nodes that can link show the same id.
+    pub const KEY_ID: u32 = 17;
 }
 
 /// Argument of [`MOSIX_IOC_SETPARAM`] / [`MOSIX_IOC_GETPARAM`]: 16 bytes
@@ -558,3 +568,43 @@ no_padding!(BenchReq, BENCH_REQ_SIZE; node, mode, bytes, count, reply, ns);
 /// baselines of `make bench`). Needs `CAP_SYS_ADMIN` (`EPERM`). `EINVAL`: bad mode or sizes;
 /// `EHOSTUNREACH`: not connected; `ETIMEDOUT`: no answer within 30 s.
 pub const MOSIX_IOC_BENCH: u32 = iowr::<BenchReq>(9);
+
+/// Longest cluster-key secret, bytes (the shortest is 16).
+pub const KEY_MAX: usize = 64;
+
+/// [`KeyReq::flags`]: stop accepting the replaced key at once (end the rotation window).
+pub const KEY_RETIRE: u32 = 1;
+
+/// Argument of [`MOSIX_IOC_SETKEY`]: 72 bytes (0 `len` u32, 4 `flags` u32, 8 `secret`
+/// [u8; 64]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeyReq {
+    /// Bytes of `secret` used, 16..=[`KEY_MAX`].
+    pub len: u32,
+    /// [`KEY_RETIRE`] or 0.
+    pub flags: u32,
+    /// The secret (e.g. 32 bytes of `/etc/oxmosix/cluster.key`); bytes past `len` are zero.
+    pub secret: [u8; KEY_MAX],
+}
+
+impl Default for KeyReq {
+    fn default() -> Self {
+        KeyReq {
+            len: 0,
+            flags: 0,
+            secret: [0; KEY_MAX],
+        }
+    }
+}
+
+/// Size in bytes of [`KeyReq`].
+pub const KEY_REQ_SIZE: usize = 72;
+no_padding!(KeyReq, KEY_REQ_SIZE; len, flags, secret);
+
+/// `_IOW(0xBC, 10, KeyReq)`: install the cluster key (write only: no request reads it back).
+/// The new key becomes current; the one it replaces stays accepted for 10 minutes or until a
+/// request with [`KEY_RETIRE`]. Needs `CAP_SYS_ADMIN` (`EPERM`). `EINVAL`: length outside
+/// 16..=64, unknown flags or bytes past `len` not zero; `ENOKEY`: the kernel lacks
+/// `hmac(sha256)`.
+pub const MOSIX_IOC_SETKEY: u32 = iow::<KeyReq>(10);

@@ -23,6 +23,8 @@
 
 pub(crate) mod bench;
 mod gossip;
+mod handshake;
+pub(crate) mod keys;
 mod listen;
 mod membership;
 mod params;
@@ -81,8 +83,9 @@ struct Registered {
 }
 
 /// The kinds the transport handles itself: a feature cannot take them.
-const TRANSPORT_KINDS: [MsgType; 6] = [
+const TRANSPORT_KINDS: [MsgType; 7] = [
     MsgType::Hello,
+    MsgType::Finished,
     MsgType::Load,
     MsgType::Ping,
     MsgType::Pong,
@@ -137,6 +140,11 @@ pub(crate) struct Cluster {
     /// The features served, with the message kinds each handles.
     #[pin]
     features: Mutex<KVec<Registered>>,
+    /// The cluster keys ([`keys`]); never held with `state` taken after it.
+    #[pin]
+    keys: Mutex<keys::KeyRing>,
+    /// Rate limit of the log lines about refused connections.
+    refusals_logged: crate::counters::RateLimit,
     /// Bench answers received (see [`bench`]).
     #[pin]
     bench: Mutex<u64>,
@@ -197,11 +205,35 @@ impl Cluster {
                 stats: Stats::new(),
                 incarnation: sys::random_u64(),
                 features <- new_mutex!(KVec::new(), "oxmosix::features"),
+                keys <- new_mutex!(keys::KeyRing::default(), "oxmosix::keys"),
+                refusals_logged: crate::counters::RateLimit::new(),
                 bench <- new_mutex!(0, "oxmosix::bench"),
                 bench_cv <- kernel::new_condvar!("oxmosix::bench::cv"),
             }),
             GFP_KERNEL,
         )
+    }
+
+    /// Installs the cluster key made from `secret` (16..=64 bytes); `retire` stops accepting
+    /// the key it replaces at once. A node that had no key starts joining now. Errors:
+    /// `EINVAL` (length), `ENOKEY` (the kernel lacks `hmac(sha256)`), `ENOMEM`.
+    pub(crate) fn set_key(&self, secret: &[u8], retire: bool) -> Result {
+        if secret.len() < keys::SECRET_MIN || secret.len() > keys::SECRET_MAX {
+            return Err(EINVAL);
+        }
+        let mut kdf = crate::kapi::crypto::Kdf::new().map_err(|_| errno::enokey())?;
+        let k = keys::ClusterKey::from_secret(&mut kdf, secret).map_err(|_| errno::enokey())?;
+        let had = {
+            let mut g = self.keys.lock();
+            let had = g.has_key();
+            g.install(k, retire, sys::monotonic_ms());
+            had
+        };
+        if !had {
+            pr_info!("cluster key installed: joining\n");
+        }
+        self.kick.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     fn stopping(&self) -> bool {

@@ -4,6 +4,7 @@
 use kernel::prelude::*;
 
 use super::Cluster;
+use crate::kapi::sys;
 use crate::load;
 use crate::proto::{self, flags};
 use crate::uapi;
@@ -35,6 +36,8 @@ pub(crate) struct Params {
     /// Memory ushering threshold in KiB: below this much available memory the balancer moves
     /// processes to nodes with room (0: off).
     pub(crate) usher_kib: u64,
+    /// Bench only: ask peers for unencrypted links (new connections; both sides must ask).
+    pub(crate) plaintext: bool,
 }
 
 impl Params {
@@ -49,6 +52,7 @@ impl Params {
             timeout_ms: NODE_TIMEOUT_MS,
             usher_kib: USHER_KIB,
             flags: 0,
+            plaintext: false,
         }
     }
 }
@@ -104,6 +108,7 @@ impl Cluster {
                 }
                 p.usher_kib = value;
             }
+            uapi::param::PLAINTEXT => p.plaintext = flag(0)?.1,
             // No process can be away or a guest before migration exists: nothing to move.
             uapi::param::EXPEL | uapi::param::BRING => {
                 flag(0)?;
@@ -132,6 +137,9 @@ impl Cluster {
             uapi::param::GOSSIP_INTERVAL => p.gossip_interval_ms.into(),
             uapi::param::TIMEOUT => p.timeout_ms.into(),
             uapi::param::USHER => p.usher_kib,
+            uapi::param::PLAINTEXT => p.plaintext.into(),
+            uapi::param::KEYS => self.keys.lock().accepted(sys::monotonic_ms()).into(),
+            uapi::param::KEY_ID => self.keys.lock().current_id(),
             _ => return Err(EINVAL),
         })
     }

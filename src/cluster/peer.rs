@@ -9,15 +9,19 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 
 use super::gossip::GOSSIP_K;
+use super::handshake::{self, LinkKeys};
 use super::listen::HANDSHAKE_DEADLINE_MS;
 use super::{Cluster, Doomed, BACKOFF_MAX_MS, BACKOFF_MIN_MS};
 use crate::counters;
-use crate::kapi::errno;
+use crate::kapi::crypto;
 use crate::kapi::kthread::{self, KThread};
 use crate::kapi::net::{self, TcpSocket};
 use crate::kapi::sys;
 use crate::load::vector::{self, Merge};
-use crate::proto::{self, Header, Hello, LoadEntry, Message, MsgType, ProtoError, HEADER_LEN};
+use crate::proto::handshake::KEY_ID_LEN;
+use crate::proto::{
+    self, Header, LoadEntry, Message, MsgType, ProtoError, AUTH_TAG_LEN, HEADER_LEN, TAG_AT,
+};
 
 /// Timeout of a blocked send, in ms (handshakes and established connections).
 const HANDSHAKE_MS: u32 = 2000;
@@ -27,8 +31,9 @@ const HANDSHAKE_POLL_MS: u32 = 250;
 const RX_POLL_MS: u32 = 200;
 /// Connect timeout in ms.
 const CONNECT_MS: u32 = 1000;
-/// Receive buffer: the largest valid frame (the header check bounds every payload by it).
-pub(super) const RX_BUF: usize = proto::MAX_FRAME;
+/// Receive buffer: the largest valid frame (the header check bounds every payload by it), plus
+/// room for the tag behind the payload, where the AEAD wants it.
+pub(super) const RX_BUF: usize = proto::MAX_FRAME + AUTH_TAG_LEN;
 
 /// An established, handshaken connection with one peer.
 #[pin_data]
@@ -39,20 +44,46 @@ pub(crate) struct Conn {
     initiator: u32,
     self_id: u32,
     sock: TcpSocket,
-    /// Next sequence number to send; held while a frame is written so frames never interleave.
+    /// The next frame's sequence number and, on a sealed link, the buffer a frame is sealed
+    /// in; held while a frame is written so frames never interleave.
     #[pin]
-    tx: Mutex<u64>,
+    tx: Mutex<Tx>,
+    /// The link's traffic keys; `None` on a plaintext (bench) link.
+    keys: Option<LinkKeys>,
+    /// Id of the cluster key its handshake proved: once that key is no longer accepted, the
+    /// link is closed and made again with the current key.
+    key_id: [u8; KEY_ID_LEN],
     dead: AtomicBool,
     /// Round trip of a Ping answered by the peer's receive thread, µs, averaged (3/4 of the
     /// old value kept per sample); 0 until the first Pong.
     rtt_us: AtomicU64,
 }
 
+/// The sending side of a connection.
+struct Tx {
+    /// Sequence number of the next frame (the AEAD nonce on a sealed link).
+    seq: u64,
+    /// A whole frame plus its tag (sealed links only; empty otherwise).
+    buf: KVVec<u8>,
+}
+
 impl Conn {
-    fn new(peer: u32, initiator: u32, self_id: u32, sock: TcpSocket) -> Result<Arc<Conn>> {
-        // Sequence number 0 was the Hello.
+    fn new(
+        peer: u32,
+        initiator: u32,
+        self_id: u32,
+        sock: TcpSocket,
+        e: handshake::Established,
+    ) -> Result<Arc<Conn>> {
+        let (keys, key_id) = (e.keys, e.key_id);
+        let mut buf = KVVec::new();
+        if keys.is_some() {
+            buf.extend_with(proto::MAX_FRAME + AUTH_TAG_LEN, 0u8, GFP_KERNEL)?;
+        }
+        // Sequence number 0 was the handshake's.
+        let tx = Tx { seq: 1, buf };
         Arc::pin_init(
-            pin_init!(Conn { peer, initiator, self_id, sock, tx <- new_mutex!(1u64, "oxmosix::conn::tx"), dead: AtomicBool::new(false), rtt_us: AtomicU64::new(0) }),
+            pin_init!(Conn { peer, initiator, self_id, sock, tx <- new_mutex!(tx, "oxmosix::conn::tx"), keys, key_id, dead: AtomicBool::new(false), rtt_us: AtomicU64::new(0) }),
             GFP_KERNEL,
         )
     }
@@ -106,31 +137,64 @@ impl Conn {
         if len < lo || len > hi {
             return Err(EINVAL);
         }
-        let mut seq = self.tx.lock();
+        let mut tx = self.tx.lock();
         let h = proto::Header {
             mtype: t,
             len: len as u32,
-            seq: *seq,
+            seq: tx.seq,
             src: self.self_id,
             dst: self.peer,
         }
         .encode();
-        let mut all: [&[u8]; net::MAX_PARTS] = [&[]; net::MAX_PARTS];
-        if parts.len() >= net::MAX_PARTS {
-            return Err(EINVAL);
-        }
-        all[0] = &h;
-        for (slot, p) in all[1..].iter_mut().zip(parts) {
-            *slot = p;
-        }
-        if let Err(e) = self.sock.send_all_parts(&all[..=parts.len()]) {
-            drop(seq);
+        let sent = match &self.keys {
+            Some(k) => {
+                let seq = tx.seq;
+                Self::seal_and_send(&self.sock, &mut tx.buf, &k.tx, &h, parts, len, seq)
+            }
+            None => {
+                let mut all: [&[u8]; net::MAX_PARTS] = [&[]; net::MAX_PARTS];
+                if parts.len() >= net::MAX_PARTS {
+                    return Err(EINVAL);
+                }
+                all[0] = &h;
+                for (slot, p) in all[1..].iter_mut().zip(parts) {
+                    *slot = p;
+                }
+                self.sock.send_all_parts(&all[..=parts.len()])
+            }
+        };
+        if let Err(e) = sent {
+            drop(tx);
             self.close();
             return Err(e);
         }
-        *seq += 1;
+        tx.seq += 1;
         cl.stats.sent(t, HEADER_LEN + len);
         Ok(())
+    }
+
+    /// Copies header `h` and `parts` (`len` bytes) into `buf`, seals the payload with `key` and
+    /// sequence number `seq` (the header's first [`TAG_AT`] bytes are authenticated too, the tag
+    /// goes into the header) and sends the frame.
+    fn seal_and_send(
+        sock: &TcpSocket,
+        buf: &mut [u8],
+        key: &[u8; crypto::AEAD_KEY_LEN],
+        h: &[u8; HEADER_LEN],
+        parts: &[&[u8]],
+        len: usize,
+        seq: u64,
+    ) -> Result {
+        let (head, body) = buf.split_at_mut(HEADER_LEN);
+        proto::copy(head, h);
+        let mut at = 0;
+        for p in parts {
+            proto::copy(&mut body[at..at + p.len()], p);
+            at += p.len();
+        }
+        crypto::seal(key, seq, &head[..TAG_AT], body, len)?;
+        proto::copy(&mut head[TAG_AT..], &body[len..len + AUTH_TAG_LEN]);
+        sock.send_all(&buf[..HEADER_LEN + len])
     }
 
     /// Sends a Load message with `entries` (1..=MAX_LOAD_ENTRIES).
@@ -147,7 +211,7 @@ impl Conn {
 }
 
 /// Why receiving a frame failed.
-enum RxError {
+pub(super) enum RxError {
     /// The socket failed or the peer closed it.
     Io(Error),
     /// The bytes broke the protocol.
@@ -155,7 +219,7 @@ enum RxError {
 }
 
 /// Receives one frame into `buf`: `Ok(None)` if nothing arrived within the receive timeout.
-fn recv_frame(
+pub(super) fn recv_frame(
     sock: &TcpSocket,
     buf: &mut [u8],
     abort: impl Fn() -> bool + Copy,
@@ -192,33 +256,14 @@ fn recv_frame(
     }
 }
 
-fn hello_frame(
-    self_id: u32,
-    peer: u32,
-    generation: u32,
-    cl: &Cluster,
-) -> Result<[u8; HEADER_LEN + proto::HELLO_LEN]> {
-    let hello = Hello {
-        node: self_id,
-        features: 0,
-        map_generation: generation.into(),
-        incarnation: cl.incarnation,
-    };
-    let mut out = [0u8; HEADER_LEN + proto::HELLO_LEN];
-    proto::encode_frame(MsgType::Hello, 0, self_id, peer, &hello.encode(), &mut out)
-        .map_err(|_| EINVAL)?;
-    Ok(out)
-}
-
-fn count_hello_tx(cl: &Cluster) {
-    cl.stats.sent(MsgType::Hello, HEADER_LEN + proto::HELLO_LEN);
-}
-
 /// Counts and logs a malformed frame from `who` (a node id or 0 while unknown).
-fn malformed(cl: &Cluster, ip: u32, e: ProtoError) {
+pub(super) fn malformed(cl: &Cluster, ip: u32, e: ProtoError) {
     counters::bump(&cl.stats.link.malformed);
+    if !cl.refusals_logged.allow(sys::monotonic_ms()) {
+        return;
+    }
     pr_warn!(
-        "malformed frame from {}.{}.{}.{}: {:?}; closing the connection\n",
+        "malformed frame from {}.{}.{}.{}: {:?}; closing the connection (more not logged for 5 s)\n",
         ip >> 24,
         (ip >> 16) & 255,
         (ip >> 8) & 255,
@@ -227,49 +272,8 @@ fn malformed(cl: &Cluster, ip: u32, e: ProtoError) {
     );
 }
 
-/// Reads the peer's Hello during a handshake, giving up at `deadline` (`sys::monotonic_ms()`):
-/// however the peer trickles its bytes, the handshake ends by then (within one
-/// [`HANDSHAKE_POLL_MS`]). Errors: `ETIMEDOUT`, `EINVAL` (malformed, counted), socket errors.
-fn read_hello(
-    cl: &Cluster,
-    sock: &TcpSocket,
-    ip: u32,
-    self_id: u32,
-    buf: &mut [u8],
-    deadline: u64,
-) -> Result<Hello> {
-    let late = || kthread::should_stop() || sys::monotonic_ms() >= deadline;
-    let h = loop {
-        match recv_frame(sock, buf, late) {
-            Ok(Some(h)) => break h,
-            Ok(None) if late() => return Err(errno::etimedout()),
-            Ok(None) => {}
-            Err(RxError::Io(e)) if e == EINTR => return Err(errno::etimedout()),
-            Err(RxError::Io(e)) => return Err(e),
-            Err(RxError::Malformed(e)) => {
-                malformed(cl, ip, e);
-                return Err(EINVAL);
-            }
-        }
-    };
-    let end = HEADER_LEN + h.len as usize;
-    let m = match Message::decode(&h, &buf[HEADER_LEN..end]) {
-        Ok(Message::Hello(m)) if h.dst == self_id && h.seq == 0 => m,
-        Ok(_) => {
-            malformed(cl, ip, ProtoError::BadField("handshake"));
-            return Err(EINVAL);
-        }
-        Err(e) => {
-            malformed(cl, ip, e);
-            return Err(EINVAL);
-        }
-    };
-    cl.stats.received(MsgType::Hello, end);
-    Ok(m)
-}
-
-/// Handshakes connection `s` accepted from `ip` (on an `oxmosix-hs` thread): the peer's Hello
-/// must be complete by `deadline` (`sys::monotonic_ms()`). Errors: `ETIMEDOUT` past it, `EINVAL`
+/// Handshakes connection `s` accepted from `ip` (on an `oxmosix-hs` thread) within `deadline`
+/// (`sys::monotonic_ms()`). Errors: `ETIMEDOUT` past it, `EACCES` (refused: key, MAC), `EINVAL`
 /// for a Hello that is not a member's from its own address, socket errors.
 pub(super) fn accept_one(
     cl: &Arc<Cluster>,
@@ -280,57 +284,28 @@ pub(super) fn accept_one(
 ) -> Result {
     s.set_timeouts(HANDSHAKE_POLL_MS, HANDSHAKE_MS);
     s.set_nodelay();
-    let (self_id, generation) = cl.with_state(|st| (st.self_id, st.generation));
+    let self_id = cl.with_state(|st| st.self_id);
     if self_id == 0 {
         return Err(EINVAL);
     }
-    let hello = read_hello(cl, &s, ip, self_id, buf, deadline)?;
     // The claimed id must be a peer of ours connecting from its own address.
-    let known = cl.with_state(|st| st.peers.iter().any(|p| p.id == hello.node && p.ip == ip));
-    if !known {
-        pr_warn!(
-            "refused connection claiming node {}: not that node's address in the map\n",
-            hello.node
-        );
-        let _ = s.send_all(&bye_frame(self_id, hello.node, proto::bye::NOT_IN_MAP)?);
-        return Err(EINVAL);
-    }
-    s.send_all(&hello_frame(self_id, hello.node, generation, cl)?)?;
-    count_hello_tx(cl);
+    let member = |id: u32| cl.with_state(|st| st.peers.iter().any(|p| p.id == id && p.ip == ip));
+    let e = handshake::respond(cl, &s, ip, buf, deadline, member)?;
     s.set_timeouts(RX_POLL_MS, HANDSHAKE_MS);
-    register(cl, Conn::new(hello.node, hello.node, self_id, s)?)
-}
-
-fn bye_frame(self_id: u32, peer: u32, reason: u32) -> Result<[u8; HEADER_LEN + proto::BYE_LEN]> {
-    let mut out = [0u8; HEADER_LEN + proto::BYE_LEN];
-    proto::encode_frame(
-        MsgType::Bye,
-        0,
-        self_id,
-        peer,
-        &proto::encode_bye(reason),
-        &mut out,
-    )
-    .map_err(|_| EINVAL)?;
-    Ok(out)
+    let peer = e.hello.node;
+    register(cl, Conn::new(peer, peer, self_id, s, e)?)
 }
 
 /// Connects to `peer` at `ip:port` and handshakes.
 fn connect_one(cl: &Arc<Cluster>, peer: u32, ip: u32, port: u16, buf: &mut [u8]) -> Result {
-    let (self_id, generation) = cl.with_state(|st| (st.self_id, st.generation));
+    let self_id = cl.with_state(|st| st.self_id);
     let s = TcpSocket::connect(ip, port, CONNECT_MS)?;
     let deadline = sys::monotonic_ms() + HANDSHAKE_DEADLINE_MS;
     s.set_timeouts(HANDSHAKE_POLL_MS, HANDSHAKE_MS);
     s.set_nodelay();
-    s.send_all(&hello_frame(self_id, peer, generation, cl)?)?;
-    count_hello_tx(cl);
-    let hello = read_hello(cl, &s, ip, self_id, buf, deadline)?;
-    if hello.node != peer {
-        malformed(cl, ip, ProtoError::BadNode(hello.node));
-        return Err(EINVAL);
-    }
+    let e = handshake::initiate(cl, &s, ip, peer, buf, deadline)?;
     s.set_timeouts(RX_POLL_MS, HANDSHAKE_MS);
-    register(cl, Conn::new(peer, self_id, self_id, s)?)
+    register(cl, Conn::new(peer, self_id, self_id, s, e)?)
 }
 
 /// Installs a handshaken connection in the peer table and starts its receiver, applying the
@@ -444,8 +419,13 @@ fn rx_loop(cl: &Arc<Cluster>, conn: &Arc<Conn>) {
             malformed(cl, ip, ProtoError::BadField("header src/dst/seq"));
             break "malformed frame";
         }
-        expect_seq += 1;
         let end = HEADER_LEN + h.len as usize;
+        if let Err(why) = open_frame(conn, &mut buf, h.len as usize, expect_seq) {
+            counters::bump(&cl.stats.link.frame_auth_failures);
+            malformed(cl, ip, ProtoError::BadField(why));
+            break "frame failed authentication";
+        }
+        expect_seq += 1;
         cl.stats.received(h.mtype, end);
         let msg = match Message::decode(&h, &buf[HEADER_LEN..end]) {
             Ok(m) => m,
@@ -454,59 +434,95 @@ fn rx_loop(cl: &Arc<Cluster>, conn: &Arc<Conn>) {
                 break "malformed frame";
             }
         };
-        match msg {
-            Message::Hello(_) => {
-                malformed(cl, ip, ProtoError::BadField("hello after handshake"));
-                break "malformed frame";
-            }
-            Message::Load(v) => handle_load(cl, conn, v),
-            Message::Ping(t) => {
-                let _ = conn.send(cl, MsgType::Pong, &proto::encode_token(t));
-            }
-            Message::Pong(t) => conn.pong(t),
-            Message::Bench(b) => {
-                if b.echo {
-                    let _ = super::bench::echo(cl, conn, b.echo_len as usize);
-                } else {
-                    super::bench::answered(cl);
-                }
-            }
-            Message::Bye(r) => {
-                if r == proto::bye::SHUTDOWN {
-                    cl.with_state(|st| {
-                        if let Some(i) = vector::find(&st.slots, conn.peer) {
-                            st.slots[i].up = false;
-                        }
-                    });
-                    pr_info!("node {} down (its module is unloading)\n", conn.peer);
-                }
-                break "peer said bye";
-            }
-            ref m => match cl.feature_for(h.mtype) {
-                Some(f) => {
-                    if let Err(e) = f.on_message(conn.peer, m) {
-                        pr_warn!(
-                            "{} message from node {} dropped: {:?}\n",
-                            f.name(),
-                            conn.peer,
-                            e
-                        );
-                    }
-                }
-                None => {
-                    pr_warn!(
-                        "{} frame from node {} dropped: no feature handles it\n",
-                        h.mtype.name(),
-                        conn.peer
-                    );
-                }
-            },
+        if let Err(why) = dispatch(cl, conn, ip, &msg) {
+            break why;
         }
     };
     conn.close();
     if !cl.stopping() {
         pr_info!("connection with node {} ended: {}\n", conn.peer, reason);
     }
+}
+
+/// Handles one authenticated, decoded frame from `conn`'s peer. Errors: why the connection ends.
+fn dispatch(
+    cl: &Arc<Cluster>,
+    conn: &Arc<Conn>,
+    ip: u32,
+    msg: &Message<'_>,
+) -> Result<(), &'static str> {
+    match msg {
+        Message::Hello(_) | Message::Finished(_) => {
+            malformed(
+                cl,
+                ip,
+                ProtoError::BadField("handshake frame after handshake"),
+            );
+            return Err("malformed frame");
+        }
+        Message::Load(v) => handle_load(cl, conn, *v),
+        Message::Ping(t) => {
+            let _ = conn.send(cl, MsgType::Pong, &proto::encode_token(*t));
+        }
+        Message::Pong(t) => conn.pong(*t),
+        Message::Bench(b) => {
+            if b.echo {
+                let _ = super::bench::echo(cl, conn, b.echo_len as usize);
+            } else {
+                super::bench::answered(cl);
+            }
+        }
+        Message::Bye(r) => {
+            if *r == proto::bye::SHUTDOWN {
+                cl.with_state(|st| {
+                    if let Some(i) = vector::find(&st.slots, conn.peer) {
+                        st.slots[i].up = false;
+                    }
+                });
+                pr_info!("node {} down (its module is unloading)\n", conn.peer);
+            }
+            return Err("peer said bye");
+        }
+        m => match cl.feature_for(m.mtype()) {
+            Some(f) => {
+                if let Err(e) = f.on_message(conn.peer, m) {
+                    pr_warn!(
+                        "{} message from node {} dropped: {:?}\n",
+                        f.name(),
+                        conn.peer,
+                        e
+                    );
+                }
+            }
+            None => {
+                pr_warn!(
+                    "{} frame from node {} dropped: no feature handles it\n",
+                    m.mtype().name(),
+                    conn.peer
+                );
+            }
+        },
+    }
+    Ok(())
+}
+
+/// Opens received frame `buf[..HEADER_LEN + len]` with sequence number `seq` in place: on a
+/// sealed link its tag must match (the payload is then plaintext), on a plaintext link the tag
+/// must be zero. Errors: what failed.
+fn open_frame(conn: &Conn, buf: &mut [u8], len: usize, seq: u64) -> Result<(), &'static str> {
+    let Some(k) = &conn.keys else {
+        return if buf[TAG_AT..HEADER_LEN].iter().all(|&b| b == 0) {
+            Ok(())
+        } else {
+            Err("tag on a plaintext link")
+        };
+    };
+    let (head, body) = buf.split_at_mut(HEADER_LEN);
+    if body.len() < len + AUTH_TAG_LEN {
+        return Err("frame length");
+    }
+    proto::copy(&mut body[len..len + AUTH_TAG_LEN], &head[TAG_AT..]);
+    crypto::open(&k.rx, seq, &head[..TAG_AT], body, len).map_err(|_| "authentication tag")
 }
 
 /// Merges a received Load and answers a push with our own freshest entries.
@@ -555,6 +571,24 @@ pub(super) fn maintain(cl: &Arc<Cluster>, now: u64) {
             Some(d) => d.close(None, cl),
             None => break,
         }
+    }
+    // Links made with a key that is no longer accepted (retired, or its rotation window ended)
+    // are closed; they are made again below with the current key.
+    let mut stale: KVec<Arc<Conn>> = KVec::new();
+    cl.with_state(|st| {
+        for c in st.peers.iter().filter_map(|p| p.conn.as_ref()) {
+            if c.alive() && !cl.keys.lock().accepts(&c.key_id, now) {
+                let _ = stale.push(c.clone(), GFP_ATOMIC);
+            }
+        }
+    });
+    for c in stale.iter() {
+        counters::bump(&cl.stats.link.rekeyed);
+        c.close();
+    }
+    // A node without a cluster key does not join (it said so when it loaded).
+    if !cl.keys.lock().has_key() {
+        return;
     }
     let mut buf = KVVec::new();
     if buf.extend_with(RX_BUF, 0u8, GFP_KERNEL).is_err() {

@@ -25,6 +25,20 @@ counters! {
         /// Accepted connections closed at once: the handshake queue was full, or their source
         /// address had its share of it.
         handshake_refused,
+        /// Handshakes that named a cluster key this node does not accept.
+        key_refused,
+        /// Handshakes whose Finished MAC was wrong (the peer does not hold the key, or a
+        /// handshake was replayed).
+        auth_failures,
+        /// Frames whose authentication tag was wrong (each closes its connection).
+        frame_auth_failures,
+        /// Links closed because the key their handshake proved is no longer accepted (made
+        /// again with the current key).
+        rekeyed,
+        /// Connections refused because this node has no cluster key yet.
+        no_key,
+        /// Connections refused because one side asked for a plaintext link and the other not.
+        plaintext_mismatch,
         /// Connections closed as duplicates of another with the same node.
         duplicates,
         /// Load messages dropped while this node was `quiet`.

@@ -14,6 +14,7 @@
 // Shared with the host tests: some items are used only on one side.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod handshake;
 mod load;
 pub mod mig;
 
@@ -21,16 +22,20 @@ pub use load::*;
 
 /// `"OXMX"`: first four bytes of every frame.
 pub const MAGIC: u32 = 0x4f58_4d58;
-/// Protocol version spoken by this build.
-pub const PROTO_VERSION: u8 = 1;
+/// Protocol version spoken by this build (2: authenticated handshake, sealed frames).
+pub const PROTO_VERSION: u8 = 2;
 /// Size of the frame header in bytes.
 pub const HEADER_LEN: usize = 48;
 /// Hard upper bound of a payload in bytes, whatever the type.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 /// Largest valid node id (ids are 1..=MAX_NODE_ID; 0 means "none").
 pub const MAX_NODE_ID: u32 = 65_535;
-/// Size of the reserved authentication tag (zero in version 1).
+/// Size of a frame's authentication tag (header bytes 32..48; zero in handshake frames and on a
+/// plaintext link).
 pub const AUTH_TAG_LEN: usize = 16;
+/// Offset of the authentication tag in the header; the bytes before it are the AEAD's
+/// associated data.
+pub const TAG_AT: usize = 32;
 
 /// Why a frame was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -87,6 +92,8 @@ pub enum MsgType {
     MigCtl = 14,
     /// Benchmark traffic: discarded, or echoed when asked ([`Bench`]).
     Bench = 15,
+    /// Last handshake frame: the initiator's Finished MAC ([`handshake`]).
+    Finished = 16,
 }
 
 impl MsgType {
@@ -108,6 +115,7 @@ impl MsgType {
             13 => MsgType::SysReply,
             14 => MsgType::MigCtl,
             15 => MsgType::Bench,
+            16 => MsgType::Finished,
             _ => return Err(ProtoError::BadType(v)),
         })
     }
@@ -141,11 +149,12 @@ impl MsgType {
             ),
             MsgType::MigCtl => (mig::CTL_LEN, mig::CTL_LEN),
             MsgType::Bench => (BENCH_HDR_LEN, MAX_PAYLOAD),
+            MsgType::Finished => (handshake::MAC_LEN, handshake::MAC_LEN),
         }
     }
 
     /// Number of message types (for per-type counters); types are 1..=COUNT.
-    pub const COUNT: usize = 15;
+    pub const COUNT: usize = 16;
 
     /// Lower-case name, for counters and logs.
     pub fn name(self) -> &'static str {
@@ -165,6 +174,7 @@ impl MsgType {
             MsgType::SysReply => "sysreply",
             MsgType::MigCtl => "mig_ctl",
             MsgType::Bench => "bench",
+            MsgType::Finished => "finished",
         }
     }
 }
@@ -226,7 +236,7 @@ pub fn check_node(id: u32) -> Result<u32, ProtoError> {
 impl Header {
     /// Encodes the header. Layout (offsets in bytes): 0 magic u32, 4 version u8, 5 type u8,
     /// 6 flags u16 (0), 8 length u32, 12 reserved u32 (0), 16 seq u64, 24 src u32, 28 dst u32,
-    /// 32 authentication tag (16 bytes, zero in version 1).
+    /// 32 authentication tag (16 bytes: written by the link's seal, zero here).
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
         put32(&mut b, 0, MAGIC);
@@ -252,7 +262,8 @@ impl Header {
             return Err(ProtoError::BadVersion(b[4]));
         }
         let mtype = MsgType::from_u8(b[5])?;
-        if be16(b, 6) != 0 || be32(b, 12) != 0 || b[32..48].iter().any(|&x| x != 0) {
+        // Bytes 32..48 are the authentication tag: checked by the link's AEAD, not here.
+        if be16(b, 6) != 0 || be32(b, 12) != 0 {
             return Err(ProtoError::Reserved);
         }
         let len = be32(b, 8);
@@ -271,29 +282,49 @@ impl Header {
 }
 
 /// Payload size of [`Hello`].
-pub const HELLO_LEN: usize = 24;
+pub const HELLO_LEN: usize = 24 + handshake::KEY_ID_LEN + handshake::NONCE_LEN + handshake::MAC_LEN;
 
-/// First message in each direction: the sender's identity.
+/// [`Hello::features`] bits.
+pub mod features {
+    /// The sender asks for a plaintext link (bench only: frames are authenticated by nothing).
+    /// Both sides must ask, or the handshake fails.
+    pub const PLAINTEXT: u32 = 1;
+    /// Every defined bit.
+    pub const ALL: u32 = PLAINTEXT;
+}
+
+/// First handshake frame in each direction: the sender's identity, its key's id and its fresh
+/// nonce; in the responder's, also its Finished MAC ([`handshake`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Hello {
     /// Sender's node id (must equal the header's `src`).
     pub node: u32,
-    /// Capability bits; none are defined in version 1 (must be 0).
+    /// [`features`] bits.
     pub features: u32,
     /// Generation of the sender's cluster map (increments on every `setmap`).
     pub map_generation: u64,
     /// Random value chosen when the sender's module loaded: tells a restarted peer apart.
     pub incarnation: u64,
+    /// Id of the cluster key the sender uses ([`handshake::key_id`]).
+    pub key_id: [u8; handshake::KEY_ID_LEN],
+    /// The sender's fresh random nonce.
+    pub nonce: [u8; handshake::NONCE_LEN],
+    /// Zero from the initiator; the responder's Finished MAC from the responder.
+    pub mac: [u8; handshake::MAC_LEN],
 }
 
 impl Hello {
-    /// Layout: 0 node u32, 4 features u32, 8 map_generation u64, 16 incarnation u64.
+    /// Layout: 0 node u32, 4 features u32, 8 map_generation u64, 16 incarnation u64,
+    /// 24 key_id [8], 32 nonce [32], 64 mac [32].
     pub fn encode(&self) -> [u8; HELLO_LEN] {
         let mut b = [0u8; HELLO_LEN];
         put32(&mut b, 0, self.node);
         put32(&mut b, 4, self.features);
         put64(&mut b, 8, self.map_generation);
         put64(&mut b, 16, self.incarnation);
+        copy(&mut b[24..32], &self.key_id);
+        copy(&mut b[32..64], &self.nonce);
+        copy(&mut b[64..96], &self.mac);
         b
     }
 
@@ -303,15 +334,22 @@ impl Hello {
             return Err(ProtoError::Truncated);
         }
         let features = be32(b, 4);
-        if features != 0 {
+        if features & !features::ALL != 0 {
             return Err(ProtoError::BadField("hello.features"));
         }
-        Ok(Hello {
+        let mut m = Hello {
             node: check_node(be32(b, 0))?,
             features,
             map_generation: be64(b, 8),
             incarnation: be64(b, 16),
-        })
+            key_id: [0; handshake::KEY_ID_LEN],
+            nonce: [0; handshake::NONCE_LEN],
+            mac: [0; handshake::MAC_LEN],
+        };
+        copy(&mut m.key_id, &b[24..32]);
+        copy(&mut m.nonce, &b[32..64]);
+        copy(&mut m.mac, &b[64..96]);
+        Ok(m)
     }
 }
 
@@ -363,6 +401,8 @@ pub enum Message<'a> {
     MigCtl(mig::Ctl),
     /// See [`Bench`].
     Bench(Bench),
+    /// The initiator's Finished MAC.
+    Finished([u8; handshake::MAC_LEN]),
 }
 
 impl<'a> Message<'a> {
@@ -397,6 +437,11 @@ impl<'a> Message<'a> {
             MsgType::SysReply => Message::SysReply(mig::SysReply::decode(payload)?),
             MsgType::MigCtl => Message::MigCtl(mig::Ctl::decode(payload)?),
             MsgType::Bench => Message::Bench(Bench::decode(payload)?),
+            MsgType::Finished => {
+                let mut m = [0u8; handshake::MAC_LEN];
+                copy(&mut m, payload);
+                Message::Finished(m)
+            }
         })
     }
 
@@ -418,6 +463,7 @@ impl<'a> Message<'a> {
             Message::SysReply(_) => MsgType::SysReply,
             Message::MigCtl(_) => MsgType::MigCtl,
             Message::Bench(_) => MsgType::Bench,
+            Message::Finished(_) => MsgType::Finished,
         }
     }
 }

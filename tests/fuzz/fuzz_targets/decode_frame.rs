@@ -8,7 +8,8 @@ use oxmosix_host_tests::proto::*;
 fuzz_target!(|data: &[u8]| {
     let Ok(h) = Header::decode(data) else { return };
     assert!(h.len as usize <= MAX_PAYLOAD);
-    assert_eq!(&h.encode()[..], &data[..HEADER_LEN]);
+    // Bytes TAG_AT..HEADER_LEN are the link's authentication tag: opaque to the decoder.
+    assert_eq!(&h.encode()[..TAG_AT], &data[..TAG_AT]);
     let end = HEADER_LEN + h.len as usize;
     if data.len() < end {
         return;
@@ -65,7 +66,10 @@ fuzz_target!(|data: &[u8]| {
             b.encode_header(&mut p);
             enc(&p, &mut re)
         }
+        Message::Finished(m) => enc(&m, &mut re),
     }
     .unwrap();
-    assert_eq!(&re[..n], &data[..end]);
+    assert_eq!(n, end);
+    assert_eq!(&re[..TAG_AT], &data[..TAG_AT]);
+    assert_eq!(&re[HEADER_LEN..n], &data[HEADER_LEN..end]);
 });

@@ -41,7 +41,7 @@ proptest! {
 
     #[test]
     fn hello_round_trips(src in node(), dst in node(), seq in any::<u64>(), gen in any::<u64>(), inc in any::<u64>()) {
-        let m = Hello { node: src, features: 0, map_generation: gen, incarnation: inc };
+        let m = Hello { node: src, features: 0, map_generation: gen, incarnation: inc, key_id: [7; 8], nonce: [inc as u8; 32], mac: [gen as u8; 32] };
         let mut buf = [0u8; 256];
         let n = encode_frame(MsgType::Hello, seq, src, dst, &m.encode(), &mut buf).unwrap();
         let (h, msg) = decode_frame(&buf[..n]).unwrap();
@@ -86,14 +86,14 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
         if let Ok((h, msg)) = decode_frame(&bytes) {
-            prop_assert_eq!(&h.encode()[..], &bytes[..HEADER_LEN]);
+            prop_assert_eq!(&h.encode()[..TAG_AT], &bytes[..TAG_AT]);
             prop_assert_eq!(msg.mtype(), h.mtype);
         }
     }
 
     /// Flipping any header byte of a valid frame either yields an error or a header that differs
-    /// only in seq/src/dst/len-consistent fields; it never passes a corrupted magic, version,
-    /// reserved field or tag.
+    /// only in seq/src/dst/len-consistent fields; it never passes a corrupted magic, version or
+    /// reserved field (the tag, bytes 32..48, is the link AEAD's to check).
     #[test]
     fn corrupted_header_fields_are_rejected(pos in 0usize..HEADER_LEN, x in 1u8..=255, token in any::<u64>()) {
         let mut buf = [0u8; 128];
@@ -103,7 +103,7 @@ proptest! {
         match pos {
             // The type byte may turn a Ping into a Pong (same payload size); nothing else passes.
             5 => { if let Ok((h, _)) = r { prop_assert_eq!(h.mtype, MsgType::Pong) } }
-            0..=15 | 32..=47 => prop_assert!(r.is_err(), "byte {} corrupted but accepted", pos),
+            0..=15 => prop_assert!(r.is_err(), "byte {} corrupted but accepted", pos),
             24..=31 => { if let Ok((h, _)) = r { prop_assert!(h.src >= 1 && h.dst >= 1 && h.src <= MAX_NODE_ID && h.dst <= MAX_NODE_ID) } }
             _ => {}
         }
@@ -112,7 +112,7 @@ proptest! {
 
 #[test]
 fn rejects_each_rule() {
-    let mut buf = [0u8; 128];
+    let mut buf = [0u8; 256];
     let n = encode_frame(MsgType::Ping, 0, 1, 2, &encode_token(5), &mut buf).unwrap();
     assert!(decode_frame(&buf[..n]).is_ok());
     let mutate = |f: &dyn Fn(&mut [u8])| {
@@ -121,12 +121,15 @@ fn rejects_each_rule() {
         decode_frame(&b[..n]).unwrap_err()
     };
     assert_eq!(mutate(&|b| b[0] = 0), ProtoError::BadMagic);
-    assert_eq!(mutate(&|b| b[4] = 2), ProtoError::BadVersion(2));
+    assert_eq!(mutate(&|b| b[4] = 1), ProtoError::BadVersion(1));
     assert_eq!(mutate(&|b| b[5] = 0), ProtoError::BadType(0));
     assert_eq!(mutate(&|b| b[5] = 99), ProtoError::BadType(99));
     assert_eq!(mutate(&|b| b[7] = 1), ProtoError::Reserved);
     assert_eq!(mutate(&|b| b[12] = 1), ProtoError::Reserved);
-    assert_eq!(mutate(&|b| b[40] = 1), ProtoError::Reserved);
+    // Bytes 32..48 are the authentication tag, which the link's AEAD checks, not the decoder.
+    let mut tagged = buf;
+    tagged[40] = 1;
+    assert!(decode_frame(&tagged[..n]).is_ok());
     assert_eq!(mutate(&|b| b[11] = 9), ProtoError::BadLength(9));
     assert_eq!(mutate(&|b| b[8] = 0xff), ProtoError::BadLength(0xff00_0008));
     assert_eq!(
@@ -151,6 +154,9 @@ fn rejects_each_rule() {
         features: 0,
         map_generation: 1,
         incarnation: 2,
+        key_id: [0; 8],
+        nonce: [0; 32],
+        mac: [0; 32],
     };
     let n = encode_frame(MsgType::Hello, 0, 4, 2, &hello.encode(), &mut buf).unwrap();
     assert_eq!(

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -317,12 +318,13 @@ static void put32(uint8_t *b, uint32_t v)
 	b[0] = v >> 24; b[1] = v >> 16; b[2] = v >> 8; b[3] = v;
 }
 
-/* A valid frame header (see Documentation/protocol.md). */
+/* A valid frame header (see Documentation/protocol.md), protocol version 2, tag zero. */
+#define HELLO_LEN 96
 static void header(uint8_t *h, uint8_t type, uint32_t len, uint32_t src, uint32_t dst)
 {
 	memset(h, 0, 48);
 	put32(h, 0x4f584d58);
-	h[4] = 1;
+	h[4] = 2;
 	h[5] = type;
 	put32(h + 8, len);
 	put32(h + 24, src);
@@ -347,30 +349,33 @@ TEST(garbage_on_the_cluster_port)
 			f[i] = rand();
 		send_garbage(at, f, sizeof(f));
 		/* truncated header */
-		header(f, 1, 24, node, at);
+		header(f, 1, HELLO_LEN, node, at);
 		send_garbage(at, f, 20);
 		/* oversized length */
 		header(f, 2, 1 << 20, node, at);
 		send_garbage(at, f, 48);
-		/* wrong version */
-		header(f, 1, 24, node, at);
-		f[4] = 9;
-		send_garbage(at, f, 72);
+		/* wrong version (1: before authenticated links) */
+		header(f, 1, HELLO_LEN, node, at);
+		f[4] = 1;
+		send_garbage(at, f, 48 + HELLO_LEN);
 		/* valid header, invalid Hello body (undefined feature bits) */
-		header(f, 1, 24, node, at);
-		memset(f + 48, 0, 24);
+		header(f, 1, HELLO_LEN, node, at);
+		memset(f + 48, 0, HELLO_LEN);
 		put32(f + 48, node);
 		put32(f + 52, 0xdeadbeef);
-		send_garbage(at, f, 72);
+		send_garbage(at, f, 48 + HELLO_LEN);
 		/* valid header, truncated body */
-		header(f, 1, 24, node, at);
+		header(f, 1, HELLO_LEN, node, at);
 		send_garbage(at, f, 60);
+		/* a migration offer without a handshake */
+		header(f, 6, 64, node, at);
+		send_garbage(at, f, 48 + 64);
 	}
 	after1 = hpc_num(1, "info/malformed");
 	after2 = hpc_num(2, "info/malformed");
 	TH_LOG("malformed frames: node 1 %ld -> %ld, node 2 %ld -> %ld", before1, after1, before2, after2);
-	EXPECT_GE(after1 - before1, 6);
-	EXPECT_GE(after2 - before2, 6);
+	EXPECT_GE(after1 - before1, 7);
+	EXPECT_GE(after2 - before2, 7);
 	/* Gossip goes on: everybody still sees everybody, with fresh information. */
 	sleep(2);
 	EXPECT_EQ(1, all_up_everywhere());
@@ -467,6 +472,175 @@ TEST(half_open_connections_do_not_stall_listeners)
 		close(fds[k]);
 	while (!all_up_everywhere() && now() - t0 < 25)
 		usleep(200000);
+	EXPECT_EQ(1, all_up_everywhere());
+}
+
+/* Counter `name` of node `at`'s /proc/hpc/info/counters, or -1. */
+static long counter_at(int at, const char *name)
+{
+	char buf[8192], *p;
+	size_t n = strlen(name);
+
+	if (at == node)
+		return counter(name);
+	if (agent(at, "hpc?info/counters", buf, sizeof(buf)))
+		return -1;
+	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, name, n) && p[n] == ' ')
+			return strtol(p + n + 1, NULL, 10);
+	return -1;
+}
+
+/* This node's current cluster key id (mosctl keys), or 0. */
+static uint64_t key_id(void)
+{
+	char out[256], *p;
+
+	if (run("mosctl keys 2>&1", out, sizeof(out)))
+		return 0;
+	p = strstr(out, "current key id ");
+	return p ? strtoull(p + 15, NULL, 16) : 0;
+}
+
+/*
+ * As an unprivileged user on this node, claims to be this node to node 2 with a Hello that names
+ * the right key id (a key id is public), answers node 2's Hello with a Finished MAC it cannot
+ * compute, and does it again with the very same Hello (a replay). Node 2 must answer each Hello
+ * with a fresh nonce, refuse each Finished (auth_failures), and keep its real link with this
+ * node (no new connection). Exit status of the child: 0, or the step that failed.
+ */
+static int forge_hello(uint64_t id, uint8_t nonces[2][32])
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	struct timeval tv = { .tv_sec = 5 };
+	uint8_t hello[48 + HELLO_LEN], reply[48 + HELLO_LEN], fin[48 + 32], sink[64];
+	char addr[48];
+	int round, s, i;
+	size_t got;
+	ssize_t r;
+
+	header(hello, 1, HELLO_LEN, node, 2);
+	memset(hello + 48, 0, HELLO_LEN);
+	put32(hello + 48, node);
+	for (i = 0; i < 8; i++)
+		hello[48 + 24 + i] = id >> (56 - 8 * i);
+	for (i = 0; i < 32; i++)
+		hello[48 + 32 + i] = rand();
+	header(fin, 16, 32, node, 2);
+	memset(fin + 48, 0x5a, 32);
+	snprintf(addr, sizeof(addr), "%s.2", net);
+	inet_pton(AF_INET, addr, &a.sin_addr);
+	for (round = 0; round < 2; round++) {
+		s = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a)))
+			return 1;
+		if (write(s, hello, sizeof(hello)) != sizeof(hello))
+			return 2;
+		for (got = 0; got < sizeof(reply); got += r) {
+			r = read(s, reply + got, sizeof(reply) - got);
+			if (r <= 0)
+				return 3;
+		}
+		/* Hello, from node 2 to us, sequence 0, with a Finished MAC. */
+		if (reply[5] != 1 || reply[27] != 2 || reply[31] != node)
+			return 4;
+		memcpy(nonces[round], reply + 48 + 32, 32);
+		if (write(s, fin, sizeof(fin)) != sizeof(fin))
+			return 5;
+		/* Node 2 closes without a word. */
+		if (read(s, sink, sizeof(sink)) != 0)
+			return 6;
+		close(s);
+	}
+	return 0;
+}
+
+TEST(forged_and_replayed_handshakes_get_nothing)
+{
+	long fail0, conn0, fail, conn;
+	uint8_t (*nonces)[32];
+	uint64_t id;
+	pid_t pid;
+	int st;
+
+	read_cmdline();
+	ASSERT_EQ(1, all_up_everywhere());
+	id = key_id();
+	ASSERT_NE(0, id);
+	fail0 = counter_at(2, "auth_failures");
+	conn0 = counter_at(2, "connects");
+	ASSERT_LE(0, fail0);
+	nonces = mmap(NULL, 64, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, nonces);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(100);
+		_exit(forge_hello(id, nonces));
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_EQ(0, WEXITSTATUS(st)) TH_LOG("forged handshake stopped at step %d", WEXITSTATUS(st));
+	EXPECT_NE(0, memcmp(nonces[0], nonces[1], 32)) TH_LOG("node 2 answered a replayed Hello with the same nonce");
+	munmap(nonces, 64);
+	fail = counter_at(2, "auth_failures");
+	conn = counter_at(2, "connects");
+	TH_LOG("node 2: auth_failures %ld -> %ld, connects %ld -> %ld", fail0, fail, conn0, conn);
+	EXPECT_EQ(2, fail - fail0);
+	EXPECT_EQ(conn0, conn);
+	EXPECT_EQ(1, is_connected(node, 2));
+	EXPECT_EQ(1, all_up_everywhere());
+}
+
+/*
+ * The last node reloads its module with another cluster key: nobody links with it (each side
+ * counts the other's key as refused) while the others stay linked; reloaded with the cluster's
+ * key, it is up everywhere again.
+ */
+TEST(node_with_another_key_is_refused)
+{
+	long ref1_0, ref1;
+	char out[256];
+	double t0;
+	int k, down;
+
+	read_cmdline();
+	ASSERT_GE(nodes, 3);
+	ASSERT_EQ(1, all_up_everywhere());
+	ref1_0 = counter_at(node, "key_refused");
+	ASSERT_EQ(0, agent(nodes, "ctl?unload", out, sizeof(out)));
+	ASSERT_EQ(0, strncmp(out, "ok", 2)) TH_LOG("unload on node %d: %s", nodes, out);
+	ASSERT_EQ(0, agent(nodes, "ctl?loadother", out, sizeof(out)));
+	ASSERT_EQ(0, strncmp(out, "ok", 2)) TH_LOG("load on node %d: %s", nodes, out);
+	t0 = now();
+	do {
+		down = 1;
+		for (k = 1; k < nodes; k++)
+			if (is_up(k, nodes))
+				down = 0;
+		if (!down)
+			usleep(200000);
+	} while (!down && now() - t0 < 12);
+	sleep(3);
+	ref1 = counter_at(node, "key_refused");
+	TH_LOG("node %d down on the others after %.1f s; key_refused here %ld -> %ld, on node %d %ld", nodes,
+	       now() - t0, ref1_0, ref1, nodes, counter_at(nodes, "key_refused"));
+	EXPECT_EQ(1, down);
+	for (k = 1; k < nodes; k++)
+		EXPECT_EQ(0, is_connected(k, nodes));
+	EXPECT_LT(ref1_0, ref1);
+	EXPECT_LT(0, counter_at(nodes, "key_refused"));
+	EXPECT_EQ(1, is_connected(1, 2));
+	EXPECT_EQ(1, is_up(1, 2));
+	EXPECT_EQ(1, is_up(2, 1));
+	ASSERT_EQ(0, agent(nodes, "ctl?unload", out, sizeof(out)));
+	ASSERT_EQ(0, agent(nodes, "ctl?load", out, sizeof(out)));
+	ASSERT_EQ(0, strncmp(out, "ok", 2)) TH_LOG("load on node %d: %s", nodes, out);
+	t0 = now();
+	while (!all_up_everywhere() && now() - t0 < 20)
+		usleep(200000);
+	TH_LOG("node %d with the cluster key up again everywhere after %.1f s", nodes, now() - t0);
 	EXPECT_EQ(1, all_up_everywhere());
 }
 
@@ -575,7 +749,7 @@ TEST(rmmod_under_traffic)
 		ASSERT_LE(0, fd);
 		ASSERT_EQ(0, syscall(SYS_finit_module, fd, "", 0)) TH_LOG("insmod: %s", strerror(errno));
 		close(fd);
-		ASSERT_EQ(0, run("mosctl setmap /etc/oxmosix.map 2>&1", out, sizeof(out))) TH_LOG("%s", out);
+		ASSERT_EQ(0, run("mosctl setkey /etc/oxmosix/cluster.key 2>&1 && mosctl setmap /etc/oxmosix.map 2>&1", out, sizeof(out))) TH_LOG("%s", out);
 	}
 	for (i = 0; i < 2; i++)
 		waitpid(flood[i], &st, 0);

@@ -25,6 +25,8 @@
  *   -w FILE  at the halfway point write "hello from PID ppid PPID" to FILE (exit 6 on failure)
  *   -p       check every round that getpid() and getppid() are unchanged (exit 4 otherwise)
  *   -s       at the halfway point call getpriority() and sysinfo() and check they succeed (exit 5)
+ *   -k TEXT  also keep 256 KiB filled with TEXT repeated, and write TEXT to the -w FILE after the
+ *            hello line (the wire test looks for TEXT in a capture of the cluster's network)
  *   -r FILE  an I/O job instead: for -t seconds read FILE in 4 KiB reads (-b BYTES: that size, at most 1 MiB), from the start again
  *            at its end (exit 7 on a failed read); prints "migrant read: B bytes in N reads"
  * With -s and -w, the system calls come first, then the file is written.
@@ -379,7 +381,7 @@ static void fill_slice(uint64_t *mem, size_t s, uint32_t g)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: migrant [-m MiB] [-t seconds] [-q] [-x CODE] [-w FILE] [-p] [-s] [-r FILE [-b BYTES]]\n");
+	fprintf(stderr, "usage: migrant [-m MiB] [-t seconds] [-q] [-x CODE] [-w FILE] [-k TEXT] [-p] [-s] [-r FILE [-b BYTES]]\n");
 	exit(1);
 }
 
@@ -423,12 +425,14 @@ int main(int argc, char **argv)
 	int quiet = 0, xcode = 0, ids = 0, sys = 0, half = 0, opt, avx = 0;
 	const char *wfile = NULL, *rfile = NULL;
 	size_t bsize = 4096;
+	const char *marker = NULL;
+	char *marked = NULL;
 	uint64_t *mem, iters = 1000, round, passes = 0;
 	uint32_t *gen;
 	pid_t pid0, ppid0;
 	long rc;
 
-	while ((opt = getopt(argc, argv, "m:t:qx:w:psr:b:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:t:qx:w:psr:b:k:")) != -1) {
 		switch (opt) {
 		case 'm': mib = strtoul(optarg, NULL, 10); break;
 		case 't': seconds = atof(optarg); break;
@@ -439,6 +443,7 @@ int main(int argc, char **argv)
 		case 's': sys = 1; break;
 		case 'r': rfile = optarg; break;
 		case 'b': bsize = strtoul(optarg, NULL, 10); break;
+		case 'k': marker = optarg; break;
 		default: usage();
 		}
 	}
@@ -469,6 +474,17 @@ int main(int argc, char **argv)
 	if (!mem || !gen) {
 		fprintf(stderr, "migrant: cannot allocate %zu MiB\n", mib);
 		return 1;
+	}
+	if (marker && *marker) {
+		size_t k, ml = strlen(marker);
+
+		marked = malloc(256 << 10);
+		if (!marked)
+			return 1;
+		for (k = 0; k + ml <= (256 << 10); k += ml)
+			memcpy(marked + k, marker, ml);
+		/* The compiler must keep the buffer: it is what travels. */
+		__asm__ volatile("" : : "r"(marked) : "memory");
 	}
 	a = now();
 	for (s = 0; s < nslices; s++)
@@ -522,7 +538,8 @@ int main(int argc, char **argv)
 			if (wfile) {
 				FILE *f = fopen(wfile, "w");
 
-				if (!f || fprintf(f, "hello from %d ppid %d\n", getpid(), getppid()) < 0 || fclose(f)) {
+				if (!f || fprintf(f, "hello from %d ppid %d\n", getpid(), getppid()) < 0 ||
+				    (marker && fprintf(f, "%s\n", marker) < 0) || fclose(f)) {
 					fprintf(stderr, "migrant: writing %s: %s\n", wfile, strerror(errno));
 					return 6;
 				}

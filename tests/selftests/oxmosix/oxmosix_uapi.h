@@ -123,6 +123,15 @@ struct mosix_bench {
 	uint64_t ns;			/* out */
 };
 
+/* Argument of MOSIX_IOC_SETKEY (Rust: KeyReq). */
+#define MOSIX_KEY_MAX 64
+#define MOSIX_KEY_RETIRE 1
+struct mosix_key {
+	uint32_t len;			/* 16..=64 */
+	uint32_t flags;			/* MOSIX_KEY_RETIRE or 0 */
+	uint8_t secret[MOSIX_KEY_MAX];
+};
+
 #define MOSIX_IOC_VERSION _IOR(MOSIX_IOC_MAGIC, 0, struct mosix_version)
 #define MOSIX_IOC_SETMAP _IOW(MOSIX_IOC_MAGIC, 1, struct mosix_map)
 #define MOSIX_IOC_GETMAP _IOR(MOSIX_IOC_MAGIC, 2, struct mosix_map)
@@ -133,5 +142,6 @@ struct mosix_bench {
 #define MOSIX_IOC_PROCINFO _IOWR(MOSIX_IOC_MAGIC, 7, struct mosix_procinfo)
 #define MOSIX_IOC_LOCK _IOW(MOSIX_IOC_MAGIC, 8, struct mosix_lock)
 #define MOSIX_IOC_BENCH _IOWR(MOSIX_IOC_MAGIC, 9, struct mosix_bench)
+#define MOSIX_IOC_SETKEY _IOW(MOSIX_IOC_MAGIC, 10, struct mosix_key)
 
 #endif /* OXMOSIX_UAPI_H */

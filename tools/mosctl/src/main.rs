@@ -20,6 +20,7 @@ nix::ioctl_read_bad!(ioc_getmap, uapi::MOSIX_IOC_GETMAP, uapi::MapInfo);
 nix::ioctl_readwrite_bad!(ioc_nodeinfo, uapi::MOSIX_IOC_NODEINFO, uapi::NodeInfo);
 nix::ioctl_write_ptr_bad!(ioc_setparam, uapi::MOSIX_IOC_SETPARAM, uapi::Param);
 nix::ioctl_readwrite_bad!(ioc_getparam, uapi::MOSIX_IOC_GETPARAM, uapi::Param);
+nix::ioctl_write_ptr_bad!(ioc_setkey, uapi::MOSIX_IOC_SETKEY, uapi::KeyReq);
 
 /// Administer the oxmosix node this runs on (through /dev/mosix).
 #[derive(Parser)]
@@ -91,6 +92,23 @@ enum Cmd {
     },
     /// Print the current cluster map.
     Getmap,
+    /// Install the cluster key from FILE (16 to 64 bytes, e.g. `head -c 32 /dev/urandom`);
+    /// "-" reads standard input. Every node of a cluster needs the same key; without one a node
+    /// does not join. The key it replaces stays accepted for 10 minutes (a rotation window).
+    Setkey {
+        file: String,
+        /// Stop accepting the replaced key now.
+        #[arg(long)]
+        retire: bool,
+    },
+    /// Print how many cluster keys this node accepts (0: none; 2: during a rotation) and the
+    /// current key's id (a public fingerprint: nodes that can link show the same).
+    Keys,
+    /// Bench only: ask for unencrypted links from now on (1) or not (0). Never on a real network.
+    SetPlaintext {
+        #[arg(value_parser = clap::value_parser!(u64).range(0..=1))]
+        on: u64,
+    },
     /// Print the id of the node where a process runs now.
     Where {
         #[arg(value_parser = oxmosix_dev::parse_pid)]
@@ -464,6 +482,50 @@ fn run(cli: Cli) -> Result<()> {
             })?;
             Ok(())
         }
+        Cmd::Setkey { file, retire } => {
+            let secret = if file == "-" {
+                let mut v = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut v)
+                    .context("reading the key from standard input")?;
+                v
+            } else {
+                std::fs::read(&file).with_context(|| format!("reading {file}"))?
+            };
+            if secret.len() < 16 || secret.len() > uapi::KEY_MAX {
+                bail!(
+                    "{file}: a cluster key has 16 to {} bytes, this one {}",
+                    uapi::KEY_MAX,
+                    secret.len()
+                );
+            }
+            let mut q = uapi::KeyReq {
+                len: secret.len() as u32,
+                flags: if retire { uapi::KEY_RETIRE } else { 0 },
+                ..Default::default()
+            };
+            q.secret[..secret.len()].copy_from_slice(&secret);
+            // SAFETY: valid descriptor and a valid KeyReq, the structure the request encodes.
+            let r = unsafe { ioc_setkey(dev.as_raw_fd(), &q) };
+            q.secret.fill(0);
+            r.map_err(|e| errno_context(e, "the module refused the key"))?;
+            Ok(())
+        }
+        Cmd::Keys => {
+            let (n, id) = (
+                get_param(&dev, param::KEYS)?,
+                get_param(&dev, param::KEY_ID)?,
+            );
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({ "keys": n, "key_id": format!("{id:016x}") })
+                );
+            } else {
+                println!("{n} key(s) accepted; current key id {id:016x}");
+            }
+            Ok(())
+        }
+        Cmd::SetPlaintext { on } => set_param(&dev, param::PLAINTEXT, on),
         Cmd::Getmap => {
             let m = get_map(&dev)?;
             let rs = ranges(&m);

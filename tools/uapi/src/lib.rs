@@ -106,6 +106,7 @@ mod tests {
         layout!(facts, "mosix_lock", ProcLock; pid = "pid", lock = "lock");
         layout!(facts, "mosix_bench", BenchReq; node = "node", mode = "mode", bytes = "bytes",
             count = "count", reply = "reply", ns = "ns");
+        layout!(facts, "mosix_key", KeyReq; len = "len", flags = "flags", secret = "secret");
         constants!(facts;
             "MOSIX_ABI_VERSION" = MOSIX_ABI_VERSION,
             "MOSIX_IOC_MAGIC" = MOSIX_IOC_MAGIC,
@@ -120,6 +121,9 @@ mod tests {
             "MOSIX_IOC_PROCINFO" = MOSIX_IOC_PROCINFO,
             "MOSIX_IOC_LOCK" = MOSIX_IOC_LOCK,
             "MOSIX_IOC_BENCH" = MOSIX_IOC_BENCH,
+            "MOSIX_IOC_SETKEY" = MOSIX_IOC_SETKEY,
+            "MOSIX_KEY_MAX" = KEY_MAX,
+            "MOSIX_KEY_RETIRE" = KEY_RETIRE,
             "MIGRATE_HOME" = MIGRATE_HOME,
             "MIGRATE_BALANCE" = MIGRATE_BALANCE,
             "MOSIX_NODE_UP" = node_status::UP,
