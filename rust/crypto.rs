@@ -13,6 +13,7 @@ use kernel::error::from_err_ptr;
 use kernel::prelude::*;
 
 use crate::proto::handshake::{CryptoError, Prf};
+use crate::proto::session::Aead;
 
 /// Size of a ChaCha20-Poly1305 key, bytes.
 pub(crate) const AEAD_KEY_LEN: usize = 32;
@@ -176,4 +177,17 @@ pub(crate) fn open(
 pub(crate) fn random_bytes(buf: &mut [u8]) {
     // SAFETY: `buf` is writable for its length; get_random_bytes may be called from any context.
     unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
+}
+
+/// The kernel crypto library's ChaCha20-Poly1305 as the link's [`Aead`].
+pub(crate) struct LibAead;
+
+impl Aead for LibAead {
+    fn seal(&mut self, key: &[u8; AEAD_KEY_LEN], nonce: u64, ad: &[u8], buf: &mut [u8], len: usize) -> Result<(), CryptoError> {
+        seal(key, nonce, ad, buf, len).map_err(|_| CryptoError)
+    }
+
+    fn open(&mut self, key: &[u8; AEAD_KEY_LEN], nonce: u64, ad: &[u8], buf: &mut [u8], len: usize) -> bool {
+        open(key, nonce, ad, buf, len).is_ok()
+    }
 }

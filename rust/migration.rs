@@ -189,11 +189,27 @@ impl<T: MigrationOps> Drop for Hooks<T> {
     }
 }
 
+/// The credentials a shell starts with: one uid and one gid (real, effective, saved and
+/// filesystem alike; no capabilities unless the uid is 0), supplementary groups and
+/// `no_new_privs`.
+#[derive(Clone, Copy)]
+pub(crate) struct ShellCreds {
+    /// The uid.
+    pub(crate) uid: u32,
+    /// The gid.
+    pub(crate) gid: u32,
+    /// Number of supplementary groups in `groups`.
+    pub(crate) ngroups: usize,
+    /// The supplementary groups.
+    pub(crate) groups: [u32; super::task::MAX_GROUPS],
+    /// Set `no_new_privs`.
+    pub(crate) no_new_privs: bool,
+}
+
 struct ShellCtx<T: Send + Sync + 'static> {
     data: Arc<T>,
     init: fn(&T, TaskRef),
-    uid: u32,
-    gid: u32,
+    creds: ShellCreds,
     argv: [*mut u8; 2],
     envp: [*mut u8; 2],
 }
@@ -208,8 +224,19 @@ unsafe extern "C" fn shell_init<T: Send + Sync + 'static>(
     // SAFETY: `data` is the ShellCtx box given to call_usermodehelper_setup; it lives until
     // `shell_cleanup`, which runs after this.
     let ctx = unsafe { &*(*info).data.cast::<ShellCtx<T>>() };
+    let c = &ctx.creds;
     // SAFETY: `new` is the credential set the helper will commit before exec; only we touch it.
-    unsafe { super::cred::set_cred_ids(new, ctx.uid, ctx.gid) };
+    if let Err(e) = unsafe { super::cred::set_cred_ids(new, c.uid, c.gid) } {
+        return e.to_errno();
+    }
+    let groups = &c.groups[..c.ngroups.min(c.groups.len())];
+    // SAFETY: as above.
+    if let Err(e) = unsafe { super::cred::set_cred_groups(new, groups) } {
+        return e.to_errno();
+    }
+    if c.no_new_privs {
+        TaskRef::current().set_no_new_privs();
+    }
     (ctx.init)(&ctx.data, TaskRef::current());
     0
 }
@@ -221,14 +248,13 @@ unsafe extern "C" fn shell_cleanup<T: Send + Sync + 'static>(info: *mut bindings
     drop(unsafe { KBox::from_raw((*info).data.cast::<ShellCtx<T>>()) });
 }
 
-/// Starts the program at `path` as a new user process (a child of kthreadd) running as
-/// `uid`/`gid` with no capabilities unless uid is 0. Before it executes, `init(&data, task)`
+/// Starts the program at `path` as a new user process (a child of kthreadd) with `creds`
+/// ([`ShellCreds`]). Before it executes, `init(&data, task)`
 /// runs in the new task, which can mark it; returns once `path` was executed.
 /// Errors: `ENOMEM`, or the exec error (`ENOENT` if the program is missing).
 pub(crate) fn spawn_shell<T: Send + Sync + 'static>(
     path: &'static CStr,
-    uid: u32,
-    gid: u32,
+    creds: ShellCreds,
     data: Arc<T>,
     init: fn(&T, TaskRef),
 ) -> Result {
@@ -237,8 +263,7 @@ pub(crate) fn spawn_shell<T: Send + Sync + 'static>(
         ShellCtx {
             data,
             init,
-            uid,
-            gid,
+            creds,
             argv: [path.as_char_ptr().cast_mut().cast(), ptr::null_mut()],
             envp: [ENV0.as_char_ptr().cast_mut().cast(), ptr::null_mut()],
         },

@@ -148,6 +148,67 @@ impl TaskRef {
         ids
     }
 
+    /// The task's objective credentials as migration sees them ([`CredInfo`]).
+    pub(crate) fn cred_info(&self) -> CredInfo {
+        let mut ci = CredInfo::default();
+        // SAFETY: get_task_cred returns a counted reference to the task's real_cred, valid until
+        // the put below; its group_info is held by the cred and immutable once committed.
+        unsafe {
+            let c = bindings::get_task_cred(self.ptr());
+            ci.uids = [(*c).uid.val, (*c).euid.val, (*c).suid.val, (*c).fsuid.val];
+            ci.gids = [(*c).gid.val, (*c).egid.val, (*c).sgid.val, (*c).fsgid.val];
+            ci.securebits = (*c).securebits;
+            ci.caps = (*c).cap_inheritable.val
+                | (*c).cap_permitted.val
+                | (*c).cap_effective.val
+                | (*c).cap_ambient.val;
+            let gi = (*c).group_info;
+            if !gi.is_null() {
+                let n = (*gi).ngroups.max(0) as usize;
+                ci.ngroups = n;
+                let g = (*gi).gid.as_ptr();
+                for k in 0..n.min(MAX_GROUPS) {
+                    ci.groups[k] = (*g.add(k)).val;
+                }
+            }
+            put_cred(c);
+        }
+        // SAFETY: `atomic_flags` is a word the kernel changes with atomic bit operations; a
+        // relaxed atomic load of it is what test_bit() does.
+        let flags = unsafe {
+            (*ptr::addr_of!((*self.ptr()).atomic_flags).cast::<core::sync::atomic::AtomicU64>())
+                .load(core::sync::atomic::Ordering::Relaxed)
+        };
+        ci.no_new_privs = flags & (1 << bindings::PFA_NO_NEW_PRIVS) != 0;
+        ci
+    }
+
+    /// Sets the task's `no_new_privs` flag (`task_set_no_new_privs`; it is never cleared).
+    pub(crate) fn set_no_new_privs(&self) {
+        // SAFETY: as in `cred_info`; an atomic OR is set_bit().
+        unsafe {
+            (*ptr::addr_of!((*self.ptr()).atomic_flags).cast::<core::sync::atomic::AtomicU64>())
+                .fetch_or(1 << bindings::PFA_NO_NEW_PRIVS, core::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    /// Whether the task's memory is dumpable by its owner (`get_dumpable(mm) == SUID_DUMP_USER`,
+    /// what `prctl(PR_GET_DUMPABLE)` reports); `true` for a task without memory.
+    pub(crate) fn is_dumpable(&self) -> bool {
+        // SAFETY: get_task_mm returns a counted mm (or NULL), released with mmput; the dumpable
+        // bits of mm->flags are read as get_dumpable() does.
+        unsafe {
+            let mm = bindings::get_task_mm(self.ptr());
+            if mm.is_null() {
+                return true;
+            }
+            let f = (*ptr::addr_of!((*mm).__bindgen_anon_1.flags).cast::<core::sync::atomic::AtomicU64>())
+                .load(core::sync::atomic::Ordering::Relaxed);
+            bindings::mmput(mm);
+            f & u64::from(bindings::MMF_DUMPABLE_MASK) == u64::from(bindings::SUID_DUMP_USER)
+        }
+    }
+
     /// Whether the calling task may ptrace-attach to this task, as `ptrace(PTRACE_ATTACH)` would
     /// decide with the caller's real credentials (`ptrace_may_access` with
     /// `PTRACE_MODE_ATTACH_REALCREDS`, exported by `patches/0008`): same uid and gid (real,
@@ -273,6 +334,28 @@ impl TaskRef {
         // `ARef::from` takes a reference of its own (INVARIANT).
         TaskRef(ARef::from(unsafe { &*t.cast::<Task>() }))
     }
+}
+
+/// Most supplementary groups a migrating process may have (more: it cannot move).
+pub(crate) const MAX_GROUPS: usize = 32;
+
+/// A task's credentials as far as migration is concerned.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct CredInfo {
+    /// Real, effective, saved and filesystem uid (in the initial user namespace).
+    pub(crate) uids: [u32; 4],
+    /// Real, effective, saved and filesystem gid.
+    pub(crate) gids: [u32; 4],
+    /// `securebits`.
+    pub(crate) securebits: u32,
+    /// The inheritable, permitted, effective and ambient capability sets, OR'ed.
+    pub(crate) caps: u64,
+    /// Number of supplementary groups (may exceed [`MAX_GROUPS`]).
+    pub(crate) ngroups: usize,
+    /// The first [`MAX_GROUPS`] of them, sorted as the kernel keeps them.
+    pub(crate) groups: [u32; MAX_GROUPS],
+    /// `no_new_privs` is set.
+    pub(crate) no_new_privs: bool,
 }
 
 /// # Safety

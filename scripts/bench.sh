@@ -2,8 +2,10 @@
 # make bench: benchmarks on QEMU nodes, separate from the tests: nothing here passes or fails on a
 # number (the exit status is not 0 only if a cluster run fails). Output also goes to
 # build/bench.txt. Three cluster runs, about 6 minutes in all:
-#   1. migration (2 nodes, 1 GiB each, ~2 min): reported as ratios to raw in-kernel transfers
-#      between the same nodes measured in the same run (tests/bench/migbench.c);
+#   1. migration (2 nodes, 1 GiB each, ~3 min): reported as ratios to raw in-kernel transfers
+#      between the same nodes measured in the same run (tests/bench/migbench.c); then the 16 and
+#      256 MiB migrations and the forwarded getppid() again over plaintext links (the bench-only
+#      switch): the cost of sealing every frame, as sealed/plain ratios (goal <= 1.10);
 #   2. load balancing, makespan (2 nodes, ~2.5 min): 4 CPU-bound jobs of ~20 s started at once on
 #      node 1, with `mosctl stay` on node 1 (all four share its CPU) and then with the balancers
 #      free; the ratio balanced/stay (goal <= 0.60, ideal 0.50) and each job's moves;
@@ -25,8 +27,23 @@ for k in $(seq 2 "$OXNODES"); do
 	printf 'GET /cgi-bin/mosctl?stay HTTP/1.0\r\n\r\n' | nc "$OXNET.$k" 8000 2>/dev/null | grep -q '^exit 0' ||
 		{ echo "node $k: stay not set"; exit 1; }
 done
-migbench
+migbench | tee /tmp/sealed.txt
 echo "node 1 migration counters after the run:"; sed 's/^/  /' /proc/hpc/info/migration
+# The cost of security: the same migrations and forwarded calls over plaintext links (the
+# bench-only switch on both nodes, links made anew under another key), in this same run.
+agent() { printf 'GET /cgi-bin/%s HTTP/1.0\r\n\r\n' "$2" | nc "$OXNET.$1" 8000 2>/dev/null; }
+mosctl set-plaintext 1 && agent 2 "mosctl?set-plaintext+1" | grep -q '^exit 0' || { echo "plaintext switch failed"; exit 1; }
+mosctl setkey --retire /etc/oxmosix/other.key && agent 2 "setkey?other+retire" | grep -q '^ok' || { echo "rekey failed"; exit 1; }
+i=0
+while [ $i -lt 100 ] && ! grep -q connected /proc/hpc/nodes/2/status; do sleep 0.2; i=$((i + 1)); done
+sleep 1
+echo "over plaintext links (bench only):"
+migbench security | sed 's/^bench /plain /; s/^ratio /plain_ratio /' | tee /tmp/plain.txt
+awk 'FNR == NR && $1 == "bench" { s[$2] = $3 } FNR != NR && $1 == "plain" { p[$2] = $3 }
+	END { n = split("migrate_16mib_away migrate_256mib_away forwarded_getppid", k, " ")
+		for (i = 1; i <= n; i++) if (s[k[i]] > 0 && p[k[i]] > 0)
+			printf "ratio sealed_vs_plain_%s %.2f (%s sealed, %s plain)\n", k[i], s[k[i]] / p[k[i]], s[k[i]], p[k[i]] }' \
+	/tmp/sealed.txt /tmp/plain.txt
 EOS
 
 # Helpers shared by the two balancing runs (busybox sh on node 1), put in front of each script.

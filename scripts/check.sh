@@ -54,8 +54,8 @@ host_tests() {
 	# The gossip simulation prints its measurements.
 	grep -E '^gossip \(push-pull|^ +N +log2|^ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9]+$' "$OUT/host-module.log" | sed 's/^/    /'
 	single syscalls-doc bash "$TOP/scripts/syscalls-doc.sh" --check
-	single fuzz-decoder bash "$TOP/scripts/fuzz.sh" "${OXMOSIX_FUZZ_SECONDS:-30}"
-	grep number_of_executed "$OUT/fuzz-decoder.log" | sed 's/^/    /' || true
+	single fuzz bash "$TOP/scripts/fuzz.sh" "${OXMOSIX_FUZZ_SECONDS:-30}"
+	grep ' executions in ' "$OUT/fuzz.log" | sed 's/^/    /' || true
 }
 
 unsafe_confined() {
@@ -126,7 +126,20 @@ cluster_ktap() {
 	fi
 }
 
+# The wire test (scripts/wirecheck.sh): its ok / not ok lines count as tests.
+wire() {
+	local log=$OUT/wire.log p f
+	bash "$TOP/scripts/wirecheck.sh" > "$log" 2>&1 || true
+	grep -E '^(not )?ok - ' "$log" | sed 's/^/    /'
+	p=$(grep -c '^ok - ' "$log" || true)
+	f=$(grep -c '^not ok - ' "$log" || true)
+	ok "$p"
+	[ "$f" = 0 ] || bad "$f" "wire test (build/check/wire.log)"
+	[ "$p" -gt 0 ] || bad 1 "wire test did not run (build/check/wire.log)"
+}
+
 kselftests() {
+	stage wire wire
 	# All tests on 3 nodes but cluster_test, which runs on 5 (migrate_test alone may take up to
 	# its 1500 s limit when things hang; transparency_test ends by killing node 2).
 	cluster_ktap ktap-3nodes 3 "$(grep -vx cluster_test "$TOP/tests/selftests/oxmosix/tests.list" | tr '\n' ' ')" 3300

@@ -314,6 +314,9 @@ pub mod param {
     /// Read only: the current cluster key's id, a public fingerprint (its 8 bytes as a
     /// big-endian number; 0 without a key). Nodes that can link show the same id.
     pub const KEY_ID: u32 = 17;
+    /// 0/1 (default 0): root's processes may migrate away from this node, and this node accepts
+    /// guests running as root (uid 0 keeps every capability wherever it runs).
+    pub const ALLOW_ROOT: u32 = 18;
 }
 
 /// Argument of [`MOSIX_IOC_SETPARAM`] / [`MOSIX_IOC_GETPARAM`]: 16 bytes
@@ -377,6 +380,15 @@ pub mod cantmove {
     pub const EXITING: u32 = 9;
     /// The process has no vDSO at a known address or an unusual memory layout.
     pub const LAYOUT: u32 = 10;
+    /// Its credentials cannot travel exactly: setuid or setgid in effect (real, effective,
+    /// saved and filesystem ids differ), capabilities (not root), securebits, or more than 32
+    /// supplementary groups.
+    pub const CREDENTIALS: u32 = 11;
+    /// Not dumpable (`prctl(PR_SET_DUMPABLE, 0)`, or after executing a setuid program).
+    pub const NOT_DUMPABLE: u32 = 12;
+    /// A process of root, and this node does not send root's processes away
+    /// (`allow_root`, off by default).
+    pub const ROOT: u32 = 13;
     /// The target node blocks guests (`block`).
     pub const TARGET_BLOCKED: u32 = 20;
     /// The target node has not enough free memory for the image.
@@ -389,6 +401,8 @@ pub mod cantmove {
     pub const TARGET_DOWN: u32 = 24;
     /// The connection failed during the transfer.
     pub const TRANSFER: u32 = 25;
+    /// The target does not accept root's processes (`allow_root` off there).
+    pub const TARGET_ROOT: u32 = 26;
 }
 
 /// Text of a [`cantmove`] code ("" for [`cantmove::NONE`], "unknown" for unknown codes).
@@ -405,12 +419,16 @@ pub fn cantmove_str(reason: u32) -> &'static str {
         cantmove::MIGRATING => "migrating",
         cantmove::EXITING => "exiting",
         cantmove::LAYOUT => "unusual memory layout",
+        cantmove::CREDENTIALS => "credentials cannot travel (setuid/setgid, capabilities)",
+        cantmove::NOT_DUMPABLE => "not dumpable",
+        cantmove::ROOT => "root's process (allow_root is off)",
         cantmove::TARGET_BLOCKED => "target blocks guests",
         cantmove::TARGET_NOMEM => "target short of memory",
         cantmove::TARGET_SHELL => "target could not start a shell",
         cantmove::TARGET_FAILED => "target failed",
         cantmove::TARGET_DOWN => "target down",
         cantmove::TRANSFER => "transfer failed",
+        cantmove::TARGET_ROOT => "target refuses root's processes",
         _ => "unknown",
     }
 }

@@ -106,6 +106,12 @@ impl Cluster {
         vector::find(&s.slots, id).is_some_and(|i| s.slots[i].up)
     }
 
+    /// Whether root's processes may leave this node and guests running as root are accepted
+    /// (`allow_root`).
+    pub(crate) fn allows_root(&self) -> bool {
+        self.state.lock().params.allow_root
+    }
+
     /// Whether this node refuses guests (`block`).
     pub(crate) fn blocks_guests(&self) -> bool {
         self.state.lock().params.flags & flags::BLOCK != 0

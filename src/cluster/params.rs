@@ -38,6 +38,8 @@ pub(crate) struct Params {
     pub(crate) usher_kib: u64,
     /// Bench only: ask peers for unencrypted links (new connections; both sides must ask).
     pub(crate) plaintext: bool,
+    /// Root's processes may leave, and guests running as root are accepted.
+    pub(crate) allow_root: bool,
 }
 
 impl Params {
@@ -53,6 +55,7 @@ impl Params {
             usher_kib: USHER_KIB,
             flags: 0,
             plaintext: false,
+            allow_root: false,
         }
     }
 }
@@ -109,6 +112,7 @@ impl Cluster {
                 p.usher_kib = value;
             }
             uapi::param::PLAINTEXT => p.plaintext = flag(0)?.1,
+            uapi::param::ALLOW_ROOT => p.allow_root = flag(0)?.1,
             // No process can be away or a guest before migration exists: nothing to move.
             uapi::param::EXPEL | uapi::param::BRING => {
                 flag(0)?;
@@ -138,6 +142,7 @@ impl Cluster {
             uapi::param::TIMEOUT => p.timeout_ms.into(),
             uapi::param::USHER => p.usher_kib,
             uapi::param::PLAINTEXT => p.plaintext.into(),
+            uapi::param::ALLOW_ROOT => p.allow_root.into(),
             uapi::param::KEYS => self.keys.lock().accepted(sys::monotonic_ms()).into(),
             uapi::param::KEY_ID => self.keys.lock().current_id(),
             _ => return Err(EINVAL),

@@ -13,14 +13,15 @@ use super::handshake::{self, LinkKeys};
 use super::listen::HANDSHAKE_DEADLINE_MS;
 use super::{Cluster, Doomed, BACKOFF_MAX_MS, BACKOFF_MIN_MS};
 use crate::counters;
-use crate::kapi::crypto;
+use crate::kapi::crypto::LibAead;
 use crate::kapi::kthread::{self, KThread};
 use crate::kapi::net::{self, TcpSocket};
 use crate::kapi::sys;
 use crate::load::vector::{self, Merge};
 use crate::proto::handshake::KEY_ID_LEN;
+use crate::proto::session::{self, Opener, Sealer};
 use crate::proto::{
-    self, Header, LoadEntry, Message, MsgType, ProtoError, AUTH_TAG_LEN, HEADER_LEN, TAG_AT,
+    self, Header, LoadEntry, Message, MsgType, ProtoError, AUTH_TAG_LEN, HEADER_LEN,
 };
 
 /// Timeout of a blocked send, in ms (handshakes and established connections).
@@ -61,8 +62,8 @@ pub(crate) struct Conn {
 
 /// The sending side of a connection.
 struct Tx {
-    /// Sequence number of the next frame (the AEAD nonce on a sealed link).
-    seq: u64,
+    /// Numbers and seals the frames.
+    sealer: Sealer,
     /// A whole frame plus its tag (sealed links only; empty otherwise).
     buf: KVVec<u8>,
 }
@@ -80,8 +81,10 @@ impl Conn {
         if keys.is_some() {
             buf.extend_with(proto::MAX_FRAME + AUTH_TAG_LEN, 0u8, GFP_KERNEL)?;
         }
-        // Sequence number 0 was the handshake's.
-        let tx = Tx { seq: 1, buf };
+        let tx = Tx {
+            sealer: Sealer::new(keys.as_ref().map(|k| k.tx)),
+            buf,
+        };
         Arc::pin_init(
             pin_init!(Conn { peer, initiator, self_id, sock, tx <- new_mutex!(tx, "oxmosix::conn::tx"), keys, key_id, dead: AtomicBool::new(false), rtt_us: AtomicU64::new(0) }),
             GFP_KERNEL,
@@ -138,63 +141,47 @@ impl Conn {
             return Err(EINVAL);
         }
         let mut tx = self.tx.lock();
+        let Tx { sealer, buf } = &mut *tx;
         let h = proto::Header {
             mtype: t,
             len: len as u32,
-            seq: tx.seq,
+            seq: sealer.next_seq(),
             src: self.self_id,
             dst: self.peer,
         }
         .encode();
-        let sent = match &self.keys {
-            Some(k) => {
-                let seq = tx.seq;
-                Self::seal_and_send(&self.sock, &mut tx.buf, &k.tx, &h, parts, len, seq)
+        let sent = if sealer.sealed() {
+            // Header and payload into the frame buffer, sealed there in place.
+            let (head, body) = buf.split_at_mut(HEADER_LEN);
+            proto::copy(head, &h);
+            let mut at = 0;
+            for p in parts {
+                proto::copy(&mut body[at..at + p.len()], p);
+                at += p.len();
             }
-            None => {
-                let mut all: [&[u8]; net::MAX_PARTS] = [&[]; net::MAX_PARTS];
-                if parts.len() >= net::MAX_PARTS {
-                    return Err(EINVAL);
-                }
-                all[0] = &h;
-                for (slot, p) in all[1..].iter_mut().zip(parts) {
-                    *slot = p;
-                }
-                self.sock.send_all_parts(&all[..=parts.len()])
+            match sealer.seal(&mut LibAead, buf, len) {
+                Ok(()) => self.sock.send_all(&buf[..HEADER_LEN + len]),
+                Err(_) => Err(EINVAL),
             }
+        } else {
+            let mut all: [&[u8]; net::MAX_PARTS] = [&[]; net::MAX_PARTS];
+            if parts.len() >= net::MAX_PARTS {
+                return Err(EINVAL);
+            }
+            all[0] = &h;
+            for (slot, p) in all[1..].iter_mut().zip(parts) {
+                *slot = p;
+            }
+            let _ = sealer.seal(&mut LibAead, &mut [], len);
+            self.sock.send_all_parts(&all[..=parts.len()])
         };
         if let Err(e) = sent {
             drop(tx);
             self.close();
             return Err(e);
         }
-        tx.seq += 1;
         cl.stats.sent(t, HEADER_LEN + len);
         Ok(())
-    }
-
-    /// Copies header `h` and `parts` (`len` bytes) into `buf`, seals the payload with `key` and
-    /// sequence number `seq` (the header's first [`TAG_AT`] bytes are authenticated too, the tag
-    /// goes into the header) and sends the frame.
-    fn seal_and_send(
-        sock: &TcpSocket,
-        buf: &mut [u8],
-        key: &[u8; crypto::AEAD_KEY_LEN],
-        h: &[u8; HEADER_LEN],
-        parts: &[&[u8]],
-        len: usize,
-        seq: u64,
-    ) -> Result {
-        let (head, body) = buf.split_at_mut(HEADER_LEN);
-        proto::copy(head, h);
-        let mut at = 0;
-        for p in parts {
-            proto::copy(&mut body[at..at + p.len()], p);
-            at += p.len();
-        }
-        crypto::seal(key, seq, &head[..TAG_AT], body, len)?;
-        proto::copy(&mut head[TAG_AT..], &body[len..len + AUTH_TAG_LEN]);
-        sock.send_all(&buf[..HEADER_LEN + len])
     }
 
     /// Sends a Load message with `entries` (1..=MAX_LOAD_ENTRIES).
@@ -292,7 +279,7 @@ pub(super) fn accept_one(
     let member = |id: u32| cl.with_state(|st| st.peers.iter().any(|p| p.id == id && p.ip == ip));
     let e = handshake::respond(cl, &s, ip, buf, deadline, member)?;
     s.set_timeouts(RX_POLL_MS, HANDSHAKE_MS);
-    let peer = e.hello.node;
+    let peer = e.peer;
     register(cl, Conn::new(peer, peer, self_id, s, e)?)
 }
 
@@ -401,7 +388,7 @@ fn rx_loop(cl: &Arc<Cluster>, conn: &Arc<Conn>) {
             .find(|p| p.id == conn.peer)
             .map_or(0, |p| p.ip)
     });
-    let mut expect_seq = 1u64;
+    let mut opener = Opener::new(conn.peer, conn.self_id, conn.keys.as_ref().map(|k| k.rx));
     let reason: &str = loop {
         if kthread::should_stop() || !conn.alive() {
             break "closed";
@@ -415,17 +402,22 @@ fn rx_loop(cl: &Arc<Cluster>, conn: &Arc<Conn>) {
                 break "malformed frame";
             }
         };
-        if h.src != conn.peer || h.dst != conn.self_id || h.seq != expect_seq {
-            malformed(cl, ip, ProtoError::BadField("header src/dst/seq"));
-            break "malformed frame";
+        match opener.open(&mut LibAead, &h, &mut buf) {
+            Ok(()) => {}
+            Err(session::RxError::Order) => {
+                malformed(cl, ip, ProtoError::BadField("header src/dst/seq"));
+                break "malformed frame";
+            }
+            Err(session::RxError::Malformed(e)) => {
+                malformed(cl, ip, e);
+                break "malformed frame";
+            }
+            Err(session::RxError::Auth) => {
+                counters::bump(&cl.stats.link.frame_auth_failures);
+                break "frame failed authentication";
+            }
         }
         let end = HEADER_LEN + h.len as usize;
-        if let Err(why) = open_frame(conn, &mut buf, h.len as usize, expect_seq) {
-            counters::bump(&cl.stats.link.frame_auth_failures);
-            malformed(cl, ip, ProtoError::BadField(why));
-            break "frame failed authentication";
-        }
-        expect_seq += 1;
         cl.stats.received(h.mtype, end);
         let msg = match Message::decode(&h, &buf[HEADER_LEN..end]) {
             Ok(m) => m,
@@ -504,25 +496,6 @@ fn dispatch(
         },
     }
     Ok(())
-}
-
-/// Opens received frame `buf[..HEADER_LEN + len]` with sequence number `seq` in place: on a
-/// sealed link its tag must match (the payload is then plaintext), on a plaintext link the tag
-/// must be zero. Errors: what failed.
-fn open_frame(conn: &Conn, buf: &mut [u8], len: usize, seq: u64) -> Result<(), &'static str> {
-    let Some(k) = &conn.keys else {
-        return if buf[TAG_AT..HEADER_LEN].iter().all(|&b| b == 0) {
-            Ok(())
-        } else {
-            Err("tag on a plaintext link")
-        };
-    };
-    let (head, body) = buf.split_at_mut(HEADER_LEN);
-    if body.len() < len + AUTH_TAG_LEN {
-        return Err("frame length");
-    }
-    proto::copy(&mut body[len..len + AUTH_TAG_LEN], &head[TAG_AT..]);
-    crypto::open(&k.rx, seq, &head[..TAG_AT], body, len).map_err(|_| "authentication tag")
 }
 
 /// Merges a received Load and answers a push with our own freshest entries.

@@ -5,7 +5,7 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use super::Migration;
-use crate::kapi::migration::spawn_shell;
+use crate::kapi::migration::{spawn_shell, ShellCreds};
 use crate::kapi::sys;
 use crate::kapi::task::TaskRef;
 use crate::proto::mig::{self as wire, Offer};
@@ -38,6 +38,10 @@ pub(super) fn on_offer(mig: &Arc<Migration>, from: u32, o: Offer) {
         answer(cantmove::TARGET_BLOCKED, 0);
         return;
     }
+    if o.uid == 0 && !mig.net.allows_root() {
+        answer(cantmove::TARGET_ROOT, 0);
+        return;
+    }
     let (_, _, avail) = sys::meminfo_kib();
     if o.pages.saturating_mul(4) + RESERVE_KIB > avail {
         answer(cantmove::TARGET_NOMEM, 0);
@@ -68,10 +72,16 @@ pub(super) fn on_offer(mig: &Arc<Migration>, from: u32, o: Offer) {
     if mig.reg.insert(p.clone(), None).is_err() {
         return answer(cantmove::TARGET_NOMEM, 0);
     }
+    let creds = ShellCreds {
+        uid: o.uid,
+        gid: o.gid,
+        ngroups: o.ngroups as usize,
+        groups: o.groups,
+        no_new_privs: o.flags & wire::OFFER_NO_NEW_PRIVS != 0,
+    };
     let r = spawn_shell(
         SHELL_PATH,
-        o.uid,
-        o.gid,
+        creds,
         p.clone(),
         |p: &Proc, t: TaskRef| {
             t.set_migrated(true);

@@ -7,6 +7,7 @@ use kernel::sync::Arc;
 use super::Migration;
 use crate::kapi::errno;
 use crate::kapi::task::TaskRef;
+use super::view::creds_obstacle;
 use crate::kapi::uctx::{self, UserCtx};
 use crate::proto::mig::{self as wire, Offer, PAGE};
 use crate::proto::MsgType;
@@ -99,19 +100,32 @@ pub(super) fn send_image(
         }
         pages += (v.end - v.start) / PAGE as u64;
     }
-    let (comm, uid, gid, nmigs) = {
+    let (comm, nmigs) = {
         let i = p.inner.lock();
-        (i.comm, i.uid, i.gid, i.nmigs)
+        (i.comm, i.nmigs)
     };
+    // The credentials as they are now, at the safe point (they may have changed since the
+    // request was checked): they travel exactly, or the process stays.
+    let c = TaskRef::current().cred_info();
+    if let Some(why) = creds_obstacle(&c, mig.net.allows_root()) {
+        return Err(MigError::new(EBUSY, why));
+    }
+    let mut groups = [0u32; wire::MAX_GROUPS];
+    for (d, s) in groups.iter_mut().zip(&c.groups[..c.ngroups]) {
+        *d = *s;
+    }
     let offer = Offer {
         token: p.token,
         home: p.home,
         home_pid: p.home_pid as u32,
-        uid,
-        gid,
+        uid: c.uids[0],
+        gid: c.gids[0],
         pages,
         nmigs,
         comm,
+        flags: if c.no_new_privs { wire::OFFER_NO_NEW_PRIVS } else { 0 },
+        ngroups: c.ngroups as u32,
+        groups,
     };
     drain(p);
     // Answers are accepted only from the node the process exchanges with.

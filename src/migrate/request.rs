@@ -137,7 +137,7 @@ pub(crate) fn migrate_within(mig: &Arc<Migration>, pid: i32, node: i32, safe_ms:
     if !mig.net.is_up(node) {
         return Err(MigError::new(errno::ehostunreach(), cantmove::TARGET_DOWN));
     }
-    let why = cantmove_of(&t);
+    let why = cantmove_of(&t, mig.net.allows_root());
     if why != 0 {
         return Err(MigError::new(EBUSY, why));
     }

@@ -4,7 +4,7 @@
 use kernel::prelude::*;
 
 use super::Migration;
-use crate::kapi::task::TaskRef;
+use crate::kapi::task::{CredInfo, TaskRef, MAX_GROUPS};
 use crate::uapi::{cantmove, pstate};
 
 use super::record::Proc;
@@ -100,8 +100,9 @@ pub(crate) fn balance_info(mig: &Migration, pid: i32) -> Option<BalanceInfo> {
     })
 }
 
-/// Why task `t` cannot move now (its threads, tracing, class and memory areas).
-pub(super) fn cantmove_of(t: &TaskRef) -> u32 {
+/// Why task `t` cannot move now (its threads, tracing, class, credentials and memory areas);
+/// `allow_root`: root's processes may leave this node.
+pub(super) fn cantmove_of(t: &TaskRef, allow_root: bool) -> u32 {
     if t.is_kthread() {
         cantmove::KTHREAD
     } else if t.is_exiting() {
@@ -112,6 +113,10 @@ pub(super) fn cantmove_of(t: &TaskRef) -> u32 {
         cantmove::PTRACED
     } else if t.is_realtime() {
         cantmove::REALTIME
+    } else if let Some(why) = creds_obstacle(&t.cred_info(), allow_root) {
+        why
+    } else if !t.is_dumpable() {
+        cantmove::NOT_DUMPABLE
     } else {
         match t.vma_obstacles() {
             (true, _) => cantmove::SHARED_WRITABLE,
@@ -121,13 +126,27 @@ pub(super) fn cantmove_of(t: &TaskRef) -> u32 {
     }
 }
 
+/// Why credentials `c` cannot travel exactly, if they cannot (see [`cantmove::CREDENTIALS`]): a
+/// guest runs with one uid and one gid, the supplementary groups and `no_new_privs`, and, only
+/// as root, capabilities.
+pub(super) fn creds_obstacle(c: &CredInfo, allow_root: bool) -> Option<u32> {
+    let mixed = c.uids.iter().any(|&u| u != c.uids[0]) || c.gids.iter().any(|&g| g != c.gids[0]);
+    if mixed || c.securebits != 0 || c.ngroups > MAX_GROUPS {
+        return Some(cantmove::CREDENTIALS);
+    }
+    if c.uids[0] == 0 {
+        return (!allow_root).then_some(cantmove::ROOT);
+    }
+    (c.caps != 0).then_some(cantmove::CREDENTIALS)
+}
+
 /// What this node knows about process `pid` (`MOSIX_IOC_PROCINFO`). Errors: `ESRCH`.
 pub(crate) fn info(mig: &Migration, pid: i32) -> Result<ProcView> {
     if let Some(p) = mig.reg.by_pid(pid) {
         let mut v = view(mig, &p);
         if v.cantmove == 0 && v.state == pstate::HOME {
             if let Some(t) = p.task() {
-                v.cantmove = cantmove_of(&t);
+                v.cantmove = cantmove_of(&t, mig.net.allows_root());
             }
         }
         return Ok(v);
@@ -141,7 +160,7 @@ pub(crate) fn info(mig: &Migration, pid: i32) -> Result<ProcView> {
         nmigs: 0,
         state: pstate::HOME,
         lock: false,
-        cantmove: cantmove_of(&t),
+        cantmove: cantmove_of(&t, mig.net.allows_root()),
         comm: t.comm(),
     })
 }

@@ -23,7 +23,11 @@ pub const MAX_XSTATE: usize = 16 * 1024;
 pub use crate::uapi::COMM_LEN;
 
 /// Payload size of [`Offer`].
-pub const OFFER_LEN: usize = 56;
+pub const OFFER_LEN: usize = 64 + 4 * MAX_GROUPS;
+/// Most supplementary groups an [`Offer`] carries.
+pub const MAX_GROUPS: usize = 32;
+/// [`Offer::flags`]: the process has `no_new_privs` set.
+pub const OFFER_NO_NEW_PRIVS: u32 = 1;
 /// Payload size of [`Answer`].
 pub const ANSWER_LEN: usize = 16;
 /// Payload size of [`Vma`].
@@ -137,10 +141,17 @@ pub struct Offer {
     pub home: u32,
     /// Its pid at home.
     pub home_pid: u32,
-    /// Real uid and gid of the process.
+    /// The process's uid: real, effective, saved and filesystem uid are all this (a process
+    /// whose ids differ does not move).
     pub uid: u32,
-    /// See `uid`.
+    /// Its gid, likewise.
     pub gid: u32,
+    /// [`OFFER_NO_NEW_PRIVS`] or 0.
+    pub flags: u32,
+    /// Number of supplementary groups, 0..=[`MAX_GROUPS`].
+    pub ngroups: u32,
+    /// The supplementary groups (`ngroups` of them; the rest zero).
+    pub groups: [u32; MAX_GROUPS],
     /// Image size estimate in pages (what the target must be able to hold).
     pub pages: u64,
     /// Migrations so far.
@@ -151,7 +162,7 @@ pub struct Offer {
 
 impl Offer {
     /// Layout: 0 token, 8 home u32, 12 home_pid u32, 16 uid, 20 gid, 24 pages u64, 32 nmigs u32,
-    /// 36 flags u32 (0), 40 comm\[16\].
+    /// 36 flags u32, 40 comm\[16\], 56 ngroups u32, 60 pad u32 (0), 64 groups\[32\] u32.
     pub fn encode(&self) -> [u8; OFFER_LEN] {
         let mut b = [0u8; OFFER_LEN];
         put64(&mut b, 0, self.token);
@@ -161,7 +172,12 @@ impl Offer {
         put32(&mut b, 20, self.gid);
         put64(&mut b, 24, self.pages);
         put32(&mut b, 32, self.nmigs);
+        put32(&mut b, 36, self.flags);
         super::copy(&mut b[40..56], &self.comm);
+        put32(&mut b, 56, self.ngroups);
+        for (k, g) in self.groups.iter().enumerate() {
+            put32(&mut b, 64 + 4 * k, *g);
+        }
         b
     }
 
@@ -181,9 +197,20 @@ impl Offer {
             pages: be64(b, 24),
             nmigs: be32(b, 32),
             comm,
+            flags: be32(b, 36),
+            ngroups: be32(b, 56),
+            groups: [0; MAX_GROUPS],
         };
-        if be32(b, 36) != 0 {
+        let mut o = o;
+        for k in 0..MAX_GROUPS {
+            o.groups[k] = be32(b, 64 + 4 * k);
+        }
+        if o.flags & !OFFER_NO_NEW_PRIVS != 0 || be32(b, 60) != 0 {
             return Err(ProtoError::Reserved);
+        }
+        if o.ngroups as usize > MAX_GROUPS || o.groups[o.ngroups as usize..].iter().any(|&g| g != 0)
+        {
+            return Err(ProtoError::BadField("offer.groups"));
         }
         if o.home_pid == 0 || o.home_pid > 0x40_0000 {
             return Err(ProtoError::BadField("offer.home_pid"));

@@ -17,6 +17,7 @@
 pub mod handshake;
 mod load;
 pub mod mig;
+pub mod session;
 
 pub use load::*;
 

@@ -16,3 +16,7 @@ pub mod decide;
 
 #[path = "../../../src/syscalls.rs"]
 pub mod syscalls;
+
+/// HMAC-SHA256, SHA-256 and ChaCha20-Poly1305 from the RustCrypto crates, standing in for the
+/// kernel's crypto behind the pure traits of `proto::handshake` and `proto::session`.
+pub mod hostcrypto;

@@ -1,30 +1,10 @@
 //! The link handshake's key schedule (src/proto/handshake.rs) against the RFC 5869 HKDF test
 //! vectors and the properties the protocol relies on, with HMAC-SHA256 and SHA-256 from the
-//! RustCrypto `hmac` and `sha2` crates (the module uses the kernel's).
+//! RustCrypto `hmac` and `sha2` crates (`tests/host/src/hostcrypto.rs`; the module uses the kernel's).
 
 use hex_literal::hex;
-use hmac::{Hmac, Mac};
+use oxmosix_host_tests::hostcrypto::Crates;
 use oxmosix_host_tests::proto::handshake::*;
-use sha2::{Digest, Sha256};
-
-struct Crates;
-
-impl Prf for Crates {
-    fn hmac(&mut self, key: &[u8], data: &[&[u8]]) -> Result<[u8; 32], CryptoError> {
-        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| CryptoError)?;
-        for d in data {
-            m.update(d);
-        }
-        Ok(m.finalize().into_bytes().into())
-    }
-    fn hash(&mut self, data: &[&[u8]]) -> Result<[u8; 32], CryptoError> {
-        let mut h = Sha256::new();
-        for d in data {
-            h.update(d);
-        }
-        Ok(h.finalize().into())
-    }
-}
 
 #[test]
 fn hkdf_rfc5869_case_1() {

@@ -21,8 +21,13 @@ proptest! {
     #[test]
     fn offer_round_trips(token in 1..u64::MAX, home in 1..=65535u32, pid in 1..=0x40_0000u32,
                          uid in any::<u32>(), gid in any::<u32>(), pages in 0..=(USER_TOP / 4096),
-                         nmigs in any::<u32>(), comm in any::<[u8; 16]>()) {
-        let o = Offer { token, home, home_pid: pid, uid, gid, pages, nmigs, comm };
+                         nmigs in any::<u32>(), comm in any::<[u8; 16]>(),
+                         ngroups in 0..=(MAX_GROUPS as u32), nnp in any::<bool>()) {
+        let mut groups = [0u32; MAX_GROUPS];
+        for (k, g) in groups.iter_mut().enumerate().take(ngroups as usize) {
+            *g = gid.wrapping_add(k as u32);
+        }
+        let o = Offer { token, home, home_pid: pid, uid, gid, pages, nmigs, comm, flags: nnp as u32, ngroups, groups };
         let f = frame(MsgType::MigOffer, &o.encode());
         match decode(&f) {
             Ok(Message::MigOffer(d)) => prop_assert_eq!(d, o),

@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <grp.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -527,6 +528,163 @@ TEST_F_TIMEOUT(mig, key_rotation_keeps_migrated_process, 150)
 	while (now() - t0 < 3 || (!all_up() && now() - t0 < 15))
 		usleep(200000);
 	EXPECT_EQ(1, all_up());
+}
+
+/* A child with the given real, effective and saved uid (gid 65534), dumpable or not, that waits
+ * to be killed. */
+static pid_t sleeper_ids(uid_t ruid, uid_t euid, int dumpable)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p))
+		return -1;
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		if (setresgid(65534, 65534, 65534) || setresuid(ruid, euid, euid) ||
+		    prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0))
+			_exit(1);
+		(void)!write(p[1], "r", 1);
+		for (;;)
+			pause();
+	}
+	close(p[1]);
+	if (pid > 0 && read(p[0], &c, 1) != 1) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(p[0]);
+	return pid;
+}
+
+static void end(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/*
+ * Processes whose credentials cannot travel exactly stay, with their reason: a setuid-root
+ * program (real uid 65534, effective and saved 0), a non-dumpable process, and root's own
+ * process while allow_root is off here; a target with allow_root off refuses a root process.
+ */
+TEST_F_TIMEOUT(mig, refuse_credentials, 90)
+{
+	uint32_t reason;
+	char out[512];
+	pid_t pid;
+	int rc;
+
+	pid = sleeper_ids(65534, 0, 1);
+	ASSERT_LT(0, pid);
+	reason = 0;
+	EXPECT_EQ(EBUSY, migrate(self->dev, pid, self->n2, &reason, NULL));
+	EXPECT_EQ(CM_CREDENTIALS, reason) TH_LOG("setuid-root process: reason %u", reason);
+	end(pid);
+
+	pid = sleeper_ids(65534, 65534, 0);
+	ASSERT_LT(0, pid);
+	reason = 0;
+	EXPECT_EQ(EBUSY, migrate(self->dev, pid, self->n2, &reason, NULL));
+	EXPECT_EQ(CM_NOT_DUMPABLE, reason) TH_LOG("non-dumpable process: reason %u", reason);
+	end(pid);
+
+	pid = sleeper_ids(0, 0, 1);
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, run("mosctl allow-root 0 2>&1", out, sizeof(out))) TH_LOG("%s", out);
+	reason = 0;
+	rc = migrate(self->dev, pid, self->n2, &reason, NULL);
+	ASSERT_EQ(0, run("mosctl allow-root 1 2>&1", out, sizeof(out))) TH_LOG("%s", out);
+	EXPECT_EQ(EBUSY, rc);
+	EXPECT_EQ(CM_ROOT, reason) TH_LOG("root's process, allow_root off: reason %u", reason);
+	end(pid);
+
+	ASSERT_EQ(0, agent_mosctl(self->n2, "allow-root+0", out, sizeof(out))) TH_LOG("node %d: %s", self->n2, out);
+	pid = START_MIGRANT("-m 8 -t 6", 30);
+	reason = 0;
+	rc = pid > 0 ? migrate(self->dev, pid, self->n2, &reason, NULL) : -1;
+	ASSERT_EQ(0, agent_mosctl(self->n2, "allow-root+1", out, sizeof(out))) TH_LOG("node %d: %s", self->n2, out);
+	ASSERT_LT(0, pid);
+	EXPECT_EQ(ECONNREFUSED, rc) TH_LOG("root process to a node with allow_root off: %s", strerror(rc));
+	EXPECT_EQ(CM_TARGET_ROOT, reason);
+	EXPECT_EQ(self->home, where(self->dev, pid));
+	EXPECT_EXIT(0, 30);
+}
+
+/* The identity lines of /proc/PID/status (Uid, Gid, Groups, Cap*, NoNewPrivs) into out. */
+static void id_lines(const char *status, char *out, size_t len)
+{
+	const char *l = status;
+	size_t n = 0;
+
+	out[0] = 0;
+	while (l && *l) {
+		const char *e = strchr(l, '\n');
+		size_t ll = e ? (size_t)(e - l) + 1 : strlen(l);
+
+		if ((!strncmp(l, "Uid:", 4) || !strncmp(l, "Gid:", 4) || !strncmp(l, "Groups:", 7) ||
+		     !strncmp(l, "Cap", 3) || !strncmp(l, "NoNewPrivs:", 11)) && n + ll < len) {
+			memcpy(out + n, l, ll);
+			n += ll;
+			out[n] = 0;
+		}
+		l = e ? e + 1 : NULL;
+	}
+}
+
+/*
+ * A process of uid/gid 1000 with supplementary groups 100, 200, 300 and no_new_privs runs on the
+ * remote with the same Uid, Gid, Groups, Cap* and NoNewPrivs lines in /proc/PID/status as at home.
+ */
+TEST_F_TIMEOUT(mig, credentials_travel, 120)
+{
+	char dir[256], path[300], status[4096], home_ids[1024], remote_ids[2048], line[256], q[64];
+	gid_t groups[] = { 100, 200, 300 };
+	int guest_pid = 0;
+	double t0;
+	pid_t pid;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/migrant", self_dir(dir, sizeof(dir)));
+	snprintf(self->log, sizeof(self->log), "/tmp/mig-cred.log");
+	fd = open(self->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	ASSERT_LE(0, fd);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (setgroups(3, groups) || setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000) ||
+		    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+			_exit(1);
+		execl(path, "migrant", "-m", "4", "-t", "30", "-q", (char *)NULL);
+		_exit(2);
+	}
+	close(fd);
+	self->child = pid;
+	t0 = now();
+	while ((read_file(self->log, status, sizeof(status)) <= 0 || !strstr(status, " ready")) && now() - t0 < 20)
+		usleep(50000);
+	ASSERT_NE(NULL, strstr(status, " ready")) TH_LOG("migrant as uid 1000 not ready: %s", status);
+	snprintf(q, sizeof(q), "/proc/%d/status", pid);
+	ASSERT_LT(0, read_file(q, status, sizeof(status)));
+	id_lines(status, home_ids, sizeof(home_ids));
+	MIGRATE_OK(pid, self->n2);
+	if (guest_listed(self->n2, line, sizeof(line)) == 1)
+		guest_pid = atoi(line);
+	ASSERT_LT(0, guest_pid) TH_LOG("no guest listed on node %d", self->n2);
+	snprintf(q, sizeof(q), "pstatus?%d", guest_pid);
+	ASSERT_EQ(0, agent(self->n2, q, status, sizeof(status)));
+	id_lines(status, remote_ids, sizeof(remote_ids));
+	TH_LOG("at home:\n%s", home_ids);
+	EXPECT_STREQ(home_ids, remote_ids) TH_LOG("on node %d (pid %d):\n%s", self->n2, guest_pid, remote_ids);
+	EXPECT_NE(NULL, strstr(remote_ids, "Groups:\t100 200 300"));
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	self->child = 0;
 }
 
 TEST_F_TIMEOUT(mig, kill9, 90)

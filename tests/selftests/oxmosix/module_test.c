@@ -138,7 +138,7 @@ TEST(unload_reload)
 		EXPECT_EQ(0, stat("/dev/mosix", &st));
 		EXPECT_EQ(0, run(MOSCTL " version", out, sizeof(out)));
 		/* Rejoin the cluster (scripts/node/init wrote the map at boot). */
-		EXPECT_EQ(0, run(MOSCTL " setkey /etc/oxmosix/cluster.key 2>&1 && " MOSCTL " setmap /etc/oxmosix.map 2>&1", out, sizeof(out))) TH_LOG("%s", out);
+		EXPECT_EQ(0, run(MOSCTL " setkey /etc/oxmosix/cluster.key 2>&1 && " MOSCTL " allow-root 1 2>&1 && " MOSCTL " setmap /etc/oxmosix.map 2>&1", out, sizeof(out))) TH_LOG("%s", out);
 	}
 }
 

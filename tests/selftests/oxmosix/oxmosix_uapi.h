@@ -100,12 +100,16 @@ struct mosix_procinfo {
 #define CM_MIGRATING 8
 #define CM_EXITING 9
 #define CM_LAYOUT 10
+#define CM_CREDENTIALS 11
+#define CM_NOT_DUMPABLE 12
+#define CM_ROOT 13
 #define CM_TARGET_BLOCKED 20
 #define CM_TARGET_NOMEM 21
 #define CM_TARGET_SHELL 22
 #define CM_TARGET_FAILED 23
 #define CM_TARGET_DOWN 24
 #define CM_TRANSFER 25
+#define CM_TARGET_ROOT 26
 
 /* Argument of MOSIX_IOC_LOCK (Rust: ProcLock). */
 struct mosix_lock {

@@ -104,6 +104,12 @@ enum Cmd {
     /// Print how many cluster keys this node accepts (0: none; 2: during a rotation) and the
     /// current key's id (a public fingerprint: nodes that can link show the same).
     Keys,
+    /// Let root's processes migrate away from this node and accept guests running as root (1),
+    /// or not (0, the default): uid 0 keeps every capability wherever it runs.
+    AllowRoot {
+        #[arg(value_parser = clap::value_parser!(u64).range(0..=1))]
+        on: u64,
+    },
     /// Bench only: ask for unencrypted links from now on (1) or not (0). Never on a real network.
     SetPlaintext {
         #[arg(value_parser = clap::value_parser!(u64).range(0..=1))]
@@ -526,6 +532,7 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Cmd::SetPlaintext { on } => set_param(&dev, param::PLAINTEXT, on),
+        Cmd::AllowRoot { on } => set_param(&dev, param::ALLOW_ROOT, on),
         Cmd::Getmap => {
             let m = get_map(&dev)?;
             let rs = ranges(&m);

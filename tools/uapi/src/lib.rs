@@ -151,6 +151,10 @@ mod tests {
             "CM_TARGET_FAILED" = cantmove::TARGET_FAILED,
             "CM_TARGET_DOWN" = cantmove::TARGET_DOWN,
             "CM_TRANSFER" = cantmove::TRANSFER,
+            "CM_CREDENTIALS" = cantmove::CREDENTIALS,
+            "CM_NOT_DUMPABLE" = cantmove::NOT_DUMPABLE,
+            "CM_ROOT" = cantmove::ROOT,
+            "CM_TARGET_ROOT" = cantmove::TARGET_ROOT,
         );
 
         let header = concat!(
