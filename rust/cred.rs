@@ -22,7 +22,11 @@ pub(crate) fn capable_sys_admin() -> bool {
 ///
 /// # Safety
 /// `c` must be a credential set under preparation that only the caller may modify.
-pub(crate) unsafe fn set_cred_ids(c: *mut bindings::cred, uid: u32, gid: u32) -> kernel::error::Result {
+pub(crate) unsafe fn set_cred_ids(
+    c: *mut bindings::cred,
+    uid: u32,
+    gid: u32,
+) -> kernel::error::Result {
     // SAFETY: per the contract; alloc_uid returns a counted user_struct (or NULL), which replaces
     // the set's, whose reference we drop with free_uid, as set_user() does.
     unsafe {
@@ -61,7 +65,10 @@ pub(crate) unsafe fn set_cred_ids(c: *mut bindings::cred, uid: u32, gid: u32) ->
 ///
 /// # Safety
 /// `c` must be a credential set under preparation that only the caller may modify.
-pub(crate) unsafe fn set_cred_groups(c: *mut bindings::cred, groups: &[u32]) -> kernel::error::Result {
+pub(crate) unsafe fn set_cred_groups(
+    c: *mut bindings::cred,
+    groups: &[u32],
+) -> kernel::error::Result {
     if groups.len() > 65536 {
         return Err(kernel::error::code::EINVAL);
     }

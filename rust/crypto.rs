@@ -183,11 +183,25 @@ pub(crate) fn random_bytes(buf: &mut [u8]) {
 pub(crate) struct LibAead;
 
 impl Aead for LibAead {
-    fn seal(&mut self, key: &[u8; AEAD_KEY_LEN], nonce: u64, ad: &[u8], buf: &mut [u8], len: usize) -> Result<(), CryptoError> {
+    fn seal(
+        &mut self,
+        key: &[u8; AEAD_KEY_LEN],
+        nonce: u64,
+        ad: &[u8],
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<(), CryptoError> {
         seal(key, nonce, ad, buf, len).map_err(|_| CryptoError)
     }
 
-    fn open(&mut self, key: &[u8; AEAD_KEY_LEN], nonce: u64, ad: &[u8], buf: &mut [u8], len: usize) -> bool {
+    fn open(
+        &mut self,
+        key: &[u8; AEAD_KEY_LEN],
+        nonce: u64,
+        ad: &[u8],
+        buf: &mut [u8],
+        len: usize,
+    ) -> bool {
         open(key, nonce, ad, buf, len).is_ok()
     }
 }

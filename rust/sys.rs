@@ -53,15 +53,6 @@ pub(crate) fn monotonic_us() -> u64 {
     (unsafe { bindings::ktime_get() } / 1_000) as u64
 }
 
-/// Wall-clock time in milliseconds since the epoch.
-pub(crate) fn realtime_ms() -> u64 {
-    // SAFETY: all-zero is a valid timespec64; ktime_get_real_ts64 fills it.
-    let mut ts: bindings::timespec64 = unsafe { core::mem::zeroed() };
-    // SAFETY: valid out-parameter.
-    unsafe { bindings::ktime_get_real_ts64(&mut ts) };
-    (ts.tv_sec as u64) * 1000 + (ts.tv_nsec as u64) / 1_000_000
-}
-
 /// A random 32-bit value from the kernel's CRNG.
 pub(crate) fn random_u32() -> u32 {
     // SAFETY: get_random_u32 is callable from any context.

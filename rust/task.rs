@@ -188,7 +188,10 @@ impl TaskRef {
         // SAFETY: as in `cred_info`; an atomic OR is set_bit().
         unsafe {
             (*ptr::addr_of!((*self.ptr()).atomic_flags).cast::<core::sync::atomic::AtomicU64>())
-                .fetch_or(1 << bindings::PFA_NO_NEW_PRIVS, core::sync::atomic::Ordering::SeqCst);
+                .fetch_or(
+                    1 << bindings::PFA_NO_NEW_PRIVS,
+                    core::sync::atomic::Ordering::SeqCst,
+                );
         }
     }
 
@@ -202,8 +205,9 @@ impl TaskRef {
             if mm.is_null() {
                 return true;
             }
-            let f = (*ptr::addr_of!((*mm).__bindgen_anon_1.flags).cast::<core::sync::atomic::AtomicU64>())
-                .load(core::sync::atomic::Ordering::Relaxed);
+            let f = (*ptr::addr_of!((*mm).__bindgen_anon_1.flags)
+                .cast::<core::sync::atomic::AtomicU64>())
+            .load(core::sync::atomic::Ordering::Relaxed);
             bindings::mmput(mm);
             f & u64::from(bindings::MMF_DUMPABLE_MASK) == u64::from(bindings::SUID_DUMP_USER)
         }

@@ -403,6 +403,8 @@ pub mod cantmove {
     pub const TRANSFER: u32 = 25;
     /// The target does not accept root's processes (`allow_root` off there).
     pub const TARGET_ROOT: u32 = 26;
+    /// The target holds as many guests of this home node as it accepts from one node (128).
+    pub const TARGET_FULL: u32 = 27;
 }
 
 /// Text of a [`cantmove`] code ("" for [`cantmove::NONE`], "unknown" for unknown codes).
@@ -429,6 +431,7 @@ pub fn cantmove_str(reason: u32) -> &'static str {
         cantmove::TARGET_DOWN => "target down",
         cantmove::TRANSFER => "transfer failed",
         cantmove::TARGET_ROOT => "target refuses root's processes",
+        cantmove::TARGET_FULL => "target holds its share of guests from this node",
         _ => "unknown",
     }
 }

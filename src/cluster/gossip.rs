@@ -45,7 +45,7 @@ pub(super) fn gossip_loop(cl: &Arc<Cluster>) {
 }
 
 /// This node's own load-vector entry, computed now.
-fn own_entry(s: &mut State) -> LoadEntry {
+fn own_entry(s: &mut State, incarnation: u64) -> LoadEntry {
     let cpus = sys::online_cpus();
     if let Some(u) = s.util_acc.checked_div(s.util_samples) {
         s.util = u as u16;
@@ -56,7 +56,7 @@ fn own_entry(s: &mut State) -> LoadEntry {
     LoadEntry {
         node: s.self_id,
         flags: s.params.flags,
-        stamp: sys::realtime_ms(),
+        stamp: sys::monotonic_ms(),
         age_ms: 0,
         load: load::normalized(s.avg.raw(), cpus, s.params.speed),
         speed: s.params.speed,
@@ -65,6 +65,7 @@ fn own_entry(s: &mut State) -> LoadEntry {
         tmem_kib: tmem,
         fmem_kib: fmem.min(tmem),
         amem_kib: amem.min(tmem),
+        incarnation,
     }
 }
 
@@ -75,10 +76,20 @@ fn gossip_round(cl: &Arc<Cluster>, now: u64) {
         if s.self_id == 0 {
             return None;
         }
-        let e = own_entry(s);
+        let e = own_entry(s, cl.incarnation);
         vector::set_own(&mut s.slots, &e, now);
         let timeout = u64::from(s.params.timeout_ms);
-        vector::expire(&mut s.slots, s.self_id, now, timeout, |n| {
+        // A node whose own link carried traffic within the timeout is up, whatever was relayed.
+        let peers = &s.peers;
+        let linked = |n: u32| {
+            peers.iter().any(|p| {
+                p.id == n
+                    && p.conn
+                        .as_ref()
+                        .is_some_and(|c| c.alive() && c.heard_within(now, timeout))
+            })
+        };
+        vector::expire(&mut s.slots, s.self_id, now, timeout, linked, |n| {
             pr_info!("node {} down (no news for {} ms)\n", n, timeout)
         });
         if s.params.flags & flags::QUIET != 0 {
@@ -98,5 +109,44 @@ fn gossip_round(cl: &Arc<Cluster>, now: u64) {
         let _ = conn.send_load(cl, &entries[..n], false);
         // And measure the round trip to it (for the balancer's cost of forwarded calls).
         conn.ping(cl);
+    }
+    keepalive(cl, now);
+}
+
+/// Pings every connected peer whose link has been quiet for a quarter of the node timeout, so
+/// that each live link carries traffic well within the timeout (the liveness `expire` trusts).
+fn keepalive(cl: &Cluster, now: u64) {
+    let mut quiet: [Option<Arc<super::Conn>>; 16] = Default::default();
+    let mut after = 0u32;
+    loop {
+        let mut n = 0;
+        let last = cl.with_state(|s| {
+            let idle = u64::from(s.params.timeout_ms) / 4;
+            let mut last = None;
+            for p in s.peers.iter().filter(|p| p.id > after) {
+                if n == quiet.len() {
+                    break;
+                }
+                if let Some(c) = p
+                    .conn
+                    .as_ref()
+                    .filter(|c| c.alive() && !c.heard_within(now, idle))
+                {
+                    quiet[n] = Some(c.clone());
+                    n += 1;
+                }
+                last = Some(p.id);
+            }
+            last
+        });
+        for c in quiet.iter_mut().take(n) {
+            if let Some(c) = c.take() {
+                c.ping(cl);
+            }
+        }
+        match last {
+            Some(id) if n == quiet.len() => after = id,
+            _ => break,
+        }
     }
 }

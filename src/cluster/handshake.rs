@@ -77,7 +77,10 @@ fn refuse(cl: &Cluster, ip: u32, why: Refusal) -> Error {
         Refusal::Crypto => return errno::enokey(),
         Refusal::UnknownKey => (&l.key_refused, "it uses another cluster key"),
         Refusal::BadMac => (&l.auth_failures, "it failed authentication"),
-        Refusal::PlaintextMismatch => (&l.plaintext_mismatch, "only one side asked for a plaintext link"),
+        Refusal::PlaintextMismatch => (
+            &l.plaintext_mismatch,
+            "only one side asked for a plaintext link",
+        ),
     };
     counters::bump(counter);
     if cl.refusals_logged.allow(sys::monotonic_ms()) {
@@ -102,7 +105,13 @@ fn no_key(cl: &Cluster) -> Error {
 /// Reads one frame into `buf` (its header decoded and its length bounded first), giving up at
 /// `deadline` (`sys::monotonic_ms()`), however the peer trickles its bytes; returns its length.
 /// Errors: `ETIMEDOUT`, `EINVAL` (malformed, counted), socket errors.
-fn read_frame(cl: &Cluster, sock: &TcpSocket, ip: u32, buf: &mut [u8], deadline: u64) -> Result<usize> {
+fn read_frame(
+    cl: &Cluster,
+    sock: &TcpSocket,
+    ip: u32,
+    buf: &mut [u8],
+    deadline: u64,
+) -> Result<usize> {
     let late = || kthread::should_stop() || sys::monotonic_ms() >= deadline;
     let h: Header = loop {
         match recv_frame(sock, buf, late) {
@@ -121,7 +130,8 @@ fn read_frame(cl: &Cluster, sock: &TcpSocket, ip: u32, buf: &mut [u8], deadline:
 
 /// This node's side of a handshake, with a fresh nonce.
 fn ours(cl: &Cluster) -> Ours {
-    let (node, generation, plaintext) = cl.with_state(|st| (st.self_id, st.generation, st.params.plaintext));
+    let (node, generation, plaintext) =
+        cl.with_state(|st| (st.self_id, st.generation, st.params.plaintext));
     let mut nonce = [0u8; hs::NONCE_LEN];
     crypto::random_bytes(&mut nonce);
     Ours {
@@ -136,7 +146,14 @@ fn ours(cl: &Cluster) -> Ours {
 /// Opens a link on connected socket `s` to `peer` at `ip`, as the initiator. Errors:
 /// `ETIMEDOUT` past `deadline`, `EACCES` (refused: no key, wrong key or MAC; counted), `EINVAL`
 /// (malformed), `ENOKEY` (crypto unavailable), socket errors.
-pub(super) fn initiate(cl: &Cluster, s: &TcpSocket, ip: u32, peer: u32, buf: &mut [u8], deadline: u64) -> Result<Established> {
+pub(super) fn initiate(
+    cl: &Cluster,
+    s: &TcpSocket,
+    ip: u32,
+    peer: u32,
+    buf: &mut [u8],
+    deadline: u64,
+) -> Result<Established> {
     let Some((mut psk, key_id)) = cl.keys.lock().current() else {
         return Err(no_key(cl));
     };
@@ -147,7 +164,9 @@ pub(super) fn initiate(cl: &Cluster, s: &TcpSocket, ip: u32, peer: u32, buf: &mu
     s.send_all(&hello1)?;
     cl.stats.sent(MsgType::Hello, HELLO_FRAME);
     let n = read_frame(cl, s, ip, buf, deadline)?;
-    let (link, fin) = state.on_hello(&mut kdf, &buf[..n]).map_err(|w| refuse(cl, ip, w))?;
+    let (link, fin) = state
+        .on_hello(&mut kdf, &buf[..n])
+        .map_err(|w| refuse(cl, ip, w))?;
     s.send_all(&fin)?;
     cl.stats.sent(MsgType::Finished, fin.len());
     Ok(link.into())
@@ -172,12 +191,18 @@ pub(super) fn respond(
         if !member(h.node) {
             return Err(Refusal::NotMember(h.node));
         }
-        cl.keys.lock().find(&h.key_id, sys::monotonic_ms()).ok_or(Refusal::UnknownKey)
+        cl.keys
+            .lock()
+            .find(&h.key_id, sys::monotonic_ms())
+            .ok_or(Refusal::UnknownKey)
     };
-    let (state, hello2) = Responder::on_hello(&mut kdf, ours(cl), &buf[..n], accept).map_err(|w| refuse(cl, ip, w))?;
+    let (state, hello2) = Responder::on_hello(&mut kdf, ours(cl), &buf[..n], accept)
+        .map_err(|w| refuse(cl, ip, w))?;
     s.send_all(&hello2)?;
     cl.stats.sent(MsgType::Hello, HELLO_FRAME);
     let n = read_frame(cl, s, ip, buf, deadline)?;
-    let link = state.on_finished(&mut kdf, &buf[..n]).map_err(|w| refuse(cl, ip, w))?;
+    let link = state
+        .on_finished(&mut kdf, &buf[..n])
+        .map_err(|w| refuse(cl, ip, w))?;
     Ok(link.into())
 }

@@ -58,6 +58,8 @@ pub(crate) struct Conn {
     /// Round trip of a Ping answered by the peer's receive thread, µs, averaged (3/4 of the
     /// old value kept per sample); 0 until the first Pong.
     rtt_us: AtomicU64,
+    /// `sys::monotonic_ms()` when the last authenticated frame arrived (or the link was made).
+    last_rx_ms: AtomicU64,
 }
 
 /// The sending side of a connection.
@@ -86,7 +88,7 @@ impl Conn {
             buf,
         };
         Arc::pin_init(
-            pin_init!(Conn { peer, initiator, self_id, sock, tx <- new_mutex!(tx, "oxmosix::conn::tx"), keys, key_id, dead: AtomicBool::new(false), rtt_us: AtomicU64::new(0) }),
+            pin_init!(Conn { peer, initiator, self_id, sock, tx <- new_mutex!(tx, "oxmosix::conn::tx"), keys, key_id, dead: AtomicBool::new(false), rtt_us: AtomicU64::new(0), last_rx_ms: AtomicU64::new(sys::monotonic_ms()) }),
             GFP_KERNEL,
         )
     }
@@ -94,6 +96,11 @@ impl Conn {
     /// Whether the connection is still usable.
     pub(crate) fn alive(&self) -> bool {
         !self.dead.load(Ordering::Relaxed)
+    }
+
+    /// Whether an authenticated frame arrived from the peer within `ms` before `now_ms`.
+    pub(crate) fn heard_within(&self, now_ms: u64, ms: u64) -> bool {
+        now_ms.saturating_sub(self.last_rx_ms.load(Ordering::Relaxed)) <= ms
     }
 
     /// The averaged round trip to the peer, µs (0: not measured yet).
@@ -418,6 +425,8 @@ fn rx_loop(cl: &Arc<Cluster>, conn: &Arc<Conn>) {
             }
         }
         let end = HEADER_LEN + h.len as usize;
+        conn.last_rx_ms
+            .store(sys::monotonic_ms(), Ordering::Relaxed);
         cl.stats.received(h.mtype, end);
         let msg = match Message::decode(&h, &buf[HEADER_LEN..end]) {
             Ok(m) => m,
@@ -510,7 +519,7 @@ fn handle_load(cl: &Cluster, conn: &Conn, v: proto::LoadView<'_>) {
         let timeout = u64::from(st.params.timeout_ms);
         for e in v.iter() {
             if let Merge::Updated { came_up: true } =
-                vector::merge(&mut st.slots, st.self_id, &e, now, timeout)
+                vector::merge(&mut st.slots, st.self_id, &e, conn.peer, now, timeout)
             {
                 pr_info!("node {} up\n", e.node);
             }

@@ -7,11 +7,14 @@
 //! - every gossip interval a node refreshes its own entry ([`set_own`]), picks one random live
 //!   peer ([`pick_peer`]) and sends it its own entry plus the freshest `K` others it knows
 //!   ([`freshest`]), each with its current age;
-//! - a receiver keeps, per node, the entry with the highest `stamp` ([`merge`]); the stamp is the
-//!   described node's own clock when it produced the entry, so only entries from the same origin
-//!   are ever compared;
+//! - a receiver keeps, per node, the freshest entry ([`merge`]): entries carry the described
+//!   node's incarnation (random at each module load) and a stamp, its monotonic clock, compared
+//!   only within one incarnation; no wall clock orders anything. Another incarnation replaces
+//!   the known one only when it comes from the node itself (over its authenticated link) or once
+//!   the old one is down; a relayed entry that is already older than the timeout is ignored;
 //! - ages grow with local time from the age the entry had when it arrived; a node whose entry is
-//!   older than the timeout is marked down ([`expire`]) and up again when fresher news comes.
+//!   older than the timeout is marked down ([`expire`]), unless its own link with this node is
+//!   live (traffic within the timeout): a relayed entry never marks a connected node down.
 //!
 //! Each round every node pushes to one peer, so news spreads like an epidemic: it reaches all N
 //! nodes in O(log N) rounds (the host simulation in `tests/host` measures it), with O(N) messages
@@ -71,11 +74,12 @@ pub enum Merge {
     Unknown,
 }
 
-/// Merges a received entry at local time `now_ms`.
+/// Merges entry `e`, received from node `from`, at local time `now_ms`.
 pub fn merge(
     slots: &mut [Slot],
     self_id: u32,
     e: &LoadEntry,
+    from: u32,
     now_ms: u64,
     timeout_ms: u64,
 ) -> Merge {
@@ -86,8 +90,15 @@ pub fn merge(
         return Merge::Unknown;
     };
     let s = &mut slots[i];
-    if s.known && e.stamp <= s.entry.stamp {
+    let direct = from == e.node;
+    if !direct && u64::from(e.age_ms) > timeout_ms {
         return Merge::Stale;
+    }
+    if s.known {
+        let same = e.incarnation == s.entry.incarnation;
+        if (same && e.stamp <= s.entry.stamp) || (!same && !direct && s.up) {
+            return Merge::Stale;
+        }
     }
     let came_up = !s.up;
     s.entry = *e;
@@ -112,18 +123,21 @@ pub fn set_own(slots: &mut [Slot], e: &LoadEntry, now_ms: u64) {
     }
 }
 
-/// Marks down every other node not heard of within `timeout_ms`; calls `went_down(node)` for each
-/// that changes. Returns how many went down.
+/// Marks down every other node not heard of within `timeout_ms`, except those for which
+/// `linked(node)` says their own link with this node carried traffic within the timeout; calls
+/// `went_down(node)` for each that changes. Returns how many went down.
 pub fn expire(
     slots: &mut [Slot],
     self_id: u32,
     now_ms: u64,
     timeout_ms: u64,
+    linked: impl Fn(u32) -> bool,
     mut went_down: impl FnMut(u32),
 ) -> usize {
     let mut n = 0;
     for s in slots.iter_mut() {
-        if s.entry.node != self_id && s.up && s.age_ms(now_ms) > timeout_ms {
+        let node = s.entry.node;
+        if node != self_id && s.up && s.age_ms(now_ms) > timeout_ms && !linked(node) {
             s.up = false;
             n += 1;
             went_down(s.entry.node);

@@ -13,11 +13,16 @@ use crate::proto::MsgType;
 use crate::uapi::cantmove;
 
 use super::record::Proc;
+use super::record::Quota;
 use super::record::Role;
 use super::SHELL_PATH;
+use crate::kapi::errno;
 
 /// Memory a target keeps free beyond an incoming image, in KiB.
 pub(super) const RESERVE_KIB: u64 = 16 * 1024;
+/// Most guests (and records of arriving processes) one home node may hold here: half the
+/// registry.
+pub(super) const GUESTS_PER_HOME: usize = 128;
 
 /// An Offer arrived (rx thread of the connection with the home node).
 pub(super) fn on_offer(mig: &Arc<Migration>, from: u32, o: Offer) {
@@ -69,8 +74,14 @@ pub(super) fn on_offer(mig: &Arc<Migration>, from: u32, o: Offer) {
         i.gid = o.gid;
         i.where_ = mig.net.self_id();
     }
-    if mig.reg.insert(p.clone(), None).is_err() {
-        return answer(cantmove::TARGET_NOMEM, 0);
+    // One peer holds at most half of this node's records: others can still send guests.
+    match mig
+        .reg
+        .insert(p.clone(), Some((Quota::Home(o.home), GUESTS_PER_HOME)))
+    {
+        Ok(()) => {}
+        Err(e) if e == errno::edquot() => return answer(cantmove::TARGET_FULL, 0),
+        Err(_) => return answer(cantmove::TARGET_NOMEM, 0),
     }
     let creds = ShellCreds {
         uid: o.uid,
@@ -79,17 +90,12 @@ pub(super) fn on_offer(mig: &Arc<Migration>, from: u32, o: Offer) {
         groups: o.groups,
         no_new_privs: o.flags & wire::OFFER_NO_NEW_PRIVS != 0,
     };
-    let r = spawn_shell(
-        SHELL_PATH,
-        creds,
-        p.clone(),
-        |p: &Proc, t: TaskRef| {
-            t.set_migrated(true);
-            let mut i = p.inner.lock();
-            i.pid = t.pid();
-            i.task = Some(t);
-        },
-    );
+    let r = spawn_shell(SHELL_PATH, creds, p.clone(), |p: &Proc, t: TaskRef| {
+        t.set_migrated(true);
+        let mut i = p.inner.lock();
+        i.pid = t.pid();
+        i.task = Some(t);
+    });
     if let Err(e) = r {
         pr_warn!("migration: cannot start {:?}: {:?}\n", SHELL_PATH, e);
         mig.reg.remove(&p);

@@ -4,10 +4,10 @@
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
+use super::view::creds_obstacle;
 use super::Migration;
 use crate::kapi::errno;
 use crate::kapi::task::TaskRef;
-use super::view::creds_obstacle;
 use crate::kapi::uctx::{self, UserCtx};
 use crate::proto::mig::{self as wire, Offer, PAGE};
 use crate::proto::MsgType;
@@ -123,7 +123,11 @@ pub(super) fn send_image(
         pages,
         nmigs,
         comm,
-        flags: if c.no_new_privs { wire::OFFER_NO_NEW_PRIVS } else { 0 },
+        flags: if c.no_new_privs {
+            wire::OFFER_NO_NEW_PRIVS
+        } else {
+            0
+        },
         ngroups: c.ngroups as u32,
         groups,
     };

@@ -313,6 +313,15 @@ impl Proc {
     }
 }
 
+/// Whose records a [`Registry::insert`] cap counts.
+#[derive(Clone, Copy)]
+pub(super) enum Quota {
+    /// Records of processes of this real uid (requests made on this node).
+    User(u32),
+    /// Records of guests whose home is this node (offers from a peer).
+    Home(u32),
+}
+
 /// All processes this node knows about.
 #[pin_data]
 pub(crate) struct Registry {
@@ -357,9 +366,9 @@ impl Registry {
             .cloned()
     }
 
-    /// Adds record `p`. With `cap` = `(uid, n)`, refuses (`EDQUOT`) when `n` live records of
-    /// processes of real uid `uid` exist already. Errors: `ENOSPC` when the registry is full.
-    pub(super) fn insert(&self, p: Arc<Proc>, cap: Option<(u32, usize)>) -> Result {
+    /// Adds record `p`. With `cap` = `(quota, n)`, refuses (`EDQUOT`) when `n` live records of
+    /// that [`Quota`] exist already. Errors: `ENOSPC` when the registry is full.
+    pub(super) fn insert(&self, p: Arc<Proc>, cap: Option<(Quota, usize)>) -> Result {
         let mut g = self.procs.lock();
         // Drop records of home processes that died (their tasks are not marked: no exit hook).
         for slot in g.iter_mut() {
@@ -371,11 +380,14 @@ impl Registry {
                 *slot = None;
             }
         }
-        if let Some((uid, n)) = cap {
+        if let Some((quota, n)) = cap {
             let held = g
                 .iter()
                 .flatten()
-                .filter(|q| q.inner.lock().uid == uid)
+                .filter(|q| match quota {
+                    Quota::User(uid) => q.inner.lock().uid == uid,
+                    Quota::Home(node) => q.home == node,
+                })
                 .count();
             if held >= n {
                 return Err(errno::edquot());
@@ -386,6 +398,7 @@ impl Registry {
         Ok(())
     }
 
+    /// Removes record `p`.
     pub(super) fn remove(&self, p: &Arc<Proc>) {
         let mut g = self.procs.lock();
         for slot in g.iter_mut() {

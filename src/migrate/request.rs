@@ -13,6 +13,7 @@ use crate::wait::{wait_until, WaitEnd};
 
 use super::guest::go_home;
 use super::out::migrate_out;
+use super::record::Quota;
 use super::record::Role;
 use super::record::{Inner, Proc};
 use super::send_ctl;
@@ -58,7 +59,8 @@ pub(super) fn home_record(mig: &Migration, t: &TaskRef) -> Result<Arc<Proc>> {
         i.uid = uid;
         i.gid = gid;
     }
-    let cap = (!crate::kapi::cred::capable_sys_admin()).then_some((uid, RECORDS_PER_USER));
+    let cap =
+        (!crate::kapi::cred::capable_sys_admin()).then_some((Quota::User(uid), RECORDS_PER_USER));
     mig.reg.insert(p.clone(), cap)?;
     Ok(p)
 }

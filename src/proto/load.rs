@@ -7,7 +7,7 @@ use super::{be16, be32, be64, check_node, put16, put32, put64, ProtoError};
 /// Size of the Load payload's own header (count u16, load flags u16).
 pub const LOAD_HDR_LEN: usize = 4;
 /// Size of one [`LoadEntry`] on the wire.
-pub const LOAD_ENTRY_LEN: usize = 56;
+pub const LOAD_ENTRY_LEN: usize = 64;
 /// Most entries one Load message may carry.
 pub const MAX_LOAD_ENTRIES: usize = 64;
 /// Load flag: this Load answers a gossip push and must not be answered (push-pull gossip).
@@ -47,7 +47,8 @@ pub struct LoadEntry {
     pub node: u32,
     /// Status bits ([`flags`]).
     pub flags: u32,
-    /// The described node's own counter for this information: larger means fresher.
+    /// The described node's own counter for this information within its incarnation (its
+    /// monotonic clock in ms, which never steps back): larger means fresher.
     pub stamp: u64,
     /// How old the sender's copy is, in milliseconds, when sent.
     pub age_ms: u32,
@@ -65,11 +66,15 @@ pub struct LoadEntry {
     pub fmem_kib: u64,
     /// Memory available for processes in KiB (free plus reclaimable, `si_mem_available`).
     pub amem_kib: u64,
+    /// The described node's incarnation (random at each module load): stamps are compared only
+    /// within one incarnation.
+    pub incarnation: u64,
 }
 
 impl LoadEntry {
     /// Layout: 0 node u32, 4 flags u32, 8 stamp u64, 16 age_ms u32, 20 load u32, 24 speed u32,
-    /// 28 cpus u16, 30 util u16, 32 tmem_kib u64, 40 fmem_kib u64, 48 amem_kib u64.
+    /// 28 cpus u16, 30 util u16, 32 tmem_kib u64, 40 fmem_kib u64, 48 amem_kib u64,
+    /// 56 incarnation u64.
     pub fn encode_into(&self, b: &mut [u8]) {
         put32(b, 0, self.node);
         put32(b, 4, self.flags);
@@ -82,6 +87,7 @@ impl LoadEntry {
         put64(b, 32, self.tmem_kib);
         put64(b, 40, self.fmem_kib);
         put64(b, 48, self.amem_kib);
+        put64(b, 56, self.incarnation);
     }
 
     /// Decodes and range-checks one entry of exactly [`LOAD_ENTRY_LEN`] bytes.
@@ -101,6 +107,7 @@ impl LoadEntry {
             tmem_kib: be64(b, 32),
             fmem_kib: be64(b, 40),
             amem_kib: be64(b, 48),
+            incarnation: be64(b, 56),
         };
         if e.flags & !flags::ALL != 0 {
             return Err(ProtoError::BadField("load.flags"));

@@ -66,36 +66,36 @@ fn normalization_by_cpus_and_speed() {
 fn merge_keeps_freshest_per_node() {
     let mut s = slots(4);
     assert_eq!(
-        vector::merge(&mut s, 1, &entry(2, 10, 5), 0, 3000),
+        vector::merge(&mut s, 1, &entry(2, 10, 5), 2, 0, 3000),
         Merge::Updated { came_up: true }
     );
     assert_eq!(
-        vector::merge(&mut s, 1, &entry(2, 9, 7), 0, 3000),
+        vector::merge(&mut s, 1, &entry(2, 9, 7), 2, 0, 3000),
         Merge::Stale
     );
     assert_eq!(
-        vector::merge(&mut s, 1, &entry(2, 10, 7), 0, 3000),
+        vector::merge(&mut s, 1, &entry(2, 10, 7), 2, 0, 3000),
         Merge::Stale
     );
     assert_eq!(s[1].entry.load, 5);
     assert_eq!(
-        vector::merge(&mut s, 1, &entry(2, 11, 8), 0, 3000),
+        vector::merge(&mut s, 1, &entry(2, 11, 8), 2, 0, 3000),
         Merge::Updated { came_up: false }
     );
     assert_eq!(s[1].entry.load, 8);
     assert_eq!(
-        vector::merge(&mut s, 1, &entry(1, 99, 8), 0, 3000),
+        vector::merge(&mut s, 1, &entry(1, 99, 8), 1, 0, 3000),
         Merge::Own
     );
     assert_eq!(
-        vector::merge(&mut s, 1, &entry(9, 1, 8), 0, 3000),
+        vector::merge(&mut s, 1, &entry(9, 1, 8), 9, 0, 3000),
         Merge::Unknown
     );
     // News already older than the timeout is recorded but does not make the node up.
     let mut old = entry(3, 5, 1);
     old.age_ms = 5000;
     assert_eq!(
-        vector::merge(&mut s, 1, &old, 0, 3000),
+        vector::merge(&mut s, 1, &old, 3, 0, 3000),
         Merge::Updated { came_up: false }
     );
     assert!(s[2].known && !s[2].up);
@@ -107,19 +107,28 @@ fn ageing_marks_nodes_down_and_news_brings_them_back() {
     vector::set_own(&mut s, &entry(1, 1, 0), 0);
     let mut e = entry(2, 1, 0);
     e.age_ms = 500;
-    vector::merge(&mut s, 1, &e, 1000, 3000);
+    vector::merge(&mut s, 1, &e, 2, 1000, 3000);
     assert_eq!(s[1].age_ms(1000), 500);
     assert_eq!(s[1].age_ms(3000), 2500);
     let mut down = Vec::new();
-    assert_eq!(vector::expire(&mut s, 1, 3500, 3000, |n| down.push(n)), 0);
-    assert_eq!(vector::expire(&mut s, 1, 3501, 3000, |n| down.push(n)), 1);
+    assert_eq!(
+        vector::expire(&mut s, 1, 3500, 3000, |_| false, |n| down.push(n)),
+        0
+    );
+    assert_eq!(
+        vector::expire(&mut s, 1, 3501, 3000, |_| false, |n| down.push(n)),
+        1
+    );
     assert_eq!(down, vec![2]);
     assert!(!s[1].up);
     // Own entry never expires; unknown nodes are not "down" events.
     assert!(s[0].up);
-    assert_eq!(vector::expire(&mut s, 1, 100_000, 3000, |_| panic!()), 0);
     assert_eq!(
-        vector::merge(&mut s, 1, &entry(2, 2, 0), 100_000, 3000),
+        vector::expire(&mut s, 1, 100_000, 3000, |_| false, |_| panic!()),
+        0
+    );
+    assert_eq!(
+        vector::merge(&mut s, 1, &entry(2, 2, 0), 2, 100_000, 3000),
         Merge::Updated { came_up: true }
     );
 }
@@ -131,7 +140,7 @@ fn freshest_selects_own_then_youngest() {
     for (node, age) in [(1u32, 900u32), (2, 100), (4, 500), (5, 100), (6, 50)] {
         let mut e = entry(node, 1, 0);
         e.age_ms = age;
-        vector::merge(&mut s, 3, &e, 10_000, 3000);
+        vector::merge(&mut s, 3, &e, node, 10_000, 3000);
     }
     let mut out = [LoadEntry::default(); 4];
     // Receiver 6 is excluded; ages grow by 100 ms between merge and send.
@@ -180,13 +189,14 @@ fn round(nodes: &mut [Vec<Slot>], rng: &mut SmallRng, now_ms: u64, k: usize, loa
     let mut replies = Vec::new();
     for (from, to, entries) in pushes {
         for e in entries {
-            vector::merge(&mut nodes[to as usize - 1], to, &e, now_ms, 3000);
+            vector::merge(&mut nodes[to as usize - 1], to, &e, from, now_ms, 3000);
         }
         replies.push((from, pick(&nodes[to as usize - 1], to, from)));
     }
     for (to, entries) in replies {
+        let from = entries.first().map_or(0, |e| e.node);
         for e in entries {
-            vector::merge(&mut nodes[to as usize - 1], to, &e, now_ms, 3000);
+            vector::merge(&mut nodes[to as usize - 1], to, &e, from, now_ms, 3000);
         }
     }
 }
@@ -236,4 +246,55 @@ fn gossip_spreads_in_logarithmic_rounds() {
             assert!(worst as f64 <= 2.0 * log2n, "N=64: worst {worst} rounds");
         }
     }
+}
+
+/// Stamps order entries only within one incarnation; another incarnation comes in only from the
+/// node itself or once the old one is down; relayed news cannot mark a node down.
+#[test]
+fn incarnations_and_relays() {
+    let mut s = slots(4);
+    let with = |node: u32, stamp: u64, inc: u64, age: u32| LoadEntry {
+        incarnation: inc,
+        age_ms: age,
+        ..entry(node, stamp, 1)
+    };
+    assert_eq!(
+        vector::merge(&mut s, 1, &with(2, 1000, 7, 0), 2, 0, 3000),
+        Merge::Updated { came_up: true }
+    );
+    // A forged huge stamp of another incarnation, relayed by node 3: ignored while 2 is up.
+    assert_eq!(
+        vector::merge(&mut s, 1, &with(2, u64::MAX, 8, 0), 3, 10, 3000),
+        Merge::Stale
+    );
+    // A relayed entry already older than the timeout: ignored (it could only mark 2 down).
+    assert_eq!(
+        vector::merge(&mut s, 1, &with(2, 2000, 7, 4000), 3, 10, 3000),
+        Merge::Stale
+    );
+    assert!(s[1].up);
+    // Node 2 restarted (new incarnation, smaller stamps): accepted from node 2 itself.
+    assert_eq!(
+        vector::merge(&mut s, 1, &with(2, 5, 9, 0), 2, 20, 3000),
+        Merge::Updated { came_up: false }
+    );
+    assert_eq!(
+        vector::merge(&mut s, 1, &with(2, 6, 9, 0), 3, 30, 3000),
+        Merge::Updated { came_up: false }
+    );
+    // Silent for longer than the timeout but its link is live: still up; without it: down.
+    assert_eq!(
+        vector::expire(&mut s, 1, 10_000, 3000, |n| n == 2, |_| panic!()),
+        0
+    );
+    assert!(s[1].up);
+    assert_eq!(
+        vector::expire(&mut s, 1, 10_000, 3000, |_| false, |_| {}),
+        1
+    );
+    // Down: a relayed entry of yet another incarnation may bring it back.
+    assert_eq!(
+        vector::merge(&mut s, 1, &with(2, 1, 10, 0), 3, 10_001, 3000),
+        Merge::Updated { came_up: true }
+    );
 }

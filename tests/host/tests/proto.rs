@@ -11,10 +11,11 @@ prop_compose! {
     fn load_entry()(node in node(), flags in 0..=flags::ALL, stamp in any::<u64>(),
                     age_ms in 0..=MAX_AGE_MS, load in 0..=MAX_LOAD, speed in 1..=MAX_SPEED,
                     cpus in 1..=MAX_CPUS, util in 0..=MAX_UTIL, tmem_kib in any::<u64>(),
-                    frac in 0.0f64..=1.0, frac2 in 0.0f64..=1.0) -> LoadEntry {
+                    frac in 0.0f64..=1.0, frac2 in 0.0f64..=1.0, incarnation in any::<u64>()) -> LoadEntry {
         LoadEntry { node, flags, stamp, age_ms, load, speed, cpus, util, tmem_kib,
                     fmem_kib: ((tmem_kib as f64) * frac) as u64 % tmem_kib.saturating_add(1),
-                    amem_kib: ((tmem_kib as f64) * frac2) as u64 % tmem_kib.saturating_add(1) }
+                    amem_kib: ((tmem_kib as f64) * frac2) as u64 % tmem_kib.saturating_add(1),
+                    incarnation }
     }
 }
 
@@ -190,7 +191,7 @@ fn load_payload_rules() {
     r[3] = 1;
     assert!(LoadView::decode(&r[..n]).unwrap().is_reply());
     bad(
-        &|b| b[4 + 56..4 + 60].copy_from_slice(&1u32.to_be_bytes()),
+        &|b| b[4 + 64..4 + 68].copy_from_slice(&1u32.to_be_bytes()),
         ProtoError::BadField("load.duplicate"),
     );
     bad(&|b| b[4 + 7] = 0x80, ProtoError::BadField("load.flags"));

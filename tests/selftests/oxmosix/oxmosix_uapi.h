@@ -110,6 +110,7 @@ struct mosix_procinfo {
 #define CM_TARGET_DOWN 24
 #define CM_TRANSFER 25
 #define CM_TARGET_ROOT 26
+#define CM_TARGET_FULL 27
 
 /* Argument of MOSIX_IOC_LOCK (Rust: ProcLock). */
 struct mosix_lock {

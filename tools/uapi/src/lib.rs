@@ -155,6 +155,7 @@ mod tests {
             "CM_NOT_DUMPABLE" = cantmove::NOT_DUMPABLE,
             "CM_ROOT" = cantmove::ROOT,
             "CM_TARGET_ROOT" = cantmove::TARGET_ROOT,
+            "CM_TARGET_FULL" = cantmove::TARGET_FULL,
         );
 
         let header = concat!(
