@@ -237,7 +237,7 @@ mod tests {
             cantmove_str(cantmove::TARGET_BLOCKED),
             "target blocks guests"
         );
-        assert_eq!(cantmove_str(11), "unknown");
+        assert_eq!(cantmove_str(14), "unknown");
         assert_eq!(cantmove_str(u32::MAX), "unknown");
         // Every defined code has its own text.
         let codes = [
@@ -251,12 +251,17 @@ mod tests {
             cantmove::MIGRATING,
             cantmove::EXITING,
             cantmove::LAYOUT,
+            cantmove::CREDENTIALS,
+            cantmove::NOT_DUMPABLE,
+            cantmove::ROOT,
             cantmove::TARGET_BLOCKED,
             cantmove::TARGET_NOMEM,
             cantmove::TARGET_SHELL,
             cantmove::TARGET_FAILED,
             cantmove::TARGET_DOWN,
             cantmove::TRANSFER,
+            cantmove::TARGET_ROOT,
+            cantmove::TARGET_FULL,
         ];
         let mut texts: std::vec::Vec<&str> = codes.iter().map(|&c| cantmove_str(c)).collect();
         assert!(texts.iter().all(|t| !t.is_empty() && *t != "unknown"));
