@@ -117,69 +117,14 @@ impl Drop for Kdf {
 // SAFETY: the transform may be used from any sleepable thread; `&mut self` serialises its use.
 unsafe impl Send for Kdf {}
 
-/// Seals `buf[..len]` in place with ChaCha20-Poly1305 under `key` and 64-bit `nonce`,
-/// authenticating `ad` too; the 16-byte tag is written to `buf[len..len + 16]`. Errors: `EINVAL`
-/// if `buf` is shorter than `len + 16`.
-pub(crate) fn seal(
-    key: &[u8; AEAD_KEY_LEN],
-    nonce: u64,
-    ad: &[u8],
-    buf: &mut [u8],
-    len: usize,
-) -> Result {
-    if buf.len() < len + AEAD_TAG_LEN {
-        return Err(EINVAL);
-    }
-    let p = buf.as_mut_ptr();
-    // SAFETY: `buf` holds `len` bytes of plaintext plus room for the tag; the library allows
-    // `dst == src` (it reads each block before writing it); `ad` and `key` are readable.
-    unsafe {
-        bindings::chacha20poly1305_encrypt(p, p, len, ad.as_ptr(), ad.len(), nonce, key.as_ptr())
-    };
-    Ok(())
-}
-
-/// Opens `buf[..len + 16]` (ciphertext, then tag) in place; on success `buf[..len]` is the
-/// plaintext. Errors: `EBADMSG` if the tag does not match (`buf` is then unchanged), `EINVAL` if
-/// `buf` is too short.
-pub(crate) fn open(
-    key: &[u8; AEAD_KEY_LEN],
-    nonce: u64,
-    ad: &[u8],
-    buf: &mut [u8],
-    len: usize,
-) -> Result {
-    if buf.len() < len + AEAD_TAG_LEN {
-        return Err(EINVAL);
-    }
-    let p = buf.as_mut_ptr();
-    // SAFETY: `buf` holds `len + 16` readable and writable bytes; in place is allowed (the tag
-    // is checked over the ciphertext before anything is decrypted); `ad`, `key` are readable.
-    let ok = unsafe {
-        bindings::chacha20poly1305_decrypt(
-            p,
-            p,
-            len + AEAD_TAG_LEN,
-            ad.as_ptr(),
-            ad.len(),
-            nonce,
-            key.as_ptr(),
-        )
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(crate::kapi::net::ebadmsg())
-    }
-}
-
 /// Fills `buf` with random bytes from the kernel's CRNG.
 pub(crate) fn random_bytes(buf: &mut [u8]) {
     // SAFETY: `buf` is writable for its length; get_random_bytes may be called from any context.
     unsafe { bindings::get_random_bytes(buf.as_mut_ptr().cast(), buf.len()) };
 }
 
-/// The kernel crypto library's ChaCha20-Poly1305 as the link's [`Aead`].
+/// The kernel crypto library's ChaCha20-Poly1305 (64-bit nonce) as the link's [`Aead`]: both
+/// operations work in place, the tag right after the text, as the library lays it out.
 pub(crate) struct LibAead;
 
 impl Aead for LibAead {
@@ -191,7 +136,24 @@ impl Aead for LibAead {
         buf: &mut [u8],
         len: usize,
     ) -> Result<(), CryptoError> {
-        seal(key, nonce, ad, buf, len).map_err(|_| CryptoError)
+        if buf.len() < len + AEAD_TAG_LEN {
+            return Err(CryptoError);
+        }
+        let p = buf.as_mut_ptr();
+        // SAFETY: `buf` holds `len` bytes of plaintext plus room for the tag; the library allows
+        // `dst == src` (it reads each block before writing it); `ad` and `key` are readable.
+        unsafe {
+            bindings::chacha20poly1305_encrypt(
+                p,
+                p,
+                len,
+                ad.as_ptr(),
+                ad.len(),
+                nonce,
+                key.as_ptr(),
+            )
+        };
+        Ok(())
     }
 
     fn open(
@@ -202,6 +164,22 @@ impl Aead for LibAead {
         buf: &mut [u8],
         len: usize,
     ) -> bool {
-        open(key, nonce, ad, buf, len).is_ok()
+        if buf.len() < len + AEAD_TAG_LEN {
+            return false;
+        }
+        let p = buf.as_mut_ptr();
+        // SAFETY: `buf` holds `len + 16` readable and writable bytes; in place is allowed (the
+        // tag is checked over the ciphertext before anything is decrypted); `ad`, `key` readable.
+        unsafe {
+            bindings::chacha20poly1305_decrypt(
+                p,
+                p,
+                len + AEAD_TAG_LEN,
+                ad.as_ptr(),
+                ad.len(),
+                nonce,
+                key.as_ptr(),
+            )
+        }
     }
 }

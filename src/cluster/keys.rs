@@ -83,7 +83,7 @@ impl KeyRing {
         [self.current.as_ref(), self.previous.as_ref()]
             .into_iter()
             .flatten()
-            .find(|k| handshake::mac_eq_ids(&k.id, id))
+            .find(|k| handshake::ct_eq(&k.id, id))
             .map(|k| k.psk)
     }
 

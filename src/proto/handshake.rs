@@ -215,13 +215,19 @@ impl Schedule {
     }
 }
 
-/// Compares two MACs in time independent of where they differ.
-pub fn mac_eq(a: &[u8; MAC_LEN], b: &[u8; MAC_LEN]) -> bool {
-    let mut d = 0u8;
+/// Compares two byte strings of equal length in time independent of where they differ
+/// (different lengths: not equal).
+pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut d = u8::from(a.len() != b.len());
     for (x, y) in a.iter().zip(b) {
         d |= x ^ y;
     }
     core::hint::black_box(d) == 0
+}
+
+/// Compares two MACs in constant time ([`ct_eq`]).
+pub fn mac_eq(a: &[u8; MAC_LEN], b: &[u8; MAC_LEN]) -> bool {
+    ct_eq(a, b)
 }
 
 /// Overwrites a secret with zeros (kept by [`core::hint::black_box`] from being optimised out).
@@ -230,13 +236,4 @@ pub fn wipe(b: &mut [u8]) {
         *x = 0;
     }
     core::hint::black_box(b);
-}
-
-/// Compares two key ids in time independent of where they differ.
-pub fn mac_eq_ids(a: &[u8; KEY_ID_LEN], b: &[u8; KEY_ID_LEN]) -> bool {
-    let mut d = 0u8;
-    for (x, y) in a.iter().zip(b) {
-        d |= x ^ y;
-    }
-    core::hint::black_box(d) == 0
 }

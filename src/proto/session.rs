@@ -209,7 +209,7 @@ impl Initiator {
         if theirs.node != self.peer {
             return Err(Refusal::Malformed(ProtoError::BadNode(theirs.node)));
         }
-        if !hs::mac_eq_ids(&theirs.key_id, &self.key_id) {
+        if !hs::ct_eq(&theirs.key_id, &self.key_id) {
             return Err(Refusal::UnknownKey);
         }
         let th2 = p.hash(&[&self.hello1, &frame[..HELLO_FRAME - MAC_LEN]])?;
