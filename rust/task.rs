@@ -213,6 +213,16 @@ impl TaskRef {
         }
     }
 
+    /// Whether the task runs under seccomp: strict mode or a filter (`task->seccomp.mode` is
+    /// not `SECCOMP_MODE_DISABLED`). A mode, once set, is never cleared; a "no" may turn into
+    /// a "yes" later, so callers check again where it matters (the migration's safe point).
+    pub(crate) fn has_seccomp(&self) -> bool {
+        // SAFETY: `self.ptr()` is valid (invariant). `seccomp.mode` is an aligned int that
+        // seccomp_assign_mode() writes once under the task's siglock; a volatile read without
+        // the lock sees the old or the new value (as READ_ONCE would).
+        unsafe { ptr::read_volatile(ptr::addr_of!((*self.ptr()).seccomp.mode)) != 0 }
+    }
+
     /// Whether the calling task may ptrace-attach to this task, as `ptrace(PTRACE_ATTACH)` would
     /// decide with the caller's real credentials (`ptrace_may_access` with
     /// `PTRACE_MODE_ATTACH_REALCREDS`, exported by `patches/0008`): same uid and gid (real,

@@ -45,6 +45,7 @@ const ADMIN: &[(&kernel::str::CStr, u32, u16, u32)] = &[
     (c_str!("timeout"), 15, 0o644, param::TIMEOUT),
     (c_str!("usher"), 16, 0o644, param::USHER),
     (c_str!("allow_root"), 17, 0o644, param::ALLOW_ROOT),
+    (c_str!("max_guests"), 18, 0o644, param::MAX_GUESTS),
 ];
 const INFO_COUNTERS: u32 = 20;
 const INFO_MALFORMED: u32 = 21;

@@ -317,7 +317,15 @@ pub mod param {
     /// 0/1 (default 0): root's processes may migrate away from this node, and this node accepts
     /// guests running as root (uid 0 keeps every capability wherever it runs).
     pub const ALLOW_ROOT: u32 = 18;
+    /// Most guests this node holds (processes of other home nodes running or arriving here),
+    /// 0..=[`MAX_GUESTS_LIMIT`], default [`MAX_GUESTS_LIMIT`]; one home node may hold at most
+    /// half of them, rounded up (openMosix had no such limit; MOSIX's `maxguests`). A lower
+    /// value refuses new offers (`TARGET_FULL`) and leaves guests already here alone.
+    pub const MAX_GUESTS: u32 = 19;
 }
+
+/// Largest value of [`param::MAX_GUESTS`] (and its default).
+pub const MAX_GUESTS_LIMIT: u32 = 256;
 
 /// Argument of [`MOSIX_IOC_SETPARAM`] / [`MOSIX_IOC_GETPARAM`]: 16 bytes
 /// (0 `key` u32, 4 padding, 8 `value` u64).
@@ -389,6 +397,8 @@ pub mod cantmove {
     /// A process of root, and this node does not send root's processes away
     /// (`allow_root`, off by default).
     pub const ROOT: u32 = 13;
+    /// Under seccomp (a filter or strict mode): the filter is not carried to another node.
+    pub const SECCOMP: u32 = 14;
     /// The target node blocks guests (`block`).
     pub const TARGET_BLOCKED: u32 = 20;
     /// The target node has not enough free memory for the image.
@@ -403,7 +413,8 @@ pub mod cantmove {
     pub const TRANSFER: u32 = 25;
     /// The target does not accept root's processes (`allow_root` off there).
     pub const TARGET_ROOT: u32 = 26;
-    /// The target holds as many guests of this home node as it accepts from one node (128).
+    /// The target holds as many guests as it accepts (`max_guests`), or half of that from this
+    /// home node.
     pub const TARGET_FULL: u32 = 27;
 }
 
@@ -424,6 +435,7 @@ pub fn cantmove_str(reason: u32) -> &'static str {
         cantmove::CREDENTIALS => "credentials cannot travel (setuid/setgid, capabilities)",
         cantmove::NOT_DUMPABLE => "not dumpable",
         cantmove::ROOT => "root's process (allow_root is off)",
+        cantmove::SECCOMP => "seccomp filter",
         cantmove::TARGET_BLOCKED => "target blocks guests",
         cantmove::TARGET_NOMEM => "target short of memory",
         cantmove::TARGET_SHELL => "target could not start a shell",
@@ -431,7 +443,7 @@ pub fn cantmove_str(reason: u32) -> &'static str {
         cantmove::TARGET_DOWN => "target down",
         cantmove::TRANSFER => "transfer failed",
         cantmove::TARGET_ROOT => "target refuses root's processes",
-        cantmove::TARGET_FULL => "target holds its share of guests from this node",
+        cantmove::TARGET_FULL => "target holds as many guests as it accepts",
         _ => "unknown",
     }
 }

@@ -66,6 +66,7 @@ fn refuse(cl: &Cluster, ip: u32, why: Refusal) -> Error {
             return EINVAL;
         }
         Refusal::NotMember(node) => {
+            counters::bump(&l.not_member);
             if cl.refusals_logged.allow(sys::monotonic_ms()) {
                 pr_warn!(
                     "refused connection claiming node {}: not that node's address in the map\n",

@@ -112,6 +112,11 @@ impl Cluster {
         self.state.lock().params.allow_root
     }
 
+    /// Most guests this node holds (`max_guests`).
+    pub(crate) fn max_guests(&self) -> u32 {
+        self.state.lock().params.max_guests
+    }
+
     /// Whether this node refuses guests (`block`).
     pub(crate) fn blocks_guests(&self) -> bool {
         self.state.lock().params.flags & flags::BLOCK != 0

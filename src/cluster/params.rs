@@ -40,6 +40,8 @@ pub(crate) struct Params {
     pub(crate) plaintext: bool,
     /// Root's processes may leave, and guests running as root are accepted.
     pub(crate) allow_root: bool,
+    /// Most guests held here ([`uapi::param::MAX_GUESTS`]).
+    pub(crate) max_guests: u32,
 }
 
 impl Params {
@@ -56,6 +58,7 @@ impl Params {
             flags: 0,
             plaintext: false,
             allow_root: false,
+            max_guests: uapi::MAX_GUESTS_LIMIT,
         }
     }
 }
@@ -113,6 +116,7 @@ impl Cluster {
             }
             uapi::param::PLAINTEXT => p.plaintext = flag(0)?.1,
             uapi::param::ALLOW_ROOT => p.allow_root = flag(0)?.1,
+            uapi::param::MAX_GUESTS => p.max_guests = in_range(0, uapi::MAX_GUESTS_LIMIT)?,
             // No process can be away or a guest before migration exists: nothing to move.
             uapi::param::EXPEL | uapi::param::BRING => {
                 flag(0)?;
@@ -143,6 +147,7 @@ impl Cluster {
             uapi::param::USHER => p.usher_kib,
             uapi::param::PLAINTEXT => p.plaintext.into(),
             uapi::param::ALLOW_ROOT => p.allow_root.into(),
+            uapi::param::MAX_GUESTS => p.max_guests.into(),
             uapi::param::KEYS => self.keys.lock().accepted(sys::monotonic_ms()).into(),
             uapi::param::KEY_ID => self.keys.lock().current_id(),
             _ => return Err(EINVAL),

@@ -27,6 +27,9 @@ counters! {
         handshake_refused,
         /// Handshakes that named a cluster key this node does not accept.
         key_refused,
+        /// Hellos claiming a node from an address that is not that node's in the map (a
+        /// stranger, or a member pretending to be another).
+        not_member,
         /// Handshakes whose Finished MAC was wrong (the peer does not hold the key, or a
         /// handshake was replayed).
         auth_failures,

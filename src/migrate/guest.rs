@@ -34,7 +34,7 @@ pub(super) fn go_home(
         let vmas = u.vmas()?;
         let vdso = u.vdso_addr();
         drain(p);
-        stream(u, mig, p.home, p.token, &vmas, vdso, rewound)?;
+        stream(u, mig, p, p.home, &vmas, vdso, rewound)?;
         match p.pop(INSTALL_MS, false)? {
             Item::Answer(a) if a.status == 0 => Ok(()),
             _ => Err(EIO),

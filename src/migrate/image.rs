@@ -12,8 +12,9 @@ use crate::proto::MsgType;
 use crate::uapi::cantmove;
 
 use super::record::{Item, Proc};
-use super::STEP_MS;
+use super::{send_ctl, STEP_MS};
 use crate::counters;
+use crate::proto::flow;
 
 /// Whether `v` is the vDSO text or its vvar area.
 pub(super) fn is_vdso(v: &uctx::VmaDesc, vdso: u64) -> bool {
@@ -27,19 +28,68 @@ pub(super) fn drain(p: &Proc) {
     while i.take_item().is_some() {}
 }
 
+/// The sending side of an image stream: numbers its frames and sends each only once it fits
+/// the receiver's window ([`flow::WINDOW`]), so the stream never overruns the
+/// receiver's inbox however slowly the receiver installs it.
+struct Flow<'a> {
+    mig: &'a Migration,
+    p: &'a Proc,
+    node: u32,
+    sent: u32,
+}
+
+impl<'a> Flow<'a> {
+    fn new(mig: &'a Migration, p: &'a Proc, node: u32) -> Self {
+        p.reset_credit();
+        Flow {
+            mig,
+            p,
+            node,
+            sent: 0,
+        }
+    }
+
+    /// Sends one frame of the stream. Errors: those of [`Proc::wait_credit`] and of the send.
+    fn send(&mut self, t: MsgType, parts: &[&[u8]]) -> Result {
+        self.p.wait_credit(self.sent + 1)?;
+        self.mig.net.send_to(self.node, t, parts)?;
+        self.sent += 1;
+        Ok(())
+    }
+}
+
+/// The receiving side: counts the frames taken and reports them to `node` every
+/// [`flow::CREDIT_EVERY`] (`MigCtl CREDIT`, argument: frames taken so far, the State included).
+struct Credit {
+    node: u32,
+    taken: u32,
+}
+
+impl Credit {
+    fn took(&mut self, mig: &Migration, p: &Proc) {
+        self.taken += 1;
+        if let Some(c) = flow::report(self.taken) {
+            // A lost report shows as the sender's timeout; nothing to do here about it.
+            let _ = send_ctl(mig, self.node, p.token, wire::ctl::CREDIT, c);
+        }
+    }
+}
+
 /// Streams the calling task's state and memory to `node`: State, then for each memory area
 /// its Vma and the pages that hold data, then End. `rewound` replaces the registers (a guest
 /// going home to run a system call there).
 pub(super) fn stream(
     u: &UserCtx,
     mig: &Migration,
+    p: &Proc,
     node: u32,
-    token: u64,
     vmas: &[uctx::VmaDesc],
     vdso: u64,
     rewound: Option<&[u64; uctx::NREGS]>,
 ) -> Result {
-    send_state(u, mig, node, token, rewound)?;
+    let token = p.token;
+    let mut flow = Flow::new(mig, p, node);
+    send_state(u, &mut flow, rewound)?;
     // Page buffer: header + up to MAX_PAGES_PER_FRAME pages.
     let mut pb = KVVec::new();
     pb.extend_with(
@@ -68,33 +118,27 @@ pub(super) fn stream(
             prot,
             flags,
         };
-        mig.net.send_to(node, MsgType::MigVma, &[&vm.encode()])?;
+        flow.send(MsgType::MigVma, &[&vm.encode()])?;
         nv += 1;
         if v.flags & uctx::vmf::READ == 0 {
             continue; // PROT_NONE: no contents to read (guard areas)
         }
-        np += send_pages(mig, node, token, v, &mut pb)?;
+        np += send_pages(&mut flow, v, &mut pb)?;
     }
     let end = End {
         token,
         vmas: nv,
         pages: np,
     };
-    mig.net.send_to(node, MsgType::MigEnd, &[&end.encode()])?;
+    flow.send(MsgType::MigEnd, &[&end.encode()])?;
     counters::add(&mig.stats.pages_out, u64::from(np));
     Ok(())
 }
 
 /// Sends the calling task's State (registers or `rewound`, memory layout, signal state,
 /// limits, clocks and XSAVE image) to `node`.
-fn send_state(
-    u: &UserCtx,
-    mig: &Migration,
-    node: u32,
-    token: u64,
-    rewound: Option<&[u64; uctx::NREGS]>,
-) -> Result {
-    let mut st = wire::State::new(token);
+fn send_state(u: &UserCtx, flow: &mut Flow<'_>, rewound: Option<&[u64; uctx::NREGS]>) -> Result {
+    let mut st = wire::State::new(flow.p.token);
     st.regs = match rewound {
         Some(r) => *r,
         None => u.regs()?,
@@ -117,20 +161,15 @@ fn send_state(
     xs.extend_with(xsize, 0u8, GFP_KERNEL)?;
     u.save_xstate(&mut xs)?;
     let n = st.encode(&xs, &mut buf).map_err(|_| EINVAL)?;
-    mig.net.send_to(node, MsgType::MigState, &[&buf[..n]])
+    flow.send(MsgType::MigState, &[&buf[..n]])
 }
 
 /// Sends the pages of area `v` that hold data, in runs of at most `MAX_PAGES_PER_FRAME` pages,
 /// using `pb` as the frame buffer; returns how many pages it sent. Unreadable pages (beyond a
 /// file's end) and all-zero pages are not sent: the receiver's fresh anonymous memory reads
 /// as zero.
-fn send_pages(
-    mig: &Migration,
-    node: u32,
-    token: u64,
-    v: &uctx::VmaDesc,
-    pb: &mut [u8],
-) -> Result<u32> {
+fn send_pages(flow: &mut Flow<'_>, v: &uctx::VmaDesc, pb: &mut [u8]) -> Result<u32> {
+    let token = flow.p.token;
     let mut np = 0u32;
     let mut addr = v.start;
     let mut run_start = 0u64;
@@ -153,7 +192,7 @@ fn send_pages(
         if run > 0 && (!data || run == wire::MAX_PAGES_PER_FRAME || last) {
             MsgPages::encode_header(token, run_start, run, pb);
             let len = wire::PAGES_HDR_LEN + run * PAGE;
-            mig.net.send_to(node, MsgType::MigPages, &[&pb[..len]])?;
+            flow.send(MsgType::MigPages, &[&pb[..len]])?;
             np += run as u32;
             run = 0;
         }
@@ -206,8 +245,17 @@ pub(super) fn install(
     }
     let (mut nv, mut np) = (0u32, 0u32);
     let mut cur: Option<Vma> = None;
+    // The sender: the node the process exchanges with (the remote, for a deputy).
+    let node = if deputy {
+        p.inner.lock().where_
+    } else {
+        p.home
+    };
+    let mut credit = Credit { node, taken: 1 }; // the State, taken by the caller
     loop {
-        match p.pop(STEP_MS, false).map_err(fail)? {
+        let it = p.pop(STEP_MS, false).map_err(fail)?;
+        credit.took(mig, p);
+        match it {
             Item::Vma(v) => {
                 let grows = v.flags & wire::vma::GROWSDOWN != 0;
                 u.map_anon(v.start, v.end - v.start, v.prot, grows)

@@ -136,6 +136,8 @@ pub(crate) struct Migration {
     reg: Registry,
     /// `/proc/hpc/info/migration`.
     pub(crate) stats: MigStats,
+    /// Log lines about peers that overran a process's inbox.
+    overruns_logged: crate::counters::RateLimit,
 }
 
 /// Migration as the transport sees it: its messages and its periodic checks.
@@ -168,6 +170,7 @@ impl Migration {
                 net,
                 reg <- Registry::new(),
                 stats: MigStats::new(),
+                overruns_logged: crate::counters::RateLimit::new(),
             }),
             GFP_KERNEL,
         )?;

@@ -20,9 +20,6 @@ use crate::kapi::errno;
 
 /// Memory a target keeps free beyond an incoming image, in KiB.
 pub(super) const RESERVE_KIB: u64 = 16 * 1024;
-/// Most guests (and records of arriving processes) one home node may hold here: half the
-/// registry.
-pub(super) const GUESTS_PER_HOME: usize = 128;
 
 /// An Offer arrived (rx thread of the connection with the home node).
 pub(super) fn on_offer(mig: &Arc<Migration>, from: u32, o: Offer) {
@@ -74,11 +71,14 @@ pub(super) fn on_offer(mig: &Arc<Migration>, from: u32, o: Offer) {
         i.gid = o.gid;
         i.where_ = mig.net.self_id();
     }
-    // One peer holds at most half of this node's records: others can still send guests.
-    match mig
-        .reg
-        .insert(p.clone(), Some((Quota::Home(o.home), GUESTS_PER_HOME)))
-    {
+    // At most `max_guests` guests (arriving ones included), and one peer holds at most half
+    // of them: others can still send guests. The registry (256 records) is the last bound.
+    let max = mig.net.max_guests() as usize;
+    let caps = [
+        (Quota::Guests(mig.net.self_id()), max),
+        (Quota::Home(o.home), max.div_ceil(2)),
+    ];
+    match mig.reg.insert(p.clone(), &caps) {
         Ok(()) => {}
         Err(e) if e == errno::edquot() => return answer(cantmove::TARGET_FULL, 0),
         Err(_) => return answer(cantmove::TARGET_NOMEM, 0),

@@ -106,9 +106,13 @@ pub(super) fn send_image(
     };
     // The credentials as they are now, at the safe point (they may have changed since the
     // request was checked): they travel exactly, or the process stays.
-    let c = TaskRef::current().cred_info();
+    let me = TaskRef::current();
+    let c = me.cred_info();
     if let Some(why) = creds_obstacle(&c, mig.net.allows_root()) {
         return Err(MigError::new(EBUSY, why));
+    }
+    if me.has_seccomp() {
+        return Err(MigError::new(EBUSY, cantmove::SECCOMP));
     }
     let mut groups = [0u32; wire::MAX_GROUPS];
     for (d, s) in groups.iter_mut().zip(&c.groups[..c.ngroups]) {
@@ -147,7 +151,7 @@ pub(super) fn send_image(
         let _ = send_ctl(mig, target, p.token, wire::ctl::KILL, SIGKILL as u32);
         MigError::new(e, cantmove::TRANSFER)
     };
-    stream(u, mig, target, p.token, &vmas, vdso, None).map_err(abort)?;
+    stream(u, mig, p, target, &vmas, vdso, None).map_err(abort)?;
     match p.pop(INSTALL_MS, false) {
         Ok(Item::Answer(a)) if a.status == 0 => {}
         Ok(Item::Answer(a)) => return Err(MigError::new(EIO, a.status)),

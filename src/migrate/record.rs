@@ -6,6 +6,7 @@ use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
 
 use crate::kapi::task::{self, TaskRef};
 use crate::kapi::{errno, sys};
+use crate::proto::flow;
 use crate::proto::mig::{self as wire, Ctl, End, Vma};
 use crate::uapi::pstate;
 
@@ -17,8 +18,10 @@ use crate::wait::{wait_until, WaitEnd};
 
 /// Most processes one node tracks (local records, deputies and guests together).
 pub(super) const MAX_PROCS: usize = 256;
-/// Queue depth of one process's inbox.
+/// Queue depth of one process's inbox: more than an image stream's window
+/// ([`flow::WINDOW`]), so a full inbox is a peer that ignored flow control ([`Proc::push`]).
 pub(super) const INBOX: usize = 16;
+const _: () = assert!(flow::WINDOW as usize + 2 <= INBOX);
 
 /// Something that arrived for a process, in arrival order.
 pub(super) enum Item {
@@ -144,6 +147,8 @@ pub(super) struct Inner {
     pub(super) lost_since: u64,
     /// The local task was seen stopped (job control), and the other side was told.
     pub(super) stopped: bool,
+    /// Sending an image: frames of it the receiver reported taken (`MigCtl CREDIT`).
+    pub(super) credit: u32,
 }
 
 /// One process known to this node.
@@ -216,6 +221,7 @@ impl Proc {
             finished: false,
             lost_since: 0,
             stopped: false,
+            credit: 0,
         };
         Arc::pin_init(
             pin_init!(Proc {
@@ -230,21 +236,14 @@ impl Proc {
         )
     }
 
-    /// Queues an item for the process's task; waits (at most [`STEP_MS`]) while the inbox is
-    /// full. Errors: `ETIMEDOUT` (still full, or the process finished).
+    /// Queues an item for the process's task without waiting (the caller is a connection's
+    /// receive thread). Every exchange leaves room: one call, reply or control message in
+    /// flight at a time, images within [`flow::WINDOW`]. Errors: `ENOBUFS` when the inbox is full
+    /// (the peer ignored flow control; the item is dropped).
     pub(super) fn push(&self, it: Item) -> Result {
         let mut g = self.inner.lock();
-        let room = wait_until(&self.cv, &mut g, STEP_MS, 100, |i| {
-            if i.len < INBOX {
-                Some(true)
-            } else if i.finished {
-                Some(false)
-            } else {
-                None
-            }
-        });
-        if room != Ok(true) {
-            return Err(errno::etimedout());
+        if g.len >= INBOX {
+            return Err(ENOBUFS);
         }
         let at = (g.head + g.len) % INBOX;
         g.inbox[at] = Some(it);
@@ -258,6 +257,48 @@ impl Proc {
     /// Errors: `ETIMEDOUT`; `EINTR` when a signal is pending and `stop_on_signal`; `ESRCH` on a
     /// fatal signal.
     pub(super) fn pop(&self, ms: u32, stop_on_signal: bool) -> Result<Item> {
+        let it = self.wait(ms, stop_on_signal, Inner::take_item)?;
+        self.cv.notify_all();
+        Ok(it)
+    }
+
+    /// Sending an image: waits (at most [`STEP_MS`]) until frame number `n` (from 1) of the
+    /// stream fits the receiver's window ([`flow::may_send`]). Errors: `ETIMEDOUT` (no credit: the receiver stalled
+    /// or is gone), `ESRCH` on a fatal signal or when the process finished.
+    pub(super) fn wait_credit(&self, n: u32) -> Result {
+        self.wait(STEP_MS, false, |i| {
+            if flow::may_send(n, i.credit) {
+                Some(Ok(()))
+            } else if i.finished {
+                Some(Err(ESRCH))
+            } else {
+                None
+            }
+        })?
+    }
+
+    /// Starts counting the credit of a new image stream.
+    pub(super) fn reset_credit(&self) {
+        self.inner.lock().credit = 0;
+    }
+
+    /// Credit reported by the receiver of the image this process sends: `taken` frames.
+    pub(super) fn add_credit(&self, taken: u32) {
+        let mut g = self.inner.lock();
+        g.credit = g.credit.max(taken);
+        drop(g);
+        self.cv.notify_all();
+    }
+
+    /// Waits at most `ms` (0: no limit but a fatal signal) until `ready` returns a value, as
+    /// the process's task. Errors: `ETIMEDOUT`; `EINTR` when a signal is pending and
+    /// `stop_on_signal` (other non-fatal signals are left for later); `ESRCH` on a fatal signal.
+    fn wait<R>(
+        &self,
+        ms: u32,
+        stop_on_signal: bool,
+        mut ready: impl FnMut(&mut Inner) -> Option<R>,
+    ) -> Result<R> {
         let start = sys::monotonic_ms();
         let mut g = self.inner.lock();
         loop {
@@ -267,8 +308,8 @@ impl Proc {
                 ms => u64::from(ms).saturating_sub(waited).max(1) as u32,
             };
             let r = wait_until(&self.cv, &mut g, left, 0, |i| {
-                if i.len > 0 {
-                    Some(Ok(i.take_item()))
+                if let Some(r) = ready(i) {
+                    Some(Ok(r))
                 } else if task::current_fatal_signal_pending() {
                     Some(Err(ESRCH))
                 } else {
@@ -276,11 +317,7 @@ impl Proc {
                 }
             });
             match r {
-                Ok(Ok(it)) => {
-                    drop(g);
-                    self.cv.notify_all();
-                    return it.ok_or(EINVAL);
-                }
+                Ok(Ok(r)) => return Ok(r),
                 Ok(Err(e)) => return Err(e),
                 Err(WaitEnd::TimedOut) => return Err(errno::etimedout()),
                 Err(WaitEnd::Signal) => {
@@ -320,6 +357,8 @@ pub(super) enum Quota {
     User(u32),
     /// Records of guests whose home is this node (offers from a peer).
     Home(u32),
+    /// Records of guests of any home node but this one (offers from peers).
+    Guests(u32),
 }
 
 /// All processes this node knows about.
@@ -366,9 +405,9 @@ impl Registry {
             .cloned()
     }
 
-    /// Adds record `p`. With `cap` = `(quota, n)`, refuses (`EDQUOT`) when `n` live records of
-    /// that [`Quota`] exist already. Errors: `ENOSPC` when the registry is full.
-    pub(super) fn insert(&self, p: Arc<Proc>, cap: Option<(Quota, usize)>) -> Result {
+    /// Adds record `p`. For each `(quota, n)` of `caps`, refuses (`EDQUOT`) when `n` live
+    /// records of that [`Quota`] exist already. Errors: `ENOSPC` when the registry is full.
+    pub(super) fn insert(&self, p: Arc<Proc>, caps: &[(Quota, usize)]) -> Result {
         let mut g = self.procs.lock();
         // Drop records of home processes that died (their tasks are not marked: no exit hook).
         for slot in g.iter_mut() {
@@ -380,13 +419,14 @@ impl Registry {
                 *slot = None;
             }
         }
-        if let Some((quota, n)) = cap {
+        for &(quota, n) in caps {
             let held = g
                 .iter()
                 .flatten()
                 .filter(|q| match quota {
                     Quota::User(uid) => q.inner.lock().uid == uid,
                     Quota::Home(node) => q.home == node,
+                    Quota::Guests(me) => q.home != me,
                 })
                 .count();
             if held >= n {

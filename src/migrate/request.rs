@@ -59,9 +59,13 @@ pub(super) fn home_record(mig: &Migration, t: &TaskRef) -> Result<Arc<Proc>> {
         i.uid = uid;
         i.gid = gid;
     }
-    let cap =
-        (!crate::kapi::cred::capable_sys_admin()).then_some((Quota::User(uid), RECORDS_PER_USER));
-    mig.reg.insert(p.clone(), cap)?;
+    let cap = [(Quota::User(uid), RECORDS_PER_USER)];
+    let caps: &[_] = if crate::kapi::cred::capable_sys_admin() {
+        &[]
+    } else {
+        &cap
+    };
+    mig.reg.insert(p.clone(), caps)?;
     Ok(p)
 }
 

@@ -50,7 +50,44 @@ pub(super) fn on_message(mig: &Arc<Migration>, from: u32, m: &Message<'_>) -> Re
             return Ok(());
         }
     }
-    p.push(item)
+    if p.push(item).is_err() {
+        overrun(mig, &p, from);
+    }
+    Ok(())
+}
+
+/// A frame for `p` found its inbox full: node `from` ignored flow control (every exchange
+/// leaves room in an inbox, see [`Proc::push`]). The exchange cannot go on without the lost
+/// frame, so the process ends on both nodes, as if killed: at home its task (deputy or a
+/// process waiting for its image's answer), here the guest; counted and logged (rate-limited).
+fn overrun(mig: &Arc<Migration>, p: &Arc<Proc>, from: u32) {
+    counters::bump(&mig.stats.overruns);
+    if mig.overruns_logged.allow(crate::kapi::sys::monotonic_ms()) {
+        pr_warn!(
+            "migration: node {} overran the inbox of process {} of node {}; ending it\n",
+            from,
+            p.home_pid,
+            p.home
+        );
+    }
+    let (task, first) = {
+        let mut i = p.inner.lock();
+        let first = !i.finished;
+        i.finished = true;
+        (i.task.clone(), first)
+    };
+    p.cv.notify_all();
+    if first {
+        let op = if p.home == mig.net.self_id() {
+            wire::ctl::KILL
+        } else {
+            wire::ctl::GONE
+        };
+        let _ = super::send_ctl(mig, from, p.token, op, SIGKILL as u32);
+    }
+    if let Some(t) = task {
+        let _ = t.send_signal(SIGKILL);
+    }
 }
 
 /// The process token a message is about and what it queues for the process (`None`: not a
@@ -138,6 +175,7 @@ fn on_ctl(mig: &Arc<Migration>, p: &Arc<Proc>, c: &Ctl) -> bool {
                 }
             }
         }
+        wire::ctl::CREDIT => p.add_credit(c.arg),
         wire::ctl::KILL if !home => {
             p.set_state(|i| i.finished = true);
             if let Some(t) = task {

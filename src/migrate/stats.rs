@@ -32,6 +32,9 @@ counters! {
         pages_in,
         /// Frames for unknown processes (late or stray), dropped.
         stray,
+        /// Frames that found their process's inbox full (a peer ignoring flow control); each
+        /// ended its process.
+        overruns,
         /// Processes that came home with clocks ahead of home's (the remote's clock ran faster) and
         /// were held until home's clock caught up, so their `CLOCK_MONOTONIC` never goes back.
         clock_holds,

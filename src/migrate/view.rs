@@ -117,6 +117,8 @@ pub(super) fn cantmove_of(t: &TaskRef, allow_root: bool) -> u32 {
         why
     } else if !t.is_dumpable() {
         cantmove::NOT_DUMPABLE
+    } else if t.has_seccomp() {
+        cantmove::SECCOMP
     } else {
         match t.vma_obstacles() {
             (true, _) => cantmove::SHARED_WRITABLE,

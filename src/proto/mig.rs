@@ -113,8 +113,12 @@ pub mod ctl {
     /// Remote to deputy: the guest stopped (a stop signal); the deputy stops too, so the parent
     /// sees it.
     pub const STOPPED: u32 = 7;
+    /// Receiver of an image to its sender (either direction): `arg` frames of the stream
+    /// (State, Vma, Pages, End) were taken from the inbox so far; the sender may have at most
+    /// a window of frames beyond them in flight (flow control, Documentation/protocol.md).
+    pub const CREDIT: u32 = 8;
     /// Largest defined operation.
-    pub const MAX: u32 = 7;
+    pub const MAX: u32 = 8;
 }
 
 fn token(b: &[u8]) -> Result<u64, ProtoError> {

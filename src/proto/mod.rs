@@ -14,6 +14,7 @@
 // Shared with the host tests: some items are used only on one side.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod flow;
 pub mod handshake;
 mod load;
 pub mod mig;

@@ -340,3 +340,57 @@ fn plans_marshal_what_the_calls_touch() {
     let p = f(nr::RENAMEAT2, [1, 0x1000, 2, 0x2000, 0, 0]).unwrap();
     assert_eq!((p.n, p.bufs[0].str, p.bufs[1].arg), (2, true, 3));
 }
+
+/// Image flow control (src/proto/flow.rs): whatever the order in which the sender sends, the
+/// receiver takes frames and the credit reports arrive (in order, delayed), a stream of any
+/// length completes, and no more than `WINDOW` of its frames ever wait in the receiver's inbox
+/// (16 entries), so the receive thread never finds it full.
+#[test]
+fn flow_window_bounds_the_inbox_and_never_stalls() {
+    use oxmosix_host_tests::proto::flow::{may_send, report, CREDIT_EVERY, WINDOW};
+    use rand::{rngs::SmallRng, Rng, SeedableRng};
+    use std::collections::VecDeque;
+
+    assert!(CREDIT_EVERY <= WINDOW && WINDOW + 2 <= 16);
+    let mut rng = SmallRng::seed_from_u64(7);
+    for _ in 0..2000 {
+        let frames: u32 = rng.gen_range(1..400);
+        let (mut sent, mut taken, mut credit) = (0u32, 0u32, 0u32);
+        let mut inbox = 0u32;
+        let mut reports: VecDeque<u32> = VecDeque::new();
+        let mut steps = 0;
+        while taken < frames {
+            steps += 1;
+            assert!(
+                steps < 100_000,
+                "stalled: sent {sent} taken {taken} credit {credit}"
+            );
+            match rng.gen_range(0..3) {
+                0 if sent < frames && may_send(sent + 1, credit) => {
+                    sent += 1;
+                    inbox += 1;
+                    assert!(inbox <= WINDOW, "inbox holds {inbox} frames");
+                }
+                1 if inbox > 0 => {
+                    inbox -= 1;
+                    taken += 1;
+                    if let Some(c) = report(taken) {
+                        reports.push_back(c);
+                    }
+                }
+                2 => {
+                    if let Some(c) = reports.pop_front() {
+                        assert!(c >= credit);
+                        credit = c;
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(sent, frames);
+    }
+    // Frame 1..=WINDOW go before any report; the next waits for one.
+    assert!(may_send(WINDOW, 0) && !may_send(WINDOW + 1, 0));
+    assert_eq!(report(CREDIT_EVERY - 1), None);
+    assert_eq!(report(CREDIT_EVERY), Some(CREDIT_EVERY));
+}

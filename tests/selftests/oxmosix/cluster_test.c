@@ -593,6 +593,150 @@ TEST(forged_and_replayed_handshakes_get_nothing)
 	EXPECT_EQ(1, all_up_everywhere());
 }
 
+/* A TCP connection to node `at`'s cluster port from local address `src` (NULL: any), with a
+ * 5 s receive timeout; -1 on failure. */
+static int connect_from(const char *src, int at)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
+	struct sockaddr_in b = { .sin_family = AF_INET };
+	struct timeval tv = { .tv_sec = 5 };
+	char addr[48];
+	int s;
+
+	snprintf(addr, sizeof(addr), "%s.%d", net, at);
+	inet_pton(AF_INET, addr, &a.sin_addr);
+	s = socket(AF_INET, SOCK_STREAM, 0);
+	if (s < 0)
+		return -1;
+	setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (src && (inet_pton(AF_INET, src, &b.sin_addr) != 1 ||
+		    bind(s, (struct sockaddr *)&b, sizeof(b)))) {
+		close(s);
+		return -1;
+	}
+	if (connect(s, (struct sockaddr *)&a, sizeof(a))) {
+		close(s);
+		return -1;
+	}
+	return s;
+}
+
+/* Sends `len` bytes from `src` to node `at` and expects the connection closed without a byte
+ * in answer (0), else 1 (no connection), 2 (an answer) or 3 (still open after 5 s). */
+static int refused_silently(const char *src, int at, const void *data, size_t len)
+{
+	char sink[256];
+	ssize_t r;
+	int s = connect_from(src, at);
+
+	if (s < 0)
+		return 1;
+	(void)!write(s, data, len);
+	r = read(s, sink, sizeof(sink));
+	if (r < 0 && errno == ECONNRESET)
+		r = 0;
+	close(s);
+	return r == 0 ? 0 : r > 0 ? 2 : 3;
+}
+
+/*
+ * A host outside the map: this node's second address NET.200, which no map names, played by an
+ * unprivileged user (uid 65534). Its Hellos claiming this node and the last one (with the
+ * right, public key id), random bytes and a migration offer without a handshake all
+ * get the connection closed without a byte in answer, and are counted on node 2 (not_member,
+ * malformed). Then it holds 24 half-open connections to every listener while the last node
+ * restarts its module: that node is up everywhere again within the usual 20 s, the real links
+ * untouched.
+ */
+TEST(outsider_gets_nothing)
+{
+	char src[48], cmd[128], out[512];
+	long nm0, mal0, nm, mal;
+	uint8_t f[48 + HELLO_LEN];
+	int fds[24 * 16], n = 0, at, k, i, st;
+	uint64_t id;
+	double t0;
+	pid_t pid;
+
+	read_cmdline();
+	ASSERT_GE(nodes, 3);
+	ASSERT_LE(nodes, 16);
+	ASSERT_EQ(1, all_up_everywhere());
+	id = key_id();
+	ASSERT_NE(0, id);
+	snprintf(src, sizeof(src), "%s.200", net);
+	snprintf(cmd, sizeof(cmd), "ip addr add %s/24 dev eth0 2>&1", src);
+	ASSERT_EQ(0, run(cmd, out, sizeof(out))) TH_LOG("%s", out);
+	nm0 = counter_at(2, "not_member");
+	mal0 = hpc_num(2, "info/malformed");
+	ASSERT_LE(0, nm0);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (setgid(65534) || setuid(65534))
+			_exit(100);
+		header(f, 1, HELLO_LEN, node, 2);
+		memset(f + 48, 0, HELLO_LEN);
+		put32(f + 48, node);
+		for (i = 0; i < 8; i++)
+			f[48 + 24 + i] = id >> (56 - 8 * i);
+		for (i = 0; i < 32; i++)
+			f[48 + 32 + i] = rand();
+		st = refused_silently(src, 2, f, sizeof(f));
+		if (st)
+			_exit(10 + st);
+		put32(f + 24, nodes);
+		put32(f + 48, nodes);
+		st = refused_silently(src, 2, f, sizeof(f));
+		if (st)
+			_exit(20 + st);
+		for (i = 0; i < (int)sizeof(f); i++)
+			f[i] = rand();
+		if (refused_silently(src, 2, f, sizeof(f)))
+			_exit(30);
+		header(f, 6, 64, node, 2);
+		if (refused_silently(src, 2, f, 48 + 64))
+			_exit(40);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	EXPECT_EQ(0, WEXITSTATUS(st)) TH_LOG("outsider: step %d got an answer or no close", WEXITSTATUS(st));
+	nm = counter_at(2, "not_member");
+	mal = hpc_num(2, "info/malformed");
+	TH_LOG("node 2: not_member %ld -> %ld, malformed %ld -> %ld", nm0, nm, mal0, mal);
+	EXPECT_EQ(2, nm - nm0);
+	EXPECT_LE(2, mal - mal0);
+	EXPECT_EQ(1, is_connected(node, 2));
+
+	for (at = 1; at <= nodes; at++)
+		for (k = 0; k < 24; k++) {
+			int s = connect_from(src, at);
+
+			if (s < 0)
+				break;
+			if (write(s, "O", 1) != 1) {
+				close(s);
+				break;
+			}
+			fds[n++] = s;
+		}
+	TH_LOG("outsider holds %d half-open connections on %d nodes", n, nodes);
+	EXPECT_LE(nodes * 20, n);
+	ASSERT_EQ(0, agent(nodes, "ctl?unload", out, sizeof(out)));
+	ASSERT_EQ(0, strncmp(out, "ok", 2)) TH_LOG("unload on node %d: %s", nodes, out);
+	ASSERT_EQ(0, agent(nodes, "ctl?load", out, sizeof(out)));
+	ASSERT_EQ(0, strncmp(out, "ok", 2)) TH_LOG("load on node %d: %s", nodes, out);
+	t0 = now();
+	while (!all_up_everywhere() && now() - t0 < 20)
+		usleep(200000);
+	TH_LOG("node %d restarted under the outsider's flood: up everywhere after %.1f s", nodes, now() - t0);
+	EXPECT_EQ(1, all_up_everywhere());
+	for (k = 0; k < n; k++)
+		close(fds[k]);
+	snprintf(cmd, sizeof(cmd), "ip addr del %s/24 dev eth0 2>&1", src);
+	EXPECT_EQ(0, run(cmd, out, sizeof(out))) TH_LOG("%s", out);
+}
+
 /*
  * The last node reloads its module with another cluster key: nobody links with it (each side
  * counts the other's key as refused) while the others stay linked; reloaded with the cluster's

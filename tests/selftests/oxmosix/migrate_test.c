@@ -21,8 +21,10 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <grp.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -532,8 +534,11 @@ TEST_F_TIMEOUT(mig, key_rotation_keeps_migrated_process, 150)
 
 /* A child with the given real, effective and saved uid (gid 65534), dumpable or not, that waits
  * to be killed. */
-static pid_t sleeper_ids(uid_t ruid, uid_t euid, int dumpable)
+static pid_t sleeper_ids(uid_t ruid, uid_t euid, int dumpable, int filtered)
 {
+	/* An allow-all seccomp filter: enough to make the process one under seccomp. */
+	struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
+	struct sock_fprog prog = { .len = 1, .filter = allow };
 	int p[2];
 	pid_t pid;
 	char c;
@@ -545,6 +550,9 @@ static pid_t sleeper_ids(uid_t ruid, uid_t euid, int dumpable)
 		close(p[0]);
 		if (setresgid(65534, 65534, 65534) || setresuid(ruid, euid, euid) ||
 		    prctl(PR_SET_DUMPABLE, dumpable, 0, 0, 0))
+			_exit(1);
+		if (filtered && (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+				 prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0)))
 			_exit(1);
 		(void)!write(p[1], "r", 1);
 		for (;;)
@@ -568,7 +576,8 @@ static void end(pid_t pid)
 
 /*
  * Processes whose credentials cannot travel exactly stay, with their reason: a setuid-root
- * program (real uid 65534, effective and saved 0), a non-dumpable process, and root's own
+ * program (real uid 65534, effective and saved 0), a non-dumpable process, a process under a
+ * seccomp filter, and root's own
  * process while allow_root is off here; a target with allow_root off refuses a root process.
  */
 TEST_F_TIMEOUT(mig, refuse_credentials, 90)
@@ -578,21 +587,28 @@ TEST_F_TIMEOUT(mig, refuse_credentials, 90)
 	pid_t pid;
 	int rc;
 
-	pid = sleeper_ids(65534, 0, 1);
+	pid = sleeper_ids(65534, 0, 1, 0);
 	ASSERT_LT(0, pid);
 	reason = 0;
 	EXPECT_EQ(EBUSY, migrate(self->dev, pid, self->n2, &reason, NULL));
 	EXPECT_EQ(CM_CREDENTIALS, reason) TH_LOG("setuid-root process: reason %u", reason);
 	end(pid);
 
-	pid = sleeper_ids(65534, 65534, 0);
+	pid = sleeper_ids(65534, 65534, 0, 0);
 	ASSERT_LT(0, pid);
 	reason = 0;
 	EXPECT_EQ(EBUSY, migrate(self->dev, pid, self->n2, &reason, NULL));
 	EXPECT_EQ(CM_NOT_DUMPABLE, reason) TH_LOG("non-dumpable process: reason %u", reason);
 	end(pid);
 
-	pid = sleeper_ids(0, 0, 1);
+	pid = sleeper_ids(65534, 65534, 1, 1);
+	ASSERT_LT(0, pid);
+	reason = 0;
+	EXPECT_EQ(EBUSY, migrate(self->dev, pid, self->n2, &reason, NULL));
+	EXPECT_EQ(CM_SECCOMP, reason) TH_LOG("process with a seccomp filter: reason %u", reason);
+	end(pid);
+
+	pid = sleeper_ids(0, 0, 1, 0);
 	ASSERT_LT(0, pid);
 	ASSERT_EQ(0, run("mosctl allow-root 0 2>&1", out, sizeof(out))) TH_LOG("%s", out);
 	reason = 0;
@@ -911,6 +927,43 @@ TEST_F_TIMEOUT(mig, refuse_block, 90)
 	EXPECT_EXIT(0, 30);
 	ASSERT_EQ(0, agent_mosctl(self->n3, "noblock", out, sizeof(out))) TH_LOG("node %d: %s", self->n3, out);
 	self->blocked = 0;
+}
+
+/*
+ * Node 2 holds at most 2 guests (max_guests 2), so at most 1 from this home node: a first
+ * migrant moves there, a second is refused with target full and runs on at home; the first
+ * finishes on node 2 untouched.
+ */
+TEST_F_TIMEOUT(mig, guest_limits, 120)
+{
+	char dir[256], path[300], log2[256], buf[4096], out[256];
+	uint32_t reason = 0;
+	pid_t a, b;
+	double t0;
+	int rc;
+
+	ASSERT_EQ(0, agent_mosctl(self->n2, "max-guests+2", out, sizeof(out))) TH_LOG("node %d: %s", self->n2, out);
+	snprintf(path, sizeof(path), "%s/migrant", self_dir(dir, sizeof(dir)));
+	b = spawn(path, "-m 8 -t 10", log2, sizeof(log2));
+	a = START_MIGRANT("-m 8 -t 10", 30);
+	for (t0 = now(); b > 0 && now() - t0 < 30; usleep(50000))
+		if (read_file(log2, buf, sizeof(buf)) > 0 && strstr(buf, " ready"))
+			break;
+	rc = a > 0 ? migrate(self->dev, a, self->n2, &reason, NULL) : -1;
+	EXPECT_EQ(0, rc) TH_LOG("first migrant to node %d: %s (reason %u)", self->n2, strerror(rc), reason);
+	reason = 0;
+	rc = b > 0 ? migrate(self->dev, b, self->n2, &reason, NULL) : -1;
+	ASSERT_EQ(0, agent_mosctl(self->n2, "max-guests+256", out, sizeof(out))) TH_LOG("node %d: %s", self->n2, out);
+	ASSERT_LT(0, a);
+	ASSERT_LT(0, b);
+	EXPECT_EQ(ECONNREFUSED, rc) TH_LOG("second migrant to node %d: %s", self->n2, strerror(rc));
+	EXPECT_EQ(CM_TARGET_FULL, reason) TH_LOG("reason %u", reason);
+	EXPECT_EQ(self->home, where(self->dev, b));
+	EXPECT_EQ(self->n2, where(self->dev, a));
+	EXPECT_EXIT(0, 30);
+	kill(b, SIGKILL);
+	waitpid(b, NULL, 0);
+	unlink(log2);
 }
 
 /* A child that becomes `uid` (its gid too), dumpable or not, and waits to be killed. */

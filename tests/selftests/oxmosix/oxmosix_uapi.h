@@ -103,6 +103,7 @@ struct mosix_procinfo {
 #define CM_CREDENTIALS 11
 #define CM_NOT_DUMPABLE 12
 #define CM_ROOT 13
+#define CM_SECCOMP 14
 #define CM_TARGET_BLOCKED 20
 #define CM_TARGET_NOMEM 21
 #define CM_TARGET_SHELL 22

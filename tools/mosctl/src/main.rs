@@ -110,6 +110,12 @@ enum Cmd {
         #[arg(value_parser = clap::value_parser!(u64).range(0..=1))]
         on: u64,
     },
+    /// Hold at most N guests here (0..=256, default 256); one home node gets at most half of
+    /// them. Guests already here stay; new offers beyond it are refused (target full).
+    MaxGuests {
+        #[arg(value_parser = clap::value_parser!(u64).range(0..=256))]
+        n: u64,
+    },
     /// Bench only: ask for unencrypted links from now on (1) or not (0). Never on a real network.
     SetPlaintext {
         #[arg(value_parser = clap::value_parser!(u64).range(0..=1))]
@@ -533,6 +539,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::SetPlaintext { on } => set_param(&dev, param::PLAINTEXT, on),
         Cmd::AllowRoot { on } => set_param(&dev, param::ALLOW_ROOT, on),
+        Cmd::MaxGuests { n } => set_param(&dev, param::MAX_GUESTS, n),
         Cmd::Getmap => {
             let m = get_map(&dev)?;
             let rs = ranges(&m);

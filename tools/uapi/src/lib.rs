@@ -154,6 +154,7 @@ mod tests {
             "CM_CREDENTIALS" = cantmove::CREDENTIALS,
             "CM_NOT_DUMPABLE" = cantmove::NOT_DUMPABLE,
             "CM_ROOT" = cantmove::ROOT,
+            "CM_SECCOMP" = cantmove::SECCOMP,
             "CM_TARGET_ROOT" = cantmove::TARGET_ROOT,
             "CM_TARGET_FULL" = cantmove::TARGET_FULL,
         );
@@ -237,7 +238,7 @@ mod tests {
             cantmove_str(cantmove::TARGET_BLOCKED),
             "target blocks guests"
         );
-        assert_eq!(cantmove_str(14), "unknown");
+        assert_eq!(cantmove_str(15), "unknown");
         assert_eq!(cantmove_str(u32::MAX), "unknown");
         // Every defined code has its own text.
         let codes = [
@@ -254,6 +255,7 @@ mod tests {
             cantmove::CREDENTIALS,
             cantmove::NOT_DUMPABLE,
             cantmove::ROOT,
+            cantmove::SECCOMP,
             cantmove::TARGET_BLOCKED,
             cantmove::TARGET_NOMEM,
             cantmove::TARGET_SHELL,
