@@ -49,3 +49,8 @@ pub(crate) fn edquot() -> Error {
 pub(crate) fn enokey() -> Error {
     e(bindings::ENOKEY)
 }
+
+/// `ENOBUFS`.
+pub(crate) fn enobufs() -> Error {
+    e(bindings::ENOBUFS)
+}

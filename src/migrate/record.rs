@@ -243,7 +243,7 @@ impl Proc {
     pub(super) fn push(&self, it: Item) -> Result {
         let mut g = self.inner.lock();
         if g.len >= INBOX {
-            return Err(ENOBUFS);
+            return Err(errno::enobufs());
         }
         let at = (g.head + g.len) % INBOX;
         g.inbox[at] = Some(it);

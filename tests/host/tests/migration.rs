@@ -351,7 +351,7 @@ fn flow_window_bounds_the_inbox_and_never_stalls() {
     use rand::{rngs::SmallRng, Rng, SeedableRng};
     use std::collections::VecDeque;
 
-    assert!(CREDIT_EVERY <= WINDOW && WINDOW + 2 <= 16);
+    const _: () = assert!(CREDIT_EVERY <= WINDOW && WINDOW + 2 <= 16);
     let mut rng = SmallRng::seed_from_u64(7);
     for _ in 0..2000 {
         let frames: u32 = rng.gen_range(1..400);
