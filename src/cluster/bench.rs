@@ -33,10 +33,16 @@ pub(super) fn answered(cl: &Cluster) {
     cl.bench_cv.notify_all();
 }
 
+/// Waits (at most [`ANSWER_MS`]) until the answer count passes `seen`.
 fn wait_answer(cl: &Cluster, seen: u64) -> Result {
+    wait_answers(cl, seen + 1)
+}
+
+/// Waits (at most [`ANSWER_MS`]) until `count` answers arrived in all.
+fn wait_answers(cl: &Cluster, count: u64) -> Result {
     let mut g = cl.bench.lock();
     match wait_until(&cl.bench_cv, &mut g, ANSWER_MS, 100, |n| {
-        (*n != seen).then_some(())
+        (*n >= count).then_some(())
     }) {
         Ok(()) => Ok(()),
         Err(WaitEnd::TimedOut) => Err(errno::etimedout()),
@@ -44,26 +50,42 @@ fn wait_answer(cl: &Cluster, seen: u64) -> Result {
     }
 }
 
-/// Sends `bytes` of payload to node `node` in frames of the largest size, the last asking for an
-/// answer, and returns the nanoseconds until the answer arrived. Errors: `EHOSTUNREACH`,
-/// `ETIMEDOUT`, `EINTR`, send errors.
+/// Frames of a [`stream`] between two checkpoints (answered by the receiver): 16 frames, about
+/// 1 MiB. The sender keeps at most two checkpoints unanswered, about 2 MiB in flight, like an
+/// image stream's window ([`crate::proto::flow`]) and for the same reason: every send on a link
+/// has a deadline, and a receiver that decrypts slower than the sender seals must not leave a
+/// sender blocked on a full socket past it.
+const CHECK_FRAMES: u64 = 16;
+
+/// Sends `bytes` of payload to node `node` in frames of the largest size, every
+/// [`CHECK_FRAMES`]th and the last asking for an answer, and returns the nanoseconds until the
+/// last answer arrived. Errors: `EHOSTUNREACH`, `ETIMEDOUT`, `EINTR`, send errors.
 pub(crate) fn stream(cl: &Cluster, node: u32, bytes: u64) -> Result<u64> {
     let mut p = KVVec::new();
     p.extend_with(MAX_PAYLOAD, 0u8, GFP_KERNEL)?;
     let seen = *cl.bench.lock();
     let t0 = Ktime::ktime_get();
     let mut left = bytes.max(BENCH_HDR_LEN as u64);
+    let (mut frames, mut asked) = (0u64, 0u64);
     while left > 0 {
         let n = left.clamp(BENCH_HDR_LEN as u64, MAX_PAYLOAD as u64) as usize;
         left -= n as u64;
+        frames += 1;
+        let check = left == 0 || frames % CHECK_FRAMES == 0;
         Bench {
-            echo: left == 0,
+            echo: check,
             echo_len: BENCH_HDR_LEN as u32,
         }
         .encode_header(&mut p);
         cl.send_to(node, MsgType::Bench, &[&p[..n]])?;
+        if check {
+            asked += 1;
+            if asked >= 2 {
+                wait_answers(cl, seen + asked - 1)?;
+            }
+        }
     }
-    wait_answer(cl, seen)?;
+    wait_answers(cl, seen + asked)?;
     Ok(Ktime::ktime_get().to_ns().saturating_sub(t0.to_ns()) as u64)
 }
 
