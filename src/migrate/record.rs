@@ -238,8 +238,8 @@ impl Proc {
 
     /// Queues an item for the process's task without waiting (the caller is a connection's
     /// receive thread). Every exchange leaves room: one call, reply or control message in
-    /// flight at a time, images within [`flow::WINDOW`]. Errors: `ENOBUFS` when the inbox is full
-    /// (the peer ignored flow control; the item is dropped).
+    /// flight at a time, images within [`flow::WINDOW`]. Errors: `ENOBUFS` when the inbox is
+    /// full (the peer ignored flow control; the item is dropped).
     pub(super) fn push(&self, it: Item) -> Result {
         let mut g = self.inner.lock();
         if g.len >= INBOX {
@@ -263,8 +263,8 @@ impl Proc {
     }
 
     /// Sending an image: waits (at most [`STEP_MS`]) until frame number `n` (from 1) of the
-    /// stream fits the receiver's window ([`flow::may_send`]). Errors: `ETIMEDOUT` (no credit: the receiver stalled
-    /// or is gone), `ESRCH` on a fatal signal or when the process finished.
+    /// stream fits the receiver's window ([`flow::may_send`]). Errors: `ETIMEDOUT` (no credit:
+    /// the receiver stalled or is gone), `ESRCH` on a fatal signal or when the process finished.
     pub(super) fn wait_credit(&self, n: u32) -> Result {
         self.wait(STEP_MS, false, |i| {
             if flow::may_send(n, i.credit) {
