@@ -30,6 +30,9 @@ pub(crate) struct Node {
     balancer: Arc<Balancer>,
     #[pin]
     balance_thread: Mutex<Option<KThread>>,
+    /// Handles migration offers off the receive threads.
+    #[pin]
+    offer_thread: Mutex<Option<KThread>>,
 }
 
 impl Node {
@@ -39,22 +42,27 @@ impl Node {
         let mig = Migration::start(cluster.cluster().clone())?;
         let balancer = Balancer::new(cluster.cluster().clone(), mig.clone())?;
         let thread = Balancer::spawn(&balancer)?;
+        let offers = migrate::spawn_offer_thread(&mig)?;
         Arc::pin_init(
             pin_init!(Node {
                 cluster,
                 mig,
                 balancer,
                 balance_thread <- new_mutex!(Some(thread), "oxmosix::node::balance_thread"),
+                offer_thread <- new_mutex!(Some(offers), "oxmosix::node::offer_thread"),
             }),
             GFP_KERNEL,
         )
     }
 
-    /// Module unload, first step: stops the balancer (waiting for a move it is making), sends
-    /// guests home and brings this node's processes home (at most [`SHUTDOWN_MS`]; what could
-    /// not move is ended), so that no task is left in the migration hooks.
+    /// Module unload, first step: stops the balancer (waiting for a move it is making) and the
+    /// offer thread (offers still queued are refused), sends guests home and brings this
+    /// node's processes home (at most [`SHUTDOWN_MS`]; what could not move is ended), so that
+    /// no task is left in the migration hooks.
     pub(crate) fn stop(&self) {
         let thread = self.balance_thread.lock().take();
+        drop(thread);
+        let thread = self.offer_thread.lock().take();
         drop(thread);
         migrate::shutdown(&self.mig, SHUTDOWN_MS);
     }

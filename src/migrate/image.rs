@@ -22,10 +22,12 @@ pub(super) fn is_vdso(v: &uctx::VmaDesc, vdso: u64) -> bool {
     v.start >= vvar && v.start <= vdso && v.end > vvar
 }
 
-/// Discards anything left in the inbox (answers of an earlier, failed attempt).
+/// Discards anything left in the inbox (answers of an earlier, failed attempt) and what that
+/// attempt learnt about its peer: a new transfer starts.
 pub(super) fn drain(p: &Proc) {
     let mut i = p.inner.lock();
     while i.take_item().is_some() {}
+    i.peer_gone = false;
 }
 
 /// The sending side of an image stream: numbers its frames and sends each only once it fits

@@ -34,6 +34,7 @@ mod watch;
 
 pub(crate) use admin::{bring_and_wait, expel_and_wait, shutdown};
 pub(crate) use hooks::Ops;
+pub(crate) use offer::spawn_offer_thread;
 pub(crate) use request::{migrate, migrate_within, set_lock};
 pub(crate) use stats::MigStats;
 pub(crate) use view::{balance_info, has_guests, info, list, ProcView};
@@ -41,7 +42,7 @@ pub(crate) use view::{balance_info, has_guests, info, list, ProcView};
 use kernel::c_str;
 use kernel::prelude::*;
 use kernel::str::CStr;
-use kernel::sync::Arc;
+use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
 
 use crate::cluster::{Cluster, Feature};
 use crate::proto::mig::Ctl;
@@ -136,6 +137,11 @@ pub(crate) struct Migration {
     reg: Registry,
     /// `/proc/hpc/info/migration`.
     pub(crate) stats: MigStats,
+    /// Offers for the offer thread ([`offer::spawn_offer_thread`]).
+    #[pin]
+    offers: Mutex<offer::Offers>,
+    #[pin]
+    offers_cv: CondVar,
     /// Log lines about peers that overran a process's inbox.
     overruns_logged: crate::counters::RateLimit,
 }
@@ -170,6 +176,8 @@ impl Migration {
                 net,
                 reg <- Registry::new(),
                 stats: MigStats::new(),
+                offers <- new_mutex!(offer::Offers::new(), "oxmosix::offers"),
+                offers_cv <- new_condvar!("oxmosix::offers::cv"),
                 overruns_logged: crate::counters::RateLimit::new(),
             }),
             GFP_KERNEL,

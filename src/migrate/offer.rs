@@ -1,16 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The target side of an offer: accept or refuse, start the shell the image will run in.
+//! The target side of an offer: accept or refuse, start the shell the image will run in. Offers
+//! wait in a short queue ([`Offers`]) for the `oxmosix-offer` thread: starting a shell waits for
+//! an exec, which a connection's receive thread must not do.
 
+use kernel::c_str;
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use super::Migration;
+use crate::kapi::kthread::{self, KThread};
 use crate::kapi::migration::{spawn_shell, ShellCreds};
 use crate::kapi::sys;
 use crate::kapi::task::TaskRef;
 use crate::proto::mig::{self as wire, Offer};
 use crate::proto::MsgType;
 use crate::uapi::cantmove;
+use crate::wait::wait_until;
 
 use super::record::Proc;
 use super::record::Quota;
@@ -20,17 +25,100 @@ use crate::kapi::errno;
 
 /// Memory a target keeps free beyond an incoming image, in KiB.
 pub(super) const RESERVE_KIB: u64 = 16 * 1024;
+/// Offers waiting for the offer thread, at most; more are refused at once (`TARGET_SHELL`).
+const QUEUE: usize = 8;
+/// How long the offer thread sleeps before it looks for a stop request, ms.
+const IDLE_MS: u32 = 200;
 
-/// An Offer arrived (rx thread of the connection with the home node).
-pub(super) fn on_offer(mig: &Arc<Migration>, from: u32, o: Offer) {
-    let answer = |status: u32, pid: u32| {
-        let a = wire::Answer {
-            token: o.token,
-            status,
-            pid,
-        };
-        let _ = mig.net.send_to(from, MsgType::MigAnswer, &[&a.encode()]);
+/// Offers received and not handled yet, oldest first: `(from, offer)`.
+pub(crate) struct Offers {
+    q: [Option<(u32, Offer)>; QUEUE],
+    len: usize,
+    /// The offer thread stopped (module unload): nothing is queued any more.
+    closed: bool,
+}
+
+impl Offers {
+    pub(super) const fn new() -> Self {
+        Offers {
+            q: [None; QUEUE],
+            len: 0,
+            closed: false,
+        }
+    }
+
+    /// Queues an offer. Errors: the `cantmove` answer to give at once (`TARGET_SHELL`: queue
+    /// full; `TARGET_BLOCKED`: this node's module is unloading).
+    fn push(&mut self, from: u32, o: Offer) -> core::result::Result<(), u32> {
+        if self.closed {
+            return Err(cantmove::TARGET_BLOCKED);
+        }
+        if self.len == QUEUE {
+            return Err(cantmove::TARGET_SHELL);
+        }
+        self.q[self.len] = Some((from, o));
+        self.len += 1;
+        Ok(())
+    }
+
+    fn pop(&mut self) -> Option<(u32, Offer)> {
+        if self.len == 0 {
+            return None;
+        }
+        let first = self.q[0].take();
+        self.q.rotate_left(1);
+        self.len -= 1;
+        first
+    }
+}
+
+/// Answers offer `o` from node `from` with `status` (0: accepted) and the pid of its shell.
+fn answer(mig: &Migration, from: u32, o: &Offer, status: u32, pid: u32) {
+    let a = wire::Answer {
+        token: o.token,
+        status,
+        pid,
     };
+    let _ = mig.net.send_to(from, MsgType::MigAnswer, &[&a.encode()]);
+}
+
+/// An Offer arrived (rx thread of the connection with the home node): queued for the offer
+/// thread, or refused at once (queue full, or the module is unloading).
+pub(super) fn queue_offer(mig: &Arc<Migration>, from: u32, o: Offer) {
+    let queued = mig.offers.lock().push(from, o);
+    match queued {
+        Ok(()) => mig.offers_cv.notify_all(),
+        Err(why) => answer(mig, from, &o, why, 0),
+    }
+}
+
+/// Starts the `oxmosix-offer` thread, which handles queued offers until it is stopped (dropping
+/// the handle); offers still queued then, and any later, are refused (`TARGET_BLOCKED`).
+/// Errors: those of [`KThread::spawn`].
+pub(crate) fn spawn_offer_thread(mig: &Arc<Migration>) -> Result<KThread> {
+    let mig = mig.clone();
+    KThread::spawn(c_str!("oxmosix-offer"), move || loop {
+        let next = {
+            let mut q = mig.offers.lock();
+            wait_until(&mig.offers_cv, &mut q, IDLE_MS, 0, Offers::pop).ok()
+        };
+        if let Some((from, o)) = next {
+            on_offer(&mig, from, o);
+        }
+        if kthread::should_stop() {
+            mig.offers.lock().closed = true;
+            loop {
+                let left = mig.offers.lock().pop();
+                let Some((from, o)) = left else { return };
+                answer(&mig, from, &o, cantmove::TARGET_BLOCKED, 0);
+            }
+        }
+    })
+}
+
+/// Handles offer `o` from node `from`: refuses it or makes the record and the shell and accepts.
+fn on_offer(mig: &Arc<Migration>, from: u32, o: Offer) {
+    let answer = |status: u32, pid: u32| answer(mig, from, &o, status, pid);
     if o.home != from && mig.reg.by_token(o.token).is_none() {
         // Chains go through the home node: only it offers its processes.
         answer(cantmove::TARGET_FAILED, 0);

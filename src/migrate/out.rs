@@ -4,7 +4,7 @@
 use kernel::prelude::*;
 use kernel::sync::Arc;
 
-use super::view::creds_obstacle;
+use super::view::cantmove_of;
 use super::Migration;
 use crate::kapi::errno;
 use crate::kapi::task::TaskRef;
@@ -104,16 +104,16 @@ pub(super) fn send_image(
         let i = p.inner.lock();
         (i.comm, i.nmigs)
     };
-    // The credentials as they are now, at the safe point (they may have changed since the
-    // request was checked): they travel exactly, or the process stays.
+    // Everything the request checked, again as it is now, at the safe point: a thread, a
+    // tracer, a real-time class, a shared mapping, credentials or a seccomp filter may have
+    // appeared since (and a chain's onward hop starts here too). The credentials travel
+    // exactly, or the process stays.
     let me = TaskRef::current();
-    let c = me.cred_info();
-    if let Some(why) = creds_obstacle(&c, mig.net.allows_root()) {
+    let why = cantmove_of(&me, mig.net.allows_root());
+    if why != 0 {
         return Err(MigError::new(EBUSY, why));
     }
-    if me.has_seccomp() {
-        return Err(MigError::new(EBUSY, cantmove::SECCOMP));
-    }
+    let c = me.cred_info();
     let mut groups = [0u32; wire::MAX_GROUPS];
     for (d, s) in groups.iter_mut().zip(&c.groups[..c.ngroups]) {
         *d = *s;

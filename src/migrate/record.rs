@@ -149,6 +149,9 @@ pub(super) struct Inner {
     pub(super) stopped: bool,
     /// Sending an image: frames of it the receiver reported taken (`MigCtl CREDIT`).
     pub(super) credit: u32,
+    /// While migrating: the node on the other side of the transfer is gone (`end_orphans`);
+    /// every wait of the transfer ends with `EHOSTUNREACH`. Cleared by [`super::image::drain`].
+    pub(super) peer_gone: bool,
 }
 
 /// One process known to this node.
@@ -222,6 +225,7 @@ impl Proc {
             lost_since: 0,
             stopped: false,
             credit: 0,
+            peer_gone: false,
         };
         Arc::pin_init(
             pin_init!(Proc {
@@ -255,7 +259,7 @@ impl Proc {
 
     /// Takes the next item, waiting at most `ms` (0: until one arrives or a fatal signal).
     /// Errors: `ETIMEDOUT`; `EINTR` when a signal is pending and `stop_on_signal`; `ESRCH` on a
-    /// fatal signal.
+    /// fatal signal; `EHOSTUNREACH` once the other node of a transfer is gone.
     pub(super) fn pop(&self, ms: u32, stop_on_signal: bool) -> Result<Item> {
         let it = self.wait(ms, stop_on_signal, Inner::take_item)?;
         self.cv.notify_all();
@@ -264,7 +268,8 @@ impl Proc {
 
     /// Sending an image: waits (at most [`STEP_MS`]) until frame number `n` (from 1) of the
     /// stream fits the receiver's window ([`flow::may_send`]). Errors: `ETIMEDOUT` (no credit:
-    /// the receiver stalled or is gone), `ESRCH` on a fatal signal or when the process finished.
+    /// the receiver stalled), `EHOSTUNREACH` (it is gone), `ESRCH` on a fatal signal or when the
+    /// process finished.
     pub(super) fn wait_credit(&self, n: u32) -> Result {
         self.wait(STEP_MS, false, |i| {
             if flow::may_send(n, i.credit) {
@@ -292,7 +297,8 @@ impl Proc {
 
     /// Waits at most `ms` (0: no limit but a fatal signal) until `ready` returns a value, as
     /// the process's task. Errors: `ETIMEDOUT`; `EINTR` when a signal is pending and
-    /// `stop_on_signal` (other non-fatal signals are left for later); `ESRCH` on a fatal signal.
+    /// `stop_on_signal` (other non-fatal signals are left for later); `ESRCH` on a fatal signal;
+    /// `EHOSTUNREACH` once the other node of a transfer is gone (`Inner::peer_gone`).
     fn wait<R>(
         &self,
         ms: u32,
@@ -310,6 +316,8 @@ impl Proc {
             let r = wait_until(&self.cv, &mut g, left, 0, |i| {
                 if let Some(r) = ready(i) {
                     Some(Ok(r))
+                } else if i.peer_gone {
+                    Some(Err(errno::ehostunreach()))
                 } else if task::current_fatal_signal_pending() {
                     Some(Err(ESRCH))
                 } else {

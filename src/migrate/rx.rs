@@ -9,7 +9,7 @@ use crate::proto::mig::{self as wire, Ctl};
 use crate::proto::Message;
 use crate::uapi::pstate;
 
-use super::offer::on_offer;
+use super::offer::queue_offer;
 use super::record::Item;
 use super::record::Proc;
 use super::record::Role;
@@ -22,7 +22,7 @@ use crate::counters;
 /// Frames for unknown processes are counted and dropped (they may be late).
 pub(super) fn on_message(mig: &Arc<Migration>, from: u32, m: &Message<'_>) -> Result {
     if let Message::MigOffer(o) = *m {
-        on_offer(mig, from, o);
+        queue_offer(mig, from, o);
         return Ok(());
     }
     let Some((token, item)) = to_item(m)? else {

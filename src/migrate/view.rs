@@ -131,7 +131,7 @@ pub(super) fn cantmove_of(t: &TaskRef, allow_root: bool) -> u32 {
 /// Why credentials `c` cannot travel exactly, if they cannot (see [`cantmove::CREDENTIALS`]): a
 /// guest runs with one uid and one gid, the supplementary groups and `no_new_privs`, and, only
 /// as root, capabilities.
-pub(super) fn creds_obstacle(c: &CredInfo, allow_root: bool) -> Option<u32> {
+fn creds_obstacle(c: &CredInfo, allow_root: bool) -> Option<u32> {
     let mixed = c.uids.iter().any(|&u| u != c.uids[0]) || c.gids.iter().any(|&g| g != c.gids[0]);
     if mixed || c.securebits != 0 || c.ngroups > MAX_GROUPS {
         return Some(cantmove::CREDENTIALS);

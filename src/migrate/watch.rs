@@ -54,8 +54,9 @@ pub(super) fn end_orphans(mig: &Arc<Migration>, now: u64, timeout_ms: u64) {
         let since = if since == 0 { now } else { since };
         let Some(t) = task else { continue };
         if state == pstate::MIGRATING {
-            // A transfer in progress fails on its own timeouts; wake it now.
-            p.cv.notify_all();
+            // A transfer in progress with a node that is gone: its waits end now
+            // (`EHOSTUNREACH`), and it fails like any other transfer.
+            p.set_state(|i| i.peer_gone = true);
             continue;
         }
         if p.home == me {

@@ -829,6 +829,72 @@ TEST_F_TIMEOUT(mig, expel_bring, 150)
 	EXPECT_EXIT(0, 60);
 }
 
+/*
+ * `quiet` on both nodes for a minute (12 node timeouts) with a migrant away: liveness comes from
+ * the links' keepalives, not from load gossip, so neither node is marked down and the migrant,
+ * which forwards calls all along (-p), finishes on node 2.
+ */
+TEST_F_TIMEOUT(mig, quiet_keeps_guests, 180)
+{
+	char out[512], path[64], buf[64];
+	pid_t pid = START_MIGRANT("-m 8 -t 75 -p", 30);
+	int down = 0, away = 1;
+	double t0;
+
+	ASSERT_LT(0, pid);
+	MIGRATE_OK(pid, self->n2);
+	ASSERT_EQ(0, run("mosctl quiet 2>&1", out, sizeof(out))) TH_LOG("%s", out);
+	EXPECT_EQ(0, agent_mosctl(self->n2, "quiet", out, sizeof(out))) TH_LOG("node %d: %s", self->n2, out);
+	snprintf(path, sizeof(path), "/proc/hpc/nodes/%d/status", self->n2);
+	for (t0 = now(); now() - t0 < 60 && away; sleep(2)) {
+		if (read_file(path, buf, sizeof(buf)) <= 0 || strncmp(buf, "up", 2))
+			down++;
+		away = where(self->dev, pid) == self->n2;
+	}
+	TH_LOG("quiet for %.0f s: node %d seen down %d times, migrant %s", now() - t0, self->n2, down,
+	       away ? "still away" : "no longer away");
+	EXPECT_EQ(0, agent_mosctl(self->n2, "noquiet", out, sizeof(out))) TH_LOG("node %d: %s", self->n2, out);
+	ASSERT_EQ(0, run("mosctl noquiet 2>&1", out, sizeof(out))) TH_LOG("%s", out);
+	EXPECT_EQ(0, down);
+	EXPECT_EQ(1, away);
+	EXPECT_EXIT(0, 60);
+}
+
+/*
+ * Node 2's link goes down for 8 s (longer than the 5 s node timeout) one second into the image
+ * stream of a 64 MiB migrant: `migrate` returns a failure within 15 s, the migrant runs on at home
+ * and ends well (its memory and registers intact), node 2 drops its half-installed copy, and
+ * both nodes are up again once the link is back.
+ */
+TEST_F_TIMEOUT(mig, link_cut_during_image_stream, 150)
+{
+	char out[512], line[256];
+	uint32_t reason = 0;
+	double t0, secs;
+	pid_t pid = START_MIGRANT("-m 64 -t 40", 60);
+	int rc, listed = 1;
+
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, agent(self->n2, "cut?8", out, sizeof(out)));
+	ASSERT_EQ(0, strncmp(out, "ok", 2)) TH_LOG("cut on node %d: %s", self->n2, out);
+	t0 = now();
+	rc = migrate(self->dev, pid, self->n2, &reason, NULL);
+	secs = now() - t0;
+	TH_LOG("MIGRATE with the link cut: %s (reason %u) after %.1f s", strerror(rc), reason, secs);
+	EXPECT_NE(0, rc);
+	EXPECT_GE(15, secs);
+	EXPECT_EQ(self->home, where(self->dev, pid));
+	EXPECT_EQ(0, kill(pid, 0));
+	while (!all_up() && now() - t0 < 40)
+		usleep(200000);
+	TH_LOG("all nodes up again %.1f s after the cut began", now() - t0 - 1);
+	EXPECT_EQ(1, all_up());
+	while ((listed = guest_listed(self->n2, line, sizeof(line))) != 0 && now() - t0 < 45)
+		usleep(500000);
+	EXPECT_EQ(0, listed) TH_LOG("node %d still lists: %s", self->n2, line);
+	EXPECT_EXIT(0, 60);
+}
+
 TEST_F_TIMEOUT(mig, rmmod_remote, 150)
 {
 	char out[512];
