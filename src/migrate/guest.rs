@@ -14,7 +14,7 @@ use crate::syscalls::{self, Class};
 use crate::uapi::{cantmove, pstate};
 
 use super::forward::{forward, forward_msg, forward_vectored};
-use super::image::{drain, install, stream};
+use super::image::{drain, holding_signals, install, stream, Frozen};
 use super::record::Guest;
 use super::record::Role;
 use super::record::{Item, Proc};
@@ -30,16 +30,17 @@ pub(super) fn go_home(
     rewound: Option<&[u64; uctx::NREGS]>,
 ) {
     let me = TaskRef::current();
-    let r = (|| -> Result {
+    let r = holding_signals(u, |signals| -> Result {
         let vmas = u.vmas()?;
         let vdso = u.vdso_addr();
         drain(p);
-        stream(u, mig, p, p.home, &vmas, vdso, rewound)?;
+        let frozen = Frozen { signals, rewound };
+        stream(u, mig, p, p.home, &vmas, vdso, &frozen)?;
         match p.pop(INSTALL_MS, false)? {
             Item::Answer(a) if a.status == 0 => Ok(()),
             _ => Err(EIO),
         }
-    })();
+    });
     if let Err(e) = r {
         pr_warn!(
             "migration: guest {} of node {} could not go home ({:?}); ending it\n",

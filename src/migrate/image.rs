@@ -77,9 +77,30 @@ impl Credit {
     }
 }
 
-/// Streams the calling task's state and memory to `node`: State, then for each memory area
-/// its Vma and the pages that hold data, then End. `rewound` replaces the registers (a guest
-/// going home to run a system call there).
+/// What the State of an image carries that its sender fixed before the transfer.
+pub(super) struct Frozen<'a> {
+    /// The process's signal state from before the transfer blocked its signals
+    /// ([`holding_signals`]).
+    pub(super) signals: &'a uctx::Signals,
+    /// Registers to send instead of the task's (a guest going home to run a call there).
+    pub(super) rewound: Option<&'a [u64; uctx::NREGS]>,
+}
+
+/// Runs `f` (a transfer) with every signal blocked but SIGKILL and SIGSTOP, passing it the
+/// process's signal state from before: a signal that arrives meanwhile neither interrupts the
+/// transfer's socket waits (they fail with `EINTR` while a signal is pending, so a process
+/// under a steady stream of signals could not move) nor is lost: it stays pending for after
+/// the transfer. The process's own mask is back when this returns.
+pub(super) fn holding_signals<R>(u: &UserCtx, f: impl FnOnce(&uctx::Signals) -> R) -> R {
+    let s = u.signals();
+    u.set_blocked(!0);
+    let r = f(&s);
+    u.set_blocked(s.blocked);
+    r
+}
+
+/// Streams the calling task's state and memory to `node`: State (with `frozen`), then for each
+/// memory area its Vma and the pages that hold data, then End.
 pub(super) fn stream(
     u: &UserCtx,
     mig: &Migration,
@@ -87,11 +108,11 @@ pub(super) fn stream(
     node: u32,
     vmas: &[uctx::VmaDesc],
     vdso: u64,
-    rewound: Option<&[u64; uctx::NREGS]>,
+    frozen: &Frozen<'_>,
 ) -> Result {
     let token = p.token;
     let mut flow = Flow::new(mig, p, node);
-    send_state(u, &mut flow, rewound)?;
+    send_state(u, &mut flow, frozen)?;
     // Page buffer: header + up to MAX_PAGES_PER_FRAME pages.
     let mut pb = KVVec::new();
     pb.extend_with(
@@ -137,16 +158,16 @@ pub(super) fn stream(
     Ok(())
 }
 
-/// Sends the calling task's State (registers or `rewound`, memory layout, signal state,
-/// limits, clocks and XSAVE image) to `node`.
-fn send_state(u: &UserCtx, flow: &mut Flow<'_>, rewound: Option<&[u64; uctx::NREGS]>) -> Result {
+/// Sends the calling task's State (registers or `frozen.rewound`, memory layout, the signal
+/// state of `frozen`, limits, clocks and XSAVE image) to `node`.
+fn send_state(u: &UserCtx, flow: &mut Flow<'_>, frozen: &Frozen<'_>) -> Result {
     let mut st = wire::State::new(flow.p.token);
-    st.regs = match rewound {
+    st.regs = match frozen.rewound {
         Some(r) => *r,
         None => u.regs()?,
     };
     st.mm = u.layout()?;
-    let s = u.signals();
+    let s = frozen.signals;
     st.blocked = s.blocked;
     st.pending = s.pending;
     st.ss_sp = s.ss.0;

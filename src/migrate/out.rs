@@ -14,7 +14,7 @@ use crate::proto::MsgType;
 use crate::uapi::{cantmove, pstate};
 
 use super::deputy::{SCRATCH, STUB, STUB_HANDLER, STUB_RESTORER};
-use super::image::{drain, is_vdso, stream};
+use super::image::{drain, holding_signals, is_vdso, stream, Frozen};
 use super::record::Deputy;
 use super::record::Role;
 use super::record::{Item, Proc};
@@ -56,10 +56,11 @@ pub(super) fn migrate_out(
         finish(p, Err(MigError::new(ESRCH, cantmove::EXITING)));
         return;
     };
-    match send_image(u, mig, p, target) {
+    let (r, sent) = holding_signals(u, |s| (send_image(u, mig, p, target, s), s.pending));
+    match r {
         Ok(()) => {
             counters::bump(&mig.stats.out);
-            if let Err(e) = become_deputy(u, p, target) {
+            if let Err(e) = become_deputy(u, mig, p, target, sent) {
                 // The memory is half released: the process cannot continue here.
                 pr_err!("migration: deputy setup failed ({:?}): ending process\n", e);
                 let _ = send_ctl(mig, target, p.token, wire::ctl::KILL, SIGKILL as u32);
@@ -74,13 +75,15 @@ pub(super) fn migrate_out(
     }
 }
 
-/// Offers the calling process to `target`, streams its image and commits: on `Ok` the target
-/// runs it. On error nothing changed here and the target dropped it.
+/// Offers the calling process to `target`, streams its image (with `signals`, its signal state
+/// from before the transfer) and commits: on `Ok` the target runs it. On error nothing changed
+/// here and the target dropped it.
 pub(super) fn send_image(
     u: &UserCtx,
     mig: &Arc<Migration>,
     p: &Arc<Proc>,
     target: u32,
+    signals: &uctx::Signals,
 ) -> MigResult {
     let vmas = u.vmas().map_err(|e| MigError::new(e, cantmove::LAYOUT))?;
     let vdso = u.vdso_addr();
@@ -151,7 +154,11 @@ pub(super) fn send_image(
         let _ = send_ctl(mig, target, p.token, wire::ctl::KILL, SIGKILL as u32);
         MigError::new(e, cantmove::TRANSFER)
     };
-    stream(u, mig, p, target, &vmas, vdso, None).map_err(abort)?;
+    let frozen = Frozen {
+        signals,
+        rewound: None,
+    };
+    stream(u, mig, p, target, &vmas, vdso, &frozen).map_err(abort)?;
     match p.pop(INSTALL_MS, false) {
         Ok(Item::Answer(a)) if a.status == 0 => {}
         Ok(Item::Answer(a)) => return Err(MigError::new(EIO, a.status)),
@@ -164,10 +171,20 @@ pub(super) fn send_image(
 
 /// Turns the calling task into the deputy of its process, now running on `target`: releases
 /// its memory, maps the stub and scratch memory, points its registers at the stub and marks it.
-pub(super) fn become_deputy(u: &UserCtx, p: &Arc<Proc>, target: u32) -> Result {
-    // Pending signals went with the image; from now on signals arriving here are caught by the
-    // stub's handler and forwarded (see `set_deputy_actions`).
-    let actions = u.signals().actions;
+/// `sent`: the pending signals the image carried; those that arrived during the transfer are
+/// forwarded to the remote now (`MigCtl SIGNAL`, after the commit on the same connection).
+pub(super) fn become_deputy(
+    u: &UserCtx,
+    mig: &Migration,
+    p: &Arc<Proc>,
+    target: u32,
+    sent: u64,
+) -> Result {
+    // Pending signals went with the image or are forwarded below; from now on signals arriving
+    // here are caught by the stub's handler and forwarded (see `set_deputy_actions`).
+    let now = u.signals();
+    let actions = now.actions;
+    let late = now.pending & !sent & !signo::bit(SIGKILL);
     u.set_blocked(!0);
     u.flush_signals();
     let vdso = u.vdso_addr();
@@ -201,5 +218,12 @@ pub(super) fn become_deputy(u: &UserCtx, p: &Arc<Proc>, target: u32) -> Result {
         i.nmigs += 1;
         i.result = Some(Ok(()));
     });
+    if late != 0 {
+        let _order = p.signal_order.lock();
+        for sig in (1..=64u32).filter(|&s| late & signo::bit(s as i32) != 0) {
+            let _ = send_ctl(mig, target, p.token, wire::ctl::SIGNAL, sig);
+            counters::bump(&mig.stats.signals);
+        }
+    }
     Ok(())
 }

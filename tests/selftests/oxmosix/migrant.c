@@ -25,6 +25,7 @@
  *   -w FILE  at the halfway point write "hello from PID ppid PPID" to FILE (exit 6 on failure)
  *   -p       check every round that getpid() and getppid() are unchanged (exit 4 otherwise)
  *   -s       at the halfway point call getpriority() and sysinfo() and check they succeed (exit 5)
+ *   -u       count SIGUSR1 (a handler, SA_RESTART) and print "migrant got N SIGUSR1" at the end
  *   -k TEXT  also keep 256 KiB filled with TEXT repeated, and write TEXT to the -w FILE after the
  *            hello line (the wire test looks for TEXT in a capture of the cluster's network)
  *   -r FILE  an I/O job instead: for -t seconds read FILE in 4 KiB reads (-b BYTES: that size, at most 1 MiB), from the start again
@@ -39,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -418,8 +420,18 @@ static int read_loop(const char *file, double seconds, size_t bsize)
 	return 0;
 }
 
+static volatile sig_atomic_t usr1;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1++;
+}
+
 int main(int argc, char **argv)
 {
+	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+	int count_usr1 = 0;
 	size_t mib = 64, nslices, s;
 	double seconds = 10, t0, t, a, b;
 	int quiet = 0, xcode = 0, ids = 0, sys = 0, half = 0, opt, avx = 0;
@@ -432,7 +444,7 @@ int main(int argc, char **argv)
 	pid_t pid0, ppid0;
 	long rc;
 
-	while ((opt = getopt(argc, argv, "m:t:qx:w:psr:b:k:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:t:qx:w:psr:b:k:u")) != -1) {
 		switch (opt) {
 		case 'm': mib = strtoul(optarg, NULL, 10); break;
 		case 't': seconds = atof(optarg); break;
@@ -444,12 +456,15 @@ int main(int argc, char **argv)
 		case 'r': rfile = optarg; break;
 		case 'b': bsize = strtoul(optarg, NULL, 10); break;
 		case 'k': marker = optarg; break;
+		case 'u': count_usr1 = 1; break;
 		default: usage();
 		}
 	}
 	if (optind != argc || mib < 1 || mib > 65536 || seconds < 0 || bsize < 1 || bsize > sizeof(rbuf))
 		usage();
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (count_usr1 && sigaction(SIGUSR1, &sa, NULL))
+		return 1;
 	if (rfile)
 		return read_loop(rfile, seconds, bsize);
 	pid0 = getpid();
@@ -554,5 +569,7 @@ int main(int argc, char **argv)
 	passes++;
 	printf("migrant ok: %llu rounds, %llu full memory passes\n", (unsigned long long)round + 1,
 	       (unsigned long long)passes);
+	if (count_usr1)
+		printf("migrant got %d SIGUSR1\n", (int)usr1);
 	return xcode;
 }
