@@ -3,13 +3,14 @@
 #
 #   make demo      build everything (installing what is missing) and show a 3-node cluster
 #   make check     build everything and run all tests: host tests, lints, layout check, kselftests
+#   make soak      10 minutes of random migrations under flapping links on a 3-node cluster
 #   make deps | kernel | module | tools | selftests | image | lint | host-test | kselftest | clean
 #
 # Heavy builds are cached in $(OXMOSIX_CACHE) (default ~/.cache/oxmosix), keyed by their inputs.
 
 S := scripts/stage
 
-.PHONY: bench all deps kernel module tools selftests image demo check lint host-test kselftest layoutcheck clean
+.PHONY: soak bench all deps kernel module tools selftests image demo check lint host-test kselftest layoutcheck clean
 
 all: image
 
@@ -39,6 +40,9 @@ check: image
 
 bench: image
 	@bash scripts/bench.sh
+
+soak: image
+	@bash scripts/check.sh soak
 
 lint: module tools
 	@bash scripts/check.sh lint

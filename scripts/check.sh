@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # make check: every test of oxmosix, ending with one line "N passed, N failed".
-#   check.sh [all|host|lint|layout|kselftest]
+#   check.sh [all|host|lint|layout|kselftest|soak]
 # host: cargo tests of tools/ and of the module's pure-Rust parts (tests/host), and a bounded
 #       libFuzzer run on the wire-protocol decoder
 # lint: rustfmt, clippy (tools and module), layering rules (architecture.sh), unsafe confined to rust/, checkpatch on patches/
 # layout: bindgen layout check of the cached kernel
 # kselftest: tests/selftests/oxmosix on a 3-node cluster (migrate_test only there), the network and
 #            cluster tests again on 5 nodes
+# soak: soak_test alone for OXMOSIX_SOAK_SECS (600) seconds on a 3-node cluster (`make soak`)
 . "$(dirname "$0")/lib.sh"
 what=${1:-all}
 OUT=$BUILD/check
@@ -157,7 +158,12 @@ host) stage host host_tests ;;
 lint) stage lint lints ;;
 layout) stage layout layout ;;
 kselftest) stage tests kselftests ;;
-*) die "usage: check.sh [all|host|lint|layout|kselftest]" ;;
+soak)
+	# The soak of the kselftests (2 minutes in `make check`) for 10 minutes, on its own cluster.
+	OXMOSIX_APPEND="oxsoak=${OXMOSIX_SOAK_SECS:-600} ${OXMOSIX_APPEND:-}" \
+		stage tests cluster_ktap soak-3nodes 3 soak_test 1800
+	;;
+*) die "usage: check.sh [all|host|lint|layout|kselftest|soak]" ;;
 esac
 
 [ ${#FAILED[@]} = 0 ] || printf 'failed: %s\n' "${FAILED[@]}"

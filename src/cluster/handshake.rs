@@ -45,6 +45,8 @@ pub(super) struct Established {
     pub(super) keys: Option<LinkKeys>,
     /// Id of the cluster key the handshake proved.
     pub(super) key_id: [u8; KEY_ID_LEN],
+    /// The peer's incarnation (random at each load of its module), from its Hello.
+    pub(super) incarnation: u64,
 }
 
 impl From<session::Link> for Established {
@@ -53,6 +55,7 @@ impl From<session::Link> for Established {
             peer: l.hello.node,
             keys: l.keys.map(|(tx, rx)| LinkKeys { tx, rx }),
             key_id: l.key_id,
+            incarnation: l.hello.incarnation,
         }
     }
 }

@@ -225,12 +225,14 @@ impl Cluster {
                         next_try_ms: 0,
                         backoff_ms: BACKOFF_MIN_MS,
                         ever_connected: false,
+                        incarnation: 0,
                     };
                     if keep {
                         if let Some(old) = s.peers.iter_mut().find(|p| p.id == id) {
                             p.conn = old.conn.take();
                             p.thread = old.thread.take();
                             p.ever_connected = old.ever_connected;
+                            p.incarnation = old.incarnation;
                         }
                     }
                     peers.push(p, GFP_KERNEL)?;

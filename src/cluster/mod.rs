@@ -74,6 +74,11 @@ pub(crate) trait Feature: Send + Sync {
     /// Every gossip round (1 s by default), after dead connections were reaped and peers
     /// reconnected; `timeout_ms` is the node timeout of `/proc/hpc/admin/timeout`.
     fn on_gossip_tick(&self, _now_ms: u64, _timeout_ms: u64) {}
+
+    /// Node `peer` connected again as a new incarnation (its module was reloaded or it
+    /// rebooted, however quickly): whatever depended on its old incarnation is gone. Called
+    /// once per change, before any frame of the new incarnation is handled.
+    fn on_peer_restart(&self, _peer: u32) {}
 }
 
 /// A registered feature and its message kinds (bit `t` for `MsgType` value `t`).
@@ -102,6 +107,8 @@ struct Peer {
     next_try_ms: u64,
     backoff_ms: u32,
     ever_connected: bool,
+    /// The incarnation its last connection's handshake named (0: never connected).
+    incarnation: u64,
 }
 
 /// Everything the cluster threads share, under one mutex.

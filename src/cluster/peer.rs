@@ -54,6 +54,8 @@ pub(crate) struct Conn {
     /// Id of the cluster key its handshake proved: once that key is no longer accepted, the
     /// link is closed and made again with the current key.
     key_id: [u8; KEY_ID_LEN],
+    /// The peer's incarnation, from its Hello.
+    incarnation: u64,
     dead: AtomicBool,
     /// Round trip of a Ping answered by the peer's receive thread, µs, averaged (3/4 of the
     /// old value kept per sample); 0 until the first Pong.
@@ -78,7 +80,7 @@ impl Conn {
         sock: TcpSocket,
         e: handshake::Established,
     ) -> Result<Arc<Conn>> {
-        let (keys, key_id) = (e.keys, e.key_id);
+        let (keys, key_id, incarnation) = (e.keys, e.key_id, e.incarnation);
         let mut buf = KVVec::new();
         if keys.is_some() {
             buf.extend_with(proto::MAX_FRAME + AUTH_TAG_LEN, 0u8, GFP_KERNEL)?;
@@ -88,7 +90,7 @@ impl Conn {
             buf,
         };
         Arc::pin_init(
-            pin_init!(Conn { peer, initiator, self_id, sock, tx <- new_mutex!(tx, "oxmosix::conn::tx"), keys, key_id, dead: AtomicBool::new(false), rtt_us: AtomicU64::new(0), last_rx_ms: AtomicU64::new(sys::monotonic_ms()) }),
+            pin_init!(Conn { peer, initiator, self_id, sock, tx <- new_mutex!(tx, "oxmosix::conn::tx"), keys, key_id, incarnation, dead: AtomicBool::new(false), rtt_us: AtomicU64::new(0), last_rx_ms: AtomicU64::new(sys::monotonic_ms()) }),
             GFP_KERNEL,
         )
     }
@@ -303,9 +305,12 @@ fn connect_one(cl: &Arc<Cluster>, peer: u32, ip: u32, port: u16, buf: &mut [u8])
 }
 
 /// Installs a handshaken connection in the peer table and starts its receiver, applying the
-/// one-connection-per-pair rule.
+/// one-connection-per-pair rule within one incarnation of the peer. A connection with a new
+/// incarnation replaces any other (the old one's connection may look alive: its end was not
+/// seen), and the features learn of the restart before its receiver starts.
 fn register(cl: &Arc<Cluster>, conn: Arc<Conn>) -> Result {
     let peer = conn.peer;
+    let mut restarted = false;
     let outcome = cl.with_state(|st| {
         let self_id = st.self_id;
         let Some(p) = st.peers.iter_mut().find(|p| p.id == peer) else {
@@ -314,10 +319,15 @@ fn register(cl: &Arc<Cluster>, conn: Arc<Conn>) -> Result {
         let mut old = None;
         if let Some(existing) = p.conn.as_ref().filter(|c| c.alive()) {
             let preferred = self_id.min(peer);
-            if existing.initiator == preferred && conn.initiator != preferred {
+            if existing.incarnation == conn.incarnation
+                && existing.initiator == preferred
+                && conn.initiator != preferred
+            {
                 return Ok(None);
             }
         }
+        restarted = p.incarnation != 0 && p.incarnation != conn.incarnation;
+        p.incarnation = conn.incarnation;
         if let Some(c) = p.conn.take() {
             old = Some(Doomed {
                 conn: c,
@@ -340,8 +350,20 @@ fn register(cl: &Arc<Cluster>, conn: Arc<Conn>) -> Result {
         return Ok(());
     };
     if let Some(d) = old {
-        counters::bump(&cl.stats.link.duplicates);
-        d.close(Some(proto::bye::DUPLICATE), cl);
+        if restarted {
+            d.close(None, cl);
+        } else {
+            counters::bump(&cl.stats.link.duplicates);
+            d.close(Some(proto::bye::DUPLICATE), cl);
+        }
+    }
+    if restarted {
+        counters::bump(&cl.stats.link.restarts);
+        pr_warn!(
+            "node {} restarted (new incarnation): what depended on its old one ends\n",
+            peer
+        );
+        cl.for_each_feature(|f| f.on_peer_restart(peer));
     }
     let (cl2, c2) = (cl.clone(), conn.clone());
     let thread = KThread::spawn(c_str!("oxmosix-rx"), move || rx_loop(&cl2, &c2))?;

@@ -46,6 +46,9 @@ counters! {
         duplicates,
         /// Load messages dropped while this node was `quiet`.
         quiet_dropped,
+        /// Connections with a node that came back as a new incarnation (it reloaded its module
+        /// or rebooted): what depended on its old incarnation was ended at once.
+        restarts,
     }
 }
 

@@ -80,6 +80,11 @@ pub(super) fn guest_enter(
             && sent.is_ok()
             && matches!(p.pop(STEP_MS, false), Ok(Item::Ctl(c)) if c.op == wire::ctl::GO);
         if !go {
+            if status == 0 && sent.is_ok() {
+                // Home may have committed with a GO that was lost: its deputy must not wait
+                // for a process that will never run (it ends as killed by SIGKILL).
+                let _ = send_ctl(mig, p.home, p.token, wire::ctl::GONE, SIGKILL as u32);
+            }
             p.set_state(|i| i.finished = true);
             mig.reg.remove(p);
             let _ = TaskRef::current().send_signal(SIGKILL);

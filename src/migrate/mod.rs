@@ -165,6 +165,10 @@ impl Feature for Service {
     fn on_gossip_tick(&self, now_ms: u64, timeout_ms: u64) {
         watch::end_orphans(&self.0, now_ms, timeout_ms);
     }
+
+    fn on_peer_restart(&self, peer: u32) {
+        watch::end_restarted(&self.0, peer);
+    }
 }
 
 impl Migration {

@@ -8,6 +8,7 @@ use super::Migration;
 use crate::proto::mig as wire;
 use crate::uapi::pstate;
 
+use super::record::Proc;
 use super::request::request_guest_home;
 use super::signo;
 use super::{send_ctl, SIGKILL};
@@ -21,19 +22,9 @@ pub(super) fn end_orphans(mig: &Arc<Migration>, now: u64, timeout_ms: u64) {
     let Ok(all) = mig.reg.all() else { return };
     let me = mig.net.self_id();
     for p in all.iter() {
-        let (state, peer, task, since) = {
-            let i = p.inner.lock();
-            let peer = if p.home == me { i.where_ } else { p.home };
-            (i.role.pstate(), peer, i.task.clone(), i.lost_since)
-        };
-        let depends = match state {
-            pstate::DEPUTY | pstate::GUEST => true,
-            pstate::MIGRATING => peer != me && peer != 0,
-            _ => false,
-        };
-        if !depends || peer == me {
+        let Some((state, peer, since)) = depends_on(p, me) else {
             continue;
-        }
+        };
         if mig.net.is_up(peer) {
             if since != 0 {
                 p.inner.lock().lost_since = 0;
@@ -52,35 +43,86 @@ pub(super) fn end_orphans(mig: &Arc<Migration>, now: u64, timeout_ms: u64) {
             }
         }
         let since = if since == 0 { now } else { since };
-        let Some(t) = task else { continue };
-        if state == pstate::MIGRATING {
-            // A transfer in progress with a node that is gone: its waits end now
-            // (`EHOSTUNREACH`), and it fails like any other transfer.
-            p.set_state(|i| i.peer_gone = true);
-            continue;
-        }
-        if p.home == me {
-            pr_warn!(
-                "migration: process {} ended: node {} where it ran is gone (no contact for {} ms)\n",
-                p.home_pid,
-                peer,
-                now - since
-            );
-        } else {
-            pr_warn!(
-                "migration: guest {} (pid {} of node {}) ended: its home node is gone (no contact for {} ms)\n",
-                t.pid(),
-                p.home_pid,
-                peer,
-                now - since
-            );
-        }
-        p.set_state(|i| {
-            i.finished = true;
-            i.lost_since = now;
-        });
-        let _ = t.send_signal(SIGKILL);
+        end_dependent(mig, p, state, peer, now, Gone::Silent(now - since));
     }
+}
+
+/// Node `peer` came back as a new incarnation: every process that depended on the old one
+/// gets its outcome now, as if the node had been gone for the node timeout.
+pub(super) fn end_restarted(mig: &Arc<Migration>, peer: u32) {
+    let Ok(all) = mig.reg.all() else { return };
+    let (me, now) = (mig.net.self_id(), crate::kapi::sys::monotonic_ms());
+    for p in all.iter() {
+        if let Some((state, on, _)) = depends_on(p, me) {
+            if on == peer {
+                end_dependent(mig, p, state, peer, now, Gone::Restarted);
+            }
+        }
+    }
+}
+
+/// Whether process `p` depends on another node (this node is `me`): its state, that node and
+/// since when it has been without contact with it (0: not lost).
+fn depends_on(p: &Proc, me: u32) -> Option<(u32, u32, u64)> {
+    let i = p.inner.lock();
+    let peer = if p.home == me { i.where_ } else { p.home };
+    let state = i.role.pstate();
+    let depends = match state {
+        pstate::DEPUTY | pstate::GUEST => true,
+        pstate::MIGRATING => peer != me && peer != 0,
+        _ => false,
+    };
+    (depends && peer != me && !i.finished).then_some((state, peer, i.lost_since))
+}
+
+/// Why a process's other node counts as gone.
+#[derive(Clone, Copy)]
+enum Gone {
+    /// No contact for this many ms.
+    Silent(u64),
+    /// It came back as a new incarnation.
+    Restarted,
+}
+
+impl core::fmt::Display for Gone {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Gone::Silent(ms) => write!(f, "no contact for {ms} ms"),
+            Gone::Restarted => f.write_str("it restarted"),
+        }
+    }
+}
+
+/// Gives process `p` (in `state`) the outcome of losing node `peer`: a transfer in progress
+/// fails (its waits end with `EHOSTUNREACH`); a deputy or a guest ends (SIGKILL), logged.
+fn end_dependent(mig: &Migration, p: &Proc, state: u32, peer: u32, now: u64, why: Gone) {
+    if state == pstate::MIGRATING {
+        p.set_state(|i| i.peer_gone = true);
+        return;
+    }
+    let Some(t) = p.task() else { return };
+    let reason = why;
+    if p.home == mig.net.self_id() {
+        pr_warn!(
+            "migration: process {} ended: node {} where it ran is gone ({})\n",
+            p.home_pid,
+            peer,
+            reason
+        );
+    } else {
+        pr_warn!(
+            "migration: guest {} (pid {} of node {}) ended: its home node is gone ({})\n",
+            t.pid(),
+            p.home_pid,
+            peer,
+            reason
+        );
+    }
+    p.set_state(|i| {
+        i.finished = true;
+        i.lost_since = now;
+    });
+    let _ = t.send_signal(SIGKILL);
 }
 
 /// Job control across nodes, called every decay interval (100 ms): a deputy that stopped

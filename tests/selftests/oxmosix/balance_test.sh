@@ -157,8 +157,10 @@ for p in $on2; do
 	[ $back = 0 ] || ex=1
 done
 # Bring: every job away when it is asked comes home. The balancer runs on, so a job may leave
-# again right after bring returned: then it has moved at least twice more (home, out again).
+# again right after bring returned: then it has moved at least twice more (home, out again), or
+# it is leaving right now (state migrating: `where` names the target before the commit).
 nmigs() { mosctl procinfo "$1" 2>/dev/null | awk '$1 == "nmigs" { print $2 }'; }
+pstate() { mosctl procinfo "$1" 2>/dev/null | awk '$1 == "state" { print $2 }'; }
 away=
 for p in $pids; do
 	w=$(mosctl where "$p" 2>/dev/null) && [ "$w" != 1 ] && away="$away $p:$(nmigs "$p")"
@@ -171,9 +173,10 @@ for pm in $away; do
 	kill -0 "$p" 2>/dev/null || { log "pid $p ended meanwhile"; continue; }
 	w=$(mosctl where "$p" 2>/dev/null)
 	m=$(nmigs "$p")
-	if [ "$w" != 1 ] && [ "${m:-0}" -lt $((${m0:-0} + 2)) ]; then
+	s=$(pstate "$p")
+	if [ "$w" != 1 ] && [ "$s" != migrating ] && [ "${m:-0}" -lt $((${m0:-0} + 2)) ]; then
 		br=1
-		log "after bring: pid $p on node '$w', nmigs $m0 -> $m"
+		log "after bring: pid $p on node '$w' ($s), nmigs $m0 -> $m"
 	fi
 done
 kill $pids 2>/dev/null

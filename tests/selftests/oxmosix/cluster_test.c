@@ -381,20 +381,6 @@ TEST(garbage_on_the_cluster_port)
 	EXPECT_EQ(1, all_up_everywhere());
 }
 
-/* One `name value` line of /proc/hpc/info/counters. */
-static long counter(const char *name)
-{
-	char buf[8192], *p;
-	size_t n = strlen(name);
-
-	if (read_file("/proc/hpc/info/counters", buf, sizeof(buf)) <= 0)
-		return -1;
-	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-		if (!strncmp(p, name, n) && p[n] == ' ')
-			return strtol(p + n + 1, NULL, 10);
-	return -1;
-}
-
 /* Opens up to `n` connections to node `at`'s cluster port that send one byte and wait; returns
  * how many it opened (their descriptors in fds). */
 static int hold_half_open(int at, int *fds, int n)

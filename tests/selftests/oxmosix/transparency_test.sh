@@ -10,7 +10,7 @@
 # /usr/bin/bzip2 from Debian (dynamically linked, with their libraries in the image); sigcheck and
 # migrant, clockcheck (this directory).
 here=$(cd "$(dirname "$0")" && pwd)
-TOTAL=17
+TOTAL=18
 . "$here/ktap.sh"
 
 # Processes move by hand here: no automatic moves on any node.
@@ -264,6 +264,31 @@ if [ $moved = 0 ] && [ "$w3" = 3 ] && [ "$wh" = 1 ] && inband "$k2" && inband "$
 else
 	bad "clocks of a process moved 1 -> 2 -> 3 -> home"
 fi
+
+# A link blip shorter than the node timeout loses nothing: cat on node 2 reads a home pipe fed for
+# 8 s and writes to a home pipe (every read and write forwarded) while node 2's link is down for 3 s
+# (from 1 s after the move); its output is byte for byte what the feed sent.
+head -c 655360 /tmp/big > /tmp/feed
+sha256sum < /tmp/feed > /tmp/blip.ref
+( for i in $(seq 0 19); do dd if=/tmp/feed bs=32768 skip="$i" count=1 2>/dev/null; sleep 0.4; done ) |
+	cat | sha256sum > /tmp/blip.out &
+s=$!
+for i in $(seq 1 50); do p=$(pidof cat); [ -n "$p" ] && break; sleep 0.05; done
+to2 "$p" "cat reading a home pipe"
+moved=$?
+agent 2 "cut?3" > /dev/null
+t0=$(now)
+wait "$s"
+rc=$?
+secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+if [ $moved = 0 ] && [ $rc = 0 ] && cmp -s /tmp/blip.ref /tmp/blip.out && [ "${secs%.*}" -ge 4 ]; then
+	ok "link blip of 3 s under forwarded reads and writes: output identical (done $secs s after the cut request)"
+else
+	log "moved=$moved exit=$rc after $secs s; ref $(cat /tmp/blip.ref); out $(cat /tmp/blip.out)"
+	log "node 1: $(migration_log 1)"
+	bad "link blip under forwarded I/O"
+fi
+for i in $(seq 1 100); do grep -q '^up' /proc/hpc/nodes/2/status && break; sleep 0.1; done
 
 # Failure: node 2's link is cut while it hosts a guest. The process must end at home within the
 # documented bound (node timeout 5 s + one gossip interval); nothing may stay behind on either node.
