@@ -49,24 +49,30 @@ end=$(awk -v t="$(now)" -v s="$SECS" 'BEGIN { printf "%d", t + s }')
 ) &
 flapper=$!
 
-# Jobs: file /tmp/soak.jobs has "PID DEADLINE" lines (deadline: its run time plus 60 s).
+# Jobs: file /tmp/soak.jobs has "PID DEADLINE" lines (deadline: its run time plus 60 s); $running
+# the pids of those not seen ended yet.
 : > /tmp/soak.jobs
+running=
 spawn() {
 	t=$((10 + $(rand 20)))
 	migrant -q -m 4 -t "$t" -p > /dev/null 2>&1 &
+	running="$running $!"
 	echo "$! $(awk -v t="$(now)" -v r="$t" 'BEGIN { printf "%d", t + r + 60 }')" >> /tmp/soak.jobs
 }
-# live: the jobs still running (a zombie not yet reaped counts as ended).
+# alive PID: whether the job still runs (a zombie not yet reaped counts as ended).
+alive() { [ -d "/proc/$1" ] && ! grep -q '^State:.*[ZX]' "/proc/$1/status" 2>/dev/null; }
+# live: prunes $running to the jobs still running.
 live() {
-	awk '{ print $1 }' /tmp/soak.jobs | while read -r p; do
-		grep -q '^State:.*[ZX]' "/proc/$p/status" 2>/dev/null || { kill -0 "$p" 2>/dev/null && echo "$p"; }
-	done
+	l=
+	for p in $running; do alive "$p" && l="$l $p"; done
+	running=$l
 }
 
 calls=0 okmoves=0 hung=0 slowest=0
 while [ "$(now | cut -d. -f1)" -lt "$end" ]; do
-	set -- $(live)
-	while [ $# -lt 6 ]; do spawn; set -- $(live); done
+	live
+	set -- $running
+	while [ $# -lt 6 ]; do spawn; set -- $running; done
 	p=$(eval echo "\${$(( $(rand $#) + 1 ))}")
 	case $(rand 3) in 0) to=home ;; 1) to=2 ;; *) to=3 ;; esac
 	t0=$(now)
@@ -90,8 +96,8 @@ fi
 late=0
 : > /tmp/soak.status
 while read -r p dl; do
-	while [ -n "$(live | grep -x "$p")" ] && [ "$(now | cut -d. -f1)" -lt "$dl" ]; do sleep 0.5; done
-	if [ -n "$(live | grep -x "$p")" ]; then
+	while alive "$p" && [ "$(now | cut -d. -f1)" -lt "$dl" ]; do sleep 0.5; done
+	if alive "$p"; then
 		late=$((late + 1))
 		log "migrant $p still runs past its deadline: $(proc_state "$p")"
 		kill -9 "$p"
@@ -117,8 +123,8 @@ sleep 5
 stale=0
 for k in 1 2 3; do
 	if [ "$k" = 1 ]; then l=$(cat /proc/hpc/procs); else l=$(agent "$k" "hpc?procs"); fi
-	n=$(printf '%s\n' "$l" | awk '$NF == "migrant" && ($6 == "deputy" || $6 == "guest" || $6 == "migrating")' | wc -l)
-	[ "$n" = 0 ] || { stale=1; log "node $k still lists: $(printf '%s\n' "$l" | grep migrant | tr '\n' '|')"; }
+	left=$(printf '%s\n' "$l" | awk '$NF == "migrant" && ($6 == "deputy" || $6 == "guest" || $6 == "migrating")' | wc -l)
+	[ "$left" = 0 ] || { stale=1; log "node $k still lists: $(printf '%s\n' "$l" | grep migrant | tr '\n' '|')"; }
 done
 if [ "$stale" = 0 ]; then ok "no record left on any node"; else bad "stale records"; fi
 grew=0
