@@ -158,12 +158,13 @@ for p in $on2; do
 done
 # Bring: every job away when it is asked comes home. The balancer runs on, so a job may leave
 # again right after bring returned: then it has moved at least twice more (home, out again), or
-# it is leaving right now (state migrating: `where` names the target before the commit).
-nmigs() { mosctl procinfo "$1" 2>/dev/null | awk '$1 == "nmigs" { print $2 }'; }
-pstate() { mosctl procinfo "$1" 2>/dev/null | awk '$1 == "state" { print $2 }'; }
+# it is leaving right now (state migrating: `where` names the target before the commit). Each
+# look is one PROCINFO (where, state and nmigs of one moment).
+look() { mosctl procinfo "$1" 2>/dev/null | awk '{ v[$1] = $2 } END { print v["where"], v["state"], v["nmigs"] }'; }
 away=
 for p in $pids; do
-	w=$(mosctl where "$p" 2>/dev/null) && [ "$w" != 1 ] && away="$away $p:$(nmigs "$p")"
+	set -- $(look "$p")
+	[ "$2" = deputy ] && away="$away $p:$3"
 done
 mosctl bring
 br=0
@@ -171,9 +172,8 @@ for pm in $away; do
 	p=${pm%%:*}
 	m0=${pm#*:}
 	kill -0 "$p" 2>/dev/null || { log "pid $p ended meanwhile"; continue; }
-	w=$(mosctl where "$p" 2>/dev/null)
-	m=$(nmigs "$p")
-	s=$(pstate "$p")
+	set -- $(look "$p")
+	w=$1 s=$2 m=$3
 	if [ "$w" != 1 ] && [ "$s" != migrating ] && [ "${m:-0}" -lt $((${m0:-0} + 2)) ]; then
 		br=1
 		log "after bring: pid $p on node '$w' ($s), nmigs $m0 -> $m"
