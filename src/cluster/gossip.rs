@@ -111,6 +111,26 @@ fn gossip_round(cl: &Arc<Cluster>, now: u64) {
         conn.ping(cl);
     }
     keepalive(cl, now);
+    acknowledge(cl);
+}
+
+/// Sends an Ack on every connection whose peer's numbered frames were taken since the last
+/// acknowledgement (a receiver with nothing to send back would otherwise leave them in the
+/// sender's ring; see `proto::delivery`).
+fn acknowledge(cl: &Cluster) {
+    // Collected under the state lock, looked at after it: a receive thread holds its link's
+    // receive lock while a feature handles a frame, and that may take the state lock.
+    let mut conns: KVec<Arc<super::Conn>> = KVec::new();
+    cl.with_state(|s| {
+        for c in s.peers.iter().filter_map(|p| p.conn.as_ref()) {
+            if c.alive() {
+                let _ = conns.push(c.clone(), GFP_ATOMIC);
+            }
+        }
+    });
+    for c in conns.iter().filter(|c| c.link.ack_owed()) {
+        c.send_ack(cl);
+    }
 }
 
 /// Pings every connected peer whose link has been quiet for a quarter of the node timeout, so

@@ -25,6 +25,7 @@ pub(crate) mod bench;
 mod gossip;
 mod handshake;
 pub(crate) mod keys;
+mod link;
 mod listen;
 mod membership;
 mod params;
@@ -88,7 +89,7 @@ struct Registered {
 }
 
 /// The kinds the transport handles itself: a feature cannot take them.
-const TRANSPORT_KINDS: [MsgType; 7] = [
+const TRANSPORT_KINDS: [MsgType; 8] = [
     MsgType::Hello,
     MsgType::Finished,
     MsgType::Load,
@@ -96,7 +97,14 @@ const TRANSPORT_KINDS: [MsgType; 7] = [
     MsgType::Pong,
     MsgType::Bench,
     MsgType::Bye,
+    MsgType::Ack,
 ];
+
+/// Whether frames of kind `t` belong to a feature (numbered and delivered exactly once: see
+/// [`link`]) rather than to the transport itself.
+fn is_feature_kind(t: MsgType) -> bool {
+    !TRANSPORT_KINDS.contains(&t)
+}
 
 /// A peer of this node (a map node other than itself).
 struct Peer {
@@ -119,6 +127,10 @@ pub(crate) struct State {
     self_id: u32,
     slots: KVec<Slot>,
     peers: KVec<Peer>,
+    /// Delivery state per peer node ever connected with, its latest incarnation's: kept when the
+    /// map drops the node (numbering must go on if it comes back as the same incarnation),
+    /// replaced when the node comes back as another one; freed at unload.
+    links: KVec<Arc<link::Link>>,
     pub(crate) params: Params,
     avg: load::LoadAverager,
     util_acc: u64,
@@ -181,6 +193,7 @@ impl Doomed {
                 .send(cluster, MsgType::Bye, &proto::encode_bye(reason));
         }
         self.conn.close();
+        self.conn.link.detach(&self.conn);
         drop(self.thread);
     }
 }
@@ -195,6 +208,7 @@ impl Cluster {
             self_id: 0,
             slots: KVec::new(),
             peers: KVec::new(),
+            links: KVec::new(),
             params: Params::new(),
             avg: load::LoadAverager::default(),
             util_acc: 0,
@@ -298,9 +312,19 @@ impl Cluster {
         }
     }
 
-    /// Sends one frame to node `id` over its connection. Errors: `EHOSTUNREACH` without a
-    /// connection, or the send error (which closes the connection).
+    /// Sends one frame to node `id`. A feature's frame goes to the delivery state of the node's
+    /// latest incarnation (`link::Link::send`: delivered exactly once if that incarnation is
+    /// reached again, also when no connection is up right now). Errors: `EHOSTUNREACH` when
+    /// never connected with it (and, for the transport's frames, without a connection),
+    /// `ENOBUFS`, or the send error (which closes the connection).
     pub(crate) fn send_to(&self, id: u32, t: MsgType, parts: &[&[u8]]) -> Result {
+        if is_feature_kind(t) {
+            let link = self.with_state(|s| s.links.iter().find(|l| l.peer == id).cloned());
+            return match link {
+                Some(l) => l.send(self, t, parts),
+                None => Err(errno::ehostunreach()),
+            };
+        }
         let conn = self.with_state(|s| {
             s.peers
                 .iter()
@@ -372,6 +396,8 @@ impl Drop for ClusterThreads {
                 None => break,
             }
         }
+        let links = c.with_state(|s| core::mem::take(&mut s.links));
+        drop(links);
         // No thread calls a feature any more: drop them (they hold the cluster in turn).
         let features = core::mem::take(&mut *c.features.lock());
         drop(features);

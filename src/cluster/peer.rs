@@ -10,6 +10,7 @@ use kernel::sync::{Arc, Mutex};
 
 use super::gossip::GOSSIP_K;
 use super::handshake::{self, LinkKeys};
+use super::link::{Link, Taken};
 use super::listen::HANDSHAKE_DEADLINE_MS;
 use super::{Cluster, Doomed, BACKOFF_MAX_MS, BACKOFF_MIN_MS};
 use crate::counters;
@@ -56,6 +57,8 @@ pub(crate) struct Conn {
     key_id: [u8; KEY_ID_LEN],
     /// The peer's incarnation, from its Hello.
     incarnation: u64,
+    /// Delivery state of that incarnation (shared with the other connections made with it).
+    pub(super) link: Arc<Link>,
     dead: AtomicBool,
     /// Round trip of a Ping answered by the peer's receive thread, µs, averaged (3/4 of the
     /// old value kept per sample); 0 until the first Pong.
@@ -79,6 +82,7 @@ impl Conn {
         self_id: u32,
         sock: TcpSocket,
         e: handshake::Established,
+        link: Arc<Link>,
     ) -> Result<Arc<Conn>> {
         let (keys, key_id, incarnation) = (e.keys, e.key_id, e.incarnation);
         let mut buf = KVVec::new();
@@ -90,7 +94,7 @@ impl Conn {
             buf,
         };
         Arc::pin_init(
-            pin_init!(Conn { peer, initiator, self_id, sock, tx <- new_mutex!(tx, "oxmosix::conn::tx"), keys, key_id, incarnation, dead: AtomicBool::new(false), rtt_us: AtomicU64::new(0), last_rx_ms: AtomicU64::new(sys::monotonic_ms()) }),
+            pin_init!(Conn { peer, initiator, self_id, sock, tx <- new_mutex!(tx, "oxmosix::conn::tx"), keys, key_id, incarnation, link, dead: AtomicBool::new(false), rtt_us: AtomicU64::new(0), last_rx_ms: AtomicU64::new(sys::monotonic_ms()) }),
             GFP_KERNEL,
         )
     }
@@ -138,9 +142,31 @@ impl Conn {
         self.send_parts(cl, t, &[payload])
     }
 
-    /// Sends one frame whose payload is the concatenation of `parts` (no copy of the payload).
-    /// A failed send closes the connection.
+    /// Sends one frame whose payload is the concatenation of `parts`. A feature's frame is
+    /// numbered and delivered exactly once to this incarnation of the peer, over this
+    /// connection or the next (see [`Link::send`]); the transport's own frames go on this
+    /// connection only (a failed send closes it).
     pub(crate) fn send_parts(&self, cl: &Cluster, t: MsgType, parts: &[&[u8]]) -> Result {
+        if super::is_feature_kind(t) {
+            return self.link.send(cl, t, parts);
+        }
+        if !self.alive() {
+            return Err(EPIPE);
+        }
+        self.write(cl, t, 0, self.link.done(), parts)
+    }
+
+    /// Writes one frame with delivery number `delivery` (0: none) acknowledging `ack`, its
+    /// payload the concatenation of `parts` (no copy on a plaintext link). A failed write closes
+    /// the connection.
+    pub(super) fn write(
+        &self,
+        cl: &Cluster,
+        t: MsgType,
+        delivery: u64,
+        ack: u64,
+        parts: &[&[u8]],
+    ) -> Result {
         if !self.alive() {
             return Err(EPIPE);
         }
@@ -157,6 +183,8 @@ impl Conn {
             seq: sealer.next_seq(),
             src: self.self_id,
             dst: self.peer,
+            delivery,
+            ack,
         }
         .encode();
         let sent = if sealer.sealed() {
@@ -191,6 +219,12 @@ impl Conn {
         }
         cl.stats.sent(t, HEADER_LEN + len);
         Ok(())
+    }
+
+    /// Sends an Ack frame: the header acknowledges every frame taken from the peer so far.
+    pub(crate) fn send_ack(&self, cl: &Cluster) {
+        self.link.acking();
+        let _ = self.write(cl, MsgType::Ack, 0, self.link.done(), &[]);
     }
 
     /// Sends a Load message with `entries` (1..=MAX_LOAD_ENTRIES).
@@ -289,7 +323,8 @@ pub(super) fn accept_one(
     let e = handshake::respond(cl, &s, ip, buf, deadline, member)?;
     s.set_timeouts(RX_POLL_MS, HANDSHAKE_MS);
     let peer = e.peer;
-    register(cl, Conn::new(peer, peer, self_id, s, e)?)
+    let link = Link::for_peer(cl, peer, e.incarnation)?;
+    register(cl, Conn::new(peer, peer, self_id, s, e, link)?)
 }
 
 /// Connects to `peer` at `ip:port` and handshakes.
@@ -301,7 +336,8 @@ fn connect_one(cl: &Arc<Cluster>, peer: u32, ip: u32, port: u16, buf: &mut [u8])
     s.set_nodelay();
     let e = handshake::initiate(cl, &s, ip, peer, buf, deadline)?;
     s.set_timeouts(RX_POLL_MS, HANDSHAKE_MS);
-    register(cl, Conn::new(peer, self_id, self_id, s, e)?)
+    let link = Link::for_peer(cl, peer, e.incarnation)?;
+    register(cl, Conn::new(peer, self_id, self_id, s, e, link)?)
 }
 
 /// Installs a handshaken connection in the peer table and starts its receiver, applying the
@@ -365,6 +401,9 @@ fn register(cl: &Arc<Cluster>, conn: Arc<Conn>) -> Result {
         );
         cl.for_each_feature(|f| f.on_peer_restart(peer));
     }
+    // Frames this incarnation was sent and did not acknowledge go first on this connection
+    // (`Link::resend` below, once its receive thread runs: both sides may be sending again).
+    conn.link.attach(&conn);
     let (cl2, c2) = (cl.clone(), conn.clone());
     let thread = KThread::spawn(c_str!("oxmosix-rx"), move || rx_loop(&cl2, &c2))?;
     let stray = cl.with_state(|st| match st.peers.iter_mut().find(|p| p.id == peer) {
@@ -376,6 +415,7 @@ fn register(cl: &Arc<Cluster>, conn: Arc<Conn>) -> Result {
     });
     if stray.is_some() {
         conn.close();
+        conn.link.detach(&conn);
         drop(stray);
         return Ok(());
     }
@@ -384,6 +424,7 @@ fn register(cl: &Arc<Cluster>, conn: Arc<Conn>) -> Result {
         peer,
         conn.initiator
     );
+    let _ = conn.link.resend(cl, &conn);
     // Exchange load information right away instead of waiting for the next gossip round.
     push_to(cl, &conn);
     Ok(())
@@ -457,8 +498,35 @@ fn rx_loop(cl: &Arc<Cluster>, conn: &Arc<Conn>) {
                 break "malformed frame";
             }
         };
-        if let Err(why) = dispatch(cl, conn, ip, &msg) {
-            break why;
+        // Every frame acknowledges what the peer took; a number never sent is a lie.
+        if conn.link.acked(h.ack).is_err() {
+            malformed(cl, ip, ProtoError::BadField("header ack"));
+            break "malformed frame";
+        }
+        // A feature's frames are numbered and taken once; the transport's are not numbered.
+        if super::is_feature_kind(h.mtype) != (h.delivery != 0) {
+            malformed(cl, ip, ProtoError::BadField("header delivery"));
+            break "malformed frame";
+        }
+        if h.delivery == 0 {
+            if let Err(why) = dispatch(cl, conn, ip, &msg) {
+                break why;
+            }
+            continue;
+        }
+        let (taken, ack_due) = conn.link.take(h.delivery, h.len as usize, || {
+            to_feature(cl, conn.peer, &msg)
+        });
+        match taken {
+            Taken::Delivered => {}
+            Taken::Duplicate => counters::bump(&cl.stats.link.delivery_duplicates),
+            Taken::Gap => {
+                counters::bump(&cl.stats.link.delivery_gaps);
+                break "frames missing (sent again on the next connection)";
+            }
+        }
+        if ack_due {
+            conn.send_ack(cl);
         }
     };
     conn.close();
@@ -488,6 +556,7 @@ fn dispatch(
             let _ = conn.send(cl, MsgType::Pong, &proto::encode_token(*t));
         }
         Message::Pong(t) => conn.pong(*t),
+        Message::Ack => {}
         Message::Bench(b) => {
             if b.echo {
                 let _ = super::bench::echo(cl, conn, b.echo_len as usize);
@@ -506,27 +575,31 @@ fn dispatch(
             }
             return Err("peer said bye");
         }
-        m => match cl.feature_for(m.mtype()) {
-            Some(f) => {
-                if let Err(e) = f.on_message(conn.peer, m) {
-                    pr_warn!(
-                        "{} message from node {} dropped: {:?}\n",
-                        f.name(),
-                        conn.peer,
-                        e
-                    );
-                }
-            }
-            None => {
-                pr_warn!(
-                    "{} frame from node {} dropped: no feature handles it\n",
-                    m.mtype().name(),
-                    conn.peer
-                );
-            }
-        },
+        // Feature frames are numbered: `rx_loop` hands them to `to_feature`.
+        _ => {
+            malformed(cl, ip, ProtoError::BadField("unnumbered feature frame"));
+            return Err("malformed frame");
+        }
     }
     Ok(())
+}
+
+/// Hands a feature's frame from node `from` to the feature that registered its kind.
+fn to_feature(cl: &Cluster, from: u32, m: &Message<'_>) {
+    match cl.feature_for(m.mtype()) {
+        Some(f) => {
+            if let Err(e) = f.on_message(from, m) {
+                pr_warn!("{} message from node {} dropped: {:?}\n", f.name(), from, e);
+            }
+        }
+        None => {
+            pr_warn!(
+                "{} frame from node {} dropped: no feature handles it\n",
+                m.mtype().name(),
+                from
+            );
+        }
+    }
 }
 
 /// Merges a received Load and answers a push with our own freshest entries.

@@ -49,6 +49,17 @@ counters! {
         /// Connections with a node that came back as a new incarnation (it reloaded its module
         /// or rebooted): what depended on its old incarnation was ended at once.
         restarts,
+        /// Numbered frames sent again on a new connection (their first copy may have been lost
+        /// with the old one).
+        resent,
+        /// Numbered frames kept for the next connection: sent while the peer had none.
+        queued,
+        /// Numbered frames that arrived again after they were taken: dropped.
+        delivery_duplicates,
+        /// Connections closed because a numbered frame was missing (sent again on the next).
+        delivery_gaps,
+        /// Feature frames refused because too much to one peer was unacknowledged.
+        ring_full,
     }
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The oxmosix wire protocol, version 1: framing and messages between the nodes of a cluster.
+//! The oxmosix wire protocol, version 3: framing and messages between the nodes of a cluster.
 //!
 //! Pure `core` Rust: no kernel types, no allocation, no `unsafe`. The module uses it for every byte
 //! that crosses the network; the host tests (`tests/host`) property-test and fuzz it. The byte-level
@@ -14,6 +14,7 @@
 // Shared with the host tests: some items are used only on one side.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod delivery;
 pub mod flow;
 pub mod handshake;
 mod load;
@@ -24,20 +25,21 @@ pub use load::*;
 
 /// `"OXMX"`: first four bytes of every frame.
 pub const MAGIC: u32 = 0x4f58_4d58;
-/// Protocol version spoken by this build (2: authenticated handshake, sealed frames).
-pub const PROTO_VERSION: u8 = 2;
+/// Protocol version spoken by this build (2: authenticated handshake, sealed frames; 3: delivery
+/// numbers and acknowledgements in the header).
+pub const PROTO_VERSION: u8 = 3;
 /// Size of the frame header in bytes.
-pub const HEADER_LEN: usize = 48;
+pub const HEADER_LEN: usize = 64;
 /// Hard upper bound of a payload in bytes, whatever the type.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 /// Largest valid node id (ids are 1..=MAX_NODE_ID; 0 means "none").
 pub const MAX_NODE_ID: u32 = 65_535;
-/// Size of a frame's authentication tag (header bytes 32..48; zero in handshake frames and on a
+/// Size of a frame's authentication tag (header bytes 48..64; zero in handshake frames and on a
 /// plaintext link).
 pub const AUTH_TAG_LEN: usize = 16;
 /// Offset of the authentication tag in the header; the bytes before it are the AEAD's
 /// associated data.
-pub const TAG_AT: usize = 32;
+pub const TAG_AT: usize = 48;
 
 /// Why a frame was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,6 +98,8 @@ pub enum MsgType {
     Bench = 15,
     /// Last handshake frame: the initiator's Finished MAC ([`handshake`]).
     Finished = 16,
+    /// Acknowledgement only (empty payload): the header's `ack` is the news ([`delivery`]).
+    Ack = 17,
 }
 
 impl MsgType {
@@ -118,6 +122,7 @@ impl MsgType {
             14 => MsgType::MigCtl,
             15 => MsgType::Bench,
             16 => MsgType::Finished,
+            17 => MsgType::Ack,
             _ => return Err(ProtoError::BadType(v)),
         })
     }
@@ -152,11 +157,12 @@ impl MsgType {
             MsgType::MigCtl => (mig::CTL_LEN, mig::CTL_LEN),
             MsgType::Bench => (BENCH_HDR_LEN, MAX_PAYLOAD),
             MsgType::Finished => (handshake::MAC_LEN, handshake::MAC_LEN),
+            MsgType::Ack => (0, 0),
         }
     }
 
     /// Number of message types (for per-type counters); types are 1..=COUNT.
-    pub const COUNT: usize = 16;
+    pub const COUNT: usize = 17;
 
     /// Lower-case name, for counters and logs.
     pub fn name(self) -> &'static str {
@@ -177,6 +183,7 @@ impl MsgType {
             MsgType::MigCtl => "mig_ctl",
             MsgType::Bench => "bench",
             MsgType::Finished => "finished",
+            MsgType::Ack => "ack",
         }
     }
 }
@@ -194,6 +201,11 @@ pub struct Header {
     pub src: u32,
     /// Receiving node.
     pub dst: u32,
+    /// Delivery number of a frame delivered exactly once ([`delivery`]), 1, 2, ... per
+    /// direction and peer incarnation; 0 for the transport's own frames.
+    pub delivery: u64,
+    /// The highest delivery number the sender has taken from the receiver (0: none).
+    pub ack: u64,
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -238,7 +250,8 @@ pub fn check_node(id: u32) -> Result<u32, ProtoError> {
 impl Header {
     /// Encodes the header. Layout (offsets in bytes): 0 magic u32, 4 version u8, 5 type u8,
     /// 6 flags u16 (0), 8 length u32, 12 reserved u32 (0), 16 seq u64, 24 src u32, 28 dst u32,
-    /// 32 authentication tag (16 bytes: written by the link's seal, zero here).
+    /// 32 delivery u64, 40 ack u64, 48 authentication tag (16 bytes: written by the link's seal,
+    /// zero here).
     pub fn encode(&self) -> [u8; HEADER_LEN] {
         let mut b = [0u8; HEADER_LEN];
         put32(&mut b, 0, MAGIC);
@@ -248,6 +261,8 @@ impl Header {
         put64(&mut b, 16, self.seq);
         put32(&mut b, 24, self.src);
         put32(&mut b, 28, self.dst);
+        put64(&mut b, 32, self.delivery);
+        put64(&mut b, 40, self.ack);
         b
     }
 
@@ -264,7 +279,7 @@ impl Header {
             return Err(ProtoError::BadVersion(b[4]));
         }
         let mtype = MsgType::from_u8(b[5])?;
-        // Bytes 32..48 are the authentication tag: checked by the link's AEAD, not here.
+        // Bytes 48..64 are the authentication tag: checked by the link's AEAD, not here.
         if be16(b, 6) != 0 || be32(b, 12) != 0 {
             return Err(ProtoError::Reserved);
         }
@@ -279,6 +294,8 @@ impl Header {
             seq: be64(b, 16),
             src: check_node(be32(b, 24))?,
             dst: check_node(be32(b, 28))?,
+            delivery: be64(b, 32),
+            ack: be64(b, 40),
         })
     }
 }
@@ -405,6 +422,8 @@ pub enum Message<'a> {
     Bench(Bench),
     /// The initiator's Finished MAC.
     Finished([u8; handshake::MAC_LEN]),
+    /// An acknowledgement (the header's `ack`).
+    Ack,
 }
 
 impl<'a> Message<'a> {
@@ -444,6 +463,7 @@ impl<'a> Message<'a> {
                 copy(&mut m, payload);
                 Message::Finished(m)
             }
+            MsgType::Ack => Message::Ack,
         })
     }
 
@@ -466,6 +486,7 @@ impl<'a> Message<'a> {
             Message::MigCtl(_) => MsgType::MigCtl,
             Message::Bench(_) => MsgType::Bench,
             Message::Finished(_) => MsgType::Finished,
+            Message::Ack => MsgType::Ack,
         }
     }
 }
@@ -494,6 +515,8 @@ pub fn encode_frame(
         seq,
         src: check_node(src)?,
         dst: check_node(dst)?,
+        delivery: 0,
+        ack: 0,
     };
     copy(&mut out[..HEADER_LEN], &h.encode());
     copy(&mut out[HEADER_LEN..total], payload);

@@ -133,6 +133,8 @@ fn handshake_frame<'a>(
     if h.mtype != want
         || h.dst != self_id
         || h.seq != 0
+        || h.delivery != 0
+        || h.ack != 0
         || frame[TAG_AT..HEADER_LEN].iter().any(|&b| b != 0)
     {
         return Err(ProtoError::BadField("handshake"));

@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
             let Some((&t, payload)) = body.split_first() else {
                 continue;
             };
-            let Ok(mtype) = MsgType::from_u8(t % 17) else {
+            let Ok(mtype) = MsgType::from_u8(t % 18) else {
                 continue;
             };
             let len = payload.len().min(MAX_PAYLOAD);
@@ -37,6 +37,8 @@ fuzz_target!(|data: &[u8]| {
                 seq: s.next_seq(),
                 src: 1,
                 dst: 2,
+                delivery: 0,
+                ack: 0,
             }
             .encode();
             buf[..HEADER_LEN].copy_from_slice(&h);

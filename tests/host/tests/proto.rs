@@ -46,7 +46,7 @@ proptest! {
         let mut buf = [0u8; 256];
         let n = encode_frame(MsgType::Hello, seq, src, dst, &m.encode(), &mut buf).unwrap();
         let (h, msg) = decode_frame(&buf[..n]).unwrap();
-        prop_assert_eq!(h, Header { mtype: MsgType::Hello, len: HELLO_LEN as u32, seq, src, dst });
+        prop_assert_eq!(h, Header { mtype: MsgType::Hello, len: HELLO_LEN as u32, seq, src, dst, delivery: 0, ack: 0 });
         match msg { Message::Hello(d) => prop_assert_eq!(d, m), other => prop_assert!(false, "{:?}", other) }
     }
 

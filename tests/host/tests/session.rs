@@ -175,7 +175,7 @@ fn plaintext_links_carry_zero_tags() {
     let mut f = sealed(&mut s, 64, 3);
     assert!(f[TAG_AT..HEADER_LEN].iter().all(|&b| b == 0));
     assert!(open(&mut Opener::new(1, 2, None), &mut f.clone()).is_ok());
-    f[40] = 1;
+    f[TAG_AT + 8] = 1;
     assert_eq!(
         open(&mut Opener::new(1, 2, None), &mut f).err(),
         Some(RxError::Auth)

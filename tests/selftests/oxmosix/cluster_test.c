@@ -318,13 +318,14 @@ static void put32(uint8_t *b, uint32_t v)
 	b[0] = v >> 24; b[1] = v >> 16; b[2] = v >> 8; b[3] = v;
 }
 
-/* A valid frame header (see Documentation/protocol.md), protocol version 2, tag zero. */
+/* A valid frame header (see Documentation/protocol.md), protocol version 3, tag zero. */
+#define HDR 64
 #define HELLO_LEN 96
 static void header(uint8_t *h, uint8_t type, uint32_t len, uint32_t src, uint32_t dst)
 {
-	memset(h, 0, 48);
+	memset(h, 0, HDR);
 	put32(h, 0x4f584d58);
-	h[4] = 2;
+	h[4] = 3;
 	h[5] = type;
 	put32(h + 8, len);
 	put32(h + 24, src);
@@ -353,23 +354,23 @@ TEST(garbage_on_the_cluster_port)
 		send_garbage(at, f, 20);
 		/* oversized length */
 		header(f, 2, 1 << 20, node, at);
-		send_garbage(at, f, 48);
-		/* wrong version (1: before authenticated links) */
+		send_garbage(at, f, HDR);
+		/* wrong version (2: before delivery numbers) */
 		header(f, 1, HELLO_LEN, node, at);
-		f[4] = 1;
-		send_garbage(at, f, 48 + HELLO_LEN);
+		f[4] = 2;
+		send_garbage(at, f, HDR + HELLO_LEN);
 		/* valid header, invalid Hello body (undefined feature bits) */
 		header(f, 1, HELLO_LEN, node, at);
-		memset(f + 48, 0, HELLO_LEN);
-		put32(f + 48, node);
-		put32(f + 52, 0xdeadbeef);
-		send_garbage(at, f, 48 + HELLO_LEN);
+		memset(f + HDR, 0, HELLO_LEN);
+		put32(f + HDR, node);
+		put32(f + HDR + 4, 0xdeadbeef);
+		send_garbage(at, f, HDR + HELLO_LEN);
 		/* valid header, truncated body */
 		header(f, 1, HELLO_LEN, node, at);
-		send_garbage(at, f, 60);
+		send_garbage(at, f, HDR + 12);
 		/* a migration offer without a handshake */
 		header(f, 6, 64, node, at);
-		send_garbage(at, f, 48 + 64);
+		send_garbage(at, f, HDR + 64);
 	}
 	after1 = hpc_num(1, "info/malformed");
 	after2 = hpc_num(2, "info/malformed");
@@ -499,21 +500,21 @@ static int forge_hello(uint64_t id, uint8_t nonces[2][32])
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(PORT) };
 	struct timeval tv = { .tv_sec = 5 };
-	uint8_t hello[48 + HELLO_LEN], reply[48 + HELLO_LEN], fin[48 + 32], sink[64];
+	uint8_t hello[HDR + HELLO_LEN], reply[HDR + HELLO_LEN], fin[HDR + 32], sink[64];
 	char addr[48];
 	int round, s, i;
 	size_t got;
 	ssize_t r;
 
 	header(hello, 1, HELLO_LEN, node, 2);
-	memset(hello + 48, 0, HELLO_LEN);
-	put32(hello + 48, node);
+	memset(hello + HDR, 0, HELLO_LEN);
+	put32(hello + HDR, node);
 	for (i = 0; i < 8; i++)
-		hello[48 + 24 + i] = id >> (56 - 8 * i);
+		hello[HDR + 24 + i] = id >> (56 - 8 * i);
 	for (i = 0; i < 32; i++)
-		hello[48 + 32 + i] = rand();
+		hello[HDR + 32 + i] = rand();
 	header(fin, 16, 32, node, 2);
-	memset(fin + 48, 0x5a, 32);
+	memset(fin + HDR, 0x5a, 32);
 	snprintf(addr, sizeof(addr), "%s.2", net);
 	inet_pton(AF_INET, addr, &a.sin_addr);
 	for (round = 0; round < 2; round++) {
@@ -531,7 +532,7 @@ static int forge_hello(uint64_t id, uint8_t nonces[2][32])
 		/* Hello, from node 2 to us, sequence 0, with a Finished MAC. */
 		if (reply[5] != 1 || reply[27] != 2 || reply[31] != node)
 			return 4;
-		memcpy(nonces[round], reply + 48 + 32, 32);
+		memcpy(nonces[round], reply + HDR + 32, 32);
 		if (write(s, fin, sizeof(fin)) != sizeof(fin))
 			return 5;
 		/* Node 2 closes without a word. */
@@ -639,7 +640,7 @@ TEST(outsider_gets_nothing)
 {
 	char src[48], cmd[128], out[512];
 	long nm0, mal0, nm, mal;
-	uint8_t f[48 + HELLO_LEN];
+	uint8_t f[HDR + HELLO_LEN];
 	int fds[24 * 16], n = 0, at, k, i, st;
 	uint64_t id;
 	double t0;
@@ -663,17 +664,17 @@ TEST(outsider_gets_nothing)
 		if (setgid(65534) || setuid(65534))
 			_exit(100);
 		header(f, 1, HELLO_LEN, node, 2);
-		memset(f + 48, 0, HELLO_LEN);
-		put32(f + 48, node);
+		memset(f + HDR, 0, HELLO_LEN);
+		put32(f + HDR, node);
 		for (i = 0; i < 8; i++)
-			f[48 + 24 + i] = id >> (56 - 8 * i);
+			f[HDR + 24 + i] = id >> (56 - 8 * i);
 		for (i = 0; i < 32; i++)
-			f[48 + 32 + i] = rand();
+			f[HDR + 32 + i] = rand();
 		st = refused_silently(src, 2, f, sizeof(f));
 		if (st)
 			_exit(10 + st);
 		put32(f + 24, nodes);
-		put32(f + 48, nodes);
+		put32(f + HDR, nodes);
 		st = refused_silently(src, 2, f, sizeof(f));
 		if (st)
 			_exit(20 + st);
@@ -682,14 +683,14 @@ TEST(outsider_gets_nothing)
 		if (refused_silently(src, 2, f, sizeof(f)))
 			_exit(30);
 		header(f, 6, 64, node, 2);
-		if (refused_silently(src, 2, f, 48 + 64))
+		if (refused_silently(src, 2, f, HDR + 64))
 			_exit(40);
 		/* a truncated header (closed at the handshake deadline), an oversized length */
 		header(f, 1, HELLO_LEN, node, 2);
 		if (refused_silently(src, 2, f, 20))
 			_exit(50);
 		header(f, 1, 1 << 20, node, 2);
-		if (refused_silently(src, 2, f, 48))
+		if (refused_silently(src, 2, f, HDR))
 			_exit(60);
 		_exit(0);
 	}
@@ -870,12 +871,12 @@ TEST(rmmod_under_traffic)
 			srand(getpid());
 			for (j = 0; j < sizeof(junk); j++)
 				junk[j] = rand();
-			/* The first 48 bytes look like a valid Hello header half of the time. */
+			/* The first HDR bytes look like a valid Hello header half of the time. */
 			t0 = now();
 			while (now() - t0 < 12) {
 				if (rand() & 1)
 					header(junk, 1, 24, node == 1 ? 2 : 1, node);
-				send_garbage(node, junk, 48 + rand() % (sizeof(junk) - 48));
+				send_garbage(node, junk, HDR + rand() % (sizeof(junk) - HDR));
 			}
 			_exit(0);
 		}

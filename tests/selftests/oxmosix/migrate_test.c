@@ -524,8 +524,8 @@ TEST_F_TIMEOUT(mig, key_rotation_keeps_migrated_process, 150)
 
 	unlink(file);
 	ASSERT_EQ(1, all_up());
-	/* Computing, not in a forwarded call, while its link is made again: a call in flight across
-	 * a reconnection is not delivered again yet (issue 13). */
+	/* Computing while its link is made again (transparency_test rotates keys under forwarded
+	 * I/O: frames in flight are sent again on the new connection). */
 	pid = START_MIGRANT("-m 8 -t 24 -w /tmp/mig-rot -x 42", 30);
 	ASSERT_LT(0, pid);
 	MIGRATE_OK(pid, self->n2);

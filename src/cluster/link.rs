@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Exactly-once delivery of feature frames to one incarnation of a peer, over the successive
+//! connections made with it: the numbering, acknowledgement and resending of
+//! [`crate::proto::delivery`] under the module's locks.
+//!
+//! Lock order: `Link::rx` (held while a delivered frame is handled), then `Link::tx` (held while
+//! a numbered frame is written), then the connection's own `tx`. The number taken last is an
+//! atomic, so a sender never needs `rx`.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use kernel::new_mutex;
+use kernel::prelude::*;
+use kernel::sync::{Arc, Mutex};
+
+use super::peer::Conn;
+use super::{Cluster, State};
+use crate::counters;
+use crate::kapi::errno;
+use crate::proto::delivery::{self, Accept, Resend};
+use crate::proto::MsgType;
+
+/// Bytes of unacknowledged frames one peer incarnation may be owed (a fixed ring, allocated
+/// with the link): image streams under flow control and forwarded calls stay far below it.
+pub(super) const RING_BYTES: usize = 8 << 20;
+
+/// The delivery state shared by every connection with one incarnation of a peer.
+#[pin_data]
+pub(crate) struct Link {
+    /// The peer's node id.
+    pub(super) peer: u32,
+    /// The peer's incarnation this state belongs to.
+    pub(super) incarnation: u64,
+    #[pin]
+    tx: Mutex<LinkTx>,
+    #[pin]
+    rx: Mutex<LinkRx>,
+    /// The highest number taken from the peer (what every frame sent acknowledges).
+    done: AtomicU64,
+}
+
+struct LinkTx {
+    ring: Resend<KVVec<u8>>,
+    /// The connection numbered frames go to (`None` between connections).
+    conn: Option<Arc<Conn>>,
+    /// While the frames held are being sent again on `conn`: the next number to send and where
+    /// to look for it in the ring ([`Resend::find_from`]). New frames then wait in the ring.
+    resend: Option<(u64, usize)>,
+}
+
+struct LinkRx {
+    rx: delivery::RxDelivery,
+    /// Frames and payload bytes taken since the last acknowledgement was sent.
+    frames: u32,
+    bytes: usize,
+}
+
+/// What the receiver does with a numbered frame.
+pub(super) enum Taken {
+    /// Handled (by the closure given).
+    Delivered,
+    /// A copy of a frame taken before: dropped.
+    Duplicate,
+    /// Frames are missing: the connection must end.
+    Gap,
+}
+
+impl Link {
+    /// Delivery state for incarnation `incarnation` of a peer: nothing sent, nothing taken.
+    /// Errors: `ENOMEM` (the ring is [`RING_BYTES`]).
+    pub(super) fn new(peer: u32, incarnation: u64) -> Result<Arc<Link>> {
+        let mut buf = KVVec::new();
+        buf.extend_with(RING_BYTES, 0u8, GFP_KERNEL)?;
+        let tx = LinkTx {
+            ring: Resend::new(buf),
+            conn: None,
+            resend: None,
+        };
+        let rx = LinkRx {
+            rx: delivery::RxDelivery::new(),
+            frames: 0,
+            bytes: 0,
+        };
+        Arc::pin_init(
+            pin_init!(Link {
+                peer,
+                incarnation,
+                tx <- new_mutex!(tx, "oxmosix::link::tx"),
+                rx <- new_mutex!(rx, "oxmosix::link::rx"),
+                done: AtomicU64::new(0),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// The delivery state for incarnation `incarnation` of `peer`: the one its earlier connections
+    /// used, or a new one (the peer is new, or came back as another incarnation). Errors: `ENOMEM`.
+    pub(super) fn for_peer(cl: &Cluster, peer: u32, incarnation: u64) -> Result<Arc<Link>> {
+        let known = |st: &mut State| {
+            st.links
+                .iter()
+                .find(|l| l.peer == peer && l.incarnation == incarnation)
+                .cloned()
+        };
+        if let Some(l) = cl.with_state(known) {
+            return Ok(l);
+        }
+        let new = Link::new(peer, incarnation)?;
+        cl.with_state(|st| {
+            if let Some(l) = known(st) {
+                return Ok(l);
+            }
+            match st.links.iter_mut().find(|l| l.peer == peer) {
+                Some(slot) => *slot = new.clone(),
+                None => st.links.push(new.clone(), GFP_KERNEL)?,
+            }
+            Ok(new)
+        })
+    }
+
+    /// The acknowledgement every frame sent now carries.
+    pub(super) fn done(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
+    }
+
+    /// Numbers a feature frame, keeps a copy until the peer acknowledges it, and writes it to
+    /// the current connection if there is one. `Ok` means the frame will be delivered exactly
+    /// once if this incarnation of the peer is reached again: between connections, or when a
+    /// write fails (that connection closes), the next connection carries it. Errors: `ENOBUFS`
+    /// when [`RING_BYTES`] are unacknowledged.
+    pub(super) fn send(&self, cl: &Cluster, t: MsgType, parts: &[&[u8]]) -> Result {
+        let mut tx = self.tx.lock();
+        let conn = tx.conn.clone().filter(|c| c.alive());
+        let n = match tx.ring.push(t as u8, parts) {
+            Ok(n) => n,
+            Err(_) => {
+                counters::bump(&cl.stats.link.ring_full);
+                return Err(errno::enobufs());
+            }
+        };
+        // Without a connection, or while older frames are being sent again, this one waits its
+        // turn in the ring.
+        if let (Some(conn), None) = (conn, tx.resend) {
+            // A failed write closed the connection: the next one carries the frame.
+            let _ = conn.write(cl, t, n, self.done(), parts);
+        } else {
+            counters::bump(&cl.stats.link.queued);
+        }
+        Ok(())
+    }
+
+    /// Makes `conn` (just established with this incarnation) the connection numbered frames go
+    /// to; [`Link::resend`] then sends it every frame not acknowledged before any new one.
+    pub(super) fn attach(&self, conn: &Arc<Conn>) {
+        let mut tx = self.tx.lock();
+        tx.conn = Some(conn.clone());
+        tx.resend = (!tx.ring.is_empty()).then(|| (tx.ring.acked() + 1, 0));
+    }
+
+    /// Sends `conn` again, oldest first, every frame held when it was attached and every frame
+    /// numbered since, until it caught up (then frames go out as they are numbered). The lock
+    /// is dropped while each frame is written, so that the receive thread of this connection,
+    /// started already, can hand frames to features that send. Errors: `ENOMEM`; a write that
+    /// failed (the connection is closed; the next one starts again).
+    pub(super) fn resend(&self, cl: &Cluster, conn: &Arc<Conn>) -> Result {
+        let mut frame = KVVec::new();
+        frame.extend_with(crate::proto::MAX_PAYLOAD, 0u8, GFP_KERNEL)?;
+        let mut resent = 0u64;
+        let r = loop {
+            let (n, t, len) = {
+                let mut tx = self.tx.lock();
+                if !tx.conn.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn)) {
+                    break Ok(());
+                }
+                let Some((from, hint)) = tx.resend else {
+                    break Ok(());
+                };
+                let Some((n, t, payload, next)) = tx.ring.find_from(from, hint) else {
+                    tx.resend = None;
+                    break Ok(());
+                };
+                let len = payload.len().min(frame.len());
+                crate::proto::copy(&mut frame[..len], payload);
+                tx.resend = Some((n + 1, next));
+                (n, t, len)
+            };
+            let Ok(t) = MsgType::from_u8(t) else {
+                break Err(EINVAL);
+            };
+            if let Err(e) = conn.write(cl, t, n, self.done(), &[&frame[..len]]) {
+                break Err(e);
+            }
+            resent += 1;
+        };
+        counters::add(&cl.stats.link.resent, resent);
+        if r.is_err() {
+            let mut tx = self.tx.lock();
+            if tx.conn.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn)) {
+                tx.resend = None;
+            }
+            drop(tx);
+            conn.close();
+        }
+        r
+    }
+
+    /// `conn` ended: numbered frames no longer go to it (and it no longer holds this state).
+    pub(super) fn detach(&self, conn: &Arc<Conn>) {
+        let mut tx = self.tx.lock();
+        if tx.conn.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn)) {
+            tx.conn = None;
+        }
+    }
+
+    /// The peer took every frame up to `n`. Errors: `EINVAL` for a number never sent.
+    pub(super) fn acked(&self, n: u64) -> Result {
+        if n == 0 {
+            return Ok(());
+        }
+        self.tx.lock().ring.ack(n).map_err(|()| EINVAL)
+    }
+
+    /// A frame numbered `n` with `bytes` of payload arrived: taken once and handled by `handle`
+    /// (under this link's receive lock, so that the frames of an old and a new connection are
+    /// handled one at a time, in order). Returns what happened and whether an acknowledgement
+    /// is due now.
+    pub(super) fn take(&self, n: u64, bytes: usize, handle: impl FnOnce()) -> (Taken, bool) {
+        let mut rx = self.rx.lock();
+        match rx.rx.accept(n) {
+            Accept::Deliver => {
+                self.done.store(rx.rx.done(), Ordering::Relaxed);
+                rx.frames += 1;
+                rx.bytes += bytes;
+                handle();
+                let due = delivery::should_ack(rx.frames, rx.bytes);
+                (Taken::Delivered, due)
+            }
+            Accept::Duplicate => (Taken::Duplicate, false),
+            Accept::Gap => (Taken::Gap, false),
+        }
+    }
+
+    /// Whether frames were taken since the last acknowledgement was sent.
+    pub(super) fn ack_owed(&self) -> bool {
+        self.rx.lock().frames > 0
+    }
+
+    /// An acknowledgement of everything taken so far is being sent.
+    pub(super) fn acking(&self) {
+        let mut rx = self.rx.lock();
+        rx.frames = 0;
+        rx.bytes = 0;
+    }
+}
