@@ -101,13 +101,12 @@ fn end_dependent(mig: &Migration, p: &Proc, state: u32, peer: u32, now: u64, why
         return;
     }
     let Some(t) = p.task() else { return };
-    let reason = why;
     if p.home == mig.net.self_id() {
         pr_warn!(
             "migration: process {} ended: node {} where it ran is gone ({})\n",
             p.home_pid,
             peer,
-            reason
+            why
         );
     } else {
         pr_warn!(
@@ -115,7 +114,7 @@ fn end_dependent(mig: &Migration, p: &Proc, state: u32, peer: u32, now: u64, why
             t.pid(),
             p.home_pid,
             peer,
-            reason
+            why
         );
     }
     p.set_state(|i| {
