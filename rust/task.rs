@@ -334,6 +334,19 @@ impl TaskRef {
         }
     }
 
+    /// Sends the signal `info` describes, with that `siginfo` (`send_sig_info`). Errors: `ESRCH`,
+    /// `EINVAL`, `EAGAIN` (a real-time signal beyond the receiver's `RLIMIT_SIGPENDING`).
+    pub(crate) fn send_signal_info(&self, info: &crate::kapi::uctx::SigInfo) -> Result {
+        let mut k = crate::kapi::uctx::to_kernel(info);
+        // SAFETY: `self.ptr()` is valid (invariant); `k` is a valid siginfo.
+        let r = unsafe { bindings::send_sig_info(info.signo as c_int, &mut k, self.ptr()) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(Error::from_errno(r))
+        }
+    }
+
     /// Marks or unmarks the task as migrated: its system calls and exit then go to the hooks
     /// registered with [`crate::kapi::migration`].
     pub(crate) fn set_migrated(&self, on: bool) {

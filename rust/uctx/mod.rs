@@ -26,7 +26,7 @@ pub(crate) mod signals;
 
 pub(crate) use mm::{vmf, vvar_size, VmaDesc};
 pub(crate) use regs::xstate_size;
-pub(crate) use signals::{Signals, SIG_DFL};
+pub(crate) use signals::{read_user_siginfo, to_kernel, SigInfo, Signals, SIG_DFL};
 
 /// Proof that the code holding it runs as `current` in process context, where `current` is a
 /// user task with its own memory map: what the system-call entry hook and task work give their

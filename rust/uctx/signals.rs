@@ -4,12 +4,47 @@
 //!
 //! C header: `include/linux/sched/signal.h`, `include/linux/signal.h`.
 
-use core::ptr;
+use core::{mem, ptr};
 
+use kernel::alloc::{flags::GFP_KERNEL, KVec};
 use kernel::bindings;
 use kernel::ffi::{c_int, c_ulong};
+use kernel::prelude::*;
+use kernel::uaccess::UserSlice;
 
 use super::{cur, UserCtx};
+pub(crate) use crate::proto::signal::SigInfo;
+use crate::proto::signal::NATIVE_LEN;
+
+// `SigInfo::{from,to}_native` describe the kernel's own structure.
+const _: () = assert!(mem::size_of::<bindings::kernel_siginfo>() == NATIVE_LEN);
+
+/// `info` as the kernel's `kernel_siginfo`.
+pub(crate) fn to_kernel(info: &SigInfo) -> bindings::kernel_siginfo {
+    let b = info.to_native();
+    let mut k = bindings::kernel_siginfo::default();
+    // SAFETY: `kernel_siginfo` is plain data of exactly `NATIVE_LEN` bytes (checked above), and
+    // `b` holds its fields at the kernel's offsets.
+    unsafe {
+        ptr::copy_nonoverlapping(
+            b.as_ptr(),
+            ptr::addr_of_mut!(k).cast::<u8>(),
+            NATIVE_LEN,
+        );
+    };
+    k
+}
+
+/// Reads the `siginfo_t` a signal handler got at user address `addr` (its first
+/// [`NATIVE_LEN`] bytes, laid out as `kernel_siginfo`). `None` if unreadable or invalid.
+pub(crate) fn read_user_siginfo(addr: u64) -> Option<SigInfo> {
+    let mut b = [0u8; NATIVE_LEN];
+    UserSlice::new(addr as usize, NATIVE_LEN)
+        .reader()
+        .read_slice(&mut b)
+        .ok()?;
+    SigInfo::from_native(&b)
+}
 
 /// Signal state of a process: see `proto::mig::State`.
 pub(crate) struct Signals {
@@ -34,6 +69,9 @@ pub(crate) const SIG_IGN: u64 = 1;
 const SA_RESTART: u64 = 0x1000_0000;
 
 const SA_RESTORER: u64 = 0x0400_0000;
+
+/// The handler gets the signal's `siginfo` (its second argument).
+const SA_SIGINFO: u64 = 4;
 
 /// Signals whose default action is to ignore them: SIGCHLD, SIGCONT, SIGURG, SIGWINCH.
 const DEFAULT_IGNORED: u64 = (1 << 16) | (1 << 17) | (1 << 22) | (1 << 27);
@@ -99,7 +137,8 @@ impl UserCtx {
         s
     }
 
-    /// Installs a signal state: actions, altstack, blocked mask; re-raises the pending signals.
+    /// Installs a signal state: actions, altstack, blocked mask (the pending signals are the
+    /// caller's: [`UserCtx::queue_signals`]).
     pub(crate) fn set_signals(&self, s: &Signals) {
         let t = cur();
         write_actions(|i| Some(s.actions[i]));
@@ -110,16 +149,11 @@ impl UserCtx {
             (*t).sas_ss_flags = s.ss.2;
         }
         self.set_blocked(s.blocked);
-        for sig in 1..=64u32 {
-            if s.pending & (1u64 << (sig - 1)) != 0 {
-                // SAFETY: sending a signal to current.
-                unsafe { bindings::send_sig(sig as c_int, t, 1) };
-            }
-        }
     }
 
     /// Gives current (a deputy) actions that catch every signal the process would notice with a
-    /// handler at `handler` (returning through `restorer`), all signals blocked while it runs, and
+    /// handler at `handler` (returning through `restorer`; `SA_SIGINFO`: rsi holds the signal's
+    /// `siginfo`), all signals blocked while it runs, and
     /// SA_RESTART as the process had it; signals the process ignores (or ignores by default) keep that
     /// disposition, so system calls run for it are interrupted exactly when they would have been.
     /// `process` is the process's own actions (from its image).
@@ -137,7 +171,7 @@ impl UserCtx {
                 } else {
                     a[1] & SA_RESTART
                 };
-                [handler, SA_RESTORER | restart, restorer, !0]
+                [handler, SA_RESTORER | SA_SIGINFO | restart, restorer, !0]
             })
         });
     }
@@ -146,7 +180,7 @@ impl UserCtx {
     /// [`set_deputy_actions`]), with `SA_RESTART`.
     pub(crate) fn set_catch_action(&self, sig: u32, handler: u64, restorer: u64) {
         write_actions(|i| {
-            (i + 1 == sig as usize).then_some([handler, SA_RESTORER | SA_RESTART, restorer, !0])
+            (i + 1 == sig as usize).then_some([handler, SA_RESTORER | SA_SIGINFO | SA_RESTART, restorer, !0])
         });
     }
 
@@ -163,6 +197,58 @@ impl UserCtx {
         };
         // SAFETY: `set` is a valid sigset; sigprocmask with SIG_SETMASK and no old set.
         unsafe { bindings::sigprocmask(bindings::SIG_SETMASK as c_int, &mut set, ptr::null_mut()) };
+    }
+
+    /// Takes every signal pending for current but SIGKILL, with its `siginfo`, in
+    /// the order the kernel would deliver them (`dequeue_signal`: the thread's own queue before
+    /// the process's, lower numbers first, each signal's queue in arrival order), appending
+    /// them to `out`. Errors: `ENOMEM` (the signal that did not fit is sent back to current).
+    pub(crate) fn take_signals(&self, out: &mut KVec<SigInfo>) -> Result {
+        let t = cur();
+        // SIGKILL stays: the task is dying.
+        let mut keep = bindings::sigset_t {
+            sig: [1 << 8 as c_ulong],
+        };
+        loop {
+            let mut k = bindings::kernel_siginfo::default();
+            let mut ty: bindings::pid_type = bindings::pid_type_PIDTYPE_PID;
+            // SAFETY: `dequeue_signal` takes current's signals under its siglock (irq-safe, as
+            // the kernel does), which it expects held; `k` and `ty` are valid for writes.
+            let sig = unsafe {
+                let sh = (*t).sighand;
+                bindings::spin_lock_irq(ptr::addr_of_mut!((*sh).siglock));
+                let sig = bindings::dequeue_signal(&mut keep, &mut k, &mut ty);
+                bindings::spin_unlock_irq(ptr::addr_of_mut!((*sh).siglock));
+                sig
+            };
+            if sig <= 0 {
+                return Ok(());
+            }
+            // SAFETY: `k` is plain data of `NATIVE_LEN` bytes (see `to_kernel`).
+            let b = unsafe {
+                core::slice::from_raw_parts(ptr::addr_of!(k).cast::<u8>(), NATIVE_LEN)
+            };
+            let info = SigInfo::from_native(b).unwrap_or(SigInfo::kernel(sig as u32));
+            if let Err(e) = out.push(info, GFP_KERNEL) {
+                self.queue_signals(&[info]);
+                return Err(e.into());
+            }
+        }
+    }
+
+    /// Queues `infos` for current in order, each with its `siginfo` (`send_sig_info`); returns
+    /// how many the kernel refused (a real-time signal beyond `RLIMIT_SIGPENDING`).
+    pub(crate) fn queue_signals(&self, infos: &[SigInfo]) -> usize {
+        let t = cur();
+        let mut refused = 0;
+        for info in infos {
+            let mut k = to_kernel(info);
+            // SAFETY: sending a signal with a valid siginfo to current.
+            if unsafe { bindings::send_sig_info(info.signo as c_int, &mut k, t) } != 0 {
+                refused += 1;
+            }
+        }
+        refused
     }
 
     /// Discards current's pending signals (they were handed over with the process's state).

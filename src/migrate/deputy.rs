@@ -9,18 +9,18 @@ use super::Migration;
 use crate::kapi::migration::SyscallRegs;
 use crate::kapi::sys;
 use crate::kapi::task::TaskRef;
-use crate::kapi::uctx::UserCtx;
+use crate::kapi::uctx::{self, SigInfo, UserCtx};
 use crate::proto::mig as wire;
 use crate::proto::MsgType;
 use crate::syscalls::{self, Arg, Class};
 
-use super::image::install;
+use super::image::{install, Installed};
 use super::neg;
 use super::out::migrate_out;
 use super::record::Role;
 use super::record::{Item, Proc};
 use super::signo;
-use super::{send_ctl, SIGKILL};
+use super::{send_ctl, send_signal, SIGKILL, STEP_MS};
 use crate::counters;
 use crate::kapi::errno;
 
@@ -127,7 +127,7 @@ pub(super) fn deputy_enter(
     regs: &mut SyscallRegs,
 ) -> bool {
     if regs.nr() == DEPUTY_SIGNAL {
-        on_signal(u, mig, p, regs.args()[0]);
+        on_signal(u, mig, p, regs.args()[0], regs.args()[1]);
         regs.set_result(0);
         return true;
     }
@@ -197,11 +197,12 @@ pub(super) fn deputy_enter(
     }
 }
 
-/// The stub's handler ran: signal `sig` arrived for the process at home. The remote delivers
-/// it with the process's own handlers, mask and flags; a terminal stop signal at its default
-/// action stops the deputy here instead, as the kernel decides at home (`relay_stops` then
-/// stops the guest), and SIGCONT re-arms the stub's handler for those.
-fn on_signal(u: &UserCtx, mig: &Migration, p: &Proc, sig: u64) {
+/// The stub's handler ran: signal `sig` arrived for the process at home, its `siginfo` at user
+/// address `info`. The remote delivers it, with that siginfo, with the process's own handlers,
+/// mask and flags; a terminal stop signal at its default action stops the deputy here instead,
+/// as the kernel decides at home (`relay_stops` then stops the guest), and SIGCONT re-arms the
+/// stub's handler for those.
+fn on_signal(u: &UserCtx, mig: &Migration, p: &Proc, sig: u64, info: u64) {
     let (where_, dfl_stops, stub) = {
         let mut i = p.inner.lock();
         let where_ = i.where_;
@@ -226,8 +227,11 @@ fn on_signal(u: &UserCtx, mig: &Migration, p: &Proc, sig: u64) {
             }
         }
     }
+    let info = uctx::read_user_siginfo(info)
+        .filter(|i| i.signo == sig as u32)
+        .unwrap_or(SigInfo::kernel(sig as u32));
     let _order = p.signal_order.lock();
-    let _ = send_ctl(mig, where_, p.token, wire::ctl::SIGNAL, sig as u32);
+    let _ = send_signal(mig, where_, p.token, &info);
     counters::bump(&mig.stats.signals);
 }
 
@@ -258,10 +262,17 @@ fn reply_result(mig: &Migration, p: &Proc, fl: &InFlight, scratch: u64, result: 
 }
 
 /// The process's image arrived (its State in `state`): install it into this task, answer the
-/// remote, and run at home again, or go on to the next node asked for. Returns whether the
-/// image was installed (otherwise the task is ending with SIGKILL).
+/// remote, take the signals the remote hands back and its GO, and run at home again, or go on
+/// to the next node asked for. Returns whether the image was installed (otherwise the task is
+/// ending with SIGKILL).
+///
+/// While this runs the record is `Leaving` (a transfer): a remote that is gone from now on ends
+/// the waits here (`EHOSTUNREACH`) instead of the process: it answers no more, and the copy
+/// installed here is the only one left, so it runs.
 fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) -> bool {
-    let status = install(u, mig, p, state, true).err().unwrap_or(0);
+    p.set_state(|i| i.role = Role::Leaving);
+    let r = install(u, mig, p, state, true);
+    let status = r.as_ref().err().copied().unwrap_or(0);
     let where_ = p.inner.lock().where_;
     let a = wire::Answer {
         token: p.token,
@@ -277,6 +288,18 @@ fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) -> 
         let _ = TaskRef::current().send_signal(SIGKILL);
         return false;
     }
+    let Ok(mut installed) = r else { return false };
+    let Some(late) = await_go(mig, p, &mut installed, where_) else {
+        return false; // killed here
+    };
+    // In the order they arrived for the process: pending when it left the remote, arrived
+    // there during the transfer, arrived here during the install.
+    let mut arrived = KVec::new();
+    let _ = u.take_signals(&mut arrived);
+    let lost = u.queue_signals(&installed.signals)
+        + u.queue_signals(&late)
+        + u.queue_signals(&arrived);
+    counters::add(&mig.stats.signals_lost, lost as u64);
     counters::bump(&mig.stats.home);
     TaskRef::current().set_migrated(false);
     let next = {
@@ -301,6 +324,40 @@ fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) -> 
         let _ = TaskRef::current().add_work(move |u| migrate_out(u, &mig2, &p2, next, req));
     }
     true
+}
+
+/// Waits for the remote's GO after the answer (the commit of a move home), taking the signals it
+/// hands back first (those that arrived for the process there during the transfer). Bounded by
+/// the remote's liveness: a remote that is gone counts as a GO. `None`: a fatal signal here.
+fn await_go(
+    mig: &Migration,
+    p: &Proc,
+    installed: &mut Installed,
+    remote: u32,
+) -> Option<KVec<SigInfo>> {
+    let mut late = KVec::new();
+    loop {
+        match p.pop(STEP_MS, false) {
+            Ok(Item::Signal(s)) => {
+                installed.credit.took(mig, p);
+                if late.push(s.info, GFP_KERNEL).is_err() {
+                    counters::bump(&mig.stats.signals_lost);
+                }
+            }
+            Ok(Item::Ctl(c)) if c.op == wire::ctl::GO => return Some(late),
+            Ok(_) => {}
+            Err(e) if e == errno::etimedout() => {}
+            Err(e) if e == errno::ehostunreach() => {
+                pr_warn!(
+                    "migration: process {} came home; node {} is gone before its GO: it runs here\n",
+                    p.home_pid,
+                    remote
+                );
+                return Some(late);
+            }
+            Err(_) => return None,
+        }
+    }
 }
 
 /// The process ended on the remote node with wait status `status`: end the same way here, so

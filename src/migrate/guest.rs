@@ -20,9 +20,12 @@ use super::record::Role;
 use super::record::{Item, Proc};
 use super::{send_ctl, INSTALL_MS, SIGKILL, STEP_MS};
 use crate::counters;
+use crate::kapi::errno;
 
 /// Sends the calling guest home with its state (`rewound` registers when it goes home to run
-/// a system call there), then ends the guest's task here.
+/// a system call there), then ends the guest's task here. Once home answered that it installed
+/// the image, the move is committed: the signals that arrived here meanwhile are handed back
+/// (with their siginfo, in order) and GO lets the process run at home.
 pub(super) fn go_home(
     u: &UserCtx,
     mig: &Arc<Migration>,
@@ -30,17 +33,28 @@ pub(super) fn go_home(
     rewound: Option<&[u64; uctx::NREGS]>,
 ) {
     let me = TaskRef::current();
-    let r = holding_signals(u, |signals| -> Result {
-        let vmas = u.vmas()?;
-        let vdso = u.vdso_addr();
-        drain(p);
-        let frozen = Frozen { signals, rewound };
-        stream(u, mig, p, p.home, &vmas, vdso, &frozen)?;
-        match p.pop(INSTALL_MS, false)? {
-            Item::Answer(a) if a.status == 0 => Ok(()),
-            _ => Err(EIO),
-        }
-    });
+    let r = holding_signals(
+        u,
+        |held| -> Result {
+            let vmas = u.vmas()?;
+            let vdso = u.vdso_addr();
+            drain(p);
+            let frozen = Frozen { held, rewound };
+            let mut flow = stream(u, mig, p, p.home, &vmas, vdso, &frozen)?;
+            match p.pop(INSTALL_MS, false)? {
+                Item::Answer(a) if a.status == 0 => {}
+                _ => return Err(EIO),
+            }
+            // Committed: home has the only copy that will run. What cannot be sent now is
+            // lost only with home itself.
+            let mut late = KVec::new();
+            let _ = u.take_signals(&mut late);
+            let _ = flow.send_signals(&late, 0);
+            let _ = send_ctl(mig, p.home, p.token, wire::ctl::GO, 0);
+            Ok(())
+        },
+        |_| false,
+    );
     if let Err(e) = r {
         pr_warn!(
             "migration: guest {} of node {} could not go home ({:?}); ending it\n",
@@ -69,20 +83,18 @@ pub(super) fn guest_enter(
             Ok(Item::State(buf)) => install(u, mig, p, &buf, false),
             _ => Err(cantmove::TARGET_FAILED),
         };
-        let status = r.err().unwrap_or(0);
+        let status = r.as_ref().err().copied().unwrap_or(0);
         let a = wire::Answer {
             token: p.token,
             status,
             pid: task::current_pid() as u32,
         };
         let sent = mig.net.send_to(p.home, MsgType::MigAnswer, &[&a.encode()]);
-        let go = status == 0
-            && sent.is_ok()
-            && matches!(p.pop(STEP_MS, false), Ok(Item::Ctl(c)) if c.op == wire::ctl::GO);
+        let go = status == 0 && sent.is_ok() && await_go(p);
         if !go {
             if status == 0 && sent.is_ok() {
-                // Home may have committed with a GO that was lost: its deputy must not wait
-                // for a process that will never run (it ends as killed by SIGKILL).
+                // Killed here before the GO: home, waiting for our confirmation, keeps the
+                // process.
                 let _ = send_ctl(mig, p.home, p.token, wire::ctl::GONE, SIGKILL as u32);
             }
             p.set_state(|i| i.finished = true);
@@ -100,6 +112,13 @@ pub(super) fn guest_enter(
             go_home
         };
         p.cv.notify_all();
+        // The image's pending signals first: those home forwards after our confirmation
+        // arrived later.
+        if let Ok(installed) = r {
+            let lost = u.queue_signals(&installed.signals);
+            counters::add(&mig.stats.signals_lost, lost as u64);
+        }
+        let _ = send_ctl(mig, p.home, p.token, wire::ctl::RUNNING, 0);
         if pending_home {
             go_home(u, mig, p, None);
         }
@@ -139,6 +158,19 @@ pub(super) fn guest_enter(
         Class::Home => {
             call_at_home(u, mig, p, regs);
             true
+        }
+    }
+}
+
+/// Waits for home's GO after the answer, as long as home lives (delivery is exactly once):
+/// `false` when home is gone (`EHOSTUNREACH`), aborted the move (its KILL) or the task is
+/// killed here.
+fn await_go(p: &Proc) -> bool {
+    loop {
+        match p.pop(STEP_MS, false) {
+            Ok(Item::Ctl(c)) if c.op == wire::ctl::GO => return true,
+            Err(e) if e == errno::etimedout() => {}
+            _ => return false,
         }
     }
 }

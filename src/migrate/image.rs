@@ -7,7 +7,9 @@ use kernel::uaccess::UserSlice;
 use super::Migration;
 use crate::kapi::sys;
 use crate::kapi::uctx::{self, UserCtx};
+use crate::kapi::uctx::SigInfo;
 use crate::proto::mig::{self as wire, End, MsgPages, Vma, PAGE};
+use crate::proto::signal::{self as sigwire, Signal};
 use crate::proto::MsgType;
 use crate::uapi::cantmove;
 
@@ -33,7 +35,7 @@ pub(super) fn drain(p: &Proc) {
 /// The sending side of an image stream: numbers its frames and sends each only once it fits
 /// the receiver's window ([`flow::WINDOW`]), so the stream never overruns the
 /// receiver's inbox however slowly the receiver installs it.
-struct Flow<'a> {
+pub(super) struct Flow<'a> {
     mig: &'a Migration,
     p: &'a Proc,
     node: u32,
@@ -51,6 +53,19 @@ impl<'a> Flow<'a> {
         }
     }
 
+    /// Sends `infos` as frames of the stream (`MigSignal` with `flags`), in order.
+    pub(super) fn send_signals(&mut self, infos: &[SigInfo], flags: u32) -> Result {
+        for info in infos {
+            let m = Signal {
+                token: self.p.token,
+                flags,
+                info: *info,
+            };
+            self.send(MsgType::MigSignal, &[&m.encode()])?;
+        }
+        Ok(())
+    }
+
     /// Sends one frame of the stream. Errors: those of [`Proc::wait_credit`] and of the send.
     fn send(&mut self, t: MsgType, parts: &[&[u8]]) -> Result {
         self.p.wait_credit(self.sent + 1)?;
@@ -62,13 +77,14 @@ impl<'a> Flow<'a> {
 
 /// The receiving side: counts the frames taken and reports them to `node` every
 /// [`flow::CREDIT_EVERY`] (`MigCtl CREDIT`, argument: frames taken so far, the State included).
-struct Credit {
+pub(super) struct Credit {
     node: u32,
     taken: u32,
 }
 
 impl Credit {
-    fn took(&mut self, mig: &Migration, p: &Proc) {
+    /// One more frame of the stream was taken from `p`'s inbox.
+    pub(super) fn took(&mut self, mig: &Migration, p: &Proc) {
         self.taken += 1;
         if let Some(c) = flow::report(self.taken) {
             // A lost report shows as the sender's timeout; nothing to do here about it.
@@ -77,42 +93,73 @@ impl Credit {
     }
 }
 
+/// The signals of a process that a transfer holds ([`holding_signals`]).
+pub(super) struct Held {
+    /// Its signal state from before the transfer blocked its signals.
+    pub(super) signals: uctx::Signals,
+    /// The signals that were pending then, taken with their `siginfo` in delivery order: they
+    /// travel with the image.
+    pub(super) queue: KVec<SigInfo>,
+}
+
 /// What the State of an image carries that its sender fixed before the transfer.
 pub(super) struct Frozen<'a> {
-    /// The process's signal state from before the transfer blocked its signals
-    /// ([`holding_signals`]).
-    pub(super) signals: &'a uctx::Signals,
+    /// The process's signals ([`holding_signals`]).
+    pub(super) held: &'a Held,
     /// Registers to send instead of the task's (a guest going home to run a call there).
     pub(super) rewound: Option<&'a [u64; uctx::NREGS]>,
 }
 
-/// Runs `f` (a transfer) with every signal blocked but SIGKILL and SIGSTOP, passing it the
-/// process's signal state from before: a signal that arrives meanwhile neither interrupts the
-/// transfer's socket waits (they fail with `EINTR` while a signal is pending, so a process
-/// under a steady stream of signals could not move) nor is lost: it stays pending for after
-/// the transfer. The process's own mask is back when this returns.
-pub(super) fn holding_signals<R>(u: &UserCtx, f: impl FnOnce(&uctx::Signals) -> R) -> R {
-    let s = u.signals();
+/// Runs `f` (a transfer) with every signal blocked but SIGKILL and SIGSTOP and the pending ones
+/// taken ([`Held`]): a signal that arrives meanwhile neither interrupts the transfer's socket
+/// waits (they fail with `EINTR` while a signal is pending, so a process under a steady stream
+/// of signals could not move) nor is lost: it stays pending, and the caller hands it over
+/// after the commit when the process moved (`UserCtx::take_signals`). When `stays(&result)`
+/// (the process goes on here) the taken signals are queued again, before those that arrived
+/// meanwhile. The process's own mask is back when this returns.
+pub(super) fn holding_signals<R>(
+    u: &UserCtx,
+    f: impl FnOnce(&Held) -> R,
+    stays: impl FnOnce(&R) -> bool,
+) -> R {
+    let signals = u.signals();
     u.set_blocked(!0);
-    let r = f(&s);
-    u.set_blocked(s.blocked);
+    let mut queue = KVec::new();
+    // Out of memory: those not taken stay pending and count as arrived during the transfer.
+    let _ = u.take_signals(&mut queue);
+    let held = Held { signals, queue };
+    let r = f(&held);
+    if stays(&r) {
+        let mut late = KVec::new();
+        let _ = u.take_signals(&mut late);
+        u.queue_signals(&held.queue);
+        u.queue_signals(&late);
+    }
+    u.set_blocked(held.signals.blocked);
     r
 }
 
-/// Streams the calling task's state and memory to `node`: State (with `frozen`), then for each
-/// memory area its Vma and the pages that hold data, then End.
-pub(super) fn stream(
+/// The signals of `queue` as a pending mask (bit n-1 = signal n).
+fn mask_of(queue: &[SigInfo]) -> u64 {
+    queue.iter().fold(0, |m, s| m | 1u64 << (s.signo - 1))
+}
+
+/// Streams the calling task's state and memory to `node`: State (with `frozen`), its pending
+/// signals (`MigSignal`, image), then for each memory area its Vma and the pages that hold
+/// data, then End. Returns the stream, for frames that follow the receiver's answer.
+pub(super) fn stream<'a>(
     u: &UserCtx,
-    mig: &Migration,
-    p: &Proc,
+    mig: &'a Migration,
+    p: &'a Proc,
     node: u32,
     vmas: &[uctx::VmaDesc],
     vdso: u64,
     frozen: &Frozen<'_>,
-) -> Result {
+) -> Result<Flow<'a>> {
     let token = p.token;
     let mut flow = Flow::new(mig, p, node);
     send_state(u, &mut flow, frozen)?;
+    flow.send_signals(&frozen.held.queue, sigwire::flags::IMAGE)?;
     // Page buffer: header + up to MAX_PAGES_PER_FRAME pages.
     let mut pb = KVVec::new();
     pb.extend_with(
@@ -155,7 +202,7 @@ pub(super) fn stream(
     };
     flow.send(MsgType::MigEnd, &[&end.encode()])?;
     counters::add(&mig.stats.pages_out, u64::from(np));
-    Ok(())
+    Ok(flow)
 }
 
 /// Sends the calling task's State (registers or `frozen.rewound`, memory layout, the signal
@@ -167,9 +214,9 @@ fn send_state(u: &UserCtx, flow: &mut Flow<'_>, frozen: &Frozen<'_>) -> Result {
         None => u.regs()?,
     };
     st.mm = u.layout()?;
-    let s = frozen.signals;
+    let s = &frozen.held.signals;
     st.blocked = s.blocked;
-    st.pending = s.pending;
+    st.pending = mask_of(&frozen.held.queue);
     st.ss_sp = s.ss.0;
     st.ss_size = s.ss.1;
     st.ss_flags = s.ss.2;
@@ -229,9 +276,19 @@ fn send_pages(flow: &mut Flow<'_>, v: &uctx::VmaDesc, pb: &mut [u8]) -> Result<u
 /// 100 ppm is 360 ms); beyond it the process runs on and the step back is logged.
 pub(super) const CLOCK_HOLD_MAX_MS: u64 = 2000;
 
+/// An installed image: the pending signals it carried, to queue when the process runs (after
+/// the commit), and the receiving side of its stream.
+pub(super) struct Installed {
+    /// The image's pending signals, in delivery order.
+    pub(super) signals: KVec<SigInfo>,
+    /// Credit reports for the frames that follow (the signals a guest hands back).
+    pub(super) credit: Credit,
+}
+
 /// Installs an image arriving in `p`'s inbox (State already taken: `state`) into the calling
 /// task. A guest's shell maps the vDSO where the process had it; a deputy keeps its own, which
-/// is already there. Returns the `cantmove` reason on failure (the task must then end).
+/// is already there, and its pending signals (they arrived for the process meanwhile). Returns
+/// the `cantmove` reason on failure (the task must then end).
 ///
 /// Clocks: each node's `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` start at its own boot. A guest
 /// continues the values the State carries (plus the time since it arrived) in a time namespace
@@ -245,7 +302,7 @@ pub(super) fn install(
     p: &Proc,
     state: &[u8],
     deputy: bool,
-) -> core::result::Result<(), u32> {
+) -> core::result::Result<Installed, u32> {
     let arrived = u.clocks();
     let (st, xs) = wire::State::decode(state).map_err(|_| cantmove::TARGET_FAILED)?;
     let fail = |_e: Error| cantmove::TARGET_FAILED;
@@ -275,6 +332,7 @@ pub(super) fn install(
         p.home
     };
     let mut credit = Credit { node, taken: 1 }; // the State, taken by the caller
+    let mut signals = KVec::new();
     loop {
         let it = p.pop(STEP_MS, false).map_err(fail)?;
         credit.took(mig, p);
@@ -302,6 +360,11 @@ pub(super) fn install(
                 }
                 np += (len / PAGE as u64) as u32;
             }
+            Item::Signal(s) if s.flags & sigwire::flags::IMAGE != 0 => {
+                signals
+                    .push(s.info, GFP_KERNEL)
+                    .map_err(|_| cantmove::TARGET_FAILED)?;
+            }
             Item::End(e) => {
                 if e.vmas != nv || e.pages != np {
                     return Err(cantmove::TARGET_FAILED);
@@ -316,16 +379,26 @@ pub(super) fn install(
     u.set_rlimits(&st.rlim);
     u.restore_xstate(xs).map_err(fail)?;
     u.set_regs(&st.regs).map_err(fail)?;
-    u.flush_signals();
+    if !deputy {
+        u.flush_signals();
+    }
     u.set_signals(&uctx::Signals {
         blocked: st.blocked,
         pending: st.pending,
         ss: (st.ss_sp, st.ss_size, st.ss_flags),
         actions: st.actions,
     });
+    // Pending signals the State names without a siginfo frame: raised as the kernel does.
+    let bare = st.pending & !mask_of(&signals);
+    for sig in (1..=64u32).filter(|s| bare & 1u64 << (s - 1) != 0) {
+        signals
+            .push(SigInfo::kernel(sig), GFP_KERNEL)
+            .map_err(|_| cantmove::TARGET_FAILED)?;
+    }
     let comm = p.inner.lock().comm;
     u.set_comm(&comm);
-    take_clocks(u, mig, p, st.clocks, arrived, deputy)
+    take_clocks(u, mig, p, st.clocks, arrived, deputy)?;
+    Ok(Installed { signals, credit })
 }
 
 /// The clock part of [`install`]: `clocks` are the process's (monotonic, boottime) from its

@@ -45,7 +45,9 @@ use kernel::str::CStr;
 use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
 
 use crate::cluster::{Cluster, Feature};
+use crate::kapi::uctx::SigInfo;
 use crate::proto::mig::Ctl;
+use crate::proto::signal::Signal;
 use crate::proto::{Message, MsgType};
 
 use record::Registry;
@@ -115,7 +117,7 @@ impl From<Error> for MigError {
 pub(crate) type MigResult<T = ()> = core::result::Result<T, MigError>;
 
 /// The message kinds of migration (`Documentation/protocol.md`), registered with the transport.
-const KINDS: [MsgType; 9] = [
+const KINDS: [MsgType; 10] = [
     MsgType::MigOffer,
     MsgType::MigAnswer,
     MsgType::MigState,
@@ -125,6 +127,7 @@ const KINDS: [MsgType; 9] = [
     MsgType::Syscall,
     MsgType::SysReply,
     MsgType::MigCtl,
+    MsgType::MigSignal,
 ];
 
 /// Process migration on this node: the processes it knows (its own, their deputies, guests
@@ -144,6 +147,8 @@ pub(crate) struct Migration {
     offers_cv: CondVar,
     /// Log lines about peers that overran a process's inbox.
     overruns_logged: crate::counters::RateLimit,
+    /// Log lines about signals that could not be queued.
+    signals_logged: crate::counters::RateLimit,
 }
 
 /// Migration as the transport sees it: its messages and its periodic checks.
@@ -183,6 +188,7 @@ impl Migration {
                 offers <- new_mutex!(offer::Offers::new(), "oxmosix::offers"),
                 offers_cv <- new_condvar!("oxmosix::offers::cv"),
                 overruns_logged: crate::counters::RateLimit::new(),
+                signals_logged: crate::counters::RateLimit::new(),
             }),
             GFP_KERNEL,
         )?;
@@ -195,6 +201,17 @@ impl Migration {
 /// `e` as a system call's result: the negative errno user space sees (`-EFAULT` is -14).
 pub(super) fn neg(e: Error) -> i64 {
     i64::from(e.to_errno())
+}
+
+/// Sends signal `info` for process `token` to `node` (`MigSignal`: it arrived now).
+pub(super) fn send_signal(mig: &Migration, node: u32, token: u64, info: &SigInfo) -> Result {
+    let m = Signal {
+        token,
+        flags: 0,
+        info: *info,
+    }
+    .encode();
+    mig.net.send_to(node, MsgType::MigSignal, &[&m])
 }
 
 /// Sends a control message (`wire::ctl::*` op with its argument) about process `token` to `node`.

@@ -14,14 +14,14 @@ use crate::proto::MsgType;
 use crate::uapi::{cantmove, pstate};
 
 use super::deputy::{SCRATCH, STUB, STUB_HANDLER, STUB_RESTORER};
-use super::image::{drain, holding_signals, is_vdso, stream, Frozen};
+use super::image::{drain, holding_signals, is_vdso, stream, Frozen, Held};
 use super::record::Deputy;
 use super::record::Role;
 use super::record::{Item, Proc};
 use super::signo;
 use super::MigError;
 use super::MigResult;
-use super::{send_ctl, INSTALL_MS, SIGKILL, STEP_MS};
+use super::{send_ctl, send_signal, INSTALL_MS, SIGKILL, STEP_MS};
 use crate::counters;
 
 /// Completes a migration request of a home process with `r`.
@@ -56,11 +56,15 @@ pub(super) fn migrate_out(
         finish(p, Err(MigError::new(ESRCH, cantmove::EXITING)));
         return;
     };
-    let (r, sent) = holding_signals(u, |s| (send_image(u, mig, p, target, s), s.pending));
+    let r = holding_signals(
+        u,
+        |held| send_image(u, mig, p, target, held),
+        Result::is_err,
+    );
     match r {
         Ok(()) => {
             counters::bump(&mig.stats.out);
-            if let Err(e) = become_deputy(u, mig, p, target, sent) {
+            if let Err(e) = become_deputy(u, mig, p, target) {
                 // The memory is half released: the process cannot continue here.
                 pr_err!("migration: deputy setup failed ({:?}): ending process\n", e);
                 let _ = send_ctl(mig, target, p.token, wire::ctl::KILL, SIGKILL as u32);
@@ -75,15 +79,17 @@ pub(super) fn migrate_out(
     }
 }
 
-/// Offers the calling process to `target`, streams its image (with `signals`, its signal state
-/// from before the transfer) and commits: on `Ok` the target runs it. On error nothing changed
-/// here and the target dropped it.
+/// Offers the calling process to `target`, streams its image (with `held`, its signals from
+/// before the transfer) and commits in two phases: the target installs the image and answers,
+/// this side sends GO, the target runs the process and confirms (RUNNING). On `Ok` the target
+/// runs it; on error nothing changed here and the target dropped it, or is gone (a target gone
+/// before it confirmed took its copy with it: the process goes on here).
 pub(super) fn send_image(
     u: &UserCtx,
     mig: &Arc<Migration>,
     p: &Arc<Proc>,
     target: u32,
-    signals: &uctx::Signals,
+    held: &Held,
 ) -> MigResult {
     let vmas = u.vmas().map_err(|e| MigError::new(e, cantmove::LAYOUT))?;
     let vdso = u.vdso_addr();
@@ -155,7 +161,7 @@ pub(super) fn send_image(
         MigError::new(e, cantmove::TRANSFER)
     };
     let frozen = Frozen {
-        signals,
+        held,
         rewound: None,
     };
     stream(u, mig, p, target, &vmas, vdso, &frozen).map_err(abort)?;
@@ -166,25 +172,35 @@ pub(super) fn send_image(
         Err(e) => return Err(abort(e)),
     }
     send_ctl(mig, target, p.token, wire::ctl::GO, 0).map_err(abort)?;
-    Ok(())
+    // The memory stays until the target confirms, however long that takes while it lives
+    // (delivery is exactly once): a target that is gone or restarted first took its copy
+    // with it (`EHOSTUNREACH`), and a SIGKILL here ends both.
+    loop {
+        match p.pop(STEP_MS, false) {
+            Ok(Item::Ctl(c)) if c.op == wire::ctl::RUNNING => return Ok(()),
+            Err(e) if e == errno::etimedout() => {}
+            Err(e) if e == errno::ehostunreach() => {
+                return Err(MigError::new(e, cantmove::TARGET_DOWN))
+            }
+            Ok(_) => return Err(abort(EIO)),
+            Err(e) => return Err(abort(e)),
+        }
+    }
 }
 
 /// Turns the calling task into the deputy of its process, now running on `target`: releases
 /// its memory, maps the stub and scratch memory, points its registers at the stub and marks it.
-/// `sent`: the pending signals the image carried; those that arrived during the transfer are
-/// forwarded to the remote now (`MigCtl SIGNAL`, after the commit on the same connection).
-pub(super) fn become_deputy(
-    u: &UserCtx,
-    mig: &Migration,
-    p: &Arc<Proc>,
-    target: u32,
-    sent: u64,
-) -> Result {
-    // Pending signals went with the image or are forwarded below; from now on signals arriving
-    // here are caught by the stub's handler and forwarded (see `set_deputy_actions`).
-    let now = u.signals();
-    let actions = now.actions;
-    let late = now.pending & !sent & !signo::bit(SIGKILL);
+/// The signals that arrived during the transfer (those pending before went with the image) are
+/// forwarded to the remote now, with their siginfo, after the commit on the same connection.
+pub(super) fn become_deputy(u: &UserCtx, mig: &Migration, p: &Arc<Proc>, target: u32) -> Result {
+    // From now on signals arriving here are caught by the stub's handler and forwarded (see
+    // `set_deputy_actions`).
+    let actions = u.signals().actions;
+    let mut late = KVec::new();
+    // Out of memory: the rest are dropped with the flush below, counted.
+    if u.take_signals(&mut late).is_err() {
+        counters::bump(&mig.stats.signals_lost);
+    }
     u.set_blocked(!0);
     u.flush_signals();
     let vdso = u.vdso_addr();
@@ -218,10 +234,10 @@ pub(super) fn become_deputy(
         i.nmigs += 1;
         i.result = Some(Ok(()));
     });
-    if late != 0 {
+    if !late.is_empty() {
         let _order = p.signal_order.lock();
-        for sig in (1..=64u32).filter(|&s| late & signo::bit(s as i32) != 0) {
-            let _ = send_ctl(mig, target, p.token, wire::ctl::SIGNAL, sig);
+        for info in late.iter() {
+            let _ = send_signal(mig, target, p.token, info);
             counters::bump(&mig.stats.signals);
         }
     }

@@ -43,6 +43,7 @@ pub(super) enum Item {
         data: KVVec<u8>,
     },
     Ctl(Ctl),
+    Signal(crate::proto::signal::Signal),
 }
 
 /// What a process is on this node. Each role carries the fields only it has, so that (for

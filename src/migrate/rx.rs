@@ -6,6 +6,8 @@ use kernel::sync::Arc;
 
 use super::Migration;
 use crate::proto::mig::{self as wire, Ctl};
+use crate::kapi::uctx::SigInfo;
+use crate::proto::signal as sigwire;
 use crate::proto::Message;
 use crate::uapi::pstate;
 
@@ -47,6 +49,11 @@ pub(super) fn on_message(mig: &Arc<Migration>, from: u32, m: &Message<'_>) -> Re
     }
     if let Item::Ctl(c) = &item {
         if on_ctl(mig, &p, c) {
+            return Ok(());
+        }
+    }
+    if let Item::Signal(s) = &item {
+        if s.flags & sigwire::flags::IMAGE == 0 && deliver_signal(mig, &p, &s.info) {
             return Ok(());
         }
     }
@@ -130,8 +137,42 @@ fn to_item(m: &Message<'_>) -> Result<Option<(u64, Item)>> {
             },
         ),
         Message::MigCtl(c) => (c.token, Item::Ctl(c)),
+        Message::MigSignal(s) => (s.token, Item::Signal(s)),
         _ => return Ok(None),
     }))
+}
+
+/// A signal that arrived for the process at its home (not part of an image) is delivered to
+/// its guest here at once, with its siginfo; returns whether it was (at home, the signals a
+/// guest hands back wait in the inbox for the commit of its move home).
+fn deliver_signal(mig: &Migration, p: &Proc, info: &SigInfo) -> bool {
+    if p.home == mig.net.self_id() {
+        return false;
+    }
+    // Under the lock `relay_stops` reads the stop state with: a SIGCONT ends the home's stop
+    // before a later look could report it as the guest's own.
+    let mut i = p.inner.lock();
+    if let Some(t) = i.task.clone() {
+        if t.send_signal_info(info).is_err() {
+            counters::bump(&mig.stats.signals_lost);
+            if mig.signals_logged.allow(crate::kapi::sys::monotonic_ms()) {
+                pr_warn!(
+                    "migration: signal {} for pid {} of node {} could not be queued (RLIMIT_SIGPENDING?); lost\n",
+                    info.signo,
+                    p.home_pid,
+                    p.home
+                );
+            }
+        }
+        if let Some(g) = i.guest() {
+            match info.signo as i32 {
+                signo::SIGSTOP => g.home_stop = true,
+                signo::SIGCONT => g.home_stop = false,
+                _ => {}
+            }
+        }
+    }
+    true
 }
 
 /// Control messages acted on at once, on the receive thread (the process's task may be busy
@@ -157,21 +198,6 @@ fn on_ctl(mig: &Arc<Migration>, p: &Arc<Proc>, c: &Ctl) -> bool {
                 if !t.is_stopped() {
                     p.inner.lock().stopped = true;
                     let _ = t.send_signal(signo::SIGSTOP);
-                }
-            }
-        }
-        wire::ctl::SIGNAL if !home => {
-            if let Some(t) = task {
-                // Under the lock `relay_stops` reads the stop state with: a SIGCONT ends the
-                // home's stop before a later look could report it as the guest's own.
-                let mut i = p.inner.lock();
-                let _ = t.send_signal(c.arg as i32);
-                if let Some(g) = i.guest() {
-                    match c.arg as i32 {
-                        signo::SIGSTOP => g.home_stop = true,
-                        signo::SIGCONT => g.home_stop = false,
-                        _ => {}
-                    }
                 }
             }
         }

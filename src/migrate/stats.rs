@@ -26,6 +26,10 @@ counters! {
         serve_us,
         /// Signals deputies here forwarded to their processes.
         signals,
+        /// Signals for processes here that could not be queued (a real-time signal beyond the
+        /// process's `RLIMIT_SIGPENDING`, or no memory): lost, as `sigqueue` at home would have
+        /// refused them.
+        signals_lost,
         /// Pages sent in images.
         pages_out,
         /// Pages received in images.

@@ -11,7 +11,8 @@ use crate::uapi::pstate;
 use super::record::Proc;
 use super::request::request_guest_home;
 use super::signo;
-use super::{send_ctl, SIGKILL};
+use super::{send_ctl, send_signal, SIGKILL};
+use crate::kapi::uctx::SigInfo;
 
 /// Ends the processes that depend on a node that is gone: a deputy whose process ran on it, a
 /// guest whose home it was. A node counts as gone when it has been down or without a connection
@@ -152,13 +153,8 @@ pub(super) fn relay_stops(mig: &Arc<Migration>) {
                 newly
             };
             if newly {
-                let _ = send_ctl(
-                    mig,
-                    where_,
-                    p.token,
-                    wire::ctl::SIGNAL,
-                    signo::SIGSTOP as u32,
-                );
+                let stop = SigInfo::kernel(signo::SIGSTOP as u32);
+                let _ = send_signal(mig, where_, p.token, &stop);
             }
         } else if p.home != me && state == pstate::GUEST {
             let retry = p

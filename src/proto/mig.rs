@@ -106,10 +106,11 @@ pub mod ctl {
     pub const GONE: u32 = 3;
     /// Remote to deputy: the guest moved on to node `arg` (chains); forwarded calls come from there.
     pub const MOVED: u32 = 4;
-    /// Home to target: the image was installed; run it (commits a migration).
+    /// Sender of an image to its receiver, after the receiver's Answer that it installed it:
+    /// run it (the first phase of the commit; either direction). A guest going home first hands
+    /// back the signals that arrived for it during the transfer (`MigSignal`).
     pub const GO: u32 = 5;
-    /// Deputy to remote: signal `arg` (1..=64) arrived for the process at home.
-    pub const SIGNAL: u32 = 6;
+    // 6 was SIGNAL (protocol 3): signals travel as `MigSignal`, with their siginfo.
     /// Remote to deputy: the guest stopped (a stop signal); the deputy stops too, so the parent
     /// sees it.
     pub const STOPPED: u32 = 7;
@@ -117,8 +118,11 @@ pub mod ctl {
     /// (State, Vma, Pages, End) were taken from the inbox so far; the sender may have at most
     /// a window of frames beyond them in flight (flow control, Documentation/protocol.md).
     pub const CREDIT: u32 = 8;
+    /// Target to home, answering GO: the process runs on the target (the second phase of the
+    /// commit): only now does the home node release the process's memory.
+    pub const RUNNING: u32 = 9;
     /// Largest defined operation.
-    pub const MAX: u32 = 8;
+    pub const MAX: u32 = 9;
 }
 
 fn token(b: &[u8]) -> Result<u64, ProtoError> {
@@ -632,11 +636,8 @@ impl Ctl {
             op: be32(b, 8),
             arg: be32(b, 12),
         };
-        if c.op == 0 || c.op > ctl::MAX {
+        if c.op == 0 || c.op == 6 || c.op > ctl::MAX {
             return Err(ProtoError::BadField("ctl.op"));
-        }
-        if c.op == ctl::SIGNAL && (c.arg == 0 || c.arg > 64) {
-            return Err(ProtoError::BadField("ctl.signal"));
         }
         Ok(c)
     }

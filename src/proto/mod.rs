@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The oxmosix wire protocol, version 3: framing and messages between the nodes of a cluster.
+//! The oxmosix wire protocol, version 4: framing and messages between the nodes of a cluster.
 //!
 //! Pure `core` Rust: no kernel types, no allocation, no `unsafe`. The module uses it for every byte
 //! that crosses the network; the host tests (`tests/host`) property-test and fuzz it. The byte-level
@@ -20,14 +20,16 @@ pub mod handshake;
 mod load;
 pub mod mig;
 pub mod session;
+pub mod signal;
 
 pub use load::*;
 
 /// `"OXMX"`: first four bytes of every frame.
 pub const MAGIC: u32 = 0x4f58_4d58;
 /// Protocol version spoken by this build (2: authenticated handshake, sealed frames; 3: delivery
-/// numbers and acknowledgements in the header).
-pub const PROTO_VERSION: u8 = 3;
+/// numbers and acknowledgements in the header; 4: signals with their `siginfo`, two-phase commit
+/// of a migration).
+pub const PROTO_VERSION: u8 = 4;
 /// Size of the frame header in bytes.
 pub const HEADER_LEN: usize = 64;
 /// Hard upper bound of a payload in bytes, whatever the type.
@@ -100,6 +102,8 @@ pub enum MsgType {
     Finished = 16,
     /// Acknowledgement only (empty payload): the header's `ack` is the news ([`delivery`]).
     Ack = 17,
+    /// A signal for a migrated process, with its `siginfo` ([`signal::Signal`]).
+    MigSignal = 18,
 }
 
 impl MsgType {
@@ -123,6 +127,7 @@ impl MsgType {
             15 => MsgType::Bench,
             16 => MsgType::Finished,
             17 => MsgType::Ack,
+            18 => MsgType::MigSignal,
             _ => return Err(ProtoError::BadType(v)),
         })
     }
@@ -158,11 +163,12 @@ impl MsgType {
             MsgType::Bench => (BENCH_HDR_LEN, MAX_PAYLOAD),
             MsgType::Finished => (handshake::MAC_LEN, handshake::MAC_LEN),
             MsgType::Ack => (0, 0),
+            MsgType::MigSignal => (signal::SIGNAL_LEN, signal::SIGNAL_LEN),
         }
     }
 
     /// Number of message types (for per-type counters); types are 1..=COUNT.
-    pub const COUNT: usize = 17;
+    pub const COUNT: usize = 18;
 
     /// Lower-case name, for counters and logs.
     pub fn name(self) -> &'static str {
@@ -184,6 +190,7 @@ impl MsgType {
             MsgType::Bench => "bench",
             MsgType::Finished => "finished",
             MsgType::Ack => "ack",
+            MsgType::MigSignal => "mig_signal",
         }
     }
 }
@@ -424,6 +431,8 @@ pub enum Message<'a> {
     Finished([u8; handshake::MAC_LEN]),
     /// An acknowledgement (the header's `ack`).
     Ack,
+    /// See [`signal::Signal`].
+    MigSignal(signal::Signal),
 }
 
 impl<'a> Message<'a> {
@@ -464,6 +473,7 @@ impl<'a> Message<'a> {
                 Message::Finished(m)
             }
             MsgType::Ack => Message::Ack,
+            MsgType::MigSignal => Message::MigSignal(signal::Signal::decode(payload)?),
         })
     }
 
@@ -487,6 +497,7 @@ impl<'a> Message<'a> {
             Message::Bench(_) => MsgType::Bench,
             Message::Finished(_) => MsgType::Finished,
             Message::Ack => MsgType::Ack,
+            Message::MigSignal(_) => MsgType::MigSignal,
         }
     }
 }

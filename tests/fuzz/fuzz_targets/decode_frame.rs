@@ -37,6 +37,7 @@ fuzz_target!(|data: &[u8]| {
         Message::MigVma(v) => enc(&v.encode(), &mut re),
         Message::MigEnd(e) => enc(&e.encode(), &mut re),
         Message::MigCtl(c) => enc(&c.encode(), &mut re),
+        Message::MigSignal(m) => enc(&m.encode(), &mut re),
         Message::MigState(b) => {
             let (st, xs) = mig::State::decode(b).unwrap();
             let mut p = vec![0u8; mig::STATE_FIXED_LEN + xs.len()];

@@ -394,3 +394,59 @@ fn flow_window_bounds_the_inbox_and_never_stalls() {
     assert_eq!(report(CREDIT_EVERY - 1), None);
     assert_eq!(report(CREDIT_EVERY), Some(CREDIT_EVERY));
 }
+
+#[test]
+fn signal_round_trips_and_rejects_bad_fields() {
+    use oxmosix_host_tests::proto::signal::{flags, SigInfo, Signal, NATIVE_LEN, SIGNAL_LEN};
+    let mut fields = [0u8; 32];
+    fields[..4].copy_from_slice(&1234i32.to_ne_bytes()); // si_pid
+    fields[8..16].copy_from_slice(&0x1122_3344_5566_7788u64.to_ne_bytes()); // si_value
+    let s = Signal {
+        token: 9,
+        flags: flags::IMAGE,
+        info: SigInfo {
+            signo: 34,
+            errno: 0,
+            code: -1,
+            fields,
+        },
+    };
+    let b = s.encode();
+    assert_eq!(b.len(), SIGNAL_LEN);
+    assert!(
+        matches!(decode(&frame(MsgType::MigSignal, &b)), Ok(Message::MigSignal(d)) if d == s)
+    );
+    // The kernel's layout: signo, errno, code, padding, then the fields.
+    let n = s.info.to_native();
+    assert_eq!(n.len(), NATIVE_LEN);
+    assert_eq!(&n[16..], &fields[..]);
+    assert_eq!(SigInfo::from_native(&n), Some(s.info));
+    assert_eq!(SigInfo::from_native(&n[..NATIVE_LEN - 1]), None);
+    let mut zero = n;
+    zero[..4].copy_from_slice(&0i32.to_ne_bytes());
+    assert_eq!(SigInfo::from_native(&zero), None);
+    for (at, v) in [(12usize, 0u32), (12, 65), (8, 2)] {
+        let mut bad = b;
+        bad[at..at + 4].copy_from_slice(&v.to_be_bytes());
+        assert!(decode(&frame(MsgType::MigSignal, &bad)).is_err(), "{at} {v}");
+    }
+    let mut no_token = b;
+    no_token[..8].fill(0);
+    assert!(decode(&frame(MsgType::MigSignal, &no_token)).is_err());
+    assert!(Signal::decode(&b[..SIGNAL_LEN - 1]).is_err());
+}
+
+#[test]
+fn ctl_op_six_is_retired() {
+    let c = Ctl {
+        token: 5,
+        op: 6,
+        arg: 3,
+    };
+    assert!(decode(&frame(MsgType::MigCtl, &c.encode())).is_err());
+    let r = Ctl {
+        op: ctl::RUNNING,
+        ..c
+    };
+    assert!(matches!(decode(&frame(MsgType::MigCtl, &r.encode())), Ok(Message::MigCtl(d)) if d == r));
+}

@@ -26,6 +26,11 @@
  *   -p       check every round that getpid() and getppid() are unchanged (exit 4 otherwise)
  *   -s       at the halfway point call getpriority() and sysinfo() and check they succeed (exit 5)
  *   -u       count SIGUSR1 (a handler, SA_RESTART) and print "migrant got N SIGUSR1" at the end
+ *   -R N     expect N SIGRTMIN sent with sigqueue() values 0..N-1 by one sender: a SA_SIGINFO
+ *            handler checks each value is the next one and the siginfo (SI_QUEUE, the sender's
+ *            pid and uid, the same for all); RLIMIT_SIGPENDING is raised to hold them. After the
+ *            run it waits up to 60 s for the last ones and prints "migrant rt: got G of N, O out
+ *            of order, I wrong siginfo" (exit 8 unless G == N and O == I == 0)
  *   -k TEXT  also keep 256 KiB filled with TEXT repeated, and write TEXT to the -w FILE after the
  *            hello line (the wire test looks for TEXT in a capture of the cluster's network)
  *   -r FILE  an I/O job instead: for -t seconds read FILE in 4 KiB reads (-b BYTES: that size, at most 1 MiB), from the start again
@@ -421,6 +426,22 @@ static int read_loop(const char *file, double seconds, size_t bsize)
 }
 
 static volatile sig_atomic_t usr1;
+static volatile int rt_got, rt_order, rt_info;
+static volatile pid_t rt_pid;
+static uid_t rt_uid;
+
+static void on_rt(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	if (si->si_code != SI_QUEUE || si->si_uid != rt_uid || (rt_pid && si->si_pid != rt_pid))
+		rt_info++;
+	if (!rt_pid)
+		rt_pid = si->si_pid;
+	if (si->si_value.sival_int != rt_got)
+		rt_order++;
+	rt_got++;
+}
 
 static void on_usr1(int sig)
 {
@@ -431,7 +452,7 @@ static void on_usr1(int sig)
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
-	int count_usr1 = 0;
+	int count_usr1 = 0, rt_want = 0;
 	size_t mib = 64, nslices, s;
 	double seconds = 10, t0, t, a, b;
 	int quiet = 0, xcode = 0, ids = 0, sys = 0, half = 0, opt, avx = 0;
@@ -444,7 +465,7 @@ int main(int argc, char **argv)
 	pid_t pid0, ppid0;
 	long rc;
 
-	while ((opt = getopt(argc, argv, "m:t:qx:w:psr:b:k:u")) != -1) {
+	while ((opt = getopt(argc, argv, "m:t:qx:w:psr:b:k:uR:")) != -1) {
 		switch (opt) {
 		case 'm': mib = strtoul(optarg, NULL, 10); break;
 		case 't': seconds = atof(optarg); break;
@@ -457,6 +478,7 @@ int main(int argc, char **argv)
 		case 'b': bsize = strtoul(optarg, NULL, 10); break;
 		case 'k': marker = optarg; break;
 		case 'u': count_usr1 = 1; break;
+		case 'R': rt_want = atoi(optarg); break;
 		default: usage();
 		}
 	}
@@ -465,6 +487,16 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (count_usr1 && sigaction(SIGUSR1, &sa, NULL))
 		return 1;
+	if (rt_want > 0) {
+		struct sigaction rt = { .sa_sigaction = on_rt, .sa_flags = SA_SIGINFO | SA_RESTART };
+		struct rlimit rl = { rt_want + 1024, rt_want + 1024 };
+
+		rt_uid = getuid();
+		if (setrlimit(RLIMIT_SIGPENDING, &rl))
+			fprintf(stderr, "migrant: RLIMIT_SIGPENDING: %s\n", strerror(errno));
+		if (sigaction(SIGRTMIN, &rt, NULL))
+			return 1;
+	}
 	if (rfile)
 		return read_loop(rfile, seconds, bsize);
 	pid0 = getpid();
@@ -571,5 +603,14 @@ int main(int argc, char **argv)
 	       (unsigned long long)passes);
 	if (count_usr1)
 		printf("migrant got %d SIGUSR1\n", (int)usr1);
+	if (rt_want > 0) {
+		t0 = now();
+		while (rt_got < rt_want && now() - t0 < 60)
+			;
+		printf("migrant rt: got %d of %d, %d out of order, %d wrong siginfo\n", rt_got, rt_want,
+		       rt_order, rt_info);
+		if (rt_got != rt_want || rt_order || rt_info)
+			return 8;
+	}
 	return xcode;
 }

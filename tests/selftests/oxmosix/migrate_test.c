@@ -964,6 +964,62 @@ TEST_F_TIMEOUT(mig, signal_stream_does_not_stop_migration, 150)
 	EXPECT_LE(1, atoi(got + 12));
 }
 
+/*
+ * Real-time signals travel with their siginfo, once each and in order: a sender queues 3000
+ * SIGRTMIN with values 0..2999 (sigqueue, retrying on EAGAIN) while the migrant moves between
+ * home, node 2 and node 3 again and again. Signals pending in a moving image travel with it, those
+ * that arrive during a move are handed over after its commit, and the deputy forwards each with
+ * its siginfo; the migrant's handler checks every value is the next one and every siginfo
+ * (SI_QUEUE, the sender's pid and uid). Every move succeeds.
+ */
+TEST_F_TIMEOUT(mig, rt_signals_travel, 240)
+{
+	char buf[8192], *got;
+	uint32_t reason = 0;
+	pid_t pid = START_MIGRANT("-m 8 -t 40 -R 3000", 30), storm;
+	int k, rc, st = 0, done, moves = 0, fails = 0, targets[4] = { self->n2, 0, self->n3, 0 };
+	double secs, t0 = now();
+
+	ASSERT_LT(0, pid);
+	storm = fork();
+	ASSERT_LE(0, storm);
+	if (storm == 0) {
+		union sigval v;
+		int i = 0;
+
+		while (i < 3000) {
+			v.sival_int = i;
+			if (sigqueue(pid, SIGRTMIN, v) == 0)
+				i++;
+			else if (errno != EAGAIN)
+				_exit(1);
+			usleep(4000);
+		}
+		_exit(0);
+	}
+	for (k = 0; !(done = waitpid(storm, &st, WNOHANG) == storm) && now() - t0 < 60; k++) {
+		rc = migrate(self->dev, pid, targets[k % 4], &reason, &secs);
+		moves++;
+		TH_LOG("move %d under real-time signals: %s (reason %u), %.2f s", k + 1, strerror(rc), reason, secs);
+		if (rc)
+			fails++;
+		usleep(300000);
+	}
+	if (!done) {
+		kill(storm, SIGKILL);
+		waitpid(storm, &st, 0);
+	}
+	TH_LOG("%d moves while 3000 signals were sent in %.1f s", moves, now() - t0);
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("sender status %#x", st);
+	EXPECT_LE(3, moves);
+	EXPECT_EQ(0, fails);
+	EXPECT_EXIT(0, 120);
+	ASSERT_LT(0, read_file(self->log, buf, sizeof(buf)));
+	got = strstr(buf, "migrant rt: ");
+	ASSERT_NE(NULL, got) TH_LOG("no real-time signal summary in the migrant's log");
+	TH_LOG("%.*s", (int)strcspn(got, "\n"), got);
+}
+
 TEST_F_TIMEOUT(mig, rmmod_remote, 150)
 {
 	char out[512];
