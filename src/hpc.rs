@@ -6,6 +6,7 @@
 //! /proc/hpc/admin/{version,config,mospe}                         read-only
 //! /proc/hpc/admin/{block,stay,lstay,quiet,expel,bring}           0/1
 //! /proc/hpc/admin/{speed,decay_interval,slow_decay,fast_decay,gossip_interval,timeout}
+//! /proc/hpc/admin/fault                                          fault injection (tests)
 //! /proc/hpc/nodes/<id>/{cpus,load,mem,rmem,tmem,speed,status,util}
 //! /proc/hpc/info/{counters,malformed,migration}
 //! /proc/hpc/procs                                                migrated processes
@@ -53,6 +54,7 @@ const PROCS: u32 = 22;
 const INFO_MIGRATION: u32 = 23;
 const INFO_BALANCE: u32 = 26;
 const GOTO: u32 = 24;
+const FAULT: u32 = 27;
 const LOCK: u32 = 25;
 
 /// Per-node files; their key is `NODE_BASE | id << 4 | index`.
@@ -189,6 +191,7 @@ impl ProcHandler for Hpc {
                 INFO_BALANCE => self.node.show_balance(out),
                 PROCS => return self.show_procs(out),
                 INFO_MALFORMED => writeln!(out, "{}", self.node.malformed()),
+                FAULT => self.node.show_fault(out),
                 k => match admin_param(k) {
                     Some(p) => writeln!(out, "{}", self.node.get_param(p)?),
                     None => return Err(EINVAL),
@@ -201,6 +204,10 @@ impl ProcHandler for Hpc {
     fn store(&self, key: u32, input: &[u8]) -> Result {
         if key == GOTO || key == LOCK {
             return self.store_process(key, input);
+        }
+        if key == FAULT {
+            let text = core::str::from_utf8(input).map_err(|_| EINVAL)?;
+            return self.node.set_fault(text.trim());
         }
         let p = match admin_param(key) {
             Some(p) if p != 0 && p != param::MOSPE => p,
@@ -264,6 +271,7 @@ impl HpcProc {
             handler.clone(),
             INFO_BALANCE,
         )?;
+        tree.file(admin, c_str!("fault"), 0o600, handler.clone(), FAULT)?;
         tree.file(root, c_str!("procs"), 0o444, handler.clone(), PROCS)?;
         tree.file(root, c_str!("goto"), 0o200, handler.clone(), GOTO)?;
         tree.file(root, c_str!("lock"), 0o200, handler.clone(), LOCK)?;

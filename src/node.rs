@@ -186,6 +186,16 @@ impl Node {
         self.balancer.stats.show(out)
     }
 
+    /// `/proc/hpc/admin/fault` written (see `migrate::fault`). Errors: `EINVAL`.
+    pub(crate) fn set_fault(&self, text: &str) -> Result {
+        self.mig.fault.arm(text)
+    }
+
+    /// `/proc/hpc/admin/fault` read.
+    pub(crate) fn show_fault(&self, out: &mut impl core::fmt::Write) -> core::fmt::Result {
+        self.mig.fault.show(out)
+    }
+
     /// `/proc/hpc/info/balance`.
     pub(crate) fn show_balance(&self, out: &mut impl core::fmt::Write) -> core::fmt::Result {
         self.balancer.show(out)

@@ -26,11 +26,7 @@ pub(crate) fn to_kernel(info: &SigInfo) -> bindings::kernel_siginfo {
     // SAFETY: `kernel_siginfo` is plain data of exactly `NATIVE_LEN` bytes (checked above), and
     // `b` holds its fields at the kernel's offsets.
     unsafe {
-        ptr::copy_nonoverlapping(
-            b.as_ptr(),
-            ptr::addr_of_mut!(k).cast::<u8>(),
-            NATIVE_LEN,
-        );
+        ptr::copy_nonoverlapping(b.as_ptr(), ptr::addr_of_mut!(k).cast::<u8>(), NATIVE_LEN);
     };
     k
 }
@@ -180,7 +176,12 @@ impl UserCtx {
     /// [`set_deputy_actions`]), with `SA_RESTART`.
     pub(crate) fn set_catch_action(&self, sig: u32, handler: u64, restorer: u64) {
         write_actions(|i| {
-            (i + 1 == sig as usize).then_some([handler, SA_RESTORER | SA_SIGINFO | SA_RESTART, restorer, !0])
+            (i + 1 == sig as usize).then_some([
+                handler,
+                SA_RESTORER | SA_SIGINFO | SA_RESTART,
+                restorer,
+                !0,
+            ])
         });
     }
 
@@ -225,9 +226,8 @@ impl UserCtx {
                 return Ok(());
             }
             // SAFETY: `k` is plain data of `NATIVE_LEN` bytes (see `to_kernel`).
-            let b = unsafe {
-                core::slice::from_raw_parts(ptr::addr_of!(k).cast::<u8>(), NATIVE_LEN)
-            };
+            let b =
+                unsafe { core::slice::from_raw_parts(ptr::addr_of!(k).cast::<u8>(), NATIVE_LEN) };
             let info = SigInfo::from_native(b).unwrap_or(SigInfo::kernel(sig as u32));
             if let Err(e) = out.push(info, GFP_KERNEL) {
                 self.queue_signals(&[info]);

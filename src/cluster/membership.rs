@@ -225,6 +225,7 @@ impl Cluster {
                         next_try_ms: 0,
                         backoff_ms: BACKOFF_MIN_MS,
                         ever_connected: false,
+                        cut_until: 0,
                         incarnation: 0,
                     };
                     if keep {

@@ -117,6 +117,18 @@ struct Peer {
     ever_connected: bool,
     /// The incarnation its last connection's handshake named (0: never connected).
     incarnation: u64,
+    /// Fault injection ([`Cluster::cut`]): no connection with it before this time (ms).
+    cut_until: u64,
+}
+
+impl Peer {
+    /// `ECONNREFUSED` while its link is cut ([`Cluster::cut`]).
+    fn refuse_if_cut(&self) -> Result {
+        if sys::monotonic_ms() < self.cut_until {
+            return Err(errno::econnrefused());
+        }
+        Ok(())
+    }
 }
 
 /// Everything the cluster threads share, under one mutex.
@@ -199,6 +211,31 @@ impl Doomed {
 }
 
 impl Cluster {
+    /// Fault injection (the failure tests, `/proc/hpc/admin/fault`): cuts the link with node
+    /// `peer` for `ms` ms as a failed network would. Its connection closes without a word and
+    /// none is made or accepted before the time is up; frames sent meanwhile wait in the
+    /// delivery ring, as for any lost link, and the node timeout applies as usual.
+    pub(crate) fn cut(&self, peer: u32, ms: u32) {
+        let doomed = self.with_state(|st| {
+            let p = st.peers.iter_mut().find(|p| p.id == peer)?;
+            p.cut_until = sys::monotonic_ms() + u64::from(ms);
+            p.next_try_ms = p.cut_until;
+            let conn = p.conn.take()?;
+            Some(Doomed {
+                conn,
+                thread: p.thread.take(),
+            })
+        });
+        pr_warn!(
+            "link with node {} cut for {} ms (fault injection)\n",
+            peer,
+            ms
+        );
+        if let Some(d) = doomed {
+            d.close(None, self);
+        }
+    }
+
     /// Creates the cluster core; nothing runs until a map is loaded.
     fn new() -> Result<Arc<Cluster>> {
         let state = State {

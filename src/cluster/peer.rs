@@ -3,10 +3,9 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use kernel::c_str;
-use kernel::new_mutex;
 use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
+use kernel::{c_str, new_mutex};
 
 use super::gossip::GOSSIP_K;
 use super::handshake::{self, LinkKeys};
@@ -352,6 +351,7 @@ fn register(cl: &Arc<Cluster>, conn: Arc<Conn>) -> Result {
         let Some(p) = st.peers.iter_mut().find(|p| p.id == peer) else {
             return Err(EINVAL);
         };
+        p.refuse_if_cut()?;
         let mut old = None;
         if let Some(existing) = p.conn.as_ref().filter(|c| c.alive()) {
             let preferred = self_id.min(peer);

@@ -14,6 +14,7 @@ use crate::proto::mig as wire;
 use crate::proto::MsgType;
 use crate::syscalls::{self, Arg, Class};
 
+use super::fault::Point;
 use super::image::{install, Installed};
 use super::neg;
 use super::out::migrate_out;
@@ -279,6 +280,9 @@ fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) -> 
         status,
         pid: p.home_pid as u32,
     };
+    if status == 0 {
+        mig.fault.at(&mig.net, Point::Answered, where_);
+    }
     let _ = mig.net.send_to(where_, MsgType::MigAnswer, &[&a.encode()]);
     if status != 0 {
         pr_err!(
@@ -296,9 +300,8 @@ fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) -> 
     // there during the transfer, arrived here during the install.
     let mut arrived = KVec::new();
     let _ = u.take_signals(&mut arrived);
-    let lost = u.queue_signals(&installed.signals)
-        + u.queue_signals(&late)
-        + u.queue_signals(&arrived);
+    let lost =
+        u.queue_signals(&installed.signals) + u.queue_signals(&late) + u.queue_signals(&arrived);
     counters::add(&mig.stats.signals_lost, lost as u64);
     counters::bump(&mig.stats.home);
     TaskRef::current().set_migrated(false);

@@ -6,8 +6,8 @@ use kernel::uaccess::UserSlice;
 
 use super::Migration;
 use crate::kapi::sys;
-use crate::kapi::uctx::{self, UserCtx};
 use crate::kapi::uctx::SigInfo;
+use crate::kapi::uctx::{self, UserCtx};
 use crate::proto::mig::{self as wire, End, MsgPages, Vma, PAGE};
 use crate::proto::signal::{self as sigwire, Signal};
 use crate::proto::MsgType;
@@ -388,17 +388,21 @@ pub(super) fn install(
         ss: (st.ss_sp, st.ss_size, st.ss_flags),
         actions: st.actions,
     });
-    // Pending signals the State names without a siginfo frame: raised as the kernel does.
-    let bare = st.pending & !mask_of(&signals);
-    for sig in (1..=64u32).filter(|s| bare & 1u64 << (s - 1) != 0) {
-        signals
-            .push(SigInfo::kernel(sig), GFP_KERNEL)
-            .map_err(|_| cantmove::TARGET_FAILED)?;
-    }
+    add_bare(&mut signals, st.pending).map_err(|_| cantmove::TARGET_FAILED)?;
     let comm = p.inner.lock().comm;
     u.set_comm(&comm);
     take_clocks(u, mig, p, st.clocks, arrived, deputy)?;
     Ok(Installed { signals, credit })
+}
+
+/// Adds to `signals` those of the `pending` mask it has no siginfo for, as the kernel raises
+/// them (no details). Errors: `ENOMEM`.
+fn add_bare(signals: &mut KVec<SigInfo>, pending: u64) -> Result {
+    let bare = pending & !mask_of(signals);
+    for sig in (1..=64u32).filter(|s| bare & 1u64 << (s - 1) != 0) {
+        signals.push(SigInfo::kernel(sig), GFP_KERNEL)?;
+    }
+    Ok(())
 }
 
 /// The clock part of [`install`]: `clocks` are the process's (monotonic, boottime) from its

@@ -19,6 +19,7 @@
 
 mod admin;
 mod deputy;
+mod fault;
 mod forward;
 mod guest;
 mod hooks;
@@ -149,6 +150,8 @@ pub(crate) struct Migration {
     overruns_logged: crate::counters::RateLimit,
     /// Log lines about signals that could not be queued.
     signals_logged: crate::counters::RateLimit,
+    /// `/proc/hpc/admin/fault`.
+    pub(crate) fault: fault::Fault,
 }
 
 /// Migration as the transport sees it: its messages and its periodic checks.
@@ -189,6 +192,7 @@ impl Migration {
                 offers_cv <- new_condvar!("oxmosix::offers::cv"),
                 overruns_logged: crate::counters::RateLimit::new(),
                 signals_logged: crate::counters::RateLimit::new(),
+                fault: fault::Fault::new(),
             }),
             GFP_KERNEL,
         )?;

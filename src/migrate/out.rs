@@ -14,6 +14,7 @@ use crate::proto::MsgType;
 use crate::uapi::{cantmove, pstate};
 
 use super::deputy::{SCRATCH, STUB, STUB_HANDLER, STUB_RESTORER};
+use super::fault::Point;
 use super::image::{drain, holding_signals, is_vdso, stream, Frozen, Held};
 use super::record::Deputy;
 use super::record::Role;
@@ -171,19 +172,26 @@ pub(super) fn send_image(
         Ok(_) => return Err(abort(EIO)),
         Err(e) => return Err(abort(e)),
     }
+    mig.fault.at(&mig.net, Point::Commit, target);
     send_ctl(mig, target, p.token, wire::ctl::GO, 0).map_err(abort)?;
-    // The memory stays until the target confirms, however long that takes while it lives
-    // (delivery is exactly once): a target that is gone or restarted first took its copy
-    // with it (`EHOSTUNREACH`), and a SIGKILL here ends both.
+    await_running(p).map_err(|e| match e {
+        Some(e) => abort(e),
+        None => MigError::new(errno::ehostunreach(), cantmove::TARGET_DOWN),
+    })
+}
+
+/// Waits for the target's RUNNING after GO. The memory stays until then, however long that
+/// takes while the target lives (delivery is exactly once). Errors: `None` for a target that
+/// is gone or restarted first (it took its copy with it), `Some` for anything else (a SIGKILL
+/// here, an unexpected frame: the target's copy must be ended).
+fn await_running(p: &Proc) -> core::result::Result<(), Option<Error>> {
     loop {
         match p.pop(STEP_MS, false) {
             Ok(Item::Ctl(c)) if c.op == wire::ctl::RUNNING => return Ok(()),
             Err(e) if e == errno::etimedout() => {}
-            Err(e) if e == errno::ehostunreach() => {
-                return Err(MigError::new(e, cantmove::TARGET_DOWN))
-            }
-            Ok(_) => return Err(abort(EIO)),
-            Err(e) => return Err(abort(e)),
+            Err(e) if e == errno::ehostunreach() => return Err(None),
+            Ok(_) => return Err(Some(EIO)),
+            Err(e) => return Err(Some(e)),
         }
     }
 }

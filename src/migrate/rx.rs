@@ -5,8 +5,8 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use super::Migration;
-use crate::proto::mig::{self as wire, Ctl};
 use crate::kapi::uctx::SigInfo;
+use crate::proto::mig::{self as wire, Ctl};
 use crate::proto::signal as sigwire;
 use crate::proto::Message;
 use crate::uapi::pstate;

@@ -67,7 +67,7 @@ impl SigInfo {
     }
 
     /// The `kernel_siginfo` bytes of this signal (see [`SigInfo::from_native`]; padding zero).
-    pub fn to_native(&self) -> [u8; NATIVE_LEN] {
+    pub fn to_native(self) -> [u8; NATIVE_LEN] {
         let mut b = [0u8; NATIVE_LEN];
         b[0..4].copy_from_slice(&(self.signo as i32).to_ne_bytes());
         b[4..8].copy_from_slice(&self.errno.to_ne_bytes());

@@ -413,9 +413,7 @@ fn signal_round_trips_and_rejects_bad_fields() {
     };
     let b = s.encode();
     assert_eq!(b.len(), SIGNAL_LEN);
-    assert!(
-        matches!(decode(&frame(MsgType::MigSignal, &b)), Ok(Message::MigSignal(d)) if d == s)
-    );
+    assert!(matches!(decode(&frame(MsgType::MigSignal, &b)), Ok(Message::MigSignal(d)) if d == s));
     // The kernel's layout: signo, errno, code, padding, then the fields.
     let n = s.info.to_native();
     assert_eq!(n.len(), NATIVE_LEN);
@@ -428,7 +426,10 @@ fn signal_round_trips_and_rejects_bad_fields() {
     for (at, v) in [(12usize, 0u32), (12, 65), (8, 2)] {
         let mut bad = b;
         bad[at..at + 4].copy_from_slice(&v.to_be_bytes());
-        assert!(decode(&frame(MsgType::MigSignal, &bad)).is_err(), "{at} {v}");
+        assert!(
+            decode(&frame(MsgType::MigSignal, &bad)).is_err(),
+            "{at} {v}"
+        );
     }
     let mut no_token = b;
     no_token[..8].fill(0);
@@ -448,5 +449,7 @@ fn ctl_op_six_is_retired() {
         op: ctl::RUNNING,
         ..c
     };
-    assert!(matches!(decode(&frame(MsgType::MigCtl, &r.encode())), Ok(Message::MigCtl(d)) if d == r));
+    assert!(
+        matches!(decode(&frame(MsgType::MigCtl, &r.encode())), Ok(Message::MigCtl(d)) if d == r)
+    );
 }

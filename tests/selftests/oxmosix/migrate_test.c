@@ -232,6 +232,7 @@ FIXTURE_TEARDOWN(mig)
 		agent(self->blocked, "mosctl?noblock", out, sizeof(out));
 	if (self->unloaded)
 		agent(self->unloaded, "ctl?load", out, sizeof(out));
+	system("echo off > /proc/hpc/admin/fault");
 	if (self->timeout_ms) {
 		snprintf(out, sizeof(out), "echo %d > /proc/hpc/admin/timeout", self->timeout_ms);
 		system(out);
@@ -919,6 +920,102 @@ TEST_F_TIMEOUT(mig, link_cut_during_image_stream, 150)
 		usleep(500000);
 	EXPECT_EQ(0, listed) TH_LOG("node %d still lists: %s", self->n2, line);
 	EXPECT_EXIT(0, 60);
+}
+
+/* Arms this node's fault injection: "POINT SECONDS" (see Documentation/proc-hpc.md). */
+static int arm_fault(const char *what)
+{
+	FILE *f = fopen("/proc/hpc/admin/fault", "w");
+	int r;
+
+	if (!f)
+		return -1;
+	r = fprintf(f, "%s\n", what) < 0;
+	return fclose(f) || r ? -1 : 0;
+}
+
+/* Waits up to `secs` for every node up everywhere and node `at` listing no guest. */
+static int settled(int at, double secs)
+{
+	char line[256];
+	double t0 = now();
+
+	while (now() - t0 < secs) {
+		if (all_up() && guest_listed(at, line, sizeof(line)) == 0)
+			return 1;
+		usleep(300000);
+	}
+	return 0;
+}
+
+/*
+ * The link fails as the home node sends GO (fault injection at "commit"; GO waits in the delivery
+ * ring): the home node keeps the process's memory until the target confirms it runs (two-phase
+ * commit). A 3 s cut only delays GO and the confirmation: the move succeeds. A 12 s cut outlasts the node timeout: the
+ * target is gone before it confirmed, its copy went with it, and the process goes on at home
+ * (`migrate` fails with EHOSTUNREACH within 15 s); node 2 ends its half (no guest left), and the
+ * migrant, which checks its registers and memory to the end, exits 0.
+ */
+TEST_F_TIMEOUT(mig, link_cut_at_commit, 240)
+{
+	uint32_t reason = 0;
+	pid_t pid = START_MIGRANT("-m 16 -t 60 -p", 30);
+	double secs;
+	int rc;
+
+	ASSERT_LT(0, pid);
+	ASSERT_EQ(0, arm_fault("commit 3"));
+	rc = migrate(self->dev, pid, self->n2, &reason, &secs);
+	TH_LOG("MIGRATE with the link cut for 3 s at GO: %s (reason %u), %.1f s", strerror(rc), reason, secs);
+	EXPECT_EQ(0, rc);
+	EXPECT_EQ(self->n2, where(self->dev, pid));
+	MIGRATE_OK(pid, 0);
+	ASSERT_EQ(1, settled(self->n2, 30));
+	ASSERT_EQ(0, arm_fault("commit 12"));
+	rc = migrate(self->dev, pid, self->n2, &reason, &secs);
+	TH_LOG("MIGRATE with the link cut for 12 s at GO: %s (reason %u), %.1f s", strerror(rc), reason, secs);
+	EXPECT_EQ(EHOSTUNREACH, rc);
+	EXPECT_GE(15, secs);
+	EXPECT_EQ(self->home, where(self->dev, pid));
+	EXPECT_EQ(0, kill(pid, 0));
+	EXPECT_EQ(1, settled(self->n2, 45)) TH_LOG("node %d not settled 45 s after the cut", self->n2);
+	EXPECT_EXIT(0, 90);
+}
+
+/*
+ * The link fails while a process comes home, as the home node answers that the image is
+ * installed (fault injection at "answered"; the answer waits in the delivery ring), so the
+ * guest's GO waits too. A 3 s cut delays the GO:
+ * the move home completes. A 12 s cut outlasts the node timeout: the remote is gone, the copy
+ * installed at home is the only one left and runs; node 2 ends its guest. The migrant exits 0.
+ */
+TEST_F_TIMEOUT(mig, link_cut_during_go_home, 240)
+{
+	uint32_t reason = 0;
+	pid_t pid = START_MIGRANT("-m 16 -t 60 -p", 30);
+	double secs;
+	int rc;
+
+	ASSERT_LT(0, pid);
+	MIGRATE_OK(pid, self->n2);
+	ASSERT_EQ(0, arm_fault("answered 3"));
+	rc = migrate(self->dev, pid, 0, &reason, &secs);
+	TH_LOG("MIGRATE home with the link cut for 3 s at home's answer: %s (reason %u), %.1f s", strerror(rc),
+	       reason, secs);
+	EXPECT_EQ(0, rc);
+	EXPECT_EQ(self->home, where(self->dev, pid));
+	ASSERT_EQ(1, settled(self->n2, 30));
+	MIGRATE_OK(pid, self->n2);
+	ASSERT_EQ(0, arm_fault("answered 12"));
+	rc = migrate(self->dev, pid, 0, &reason, &secs);
+	TH_LOG("MIGRATE home with the link cut for 12 s at home's answer: %s (reason %u), %.1f s", strerror(rc),
+	       reason, secs);
+	EXPECT_EQ(0, rc);
+	EXPECT_GE(15, secs);
+	EXPECT_EQ(self->home, where(self->dev, pid));
+	EXPECT_EQ(0, kill(pid, 0));
+	EXPECT_EQ(1, settled(self->n2, 45)) TH_LOG("node %d not settled 45 s after the cut", self->n2);
+	EXPECT_EXIT(0, 90);
 }
 
 /*
