@@ -4,8 +4,10 @@
 # (120; `oxsoak=SECS` on the kernel command line sets another, `make soak` runs 600) node 1 keeps
 # six self-checking migrants running (each fills 4 MiB with a pattern and checks it and its
 # registers continuously; exit 0 only if all stayed intact), moves a random one to a random node
-# (or home) every ~0.7 s, and every 8-15 s takes node 2's or node 3's link down for 2 s (shorter
-# than the node timeout). Checks: every `migrate` returns (none hangs past 60 s); every migrant
+# (or home) every ~0.7 s, and every 8-15 s either takes node 2's or node 3's link down for 2 s
+# (shorter than the node timeout; TCP rides it out) or arms node 1's fault injection to cut its link
+# for 2 s at the next commit or move home (the connection closes: frames are sent again on the
+# next one). Checks: every `migrate` returns (none hangs past 60 s); every migrant
 # ends within its time plus 60 s, with exit 0 (or SIGKILL, counted and reported: a defined outcome,
 # never a wrong result); no record is left on any node; every node's MemFree and Slab are back
 # near their levels before the soak. KTAP output; runs on node 1 of 3 (skips with fewer nodes).
@@ -43,8 +45,13 @@ end=$(awk -v t="$(now)" -v s="$SECS" 'BEGIN { printf "%d", t + s }')
 		sleep $((8 + $(rand 8)))
 		[ "$(now | cut -d. -f1)" -lt "$end" ] || break
 		k=$((2 + $(rand 2)))
-		agent "$k" "cut?2" > /dev/null && flaps=$((flaps + 1))
+		case $((flaps % 4)) in
+		1) echo "commit 2" > /proc/hpc/admin/fault && flaps=$((flaps + 1)) ;;
+		3) echo "answered 2" > /proc/hpc/admin/fault && flaps=$((flaps + 1)) ;;
+		*) agent "$k" "cut?2" > /dev/null && flaps=$((flaps + 1)) ;;
+		esac
 	done
+	echo off > /proc/hpc/admin/fault
 	echo "$flaps" > /tmp/soak.flaps
 ) &
 flapper=$!
@@ -86,6 +93,7 @@ while [ "$(now | cut -d. -f1)" -lt "$end" ]; do
 	sleep 0.$((3 + $(rand 5)))
 done
 wait "$flapper"
+log "node 1 link counters: $(grep -E '^(connects|reconnects|resent|queued|delivery_duplicates|delivery_gaps|ring_full) ' /proc/hpc/info/counters | tr '\n' ' ')"
 if [ "$hung" = 0 ]; then
 	ok "$calls migrate calls during $SECS s of flapping links ($(cat /tmp/soak.flaps) flaps) all returned ($okmoves moved, slowest $slowest s)"
 else
