@@ -16,13 +16,19 @@ use kernel::sync::{Arc, Mutex};
 use super::peer::Conn;
 use super::{Cluster, State};
 use crate::counters;
-use crate::kapi::errno;
+use crate::kapi::task::{self, TaskRef};
+use crate::kapi::{errno, sys};
 use crate::proto::delivery::{self, Accept, Resend};
 use crate::proto::MsgType;
 
 /// Bytes of unacknowledged frames one peer incarnation may be owed (a fixed ring, allocated
 /// with the link): image streams under flow control and forwarded calls stay far below it.
 pub(super) const RING_BYTES: usize = 8 << 20;
+
+/// Longest a process waits for room in a full ring while the peer is up, ms; it looks again
+/// every [`RING_WAIT_SLICE_MS`].
+const RING_WAIT_MS: u64 = 60_000;
+const RING_WAIT_SLICE_MS: u32 = 10;
 
 /// The delivery state shared by every connection with one incarnation of a peer.
 #[pin_data]
@@ -126,18 +132,34 @@ impl Link {
     /// Numbers a feature frame, keeps a copy until the peer acknowledges it, and writes it to
     /// the current connection if there is one. `Ok` means the frame will be delivered exactly
     /// once if this incarnation of the peer is reached again: between connections, or when a
-    /// write fails (that connection closes), the next connection carries it. Errors: `ENOBUFS`
-    /// when [`RING_BYTES`] are unacknowledged.
+    /// write fails (that connection closes), the next connection carries it. When
+    /// [`RING_BYTES`] are unacknowledged a process waits for room (the sender waits, not the
+    /// link) while the peer is up, at most [`RING_WAIT_MS`] and until a fatal signal; a kernel
+    /// thread (a receive thread) never waits. Errors: `ENOBUFS` when there is no room then.
     pub(super) fn send(&self, cl: &Cluster, t: MsgType, parts: &[&[u8]]) -> Result {
+        let start = sys::monotonic_ms();
         let mut tx = self.tx.lock();
-        let conn = tx.conn.clone().filter(|c| c.alive());
-        let n = match tx.ring.push(t as u8, parts) {
-            Ok(n) => n,
-            Err(_) => {
+        let mut full = false;
+        let n = loop {
+            if let Ok(n) = tx.ring.push(t as u8, parts) {
+                break n;
+            }
+            if !full {
                 counters::bump(&cl.stats.link.ring_full);
+                full = true;
+            }
+            drop(tx);
+            let may_wait = !TaskRef::current().is_kthread()
+                && !task::current_fatal_signal_pending()
+                && cl.node_up(self.peer)
+                && sys::monotonic_ms().saturating_sub(start) < RING_WAIT_MS;
+            if !may_wait {
                 return Err(errno::enobufs());
             }
+            sys::sleep_uninterruptible_ms(RING_WAIT_SLICE_MS);
+            tx = self.tx.lock();
         };
+        let conn = tx.conn.clone().filter(|c| c.alive());
         // Without a connection, or while older frames are being sent again, this one waits its
         // turn in the ring.
         if let (Some(conn), None) = (conn, tx.resend) {
