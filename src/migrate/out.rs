@@ -176,7 +176,13 @@ pub(super) fn send_image(
     send_ctl(mig, target, p.token, wire::ctl::GO, 0).map_err(abort)?;
     await_running(p).map_err(|e| match e {
         Some(e) => abort(e),
-        None => MigError::new(errno::ehostunreach(), cantmove::TARGET_DOWN),
+        None => {
+            // Should the target come back as the same incarnation after all (its own
+            // timeout not yet run out), its copy ends when the link is back: the KILL waits
+            // in the delivery ring.
+            let _ = abort(EIO);
+            MigError::new(errno::ehostunreach(), cantmove::TARGET_DOWN)
+        }
     })
 }
 
