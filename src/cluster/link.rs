@@ -7,7 +7,7 @@
 //! a numbered frame is written), then the connection's own `tx`. The number taken last is an
 //! atomic, so a sender never needs `rx`.
 
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use kernel::new_mutex;
 use kernel::prelude::*;
@@ -43,6 +43,11 @@ pub(crate) struct Link {
     rx: Mutex<LinkRx>,
     /// The highest number taken from the peer (what every frame sent acknowledges).
     done: AtomicU64,
+    /// The highest acknowledgement written on any frame to the peer (numbers are consecutive:
+    /// `done - acked_to` frames are owed one).
+    acked_to: AtomicU64,
+    /// Payload bytes taken since a frame last carried an acknowledgement (a heuristic bound).
+    owed_bytes: AtomicUsize,
 }
 
 struct LinkTx {
@@ -56,9 +61,6 @@ struct LinkTx {
 
 struct LinkRx {
     rx: delivery::RxDelivery,
-    /// Frames and payload bytes taken since the last acknowledgement was sent.
-    frames: u32,
-    bytes: usize,
 }
 
 /// What the receiver does with a numbered frame.
@@ -84,8 +86,6 @@ impl Link {
         };
         let rx = LinkRx {
             rx: delivery::RxDelivery::new(),
-            frames: 0,
-            bytes: 0,
         };
         Arc::pin_init(
             pin_init!(Link {
@@ -94,6 +94,8 @@ impl Link {
                 tx <- new_mutex!(tx, "oxmosix::link::tx"),
                 rx <- new_mutex!(rx, "oxmosix::link::rx"),
                 done: AtomicU64::new(0),
+                acked_to: AtomicU64::new(0),
+                owed_bytes: AtomicUsize::new(0),
             }),
             GFP_KERNEL,
         )
@@ -250,11 +252,12 @@ impl Link {
         let mut rx = self.rx.lock();
         match rx.rx.accept(n) {
             Accept::Deliver => {
-                self.done.store(rx.rx.done(), Ordering::Relaxed);
-                rx.frames += 1;
-                rx.bytes += bytes;
+                let done = rx.rx.done();
+                self.done.store(done, Ordering::Relaxed);
+                let owed = done.saturating_sub(self.acked_to.load(Ordering::Relaxed));
+                let owed_bytes = self.owed_bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
                 handle();
-                let due = delivery::should_ack(rx.frames, rx.bytes);
+                let due = delivery::should_ack(owed.min(u64::from(u32::MAX)) as u32, owed_bytes);
                 (Taken::Delivered, due)
             }
             Accept::Duplicate => (Taken::Duplicate, false),
@@ -262,15 +265,16 @@ impl Link {
         }
     }
 
-    /// Whether frames were taken since the last acknowledgement was sent.
+    /// Whether frames were taken that no frame sent since acknowledged.
     pub(super) fn ack_owed(&self) -> bool {
-        self.rx.lock().frames > 0
+        self.done() > self.acked_to.load(Ordering::Relaxed)
     }
 
-    /// An acknowledgement of everything taken so far is being sent.
-    pub(super) fn acking(&self) {
-        let mut rx = self.rx.lock();
-        rx.frames = 0;
-        rx.bytes = 0;
+    /// A frame carrying acknowledgement `ack` was written to the peer (any frame: replies,
+    /// credits and pings acknowledge too, so explicit `Ack` frames are needed only when
+    /// nothing else goes back).
+    pub(super) fn wrote_ack(&self, ack: u64) {
+        self.acked_to.fetch_max(ack, Ordering::Relaxed);
+        self.owed_bytes.store(0, Ordering::Relaxed);
     }
 }

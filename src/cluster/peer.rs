@@ -217,12 +217,12 @@ impl Conn {
             return Err(e);
         }
         cl.stats.sent(t, HEADER_LEN + len);
+        self.link.wrote_ack(ack);
         Ok(())
     }
 
     /// Sends an Ack frame: the header acknowledges every frame taken from the peer so far.
     pub(crate) fn send_ack(&self, cl: &Cluster) {
-        self.link.acking();
         let _ = self.write(cl, MsgType::Ack, 0, self.link.done(), &[]);
     }
 
