@@ -50,7 +50,11 @@ pub(super) fn listen_loop(cl: &Arc<Cluster>, sock: &TcpSocket) {
             Ok(None) => {}
             Ok(Some((s, ip))) => {
                 counters::bump(&cl.stats.link.accepts);
-                queue(cl, s, ip);
+                // A cut link (fault injection) refuses before the handshake: the other side
+                // must not hold a connection even for a moment.
+                if !cl.cut_from(ip) {
+                    queue(cl, s, ip);
+                }
             }
             Err(_) => sys::sleep_interruptible_ms(100),
         }

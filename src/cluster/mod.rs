@@ -236,6 +236,12 @@ impl Cluster {
         }
     }
 
+    /// Whether the link with the peer at address `ip` is cut ([`Cluster::cut`]).
+    fn cut_from(&self, ip: u32) -> bool {
+        let now = sys::monotonic_ms();
+        self.with_state(|st| st.peers.iter().any(|p| p.ip == ip && now < p.cut_until))
+    }
+
     /// Creates the cluster core; nothing runs until a map is loaded.
     fn new() -> Result<Arc<Cluster>> {
         let state = State {
