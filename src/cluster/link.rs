@@ -5,7 +5,9 @@
 //!
 //! Lock order: `Link::rx` (held while a delivered frame is handled), then `Link::tx` (held while
 //! a numbered frame is written), then the connection's own `tx`. The number taken last is an
-//! atomic, so a sender never needs `rx`.
+//! atomic, so a sender never needs `rx`; acknowledgements arrive through an atomic too
+//! (`acked_in`, folded into the ring by whoever holds `tx` next), so a receive thread never
+//! waits for `tx`, which a process holds while its frame's socket write may block.
 
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -48,6 +50,10 @@ pub(crate) struct Link {
     acked_to: AtomicU64,
     /// Payload bytes taken since a frame last carried an acknowledgement (a heuristic bound).
     owed_bytes: AtomicUsize,
+    /// The highest acknowledgement received from the peer, not yet folded into the ring.
+    acked_in: AtomicU64,
+    /// The highest number given to a frame (an acknowledgement above it is malformed).
+    numbered: AtomicU64,
 }
 
 struct LinkTx {
@@ -96,6 +102,8 @@ impl Link {
                 done: AtomicU64::new(0),
                 acked_to: AtomicU64::new(0),
                 owed_bytes: AtomicUsize::new(0),
+                acked_in: AtomicU64::new(0),
+                numbered: AtomicU64::new(0),
             }),
             GFP_KERNEL,
         )
@@ -143,7 +151,10 @@ impl Link {
         let mut tx = self.tx.lock();
         let mut full = false;
         let n = loop {
+            self.fold_acks(&mut tx);
             if let Ok(n) = tx.ring.push(t as u8, parts) {
+                // Before the frame can reach the peer: its acknowledgement must be valid.
+                self.numbered.store(n, Ordering::Release);
                 break n;
             }
             if !full {
@@ -177,6 +188,7 @@ impl Link {
     /// to; [`Link::resend`] then sends it every frame not acknowledged before any new one.
     pub(super) fn attach(&self, conn: &Arc<Conn>) {
         let mut tx = self.tx.lock();
+        self.fold_acks(&mut tx);
         tx.conn = Some(conn.clone());
         tx.resend = (!tx.ring.is_empty()).then(|| (tx.ring.acked() + 1, 0));
     }
@@ -193,6 +205,7 @@ impl Link {
         let r = loop {
             let (n, t, len) = {
                 let mut tx = self.tx.lock();
+                self.fold_acks(&mut tx);
                 if !tx.conn.as_ref().is_some_and(|c| Arc::ptr_eq(c, conn)) {
                     break Ok(());
                 }
@@ -236,12 +249,23 @@ impl Link {
         }
     }
 
-    /// The peer took every frame up to `n`. Errors: `EINVAL` for a number never sent.
+    /// The peer took every frame up to `n` (noted without a lock: the ring drops those frames
+    /// when it is next used). Errors: `EINVAL` for a number never sent.
     pub(super) fn acked(&self, n: u64) -> Result {
-        if n == 0 {
-            return Ok(());
+        if n > self.numbered.load(Ordering::Acquire) {
+            return Err(EINVAL);
         }
-        self.tx.lock().ring.ack(n).map_err(|()| EINVAL)
+        self.acked_in.fetch_max(n, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Drops from the ring the frames the peer acknowledged since (see [`Link::acked`]).
+    fn fold_acks(&self, tx: &mut LinkTx) {
+        let a = self.acked_in.load(Ordering::Relaxed);
+        if a > tx.ring.acked() {
+            // `a` was checked against the numbers given: it cannot be refused.
+            let _ = tx.ring.ack(a);
+        }
     }
 
     /// A frame numbered `n` with `bytes` of payload arrived: taken once and handled by `handle`
