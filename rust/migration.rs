@@ -78,6 +78,13 @@ impl SyscallRegs {
             r.ip -= 2;
         }
     }
+
+    /// Undoes [`SyscallRegs::rewind`]: the call returns where it was made, with the result
+    /// set by [`SyscallRegs::set_result`] (which must follow).
+    pub(crate) fn unrewind(&mut self) {
+        // SAFETY: valid per the invariant; undoes `rewind`'s step back over `syscall`.
+        unsafe { (*self.r).ip += 2 };
+    }
 }
 
 /// What the migration code does for marked tasks.

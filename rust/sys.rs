@@ -74,6 +74,17 @@ pub(crate) fn is_local_ipv4(ip: u32) -> bool {
     t == bindings::RTN_LOCAL
 }
 
+/// Lets another runnable task have the CPU if this one has run long enough (`cond_resched`):
+/// called once per frame or page run by the loops that move images and frames, which would
+/// otherwise hold a CPU of a kernel built without preemption (`CONFIG_PREEMPT_NONE`, as the
+/// test nodes are) for seconds, starving the gossip and keepalive threads of their node until
+/// its peers count it gone. Must not be called under a spinlock (or with interrupts off).
+pub(crate) fn cond_resched() {
+    // SAFETY: `__cond_resched` may be called from any process context that may sleep; callers
+    // hold no spinlock (see above). Its return value (whether it rescheduled) is not needed.
+    unsafe { bindings::__cond_resched() };
+}
+
 /// Sleeps `ms` milliseconds in `TASK_UNINTERRUPTIBLE` (`msleep`): neither a signal nor
 /// `kthread_stop` ends it early.
 pub(crate) fn sleep_uninterruptible_ms(ms: u32) {

@@ -7,9 +7,10 @@ use kernel::prelude::*;
 use kernel::sync::Arc;
 
 use super::{peer, Cluster, State};
+use crate::counters;
 use crate::kapi::{kthread, sys};
 use crate::load;
-use crate::load::vector::{self, Slot};
+use crate::load::vector::{self, Merge, Slot};
 use crate::proto::{self, flags, LoadEntry};
 
 /// Default number of other nodes' entries sent with each gossip message (K).
@@ -168,5 +169,33 @@ fn keepalive(cl: &Cluster, now: u64) {
             Some(id) if n == quiet.len() => after = id,
             _ => break,
         }
+    }
+}
+
+/// Merges a received Load and answers a push with our own freshest entries.
+pub(super) fn handle_load(cl: &Cluster, conn: &super::Conn, v: proto::LoadView<'_>) {
+    let now = sys::monotonic_ms();
+    let mut reply = [LoadEntry::default(); GOSSIP_K + 1];
+    let n = cl.with_state(|st| {
+        if st.params.flags & proto::flags::QUIET != 0 {
+            counters::bump(&cl.stats.link.quiet_dropped);
+            return 0;
+        }
+        let timeout = u64::from(st.params.timeout_ms);
+        for e in v.iter() {
+            if let Merge::Updated { came_up: true } =
+                vector::merge(&mut st.slots, st.self_id, &e, conn.peer, now, timeout)
+            {
+                pr_info!("node {} up\n", e.node);
+            }
+        }
+        if v.is_reply() {
+            0
+        } else {
+            vector::freshest(&st.slots, st.self_id, conn.peer, now, &mut reply)
+        }
+    });
+    if n > 0 {
+        let _ = conn.send_load(cl, &reply[..n], true);
     }
 }

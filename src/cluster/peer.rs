@@ -17,7 +17,7 @@ use crate::kapi::crypto::LibAead;
 use crate::kapi::kthread::{self, KThread};
 use crate::kapi::net::{self, TcpSocket};
 use crate::kapi::sys;
-use crate::load::vector::{self, Merge};
+use crate::load::vector;
 use crate::proto::handshake::KEY_ID_LEN;
 use crate::proto::session::{self, Opener, Sealer};
 use crate::proto::{
@@ -463,6 +463,7 @@ fn rx_loop(cl: &Arc<Cluster>, conn: &Arc<Conn>) {
         if kthread::should_stop() || !conn.alive() {
             break "closed";
         }
+        sys::cond_resched();
         let h = match recv_frame(&conn.sock, &mut buf, kthread::should_stop) {
             Ok(None) => continue,
             Ok(Some(h)) => h,
@@ -551,7 +552,7 @@ fn dispatch(
             );
             return Err("malformed frame");
         }
-        Message::Load(v) => handle_load(cl, conn, *v),
+        Message::Load(v) => super::gossip::handle_load(cl, conn, *v),
         Message::Ping(t) => {
             let _ = conn.send(cl, MsgType::Pong, &proto::encode_token(*t));
         }
@@ -599,34 +600,6 @@ fn to_feature(cl: &Cluster, from: u32, m: &Message<'_>) {
                 from
             );
         }
-    }
-}
-
-/// Merges a received Load and answers a push with our own freshest entries.
-fn handle_load(cl: &Cluster, conn: &Conn, v: proto::LoadView<'_>) {
-    let now = sys::monotonic_ms();
-    let mut reply = [LoadEntry::default(); GOSSIP_K + 1];
-    let n = cl.with_state(|st| {
-        if st.params.flags & proto::flags::QUIET != 0 {
-            counters::bump(&cl.stats.link.quiet_dropped);
-            return 0;
-        }
-        let timeout = u64::from(st.params.timeout_ms);
-        for e in v.iter() {
-            if let Merge::Updated { came_up: true } =
-                vector::merge(&mut st.slots, st.self_id, &e, conn.peer, now, timeout)
-            {
-                pr_info!("node {} up\n", e.node);
-            }
-        }
-        if v.is_reply() {
-            0
-        } else {
-            vector::freshest(&st.slots, st.self_id, conn.peer, now, &mut reply)
-        }
-    });
-    if n > 0 {
-        let _ = conn.send_load(cl, &reply[..n], true);
     }
 }
 

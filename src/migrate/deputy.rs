@@ -17,13 +17,14 @@ use crate::syscalls::{self, Arg, Class};
 use super::fault::Point;
 use super::image::{install, Installed};
 use super::neg;
-use super::out::migrate_out;
+use super::out::{make_stub, migrate_out};
 use super::record::Role;
 use super::record::{Item, Proc};
 use super::signo;
-use super::{send_ctl, send_signal, SIGKILL, STEP_MS};
+use super::{send_ctl, send_signal, MigError, SIGKILL, STEP_MS};
 use crate::counters;
 use crate::kapi::errno;
+use crate::uapi::{cantmove, cantmove_str};
 
 /// System-call number the deputy stub uses to report a result and ask for the next call.
 pub(crate) const DEPUTY_CALL: u64 = 0x4f58;
@@ -264,12 +265,16 @@ fn reply_result(mig: &Migration, p: &Proc, fl: &InFlight, scratch: u64, result: 
 
 /// The process's image arrived (its State in `state`): install it into this task, answer the
 /// remote, take the signals the remote hands back and its GO, and run at home again, or go on
-/// to the next node asked for. Returns whether the image was installed (otherwise the task is
-/// ending with SIGKILL).
+/// to the next node asked for. Returns whether the task's registers were replaced: the image
+/// installed, or (the install failed) the deputy's stub made again while the remote runs on;
+/// otherwise the task is ending with SIGKILL.
 ///
 /// While this runs the record is `Leaving` (a transfer): a remote that is gone from now on ends
 /// the waits here (`EHOSTUNREACH`) instead of the process: it answers no more, and the copy
 /// installed here is the only one left, so it runs.
+// Not inlined: its frame (and `stay_deputy`'s) must not add to every system call's hook frame
+// on the kernel stack (the install below it needs much).
+#[inline(never)]
 fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) -> bool {
     p.set_state(|i| i.role = Role::Leaving);
     let r = install(u, mig, p, state, true);
@@ -280,10 +285,23 @@ fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) -> 
         status,
         pid: p.home_pid as u32,
     };
+    // A failed install leaves the remote's copy the only one: this task becomes its deputy
+    // again before the answer lets the remote go on.
+    let stays = status != 0 && stay_deputy(u, p, state, status).is_ok();
     if status == 0 {
         mig.fault.at(&mig.net, Point::Answered, where_);
     }
     let _ = mig.net.send_to(where_, MsgType::MigAnswer, &[&a.encode()]);
+    if stays {
+        pr_warn!(
+            "migration: process {} could not come home ({}); it runs on at node {}\n",
+            p.home_pid,
+            cantmove_str(status),
+            where_
+        );
+        p.cv.notify_all();
+        return true;
+    }
     if status != 0 {
         pr_err!(
             "migration: process {} could not come home; ending it\n",
@@ -327,6 +345,29 @@ fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) -> 
         let _ = TaskRef::current().add_work(move |u| migrate_out(u, &mig2, &p2, next, req));
     }
     true
+}
+
+/// A process coming home could not be installed here (`reason`, a `cantmove` reason): the
+/// calling task is made its deputy again, as `migrate_out` made it (the process's signal
+/// actions from its State), and whoever asked for the move learns why it failed. The remote
+/// keeps running the process once it has the answer. Errors: an undecodable State, or a stub
+/// that cannot be made (the task then ends).
+#[inline(never)]
+fn stay_deputy(u: &UserCtx, p: &Proc, state: &[u8], reason: u32) -> Result {
+    let (st, _) = wire::State::decode(state).map_err(|_| EINVAL)?;
+    let deputy = make_stub(u, &st.actions)?;
+    let err = if reason == cantmove::TARGET_NOMEM {
+        ENOMEM
+    } else {
+        EIO
+    };
+    p.set_state(|i| {
+        i.role = Role::Deputy(deputy);
+        i.next = 0;
+        i.epoch += 1;
+        i.result = Some(Err(MigError::new(err, reason)));
+    });
+    Ok(())
 }
 
 /// Waits for the remote's GO after the answer (the commit of a move home), taking the signals it

@@ -11,14 +11,14 @@ use crate::kapi::uctx::{self, UserCtx};
 use crate::proto::mig as wire;
 use crate::proto::MsgType;
 use crate::syscalls::{self, Class};
-use crate::uapi::{cantmove, pstate};
+use crate::uapi::{cantmove, cantmove_str, pstate};
 
 use super::forward::{forward, forward_msg, forward_vectored};
 use super::image::{drain, holding_signals, install, stream, Frozen};
 use super::record::Guest;
 use super::record::Role;
 use super::record::{Item, Proc};
-use super::{send_ctl, INSTALL_MS, SIGKILL, STEP_MS};
+use super::{neg, send_ctl, MigError, INSTALL_MS, SIGKILL, STEP_MS};
 use crate::counters;
 use crate::kapi::errno;
 
@@ -26,16 +26,20 @@ use crate::kapi::errno;
 /// a system call there), then ends the guest's task here. Once home answered that it installed
 /// the image, the move is committed: the signals that arrived here meanwhile are handed back
 /// (with their siginfo, in order) and GO lets the process run at home.
+///
+/// Home may answer that it could not install the image (short of memory): its deputy is a
+/// deputy again, and the process runs on here as before, its signals as they were. Returns
+/// that answer's `cantmove` reason then, and whoever asked for the move learns it.
 pub(super) fn go_home(
     u: &UserCtx,
     mig: &Arc<Migration>,
     p: &Arc<Proc>,
     rewound: Option<&[u64; uctx::NREGS]>,
-) {
+) -> Option<u32> {
     let me = TaskRef::current();
     let r = holding_signals(
         u,
-        |held| -> Result {
+        |held| -> Result<u32> {
             let vmas = u.vmas()?;
             let vdso = u.vdso_addr();
             drain(p);
@@ -43,6 +47,7 @@ pub(super) fn go_home(
             let mut flow = stream(u, mig, p, p.home, &vmas, vdso, &frozen)?;
             match p.pop(INSTALL_MS, false)? {
                 Item::Answer(a) if a.status == 0 => {}
+                Item::Answer(a) => return Ok(a.status),
                 _ => return Err(EIO),
             }
             // Committed: home has the only copy that will run. What cannot be sent now is
@@ -51,10 +56,21 @@ pub(super) fn go_home(
             let _ = u.take_signals(&mut late);
             let _ = flow.send_signals(&late, 0);
             let _ = send_ctl(mig, p.home, p.token, wire::ctl::GO, 0);
-            Ok(())
+            Ok(0)
         },
-        |_| false,
+        |r| matches!(r, Ok(s) if *s != 0),
     );
+    if let Some(&reason) = r.as_ref().ok().filter(|&&s| s != 0) {
+        pr_warn!(
+            "migration: guest {} of node {} could not go home ({}); it runs on here\n",
+            p.home_pid,
+            p.home,
+            cantmove_str(reason)
+        );
+        p.set_state(|i| i.result = Some(Err(MigError::new(EIO, reason))));
+        p.cv.notify_all();
+        return Some(reason);
+    }
     if let Err(e) = r {
         pr_warn!(
             "migration: guest {} of node {} could not go home ({:?}); ending it\n",
@@ -67,6 +83,7 @@ pub(super) fn go_home(
     p.set_state(|i| i.finished = true);
     mig.reg.remove(p);
     let _ = me.send_signal(SIGKILL);
+    None
 }
 
 /// A guest's system-call entry: the first one installs the image; then each call runs here,
@@ -120,7 +137,7 @@ pub(super) fn guest_enter(
         }
         let _ = send_ctl(mig, p.home, p.token, wire::ctl::RUNNING, 0);
         if pending_home {
-            go_home(u, mig, p, None);
+            let _ = go_home(u, mig, p, None);
         }
         return true;
     }
@@ -184,8 +201,19 @@ pub(super) fn call_at_home(
     regs: &mut SyscallRegs,
 ) {
     regs.rewind();
-    match u.regs() {
+    let refused = match u.regs() {
         Ok(r) => go_home(u, mig, p, Some(&r)),
         Err(_) => go_home(u, mig, p, None),
+    };
+    // Home could not take the process: the call fails here as it would have failed there
+    // (rewound, it would only go home again).
+    if let Some(reason) = refused {
+        regs.unrewind();
+        let e = if reason == cantmove::TARGET_NOMEM {
+            ENOMEM
+        } else {
+            EAGAIN
+        };
+        regs.set_result(neg(e));
     }
 }

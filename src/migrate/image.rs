@@ -13,6 +13,7 @@ use crate::proto::signal::{self as sigwire, Signal};
 use crate::proto::MsgType;
 use crate::uapi::cantmove;
 
+use super::fault::Point;
 use super::record::{Item, Proc};
 use super::{send_ctl, STEP_MS};
 use crate::counters;
@@ -267,6 +268,7 @@ fn send_pages(flow: &mut Flow<'_>, v: &uctx::VmaDesc, pb: &mut [u8]) -> Result<u
             run = 0;
         }
         addr += PAGE as u64;
+        sys::cond_resched();
     }
     Ok(np)
 }
@@ -283,6 +285,76 @@ pub(super) struct Installed {
     pub(super) signals: KVec<SigInfo>,
     /// Credit reports for the frames that follow (the signals a guest hands back).
     pub(super) credit: Credit,
+}
+
+/// The `cantmove` reason of a failed step of an install: `TARGET_NOMEM` when memory ran out.
+fn fail_reason(e: Error) -> u32 {
+    if e == ENOMEM {
+        cantmove::TARGET_NOMEM
+    } else {
+        cantmove::TARGET_FAILED
+    }
+}
+
+/// The memory areas and signals of an image as its frames arrive ([`install`]).
+struct Arrival {
+    /// The memory area the pages that follow belong to.
+    cur: Option<Vma>,
+    /// Memory areas and pages taken (checked against the stream's End).
+    nv: u32,
+    np: u32,
+    /// The image's pending signals, in delivery order.
+    signals: KVec<SigInfo>,
+}
+
+impl Arrival {
+    /// Takes one frame of an image's stream into the calling task: `Ok(true)` at its End.
+    /// Errors: the `cantmove` reason (`TARGET_NOMEM` when memory ran out here).
+    fn take(
+        &mut self,
+        u: &UserCtx,
+        mig: &Migration,
+        it: Item,
+        deputy: bool,
+    ) -> core::result::Result<bool, u32> {
+        match it {
+            Item::Vma(v) => {
+                // Fault injection: a process coming home finds its home short of memory.
+                if deputy && mig.fault.fires(Point::NoMem) {
+                    return Err(cantmove::TARGET_NOMEM);
+                }
+                let grows = v.flags & wire::vma::GROWSDOWN != 0;
+                u.map_anon(v.start, v.end - v.start, v.prot, grows)
+                    .map_err(fail_reason)?;
+                self.cur = Some(v);
+                self.nv += 1;
+            }
+            Item::Pages { addr, data } => {
+                let v = self.cur.ok_or(cantmove::TARGET_FAILED)?;
+                let len = data.len() as u64;
+                if addr < v.start || addr + len > v.end {
+                    return Err(cantmove::TARGET_FAILED);
+                }
+                if v.prot & wire::prot::WRITE != 0 {
+                    UserSlice::new(addr as usize, data.len())
+                        .writer()
+                        .write_slice(&data)
+                        .map_err(fail_reason)?;
+                } else {
+                    u.poke(addr, &data).map_err(fail_reason)?;
+                }
+                self.np += (len / PAGE as u64) as u32;
+            }
+            Item::Signal(s) if s.flags & sigwire::flags::IMAGE != 0 => {
+                self.signals
+                    .push(s.info, GFP_KERNEL)
+                    .map_err(|_| cantmove::TARGET_NOMEM)?;
+            }
+            Item::End(e) if e.vmas == self.nv && e.pages == self.np => return Ok(true),
+            _ => return Err(cantmove::TARGET_FAILED),
+        }
+        Ok(false)
+    }
 }
 
 /// Installs an image arriving in `p`'s inbox (State already taken: `state`) into the calling
@@ -305,26 +377,21 @@ pub(super) fn install(
 ) -> core::result::Result<Installed, u32> {
     let arrived = u.clocks();
     let (st, xs) = wire::State::decode(state).map_err(|_| cantmove::TARGET_FAILED)?;
-    let fail = |_e: Error| cantmove::TARGET_FAILED;
     let vdso = u.vdso_addr();
-    for v in u.vmas().map_err(fail)?.iter() {
+    for v in u.vmas().map_err(fail_reason)?.iter() {
         if deputy && is_vdso(v, vdso) {
             continue;
         }
-        u.unmap(v.start, v.end - v.start).map_err(fail)?;
+        u.unmap(v.start, v.end - v.start).map_err(fail_reason)?;
     }
-    if deputy {
-        if vdso != st.mm[wire::MM_VDSO] {
-            return Err(cantmove::LAYOUT);
-        }
+    let mut failed = if deputy {
+        (vdso != st.mm[wire::MM_VDSO]).then_some(cantmove::LAYOUT)
     } else {
-        u.map_vdso(st.mm[wire::MM_VVAR]).map_err(fail)?;
-        if u.vdso_addr() != st.mm[wire::MM_VDSO] {
-            return Err(cantmove::LAYOUT);
+        match u.map_vdso(st.mm[wire::MM_VVAR]) {
+            Err(e) => Some(fail_reason(e)),
+            Ok(()) => (u.vdso_addr() != st.mm[wire::MM_VDSO]).then_some(cantmove::LAYOUT),
         }
-    }
-    let (mut nv, mut np) = (0u32, 0u32);
-    let mut cur: Option<Vma> = None;
+    };
     // The sender: the node the process exchanges with (the remote, for a deputy).
     let node = if deputy {
         p.inner.lock().where_
@@ -332,53 +399,38 @@ pub(super) fn install(
         p.home
     };
     let mut credit = Credit { node, taken: 1 }; // the State, taken by the caller
-    let mut signals = KVec::new();
+    let mut a = Arrival {
+        cur: None,
+        nv: 0,
+        np: 0,
+        signals: KVec::new(),
+    };
+    // After a failure the rest of the stream is still taken (and credited), so that its
+    // sender reaches the end and reads the answer; the task is then left as it is for the
+    // caller to end it, or to make it a deputy again.
     loop {
-        let it = p.pop(STEP_MS, false).map_err(fail)?;
+        sys::cond_resched();
+        let it = p.pop(STEP_MS, false).map_err(fail_reason)?;
         credit.took(mig, p);
-        match it {
-            Item::Vma(v) => {
-                let grows = v.flags & wire::vma::GROWSDOWN != 0;
-                u.map_anon(v.start, v.end - v.start, v.prot, grows)
-                    .map_err(fail)?;
-                cur = Some(v);
-                nv += 1;
-            }
-            Item::Pages { addr, data } => {
-                let v = cur.ok_or(cantmove::TARGET_FAILED)?;
-                let len = data.len() as u64;
-                if addr < v.start || addr + len > v.end {
-                    return Err(cantmove::TARGET_FAILED);
-                }
-                if v.prot & wire::prot::WRITE != 0 {
-                    UserSlice::new(addr as usize, data.len())
-                        .writer()
-                        .write_slice(&data)
-                        .map_err(fail)?;
-                } else {
-                    u.poke(addr, &data).map_err(fail)?;
-                }
-                np += (len / PAGE as u64) as u32;
-            }
-            Item::Signal(s) if s.flags & sigwire::flags::IMAGE != 0 => {
-                signals
-                    .push(s.info, GFP_KERNEL)
-                    .map_err(|_| cantmove::TARGET_FAILED)?;
-            }
-            Item::End(e) => {
-                if e.vmas != nv || e.pages != np {
-                    return Err(cantmove::TARGET_FAILED);
-                }
-                break;
-            }
-            _ => return Err(cantmove::TARGET_FAILED),
+        let end = matches!(it, Item::End(_));
+        if failed.is_none() {
+            failed = a.take(u, mig, it, deputy).err();
+        }
+        if end {
+            break;
         }
     }
+    if let Some(reason) = failed {
+        return Err(reason);
+    }
+    let Arrival {
+        np, mut signals, ..
+    } = a;
     counters::add(&mig.stats.pages_in, u64::from(np));
-    u.set_layout(&st.mm).map_err(fail)?;
+    u.set_layout(&st.mm).map_err(fail_reason)?;
     u.set_rlimits(&st.rlim);
-    u.restore_xstate(xs).map_err(fail)?;
-    u.set_regs(&st.regs).map_err(fail)?;
+    u.restore_xstate(xs).map_err(fail_reason)?;
+    u.set_regs(&st.regs).map_err(fail_reason)?;
     if !deputy {
         u.flush_signals();
     }

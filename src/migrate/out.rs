@@ -217,33 +217,10 @@ pub(super) fn become_deputy(u: &UserCtx, mig: &Migration, p: &Arc<Proc>, target:
     }
     u.set_blocked(!0);
     u.flush_signals();
-    let vdso = u.vdso_addr();
-    for v in u.vmas()?.iter() {
-        if !is_vdso(v, vdso) {
-            u.unmap(v.start, v.end - v.start)?;
-        }
-    }
-    let scratch = u.map_anywhere(SCRATCH, wire::prot::READ | wire::prot::WRITE)?;
-    let stub = u.map_anywhere(PAGE as u64, wire::prot::READ | wire::prot::EXEC)?;
-    u.poke(stub, &STUB)?;
-    u.set_deputy_actions(&actions, stub + STUB_HANDLER, stub + STUB_RESTORER);
-    let dfl_stops = signo::TERMINAL_STOPS
-        .iter()
-        .filter(|&&sg| actions[sg as usize - 1][0] == uctx::SIG_DFL)
-        .fold(0u64, |m, &sg| m | signo::bit(sg));
-    u.set_blocked(0);
-    let mut r = [0u64; uctx::NREGS];
-    r[wire::REG_IP] = stub;
-    r[wire::REG_SP] = scratch + SCRATCH;
-    u.set_regs(&r)?;
+    let deputy = make_stub(u, &actions)?;
     TaskRef::current().set_migrated(true);
     p.set_state(|i| {
-        i.role = Role::Deputy(Deputy {
-            stub,
-            scratch,
-            in_flight: None,
-            dfl_stops,
-        });
+        i.role = Role::Deputy(deputy);
         i.where_ = target;
         i.nmigs += 1;
         i.result = Some(Ok(()));
@@ -256,4 +233,36 @@ pub(super) fn become_deputy(u: &UserCtx, mig: &Migration, p: &Arc<Proc>, target:
         }
     }
     Ok(())
+}
+
+/// Makes the calling task a deputy's stub: every memory area but the vDSO unmapped, the stub's
+/// code and scratch memory mapped, its signal handler set for the signals the process (whose
+/// own actions are `actions`) catches or ends by, none blocked, and its registers at the stub's
+/// entry. Errors: `ENOMEM`, `EFAULT`.
+pub(super) fn make_stub(u: &UserCtx, actions: &[[u64; 4]; 64]) -> Result<Deputy> {
+    let vdso = u.vdso_addr();
+    for v in u.vmas()?.iter() {
+        if !is_vdso(v, vdso) {
+            u.unmap(v.start, v.end - v.start)?;
+        }
+    }
+    let scratch = u.map_anywhere(SCRATCH, wire::prot::READ | wire::prot::WRITE)?;
+    let stub = u.map_anywhere(PAGE as u64, wire::prot::READ | wire::prot::EXEC)?;
+    u.poke(stub, &STUB)?;
+    u.set_deputy_actions(actions, stub + STUB_HANDLER, stub + STUB_RESTORER);
+    let dfl_stops = signo::TERMINAL_STOPS
+        .iter()
+        .filter(|&&sg| actions[sg as usize - 1][0] == uctx::SIG_DFL)
+        .fold(0u64, |m, &sg| m | signo::bit(sg));
+    u.set_blocked(0);
+    let mut r = [0u64; uctx::NREGS];
+    r[wire::REG_IP] = stub;
+    r[wire::REG_SP] = scratch + SCRATCH;
+    u.set_regs(&r)?;
+    Ok(Deputy {
+        stub,
+        scratch,
+        in_flight: None,
+        dfl_stops,
+    })
 }

@@ -225,15 +225,18 @@ pub(super) fn call_home(mig: &Migration, p: &Arc<Proc>, next: u32) -> MigResult 
     })
 }
 
-/// Makes guest `p` go home (from this, its remote node) and waits until it left.
+/// Makes guest `p` go home (from this, its remote node) and waits until it left, or its home
+/// answered that it could not take it back (the error then, with the `cantmove` reason).
 pub(super) fn send_guest_home(mig: &Arc<Migration>, p: &Arc<Proc>, why: &str) -> MigResult {
     let t = p.task().ok_or(MigError::from(ESRCH))?;
     request_guest_home(mig, p, &t, why);
-    wait_for(
-        p,
-        IOCTL_MS,
-        |i| if i.finished { Some(Ok(())) } else { None },
-    )
+    wait_for(p, IOCTL_MS, |i| {
+        if i.finished {
+            Some(Ok(()))
+        } else {
+            i.result
+        }
+    })
 }
 
 /// Makes guest `p` (task `t`) go home at its next safe point; `why` is logged.
@@ -247,6 +250,8 @@ pub(super) fn request_guest_home(mig: &Arc<Migration>, p: &Arc<Proc>, t: &TaskRe
     );
     let running = {
         let mut i = p.inner.lock();
+        // A move home that fails sets it (see `send_guest_home`).
+        i.result = None;
         if let Role::Arriving { go_home } = &mut i.role {
             *go_home = true;
             false
@@ -271,7 +276,7 @@ pub(super) fn request_guest_home(mig: &Arc<Migration>, p: &Arc<Proc>, t: &TaskRe
                 }
                 return;
             }
-            go_home(u, &mig2, &p2, None);
+            let _ = go_home(u, &mig2, &p2, None);
         });
     }
 }

@@ -25,6 +25,9 @@
  *   -w FILE  at the halfway point write "hello from PID ppid PPID" to FILE (exit 6 on failure)
  *   -p       check every round that getpid() and getppid() are unchanged (exit 4 otherwise)
  *   -s       at the halfway point call getpriority() and sysinfo() and check they succeed (exit 5)
+ *   -f       at the halfway point fork a child that exits 0 at once and wait for it; a fork that
+ *            fails is tried again (up to 5 times, 100 ms apart); prints "migrant fork: R refused
+ *            (ERROR), then ok" (exit 9 if no fork succeeds or the child's status is wrong)
  *   -u       count SIGUSR1 (a handler, SA_RESTART) and print "migrant got N SIGUSR1" at the end
  *   -R N     expect N SIGRTMIN sent with sigqueue() values 0..N-1 by one sender: a SA_SIGINFO
  *            handler checks each value is the next one and the siginfo (SI_QUEUE, the sender's
@@ -52,6 +55,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/sysinfo.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -449,13 +453,41 @@ static void on_usr1(int sig)
 	usr1++;
 }
 
+/* -f: forks a child that exits 0 and waits for it, trying again (up to 5 times, 100 ms apart)
+ * when fork fails; prints how many were refused. Returns 0 on success. */
+static int fork_once(void)
+{
+	int refused = 0, st = -1, err = 0;
+	pid_t c;
+
+	for (;;) {
+		c = fork();
+		if (c == 0)
+			_exit(0);
+		if (c > 0)
+			break;
+		err = errno;
+		if (++refused > 5) {
+			fprintf(stderr, "migrant: fork: %s, %d times\n", strerror(err), refused);
+			return 1;
+		}
+		usleep(100000);
+	}
+	if (waitpid(c, &st, 0) != c || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "migrant: fork child %d: status %#x\n", c, st);
+		return 1;
+	}
+	printf("migrant fork: %d refused (%s), then ok\n", refused, refused ? strerror(err) : "none");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
 	int count_usr1 = 0, rt_want = 0;
 	size_t mib = 64, nslices, s;
 	double seconds = 10, t0, t, a, b;
-	int quiet = 0, xcode = 0, ids = 0, sys = 0, half = 0, opt, avx = 0;
+	int quiet = 0, xcode = 0, ids = 0, sys = 0, half = 0, opt, avx = 0, forks = 0;
 	const char *wfile = NULL, *rfile = NULL;
 	size_t bsize = 4096;
 	const char *marker = NULL;
@@ -465,7 +497,7 @@ int main(int argc, char **argv)
 	pid_t pid0, ppid0;
 	long rc;
 
-	while ((opt = getopt(argc, argv, "m:t:qx:w:psr:b:k:uR:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:t:qx:w:psfr:b:k:uR:")) != -1) {
 		switch (opt) {
 		case 'm': mib = strtoul(optarg, NULL, 10); break;
 		case 't': seconds = atof(optarg); break;
@@ -474,6 +506,7 @@ int main(int argc, char **argv)
 		case 'w': wfile = optarg; break;
 		case 'p': ids = 1; break;
 		case 's': sys = 1; break;
+		case 'f': forks = 1; break;
 		case 'r': rfile = optarg; break;
 		case 'b': bsize = strtoul(optarg, NULL, 10); break;
 		case 'k': marker = optarg; break;
@@ -582,6 +615,8 @@ int main(int argc, char **argv)
 					return 5;
 				}
 			}
+			if (forks && fork_once())
+				return 9;
 			if (wfile) {
 				FILE *f = fopen(wfile, "w");
 

@@ -1019,6 +1019,52 @@ TEST_F_TIMEOUT(mig, link_cut_during_go_home, 240)
 }
 
 /*
+ * Home cannot take back a process that comes home (fault injection "nomem": its install runs
+ * out of memory at the first memory area). The move fails and the process runs on where it was,
+ * whole: `migrate` home returns ENOMEM with reason TARGET_NOMEM within seconds, the process is
+ * still on node 2 and its deputy serves it (the migrant checks getpid()/getppid() each round),
+ * and the next move home succeeds. Then a call that must run at home (fork, at the migrant's
+ * halfway point) finds home short of memory: fork fails with ENOMEM on node 2, the process goes
+ * on, and the migrant's second fork (at home) succeeds. The migrant exits 0.
+ */
+TEST_F_TIMEOUT(mig, go_home_refused, 240)
+{
+	char buf[4096], *got;
+	uint32_t reason = 0;
+	pid_t pid = START_MIGRANT("-m 16 -t 60 -p -f", 30);
+	double secs;
+	int rc;
+
+	ASSERT_LT(0, pid);
+	MIGRATE_OK(pid, self->n2);
+	ASSERT_EQ(0, arm_fault("nomem"));
+	rc = migrate(self->dev, pid, 0, &reason, &secs);
+	TH_LOG("MIGRATE home with home short of memory: %s (reason %u), %.1f s", strerror(rc), reason, secs);
+	EXPECT_EQ(ENOMEM, rc);
+	EXPECT_EQ(CM_TARGET_NOMEM, reason);
+	EXPECT_GE(20, secs);
+	EXPECT_EQ(self->n2, where(self->dev, pid));
+	EXPECT_EQ(0, kill(pid, 0));
+	ASSERT_LT(0, read_file("/proc/hpc/admin/fault", buf, sizeof(buf)));
+	EXPECT_STREQ("off\n", buf) TH_LOG("the fault did not fire");
+	MIGRATE_OK(pid, 0);
+	EXPECT_EQ(self->home, where(self->dev, pid));
+	MIGRATE_OK(pid, self->n2);
+	/* The migrant forks 30 s after it started: on node 2, where fork goes home to run. */
+	ASSERT_EQ(0, arm_fault("nomem"));
+	EXPECT_EXIT(0, 120);
+	ASSERT_LT(0, read_file(self->log, buf, sizeof(buf)));
+	got = strstr(buf, "migrant fork: ");
+	ASSERT_NE(NULL, got) TH_LOG("no fork line in the migrant's log");
+	TH_LOG("%.*s", (int)strcspn(got, "\n"), got);
+	EXPECT_EQ(1, atoi(got + 14));
+	EXPECT_NE(NULL, strstr(got, "Cannot allocate memory"));
+	ASSERT_LT(0, read_file("/proc/hpc/admin/fault", buf, sizeof(buf)));
+	EXPECT_STREQ("off\n", buf);
+	EXPECT_EQ(1, settled(self->n2, 30));
+}
+
+/*
  * A steady stream of signals (SIGUSR1 every 3 ms, handled by the migrant) does not keep a
  * process from moving: two round trips to node 2 all succeed (the transfers hold the process's
  * signals until they are done, and deliver them after), the handler runs, and the migrant's
