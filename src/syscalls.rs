@@ -56,8 +56,33 @@ pub struct Forward {
     pub args: [Arg; 6],
     /// The call does not return (exit, exit_group): no reply is awaited.
     pub oneway: bool,
-    /// A write-like call whose input may be split into several forwarded calls.
-    pub chunked: bool,
+    /// How a buffer larger than one frame carries is split into several forwarded calls.
+    pub split: Split,
+}
+
+/// How a read or write whose buffer exceeds one frame ([`MAX_DATA`]) is forwarded: in pieces
+/// of at most one frame, the buffer argument advanced by each (and the file offset argument of
+/// `pread64`/`pwrite64`), so that the call returns what it would at home whatever the frame
+/// size. The pieces stop at the first one that is not taken whole (its count is then the
+/// result) or fails (its error, unless pieces went before: their count).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Split {
+    /// Not split: the buffer is capped at one frame (a short count, which the call allows).
+    No,
+    /// `write`-like: every piece, as a write at home takes the whole buffer (a blocking pipe or
+    /// socket included).
+    Write {
+        /// The file offset argument, advanced by each piece.
+        offset: Option<u8>,
+    },
+    /// `read`-like: further pieces only from a seekable file (the remote asks with
+    /// `lseek(fd, 0, SEEK_CUR)` once the first piece came back whole): a regular file or a
+    /// device returns a short count only at its end, while a pipe, socket or terminal returns
+    /// what it has, which one piece already did.
+    Read {
+        /// The file offset argument, advanced by each piece.
+        offset: Option<u8>,
+    },
 }
 
 /// A vectored call the remote turns into its plain form: `readv` → `read` and so on. The iovecs
@@ -94,7 +119,7 @@ const fn fwd(args: [Arg; 6]) -> Class {
     Class::Forward(Forward {
         args,
         oneway: false,
-        chunked: false,
+        split: Split::No,
     })
 }
 const fn vals() -> Class {
@@ -139,6 +164,9 @@ pub mod nr {
     pub const DUP: u64 = 32;
     pub const DUP2: u64 = 33;
     pub const NANOSLEEP: u64 = 35;
+    pub const GETITIMER: u64 = 36;
+    pub const ALARM: u64 = 37;
+    pub const SETITIMER: u64 = 38;
     pub const GETPID: u64 = 39;
     pub const SENDFILE: u64 = 40;
     pub const SENDTO: u64 = 44;
@@ -236,6 +264,8 @@ pub mod nr {
     pub const COUNT: u64 = 463;
 }
 
+/// `ITIMER_REAL`: `setitimer`'s and `getitimer`'s real-time timer.
+const ITIMER_REAL: u64 = 0;
 /// `MAP_ANONYMOUS` of `mmap`'s flags.
 const MAP_ANONYMOUS: u64 = 0x20;
 /// `MAP_TYPE`: the sharing type field of `mmap`'s flags, and its `MAP_PRIVATE` value.
@@ -307,17 +337,29 @@ pub fn classify(nr: u64, args: &[u64; 6]) -> Class {
         RT_SIGACTION | RT_SIGPROCMASK | RT_SIGRETURN | SIGALTSTACK => Class::Local,
         CLOCK_GETTIME | CLOCK_GETRES | GETTIMEOFDAY | NANOSLEEP | CLOCK_NANOSLEEP => Class::Local,
         SCHED_YIELD | ARCH_PRCTL | GETRANDOM => Class::Local,
+        // The real-time interval timer travels with the process (the CPU-time ones stay at
+        // home: those calls go home).
+        ALARM => Class::Local,
+        GETITIMER | SETITIMER if args[0] == ITIMER_REAL => Class::Local,
         // Thread bookkeeping of a single-threaded process (libc calls these after fork and at
         // start): the pointers matter only when a thread of a multi-threaded process exits.
         SET_TID_ADDRESS | SET_ROBUST_LIST | RSEQ => Class::Local,
 
-        READ | PREAD64 | GETDENTS | GETDENTS64 => fwd(a2(Arg::Out(2))),
-        WRITE => Class::Forward(Forward {
+        READ | PREAD64 => Class::Forward(Forward {
+            args: a2(Arg::Out(2)),
+            oneway: false,
+            split: Split::Read {
+                offset: (nr == PREAD64).then_some(3),
+            },
+        }),
+        GETDENTS | GETDENTS64 => fwd(a2(Arg::Out(2))),
+        WRITE | PWRITE64 => Class::Forward(Forward {
             args: a2(Arg::In(2)),
             oneway: false,
-            chunked: true,
+            split: Split::Write {
+                offset: (nr == PWRITE64).then_some(3),
+            },
         }),
-        PWRITE64 => fwd(a2(Arg::In(2))),
         READV => Class::Vectored(Vectored {
             plain: READ,
             input: false,
@@ -436,7 +478,7 @@ fn process_class(nr: u64) -> Class {
         EXIT | EXIT_GROUP => Class::Forward(Forward {
             args: [V; 6],
             oneway: true,
-            chunked: false,
+            split: Split::No,
         }),
         _ => Class::Home,
     }

@@ -51,40 +51,66 @@ pub(super) fn forward(
     args: &[u64; 6],
     f: &syscalls::Forward,
 ) -> i64 {
-    // Chunked calls (write): split a large buffer into several forwarded calls.
-    if let (true, Some(li)) = (
-        f.chunked,
-        f.args.iter().find_map(|a| match a {
-            Arg::In(n) => Some(*n as usize),
-            _ => None,
-        }),
-    ) {
-        let total = args[li];
-        let bi = f
-            .args
-            .iter()
-            .position(|a| matches!(a, Arg::In(_)))
-            .unwrap_or(1);
-        if total > wire::MAX_SYS_DATA as u64 && args[bi] != 0 {
-            let mut done = 0u64;
-            while done < total {
-                let n = (total - done).min(wire::MAX_SYS_DATA as u64);
-                let mut a = *args;
-                a[bi] = args[bi] + done;
-                a[li] = n;
-                let r = forward_one(mig, p, nr, &a, f);
-                if r < 0 {
-                    return if done > 0 { done as i64 } else { r };
-                }
-                done += r as u64;
-                if (r as u64) < n {
-                    break;
-                }
-            }
-            return done as i64;
-        }
+    if let Some(r) = forward_split(mig, p, nr, args, f) {
+        return r;
     }
     forward_one(mig, p, nr, args, f)
+}
+
+/// A read or write whose buffer exceeds one frame, forwarded in pieces as [`syscalls::Split`]
+/// says. `None`: the call is not split (one forwarded call).
+fn forward_split(
+    mig: &Migration,
+    p: &Proc,
+    nr: u64,
+    args: &[u64; 6],
+    f: &syscalls::Forward,
+) -> Option<i64> {
+    let (offset, read) = match f.split {
+        syscalls::Split::No => return None,
+        syscalls::Split::Write { offset } => (offset, false),
+        syscalls::Split::Read { offset } => (offset, true),
+    };
+    let (bi, li) = f.args.iter().enumerate().find_map(|(i, a)| match a {
+        Arg::In(n) | Arg::Out(n) => Some((i, *n as usize)),
+        _ => None,
+    })?;
+    let total = args[li];
+    let piece = wire::MAX_SYS_DATA as u64;
+    if total <= piece || args[bi] == 0 {
+        return None;
+    }
+    let mut done = 0u64;
+    while done < total {
+        let n = (total - done).min(piece);
+        let mut a = *args;
+        a[bi] = args[bi] + done;
+        a[li] = n;
+        if let Some(o) = offset {
+            a[o as usize] = args[o as usize].wrapping_add(done);
+        }
+        let r = forward_one(mig, p, nr, &a, f);
+        if r < 0 {
+            return Some(if done > 0 { done as i64 } else { r });
+        }
+        done += r as u64;
+        if (r as u64) < n || (read && done == n && !seekable(mig, p, args[0])) {
+            break;
+        }
+    }
+    Some(done as i64)
+}
+
+/// Whether descriptor `fd` of the process (at home) is seekable: `lseek(fd, 0, SEEK_CUR)`
+/// forwarded succeeds (a regular file or a device; not a pipe, socket or terminal).
+fn seekable(mig: &Migration, p: &Proc, fd: u64) -> bool {
+    const SEEK_CUR: u64 = 1;
+    let f = syscalls::Forward {
+        args: [Arg::Val; 6],
+        oneway: false,
+        split: syscalls::Split::No,
+    };
+    forward_one(mig, p, syscalls::nr::LSEEK, &[fd, 0, SEEK_CUR, 0, 0, 0], &f) >= 0
 }
 
 /// `readv`, `writev`, `preadv`, `pwritev`: gathers the iovecs into one buffer (or scatters the
@@ -201,7 +227,7 @@ pub(super) fn gather_call(
     let f = syscalls::Forward {
         args: [Arg::Val, dir, Arg::Val, Arg::Val, Arg::Val, Arg::Val],
         oneway: false,
-        chunked: false,
+        split: syscalls::Split::No,
     };
     let r = marshal_call(mig, p, plain, &call, &f, Some(&mut buf));
     if !input && r > 0 {

@@ -101,6 +101,9 @@ pub(super) struct Held {
     /// The signals that were pending then, taken with their `siginfo` in delivery order: they
     /// travel with the image.
     pub(super) queue: KVec<SigInfo>,
+    /// Its real-time interval timer (time left, interval, ns), disarmed here meanwhile: it
+    /// travels with the image too (so it neither fires here during the transfer nor twice).
+    pub(super) itimer_real: [u64; 2],
 }
 
 /// What the State of an image carries that its sender fixed before the transfer.
@@ -117,7 +120,8 @@ pub(super) struct Frozen<'a> {
 /// of signals could not move) nor is lost: it stays pending, and the caller hands it over
 /// after the commit when the process moved (`UserCtx::take_signals`). When `stays(&result)`
 /// (the process goes on here) the taken signals are queued again, before those that arrived
-/// meanwhile. The process's own mask is back when this returns.
+/// meanwhile. The process's own mask is back when this returns. Its real-time interval timer
+/// is held the same way: disarmed here, sent with the image, armed again here if it stays.
 pub(super) fn holding_signals<R>(
     u: &UserCtx,
     f: impl FnOnce(&Held) -> R,
@@ -128,13 +132,21 @@ pub(super) fn holding_signals<R>(
     let mut queue = KVec::new();
     // Out of memory: those not taken stay pending and count as arrived during the transfer.
     let _ = u.take_signals(&mut queue);
-    let held = Held { signals, queue };
+    let itimer_real = u.itimer_real();
+    u.set_itimer_real(&[0, 0]);
+    let held = Held {
+        signals,
+        queue,
+        itimer_real,
+    };
     let r = f(&held);
     if stays(&r) {
         let mut late = KVec::new();
         let _ = u.take_signals(&mut late);
         u.queue_signals(&held.queue);
         u.queue_signals(&late);
+        // Late by the transfer's length, as if the process had been stopped meanwhile.
+        u.set_itimer_real(&held.itimer_real);
     }
     u.set_blocked(held.signals.blocked);
     r
@@ -225,6 +237,7 @@ fn send_state(u: &UserCtx, flow: &mut Flow<'_>, frozen: &Frozen<'_>) -> Result {
     st.rlim = u.rlimits();
     let (mono, boot) = u.clocks();
     st.clocks = [mono, boot];
+    st.itimer_real = frozen.held.itimer_real;
     let xsize = uctx::xstate_size();
     let mut buf = KVVec::new();
     buf.extend_with(wire::STATE_FIXED_LEN + xsize, 0u8, GFP_KERNEL)?;
@@ -444,6 +457,8 @@ pub(super) fn install(
     let comm = p.inner.lock().comm;
     u.set_comm(&comm);
     take_clocks(u, mig, p, st.clocks, arrived, deputy)?;
+    // Last: nothing fails after it (a failed install must not leave it armed).
+    u.set_itimer_real(&st.itimer_real);
     Ok(Installed { signals, credit })
 }
 

@@ -3,6 +3,7 @@
 
 use kernel::prelude::*;
 use kernel::sync::Arc;
+use kernel::uaccess::UserSlice;
 
 use super::view::cantmove_of;
 use super::Migration;
@@ -217,7 +218,12 @@ pub(super) fn become_deputy(u: &UserCtx, mig: &Migration, p: &Arc<Proc>, target:
     }
     u.set_blocked(!0);
     u.flush_signals();
+    let args = Args::take(u);
     let deputy = make_stub(u, &actions)?;
+    if let Some(a) = args {
+        // Without them, `/proc/PID/cmdline` and `environ` read empty at home.
+        let _ = a.show(u);
+    }
     TaskRef::current().set_migrated(true);
     p.set_state(|i| {
         i.role = Role::Deputy(deputy);
@@ -265,4 +271,60 @@ pub(super) fn make_stub(u: &UserCtx, actions: &[[u64; 4]; 64]) -> Result<Deputy>
         in_flight: None,
         dfl_stops,
     })
+}
+
+/// Most bytes of a process's argument and environment strings its deputy keeps (beyond it the
+/// arguments only, cut there).
+const ARGS_MAX: u64 = 256 * 1024;
+
+/// A copy of the argument and environment strings of the calling task (its mm's `arg_start ..
+/// env_end`), taken before its memory is released, so that its deputy shows them at home:
+/// `/proc/PID/cmdline` and `environ` (and so `ps`, `pgrep -f`) read them from the deputy's mm.
+struct Args {
+    bytes: KVVec<u8>,
+    /// `arg_start`, `arg_end`, `env_start`, `env_end` as offsets into `bytes`.
+    offs: [u64; 4],
+}
+
+impl Args {
+    /// Copies the strings (`None`: an unusual layout, or no memory for the copy).
+    fn take(u: &UserCtx) -> Option<Args> {
+        let l = u.layout().ok()?;
+        let a = wire::MM_ARG_START;
+        let (a0, a1, e0, e1) = (l[a], l[a + 1], l[a + 2], l[a + 3]);
+        if !(a0 <= a1 && a1 <= e0 && e0 <= e1) || a1 == a0 {
+            return None;
+        }
+        let end = if e1 - a0 <= ARGS_MAX {
+            e1
+        } else {
+            a1.min(a0 + ARGS_MAX)
+        };
+        let len = (end - a0) as usize;
+        let mut bytes = KVVec::new();
+        bytes.extend_with(len, 0u8, GFP_KERNEL).ok()?;
+        UserSlice::new(a0 as usize, len)
+            .reader()
+            .read_slice(&mut bytes)
+            .ok()?;
+        let off = |x: u64| x.min(end) - a0;
+        Some(Args {
+            bytes,
+            offs: [0, off(a1), off(e0), off(e1)],
+        })
+    }
+
+    /// Maps the copy (read-only) into the calling deputy and points its mm's argument and
+    /// environment bounds at it. Errors: `ENOMEM`, `EFAULT`.
+    fn show(&self, u: &UserCtx) -> Result {
+        let len = (self.bytes.len() as u64).next_multiple_of(PAGE as u64);
+        let at = u.map_anywhere(len, wire::prot::READ)?;
+        u.poke(at, &self.bytes)?;
+        let mut l = u.layout()?;
+        let a = wire::MM_ARG_START;
+        for (slot, off) in l[a..a + 4].iter_mut().zip(self.offs) {
+            *slot = at + off;
+        }
+        u.set_layout(&l)
+    }
 }

@@ -57,6 +57,8 @@ pub const REG_GS_BASE: usize = 20;
 /// Number of mm layout values in [`State::mm`], in this order: start_code end_code start_data
 /// end_data start_brk brk start_stack arg_start arg_end env_start env_end vdso (text) vvar start.
 pub const NMM: usize = 13;
+/// Index of arg_start in [`State::mm`] (arg_end, env_start and env_end follow).
+pub const MM_ARG_START: usize = 7;
 /// Index of the vDSO text address in [`State::mm`].
 pub const MM_VDSO: usize = 11;
 /// Index of the vvar start in [`State::mm`].
@@ -67,7 +69,7 @@ pub const NSIG: usize = 64;
 pub const NRLIMITS: usize = 16;
 /// Fixed part of a [`State`] payload, before the XSAVE image.
 pub const STATE_FIXED_LEN: usize =
-    8 + NREGS * 8 + NMM * 8 + 40 + NSIG * 32 + NRLIMITS * 16 + 16 + 8;
+    8 + NREGS * 8 + NMM * 8 + 40 + NSIG * 32 + NRLIMITS * 16 + 16 + 16 + 8;
 /// Largest clock value accepted in [`State::clocks`], in ns: `KTIME_SEC_MAX / 2` seconds, the
 /// bound the kernel puts on time-namespace clocks (about 146 years).
 pub const MAX_CLOCK_NS: u64 = (i64::MAX as u64 / 1_000_000_000 / 2) * 1_000_000_000;
@@ -294,6 +296,10 @@ pub struct State {
     /// The process's `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` (ns) as it saw them when the state was
     /// taken; the receiver continues them from there (each node's clocks start at its own boot).
     pub clocks: [u64; 2],
+    /// The process's real-time interval timer (`ITIMER_REAL`, `setitimer`/`alarm`): the time
+    /// left until it fires and its interval, ns (0, 0: not armed). Both at most
+    /// [`MAX_CLOCK_NS`]; an interval without a time left is malformed.
+    pub itimer_real: [u64; 2],
 }
 
 impl State {
@@ -311,13 +317,14 @@ impl State {
             actions: [[0; 4]; NSIG],
             rlim: [[0; 2]; NRLIMITS],
             clocks: [0; 2],
+            itimer_real: [0; 2],
         }
     }
 
     /// Encodes the state followed by `xstate` into `out`; returns the payload length.
     /// Layout: 0 token, 8 regs, then mm, blocked, pending, ss_sp, ss_size, ss_flags u32, pad u32,
     /// actions (64 × 4 u64), rlimits (16 × 2 u64), clocks (monotonic, boottime: 2 × u64 ns),
-    /// xstate length u32, pad u32, xstate bytes.
+    /// `ITIMER_REAL` (time left, interval: 2 × u64 ns), xstate length u32, pad u32, xstate bytes.
     /// Errors: `BadField` for an oversized `xstate`, `Truncated` if `out` is too small.
     pub fn encode(&self, xstate: &[u8], out: &mut [u8]) -> Result<usize, ProtoError> {
         if xstate.len() > MAX_XSTATE {
@@ -343,6 +350,7 @@ impl State {
         self.actions.iter().flatten().for_each(|&r| w(r));
         self.rlim.iter().flatten().for_each(|&r| w(r));
         self.clocks.iter().for_each(|&r| w(r));
+        self.itimer_real.iter().for_each(|&r| w(r));
         w((xstate.len() as u64) << 32);
         super::copy(&mut out[STATE_FIXED_LEN..len], xstate);
         Ok(len)
@@ -370,6 +378,7 @@ impl State {
         s.actions.iter_mut().flatten().for_each(|x| *x = r());
         s.rlim.iter_mut().flatten().for_each(|x| *x = r());
         s.clocks.iter_mut().for_each(|x| *x = r());
+        s.itimer_real.iter_mut().for_each(|x| *x = r());
         let xl = r();
         if ssf & 0xffff_ffff != 0 || xl & 0xffff_ffff != 0 {
             return Err(ProtoError::Reserved);
@@ -390,6 +399,10 @@ impl State {
         }
         if s.clocks.iter().any(|&c| c > MAX_CLOCK_NS) {
             return Err(ProtoError::BadField("state.clocks"));
+        }
+        let [left, interval] = s.itimer_real;
+        if left > MAX_CLOCK_NS || interval > MAX_CLOCK_NS || (left == 0 && interval != 0) {
+            return Err(ProtoError::BadField("state.itimer_real"));
         }
         let (vdso, vvar) = (s.mm[MM_VDSO], s.mm[MM_VVAR]);
         if vdso % PAGE as u64 != 0 || vvar % PAGE as u64 != 0 || vvar > vdso || vdso == 0 {

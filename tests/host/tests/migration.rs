@@ -2,7 +2,7 @@
 //! issue requires.
 use oxmosix_host_tests::proto::mig::*;
 use oxmosix_host_tests::proto::{encode_frame, Header, Message, MsgType, ProtoError, HEADER_LEN};
-use oxmosix_host_tests::syscalls::{self, nr, Arg, Back, Class};
+use oxmosix_host_tests::syscalls::{self, nr, Arg, Back, Class, Split};
 use proptest::prelude::*;
 
 fn frame(t: MsgType, payload: &[u8]) -> Vec<u8> {
@@ -41,6 +41,7 @@ proptest! {
                          mono in 0..=MAX_CLOCK_NS, boot in 0..=MAX_CLOCK_NS) {
         let mut s = State::new(token);
         s.clocks = [mono, boot];
+        s.itimer_real = [mono.max(1), boot];
         s.regs = regs.map(|r| r % USER_TOP);
         s.mm[MM_VDSO] = 0x7fff_f000_0000;
         s.mm[MM_VVAR] = 0x7fff_efff_c000;
@@ -202,6 +203,9 @@ fn state_rejects_bad_addresses_and_lengths() {
         |s: &mut State| s.mm[0] = USER_TOP + 1,
         |s: &mut State| s.clocks[0] = MAX_CLOCK_NS + 1,
         |s: &mut State| s.clocks[1] = u64::MAX,
+        |s: &mut State| s.itimer_real = [MAX_CLOCK_NS + 1, 0],
+        |s: &mut State| s.itimer_real = [1, MAX_CLOCK_NS + 1],
+        |s: &mut State| s.itimer_real = [0, 1_000_000],
     ] {
         let mut t = s.clone();
         f(&mut t);
@@ -278,6 +282,26 @@ fn syscall_classes_are_the_issues() {
     for n in [56u64, 57, 59, 16, 400, 462, 1000, u64::MAX] {
         assert_eq!(syscalls::classify(n, &z), Class::Home, "{n}");
     }
+    // The real-time interval timer travels (alarm, and the ITIMER_REAL calls run where the
+    // process is); the CPU-time timers stay at home.
+    assert_eq!(syscalls::classify(nr::ALARM, &z), Class::Local);
+    for n in [nr::SETITIMER, nr::GETITIMER] {
+        assert_eq!(syscalls::classify(n, &z), Class::Local, "{n} ITIMER_REAL");
+        for which in [1, 2] {
+            let a = [which, 0, 0, 0, 0, 0];
+            assert_eq!(syscalls::classify(n, &a), Class::Home, "{n} {which}");
+        }
+    }
+    // Reads and writes larger than a frame are split, with the offset of pread64/pwrite64.
+    let split = |n| match syscalls::classify(n, &z) {
+        Class::Forward(f) => f.split,
+        c => panic!("{n}: {c:?}"),
+    };
+    assert_eq!(split(nr::READ), Split::Read { offset: None });
+    assert_eq!(split(nr::PREAD64), Split::Read { offset: Some(3) });
+    assert_eq!(split(nr::WRITE), Split::Write { offset: None });
+    assert_eq!(split(nr::PWRITE64), Split::Write { offset: Some(3) });
+    assert_eq!(split(nr::GETDENTS64), Split::No);
     // exit and exit_group do not wait for an answer.
     for n in [nr::EXIT, nr::EXIT_GROUP] {
         assert!(matches!(syscalls::classify(n, &z), Class::Forward(f) if f.oneway));

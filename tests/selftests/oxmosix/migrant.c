@@ -25,6 +25,14 @@
  *   -w FILE  at the halfway point write "hello from PID ppid PPID" to FILE (exit 6 on failure)
  *   -p       check every round that getpid() and getppid() are unchanged (exit 4 otherwise)
  *   -s       at the halfway point call getpriority() and sysinfo() and check they succeed (exit 5)
+ *   -W FILE  at the halfway point read FILE whole with one read() and again with one pread(),
+ *            and write it to FILE.copy with one write() and again with one pwrite() at 0; prints
+ *            "migrant whole: N bytes: read R, pread P, write W, pwrite Q" (exit 10 unless all
+ *            four counts are N and the bytes read are FILE's)
+ *   -a       arm ITIMER_REAL (setitimer) at start to fire every 50 ms and count the SIGALRMs (a
+ *            handler, SA_RESTART); at the end print "migrant alarms: N of about E, L in the last
+ *            4 s" (exit 11 unless N >= E / 2 and L >= 20: the timer kept firing wherever the
+ *            process ran)
  *   -f       at the halfway point fork a child that exits 0 at once and wait for it; a fork that
  *            fails is tried again (up to 5 times, 100 ms apart); prints "migrant fork: R refused
  *            (ERROR), then ok" (exit 9 if no fork succeeds or the child's status is wrong)
@@ -54,7 +62,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/sysinfo.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -447,10 +457,58 @@ static void on_rt(int sig, siginfo_t *si, void *uc)
 	rt_got++;
 }
 
+static volatile sig_atomic_t alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	alarms++;
+}
+
 static void on_usr1(int sig)
 {
 	(void)sig;
 	usr1++;
+}
+
+/* -W: reads `path` whole with one read() and one pread(), and writes it to `path`.copy with one
+ * write() and one pwrite(); each must take every byte (POSIX: a regular file gives a short count
+ * only at its end). Returns 0 when they all did and the bytes read are the file's (the second
+ * read is compared with the first). */
+static int whole_io(const char *path)
+{
+	char copy[4096];
+	struct stat st;
+	ssize_t r, pr, w, pw;
+	char *a, *b;
+	int fd, out, bad;
+
+	fd = open(path, O_RDONLY);
+	if (fd < 0 || fstat(fd, &st) || st.st_size <= 0) {
+		fprintf(stderr, "migrant: %s: %s\n", path, strerror(errno));
+		return 1;
+	}
+	a = malloc(st.st_size);
+	b = malloc(st.st_size);
+	if (!a || !b)
+		return 1;
+	r = read(fd, a, st.st_size);
+	pr = pread(fd, b, st.st_size, 0);
+	close(fd);
+	snprintf(copy, sizeof(copy), "%s.copy", path);
+	out = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (out < 0)
+		return 1;
+	w = write(out, a, st.st_size);
+	pw = pwrite(out, b, st.st_size, 0);
+	close(out);
+	bad = r != st.st_size || pr != st.st_size || w != st.st_size || pw != st.st_size ||
+	      memcmp(a, b, st.st_size);
+	printf("migrant whole: %lld bytes: read %zd, pread %zd, write %zd, pwrite %zd%s\n",
+	       (long long)st.st_size, r, pr, w, pw, bad ? " (WRONG)" : "");
+	free(a);
+	free(b);
+	return bad;
 }
 
 /* -f: forks a child that exits 0 and waits for it, trying again (up to 5 times, 100 ms apart)
@@ -487,8 +545,9 @@ int main(int argc, char **argv)
 	int count_usr1 = 0, rt_want = 0;
 	size_t mib = 64, nslices, s;
 	double seconds = 10, t0, t, a, b;
-	int quiet = 0, xcode = 0, ids = 0, sys = 0, half = 0, opt, avx = 0, forks = 0;
-	const char *wfile = NULL, *rfile = NULL;
+	int quiet = 0, xcode = 0, ids = 0, sys = 0, half = 0, opt, avx = 0, forks = 0, timer = 0;
+	int alarms_before_end = -1;
+	const char *wfile = NULL, *rfile = NULL, *whole = NULL;
 	size_t bsize = 4096;
 	const char *marker = NULL;
 	char *marked = NULL;
@@ -497,7 +556,7 @@ int main(int argc, char **argv)
 	pid_t pid0, ppid0;
 	long rc;
 
-	while ((opt = getopt(argc, argv, "m:t:qx:w:psfr:b:k:uR:")) != -1) {
+	while ((opt = getopt(argc, argv, "m:t:qx:w:psfr:b:k:uR:W:a")) != -1) {
 		switch (opt) {
 		case 'm': mib = strtoul(optarg, NULL, 10); break;
 		case 't': seconds = atof(optarg); break;
@@ -507,6 +566,8 @@ int main(int argc, char **argv)
 		case 'p': ids = 1; break;
 		case 's': sys = 1; break;
 		case 'f': forks = 1; break;
+		case 'a': timer = 1; break;
+		case 'W': whole = optarg; break;
 		case 'r': rfile = optarg; break;
 		case 'b': bsize = strtoul(optarg, NULL, 10); break;
 		case 'k': marker = optarg; break;
@@ -573,6 +634,15 @@ int main(int argc, char **argv)
 	       quiet ? "general registers only" : avx ? "x87, SSE and AVX" : "x87 and SSE (no AVX)", seconds);
 
 	t0 = now();
+	if (timer) {
+		struct sigaction al = { .sa_handler = on_alarm, .sa_flags = SA_RESTART };
+		struct itimerval it = { { 0, 50000 }, { 0, 50000 } };
+
+		if (sigaction(SIGALRM, &al, NULL) || setitimer(ITIMER_REAL, &it, NULL)) {
+			fprintf(stderr, "migrant: setitimer: %s\n", strerror(errno));
+			return 11;
+		}
+	}
 	for (round = 0;; round++) {
 		set_values(round);
 		a = now();
@@ -617,6 +687,8 @@ int main(int argc, char **argv)
 			}
 			if (forks && fork_once())
 				return 9;
+			if (whole && whole_io(whole))
+				return 10;
 			if (wfile) {
 				FILE *f = fopen(wfile, "w");
 
@@ -627,6 +699,8 @@ int main(int argc, char **argv)
 				}
 			}
 		}
+		if (alarms_before_end < 0 && t >= seconds - 4)
+			alarms_before_end = alarms;
 		if (t >= seconds)
 			break;
 	}
@@ -638,6 +712,13 @@ int main(int argc, char **argv)
 	       (unsigned long long)passes);
 	if (count_usr1)
 		printf("migrant got %d SIGUSR1\n", (int)usr1);
+	if (timer) {
+		int n = alarms, expect = (int)(seconds / 0.05), last = n - alarms_before_end;
+
+		printf("migrant alarms: %d of about %d, %d in the last 4 s\n", n, expect, last);
+		if (n < expect / 2 || last < 20 || alarms_before_end < 0)
+			return 11;
+	}
 	if (rt_want > 0) {
 		t0 = now();
 		while (rt_got < rt_want && now() - t0 < 60)

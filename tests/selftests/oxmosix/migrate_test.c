@@ -453,6 +453,98 @@ TEST_F_TIMEOUT(mig, memory_registers, 240)
 	EXPECT_EXIT(0, 60);
 }
 
+/*
+ * /proc/PID/cmdline and environ of a process that is away read at home as before it left (its
+ * deputy keeps a copy of the strings, so ps and pgrep -f at home show it), and again once it is
+ * back.
+ */
+TEST_F_TIMEOUT(mig, proc_args_at_home, 90)
+{
+	static char got[3][2][65536];
+	static const char *const files[2] = { "cmdline", "environ" };
+	pid_t pid = START_MIGRANT("-m 4 -t 20", 30);
+	int len[3][2], at, k;
+	char path[64];
+
+	ASSERT_LT(0, pid);
+	for (at = 0; at < 3; at++) {
+		if (at == 1)
+			MIGRATE_OK(pid, self->n2);
+		if (at == 2)
+			MIGRATE_OK(pid, 0);
+		for (k = 0; k < 2; k++) {
+			snprintf(path, sizeof(path), "/proc/%d/%s", pid, files[k]);
+			len[at][k] = read_file(path, got[at][k], sizeof(got[at][k]));
+		}
+	}
+	EXPECT_LT(0, len[0][0]);
+	for (k = 0; k < 2; k++) {
+		TH_LOG("%s: %d bytes before, %d away, %d back", files[k], len[0][k], len[1][k], len[2][k]);
+		for (at = 1; at < 3; at++) {
+			EXPECT_EQ(len[0][k], len[at][k]);
+			EXPECT_EQ(0, memcmp(got[0][k], got[at][k], sizeof(got[0][k])));
+		}
+	}
+	EXPECT_EXIT(0, 60);
+}
+
+/*
+ * Reads and writes larger than one forwarding frame return what they would at home: a migrant on
+ * node 2 reads a 1,000,000-byte file of its home node with one read() and one pread() (each
+ * returns every byte, as a regular file does before its end), and writes it back with one write()
+ * and one pwrite(); the copy at home is the file.
+ */
+TEST_F_TIMEOUT(mig, whole_reads_and_writes, 90)
+{
+	static char want[1000000], got[1000001];
+	char buf[4096], *line;
+	pid_t pid;
+	size_t k;
+	int fd;
+
+	for (k = 0; k < sizeof(want); k++)
+		want[k] = (char)(k * 7 + k / 4093);
+	fd = open("/tmp/whole", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)sizeof(want), write(fd, want, sizeof(want)));
+	close(fd);
+	pid = START_MIGRANT("-m 4 -t 16 -W /tmp/whole", 30);
+	ASSERT_LT(0, pid);
+	MIGRATE_OK(pid, self->n2);
+	EXPECT_EXIT(0, 60);
+	ASSERT_LT(0, read_file(self->log, buf, sizeof(buf)));
+	line = strstr(buf, "migrant whole: ");
+	ASSERT_NE(NULL, line);
+	TH_LOG("%.*s", (int)strcspn(line, "\n"), line);
+	EXPECT_EQ((int)sizeof(want), read_file("/tmp/whole.copy", got, sizeof(got)));
+	EXPECT_EQ(0, memcmp(want, got, sizeof(want)));
+	unlink("/tmp/whole");
+	unlink("/tmp/whole.copy");
+}
+
+/*
+ * The real-time interval timer travels: a migrant that set ITIMER_REAL to fire every 50 ms moves
+ * 2 -> 3 -> home -> 2 and finishes there; its SIGALRMs keep coming (at least half of the nominal
+ * count over the run, and at least 20 in its last 4 s, on node 2).
+ */
+TEST_F_TIMEOUT(mig, itimer_travels, 120)
+{
+	char buf[4096], *line;
+	pid_t pid = START_MIGRANT("-m 4 -t 24 -a", 30);
+
+	ASSERT_LT(0, pid);
+	MIGRATE_OK(pid, self->n2);
+	MIGRATE_OK(pid, self->n3);
+	MIGRATE_OK(pid, 0);
+	MIGRATE_OK(pid, self->n2);
+	EXPECT_EQ(self->n2, where(self->dev, pid));
+	EXPECT_EXIT(0, 60);
+	ASSERT_LT(0, read_file(self->log, buf, sizeof(buf)));
+	line = strstr(buf, "migrant alarms: ");
+	ASSERT_NE(NULL, line);
+	TH_LOG("%.*s", (int)strcspn(line, "\n"), line);
+}
+
 TEST_F_TIMEOUT(mig, identity_exit, 90)
 {
 	const char *file = "/tmp/mig-file";
