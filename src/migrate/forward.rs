@@ -122,7 +122,9 @@ pub(super) fn forward_vectored(
     v: &syscalls::Vectored,
 ) -> i64 {
     let off = v.offset_arg.map_or(0, |a| args[a as usize]);
-    gather_call(mig, p, v.plain, v.input, args[0], args[1], args[2], off)
+    gather_call(
+        mig, p, v.plain, v.input, args[0], args[1], args[2], off, true,
+    )
 }
 
 /// `sendmsg`/`recvmsg` of a guest: without an address and control data they are `sendto`/
@@ -153,7 +155,7 @@ pub(super) fn forward_msg(mig: &Migration, p: &Proc, args: &[u64; 6], send: bool
     } else {
         syscalls::nr::RECVFROM
     };
-    let r = gather_call(mig, p, plain, send, args[0], iov, iovlen, args[2]);
+    let r = gather_call(mig, p, plain, send, args[0], iov, iovlen, args[2], false);
     if !send && r >= 0 {
         // msg_controllen = 0, msg_flags = 0, as the kernel writes them back.
         let zero = [0u8; 8];
@@ -166,8 +168,12 @@ pub(super) fn forward_msg(mig: &Migration, p: &Proc, args: &[u64; 6], send: bool
 }
 
 /// Forwards the plain call `plain(fd, buf, len, fourth)` over the `cnt` iovecs at `iov`,
-/// gathered into one buffer (`input`: the call reads it) or scattered from it afterwards.
-/// Errors: EINVAL for more than 1024 iovecs, EFAULT for an unreadable iovec or buffer.
+/// gathered into one buffer (`input`: the call reads it) or scattered from it afterwards. With
+/// `split` (`readv`, `writev`, `preadv`, `pwritev`) a total beyond one frame is forwarded in
+/// frame-sized pieces as [`syscalls::Split`] says for the plain call (the offset of `pread64`/
+/// `pwrite64` advancing); without (`sendmsg`/`recvmsg`: a datagram is never split) it is cut to
+/// one frame, a short count. Errors: EINVAL for more than 1024 iovecs, EFAULT for an unreadable
+/// iovec or buffer.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn gather_call(
     mig: &Migration,
@@ -178,8 +184,11 @@ pub(super) fn gather_call(
     iov: u64,
     cnt: u64,
     fourth: u64,
+    split: bool,
 ) -> i64 {
     const IOV_MAX: u64 = 1024;
+    /// The most one call transfers (the kernel's `MAX_RW_COUNT`).
+    const MAX_RW: u64 = (i32::MAX as u64) & !(wire::PAGE as u64 - 1);
     if cnt > IOV_MAX {
         return neg(EINVAL);
     }
@@ -196,13 +205,72 @@ pub(super) fn gather_call(
         }
         let base = u64::from_ne_bytes([e[0], e[1], e[2], e[3], e[4], e[5], e[6], e[7]]);
         let len = u64::from_ne_bytes([e[8], e[9], e[10], e[11], e[12], e[13], e[14], e[15]]);
-        // Beyond one frame the call is short, as a read or write may be.
-        let len = len.min(wire::MAX_SYS_DATA as u64 - total);
+        let len = len.min(MAX_RW - total);
         if vecs.push((base, len), GFP_KERNEL).is_err() {
             return neg(ENOMEM);
         }
         total += len;
     }
+    let piece = wire::MAX_SYS_DATA as u64;
+    if !split {
+        total = total.min(piece);
+    }
+    let offset = plain == syscalls::nr::PREAD64 || plain == syscalls::nr::PWRITE64;
+    let mut done = 0u64;
+    loop {
+        let n = (total - done).min(piece);
+        let Ok(window) = window(&vecs, done, n) else {
+            return neg(ENOMEM);
+        };
+        let at = if offset {
+            fourth.wrapping_add(done)
+        } else {
+            fourth
+        };
+        let r = gather_once(mig, p, plain, input, fd, &window, n, at);
+        if r < 0 {
+            return if done > 0 { done as i64 } else { r };
+        }
+        done += r as u64;
+        if (r as u64) < n || done >= total || (!input && done == n && !seekable(mig, p, fd)) {
+            return done as i64;
+        }
+    }
+}
+
+/// The iovecs (base, length) that hold bytes `from .. from + len` of the concatenation of
+/// `vecs`. Errors: `ENOMEM`.
+fn window(vecs: &[(u64, u64)], from: u64, len: u64) -> Result<KVec<(u64, u64)>> {
+    let mut out = KVec::new();
+    let (mut skip, mut left) = (from, len);
+    for &(base, l) in vecs {
+        if left == 0 {
+            break;
+        }
+        if skip >= l {
+            skip -= l;
+            continue;
+        }
+        let n = (l - skip).min(left);
+        out.push((base + skip, n), GFP_KERNEL)?;
+        skip = 0;
+        left -= n;
+    }
+    Ok(out)
+}
+
+/// One forwarded plain call over the iovecs `vecs` holding `total` bytes (see [`gather_call`]).
+#[allow(clippy::too_many_arguments)]
+fn gather_once(
+    mig: &Migration,
+    p: &Proc,
+    plain: u64,
+    input: bool,
+    fd: u64,
+    vecs: &[(u64, u64)],
+    total: u64,
+    fourth: u64,
+) -> i64 {
     let mut buf = KVec::new();
     if buf.extend_with(total as usize, 0u8, GFP_KERNEL).is_err() {
         return neg(ENOMEM);

@@ -55,6 +55,7 @@ fn main() {
             nr::GETITIMER | nr::SETITIMER => "by timer: ITIMER_REAL local (it travels with the process), the CPU-time timers go home",
             nr::READ | nr::PREAD64 => "beyond one frame: further frame-sized calls while each comes back whole from a seekable descriptor",
             nr::WRITE | nr::PWRITE64 => "beyond one frame: further frame-sized calls while each is taken whole",
+            nr::READV | nr::PREADV | nr::WRITEV | nr::PWRITEV => "beyond one frame: split as the plain call is",
             nr::RECVFROM => "forwarded only without a source address, otherwise go home",
             nr::SENDMSG | nr::RECVMSG => "forwarded when the msghdr has no address and no control data, otherwise go home",
             _ => "",

@@ -25,10 +25,11 @@
  *   -w FILE  at the halfway point write "hello from PID ppid PPID" to FILE (exit 6 on failure)
  *   -p       check every round that getpid() and getppid() are unchanged (exit 4 otherwise)
  *   -s       at the halfway point call getpriority() and sysinfo() and check they succeed (exit 5)
- *   -W FILE  at the halfway point read FILE whole with one read() and again with one pread(),
- *            and write it to FILE.copy with one write() and again with one pwrite() at 0; prints
- *            "migrant whole: N bytes: read R, pread P, write W, pwrite Q" (exit 10 unless all
- *            four counts are N and the bytes read are FILE's)
+ *   -W FILE  at the halfway point read FILE whole with one read(), again with one pread() and
+ *            again with one readv() of two halves, and write it to FILE.copy with one write(),
+ *            again with one pwrite() at 0 and again with one writev() at 0; prints "migrant
+ *            whole: N bytes: read R, pread P, readv V, write W, pwrite Q, writev X" (exit 10
+ *            unless every count is N and the bytes read are the same each time)
  *   -a       arm ITIMER_REAL (setitimer) at start to fire every 50 ms and count the SIGALRMs (a
  *            handler, SA_RESTART); at the end print "migrant alarms: N of about E, L in the last
  *            4 s" (exit 11 unless N >= E / 2 and L >= 20: the timer kept firing wherever the
@@ -65,6 +66,7 @@
 #include <sys/stat.h>
 #include <sys/sysinfo.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -479,9 +481,11 @@ static int whole_io(const char *path)
 {
 	char copy[4096];
 	struct stat st;
-	ssize_t r, pr, w, pw;
+	ssize_t r, pr, rv, w, pw, wv;
+	struct iovec iov[2];
 	char *a, *b;
 	int fd, out, bad;
+	off_t half;
 
 	fd = open(path, O_RDONLY);
 	if (fd < 0 || fstat(fd, &st) || st.st_size <= 0) {
@@ -494,6 +498,14 @@ static int whole_io(const char *path)
 		return 1;
 	r = read(fd, a, st.st_size);
 	pr = pread(fd, b, st.st_size, 0);
+	bad = memcmp(a, b, st.st_size);
+	memset(b, 0, st.st_size);
+	half = st.st_size / 2;
+	iov[0].iov_base = b;
+	iov[0].iov_len = half;
+	iov[1].iov_base = b + half;
+	iov[1].iov_len = st.st_size - half;
+	rv = lseek(fd, 0, SEEK_SET) ? -1 : readv(fd, iov, 2);
 	close(fd);
 	snprintf(copy, sizeof(copy), "%s.copy", path);
 	out = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -501,11 +513,12 @@ static int whole_io(const char *path)
 		return 1;
 	w = write(out, a, st.st_size);
 	pw = pwrite(out, b, st.st_size, 0);
+	wv = lseek(out, 0, SEEK_SET) ? -1 : writev(out, iov, 2);
 	close(out);
-	bad = r != st.st_size || pr != st.st_size || w != st.st_size || pw != st.st_size ||
-	      memcmp(a, b, st.st_size);
-	printf("migrant whole: %lld bytes: read %zd, pread %zd, write %zd, pwrite %zd%s\n",
-	       (long long)st.st_size, r, pr, w, pw, bad ? " (WRONG)" : "");
+	bad = bad || r != st.st_size || pr != st.st_size || rv != st.st_size || w != st.st_size ||
+	      pw != st.st_size || wv != st.st_size || memcmp(a, b, st.st_size);
+	printf("migrant whole: %lld bytes: read %zd, pread %zd, readv %zd, write %zd, pwrite %zd, writev %zd%s\n",
+	       (long long)st.st_size, r, pr, rv, w, pw, wv, bad ? " (WRONG)" : "");
 	free(a);
 	free(b);
 	return bad;

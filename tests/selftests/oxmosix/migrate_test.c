@@ -490,9 +490,9 @@ TEST_F_TIMEOUT(mig, proc_args_at_home, 90)
 
 /*
  * Reads and writes larger than one forwarding frame return what they would at home: a migrant on
- * node 2 reads a 1,000,000-byte file of its home node with one read() and one pread() (each
- * returns every byte, as a regular file does before its end), and writes it back with one write()
- * and one pwrite(); the copy at home is the file.
+ * node 2 reads a 1,000,000-byte file of its home node with one read(), one pread() and one readv()
+ * (each returns every byte, as a regular file does before its end), and writes it back with one
+ * write(), one pwrite() and one writev(); the copy at home is the file.
  */
 TEST_F_TIMEOUT(mig, whole_reads_and_writes, 90)
 {
