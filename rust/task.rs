@@ -296,6 +296,26 @@ impl TaskRef {
     /// the work runs from `do_exit` (the task was killed before it got back to user mode).
     /// Errors: `ESRCH` if the task is exiting, `ENOMEM`.
     pub(crate) fn add_work<F: FnOnce(Option<&UserCtx>) + Send + 'static>(&self, f: F) -> Result {
+        self.queue_work(f, bindings::task_work_notify_mode_TWA_RESUME)
+    }
+
+    /// As [`add_work`](Self::add_work), but the task gets there now even if it sleeps
+    /// (`TWA_SIGNAL`, as io_uring wakes its tasks): an interruptible wait ends as it would for a
+    /// signal without a handler, and the system call is restarted after `f` ran (or is carried
+    /// on with the process, see [`crate::kapi::uctx::restart`]). `f` runs from the signal code
+    /// on the way to user mode, before any signal is delivered.
+    pub(crate) fn add_work_interrupting<F: FnOnce(Option<&UserCtx>) + Send + 'static>(
+        &self,
+        f: F,
+    ) -> Result {
+        self.queue_work(f, bindings::task_work_notify_mode_TWA_SIGNAL)
+    }
+
+    fn queue_work<F: FnOnce(Option<&UserCtx>) + Send + 'static>(
+        &self,
+        f: F,
+        mode: bindings::task_work_notify_mode,
+    ) -> Result {
         let w = KBox::new(
             TaskWork {
                 head: bindings::callback_head {
@@ -308,13 +328,8 @@ impl TaskRef {
         )?;
         let raw = KBox::into_raw(w);
         // SAFETY: `head` is the first field of a leaked box; `run_work` takes it back.
-        let r = unsafe {
-            bindings::task_work_add(
-                self.ptr(),
-                ptr::addr_of_mut!((*raw).head),
-                bindings::task_work_notify_mode_TWA_RESUME,
-            )
-        };
+        let r =
+            unsafe { bindings::task_work_add(self.ptr(), ptr::addr_of_mut!((*raw).head), mode) };
         if r != 0 {
             // SAFETY: not queued: we still own the box.
             drop(unsafe { KBox::from_raw(raw) });

@@ -163,6 +163,7 @@ pub mod nr {
     pub const MADVISE: u64 = 28;
     pub const DUP: u64 = 32;
     pub const DUP2: u64 = 33;
+    pub const PAUSE: u64 = 34;
     pub const NANOSLEEP: u64 = 35;
     pub const GETITIMER: u64 = 36;
     pub const ALARM: u64 = 37;
@@ -217,6 +218,9 @@ pub mod nr {
     pub const GETGROUPS: u64 = 115;
     pub const GETPGID: u64 = 121;
     pub const GETSID: u64 = 124;
+    pub const RT_SIGPENDING: u64 = 127;
+    pub const RT_SIGTIMEDWAIT: u64 = 128;
+    pub const RT_SIGSUSPEND: u64 = 130;
     pub const SIGALTSTACK: u64 = 131;
     pub const STATFS: u64 = 137;
     pub const FSTATFS: u64 = 138;
@@ -224,8 +228,10 @@ pub mod nr {
     pub const SETRLIMIT: u64 = 160;
     pub const GETTID: u64 = 186;
     pub const TKILL: u64 = 200;
+    pub const FUTEX: u64 = 202;
     pub const GETDENTS64: u64 = 217;
     pub const SET_TID_ADDRESS: u64 = 218;
+    pub const RESTART_SYSCALL: u64 = 219;
     pub const FADVISE64: u64 = 221;
     pub const CLOCK_GETTIME: u64 = 228;
     pub const CLOCK_GETRES: u64 = 229;
@@ -337,6 +343,13 @@ pub fn classify(nr: u64, args: &[u64; 6]) -> Class {
         RT_SIGACTION | RT_SIGPROCMASK | RT_SIGRETURN | SIGALTSTACK => Class::Local,
         CLOCK_GETTIME | CLOCK_GETRES | GETTIMEOFDAY | NANOSLEEP | CLOCK_NANOSLEEP => Class::Local,
         SCHED_YIELD | ARCH_PRCTL | GETRANDOM => Class::Local,
+        // Waits for signals: the process's signals are delivered where it runs (the deputy
+        // forwards those sent at home). Futexes: the memory is the process's own (a process
+        // with a writable shared mapping or a second thread does not move).
+        PAUSE | RT_SIGSUSPEND | RT_SIGTIMEDWAIT | RT_SIGPENDING | FUTEX => Class::Local,
+        // The restart of an interrupted local call (nanosleep, futex), or of one the process
+        // was moved in (its restart block travelled with it).
+        RESTART_SYSCALL => Class::Local,
         // The real-time interval timer travels with the process (the CPU-time ones stay at
         // home: those calls go home).
         ALARM => Class::Local,

@@ -72,8 +72,9 @@ impl UserCtx {
     }
 
     /// Installs general registers (same order as [`regs`]). Only user-changeable rflags bits are
-    /// taken; cs and ss stay the 64-bit user segments; `orig_rax` is set to -1 (no system call to
-    /// restart). Errors from setting fs/gs base (`EPERM` for a non-canonical address).
+    /// taken; cs and ss stay the 64-bit user segments; `orig_rax` is theirs when they show a
+    /// system call being restarted ([`crate::proto::restart::interrupted`]), otherwise -1 (no
+    /// call to restart). Errors from setting fs/gs base (`EPERM` for a non-canonical address).
     pub(crate) fn set_regs(&self, r: &[u64; NREGS]) -> Result {
         let p = cur_regs();
         // SAFETY: `p` is current's user register frame, written only by current (us) while in the
@@ -94,7 +95,7 @@ impl UserCtx {
             (*p).dx = r[12] as c_ulong;
             (*p).si = r[13] as c_ulong;
             (*p).di = r[14] as c_ulong;
-            (*p).orig_ax = c_ulong::MAX;
+            (*p).orig_ax = super::restart::orig_ax_of(r) as c_ulong;
             (*p).ip = r[16] as c_ulong;
             (*p).flags = (((*p).flags as u64 & !USER_FLAGS) | (r[17] & USER_FLAGS)) as c_ulong;
             (*p).sp = r[18] as c_ulong;

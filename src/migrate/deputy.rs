@@ -15,7 +15,7 @@ use crate::proto::MsgType;
 use crate::syscalls::{self, Arg, Class};
 
 use super::fault::Point;
-use super::image::{install, Installed};
+use super::image::{install, restart_on_return, Installed};
 use super::neg;
 use super::out::{make_stub, migrate_out};
 use super::record::Role;
@@ -344,6 +344,7 @@ fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) -> 
         let (mig2, p2) = (mig.clone(), p.clone());
         let _ = TaskRef::current().add_work(move |u| migrate_out(u, &mig2, &p2, next, req));
     }
+    restart_on_return(u);
     true
 }
 

@@ -14,7 +14,7 @@ use crate::syscalls::{self, Class};
 use crate::uapi::{cantmove, cantmove_str, pstate};
 
 use super::forward::{forward, forward_msg, forward_vectored};
-use super::image::{drain, holding_signals, install, stream, Frozen};
+use super::image::{drain, holding_signals, install, restart_on_return, stream, Frozen};
 use super::record::Guest;
 use super::record::Role;
 use super::record::{Item, Proc};
@@ -136,6 +136,7 @@ pub(super) fn guest_enter(
             counters::add(&mig.stats.signals_lost, lost as u64);
         }
         let _ = send_ctl(mig, p.home, p.token, wire::ctl::RUNNING, 0);
+        restart_on_return(u);
         if pending_home {
             let _ = go_home(u, mig, p, None);
         }

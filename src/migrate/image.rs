@@ -6,9 +6,11 @@ use kernel::uaccess::UserSlice;
 
 use super::Migration;
 use crate::kapi::sys;
+use crate::kapi::task::TaskRef;
 use crate::kapi::uctx::SigInfo;
 use crate::kapi::uctx::{self, UserCtx};
 use crate::proto::mig::{self as wire, End, MsgPages, Vma, PAGE};
+use crate::proto::restart;
 use crate::proto::signal::{self as sigwire, Signal};
 use crate::proto::MsgType;
 use crate::uapi::cantmove;
@@ -238,6 +240,9 @@ fn send_state(u: &UserCtx, flow: &mut Flow<'_>, frozen: &Frozen<'_>) -> Result {
     let (mono, boot) = u.clocks();
     st.clocks = [mono, boot];
     st.itimer_real = frozen.held.itimer_real;
+    if let Some(call) = restart::interrupted(&st.regs) {
+        st.restart = u.save_restart(call.block)?;
+    }
     let xsize = uctx::xstate_size();
     let mut buf = KVVec::new();
     buf.extend_with(wire::STATE_FIXED_LEN + xsize, 0u8, GFP_KERNEL)?;
@@ -444,6 +449,9 @@ pub(super) fn install(
     u.set_rlimits(&st.rlim);
     u.restore_xstate(xs).map_err(fail_reason)?;
     u.set_regs(&st.regs).map_err(fail_reason)?;
+    if restart::interrupted(&st.regs).is_some() {
+        u.load_restart(&st.restart).map_err(fail_reason)?;
+    }
     if !deputy {
         u.flush_signals();
     }
@@ -460,6 +468,31 @@ pub(super) fn install(
     // Last: nothing fails after it (a failed install must not leave it armed).
     u.set_itimer_real(&st.itimer_real);
     Ok(Installed { signals, credit })
+}
+
+/// Whether the calling task, if it is interrupted in a system call, can take that call along
+/// ([`UserCtx::save_restart`]) to the node it moves to (a remote when `to_remote`, else home):
+/// a `poll` of descriptors restarted through its restart block would poll the remote's, so it
+/// moves only home; a restart block the kernel cannot carry does not move at all.
+pub(super) fn can_carry_call(u: &UserCtx, to_remote: bool) -> bool {
+    let Ok(regs) = u.regs() else { return false };
+    let Some(call) = restart::interrupted(&regs) else {
+        return true;
+    };
+    match u.save_restart(call.block) {
+        Ok(r) => !(to_remote && r.kind == restart::kind::POLL && r.val != 0),
+        Err(_) => false,
+    }
+}
+
+/// After an image with an interrupted call was installed: makes the calling task's return to
+/// user mode pass through the kernel's signal code, which restarts the call (or makes it fail
+/// with `EINTR` for a handler), as it would have on the node it came from.
+pub(super) fn restart_on_return(u: &UserCtx) {
+    if u.in_interrupted_call() {
+        // No memory: the call returns its restart code as an error instead.
+        let _ = TaskRef::current().add_work_interrupting(|_| {});
+    }
 }
 
 /// Adds to `signals` those of the `pending` mask it has no siginfo for, as the kernel raises

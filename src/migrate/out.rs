@@ -16,7 +16,7 @@ use crate::uapi::{cantmove, pstate};
 
 use super::deputy::{SCRATCH, STUB, STUB_HANDLER, STUB_RESTORER};
 use super::fault::Point;
-use super::image::{drain, holding_signals, is_vdso, stream, Frozen, Held};
+use super::image::{can_carry_call, drain, holding_signals, is_vdso, stream, Frozen, Held};
 use super::record::Deputy;
 use super::record::Role;
 use super::record::{Item, Proc};
@@ -43,6 +43,15 @@ pub(super) fn migrate_out(
     target: u32,
     req: u64,
 ) {
+    // Asleep in a call whose restart cannot travel: the kernel restarts it here, and the
+    // process moves when it wakes (the request waits for that as for any safe point).
+    if user.is_some_and(|u| !can_carry_call(u, true)) {
+        let (mig2, p2) = (mig.clone(), p.clone());
+        let again = move |u: Option<&UserCtx>| migrate_out(u, &mig2, &p2, target, req);
+        if TaskRef::current().add_work(again).is_ok() {
+            return;
+        }
+    }
     let cancelled = {
         let mut i = p.inner.lock();
         let stale = i.cancelled || i.req != req || i.role.pstate() != pstate::MIGRATING;
@@ -261,6 +270,8 @@ pub(super) fn make_stub(u: &UserCtx, actions: &[[u64; 4]; 64]) -> Result<Deputy>
         .filter(|&&sg| actions[sg as usize - 1][0] == uctx::SIG_DFL)
         .fold(0u64, |m, &sg| m | signo::bit(sg));
     u.set_blocked(0);
+    // The call the process was interrupted in (if any) is restarted where it runs, not here.
+    u.forget_restart();
     let mut r = [0u64; uctx::NREGS];
     r[wire::REG_IP] = stub;
     r[wire::REG_SP] = scratch + SCRATCH;

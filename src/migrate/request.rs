@@ -12,6 +12,7 @@ use crate::uapi::{cantmove, pstate};
 use crate::wait::{wait_until, WaitEnd};
 
 use super::guest::go_home;
+use super::image::can_carry_call;
 use super::out::migrate_out;
 use super::record::Quota;
 use super::record::Role;
@@ -20,6 +21,7 @@ use super::send_ctl;
 use super::view::cantmove_of;
 use super::MigError;
 use super::MigResult;
+use crate::kapi::uctx::UserCtx;
 
 /// How long `MOSIX_IOC_MIGRATE` waits for the process to reach a safe point.
 pub(super) const SAFE_POINT_MS: u32 = 30_000;
@@ -165,7 +167,9 @@ pub(crate) fn migrate_within(mig: &Arc<Migration>, pid: i32, node: i32, safe_ms:
         (i.epoch, i.req)
     };
     let (mig2, p2) = (mig.clone(), p.clone());
-    if let Err(e) = t.add_work(move |u| migrate_out(u, &mig2, &p2, node, req)) {
+    // Interrupting: a process asleep in an interruptible wait moves now (its call restarts on
+    // the target), as a stopped and continued process would go on.
+    if let Err(e) = t.add_work_interrupting(move |u| migrate_out(u, &mig2, &p2, node, req)) {
         p.set_state(|i| i.role = Role::Home);
         return Err(MigError::new(e, cantmove::EXITING));
     }
@@ -176,7 +180,7 @@ pub(crate) fn migrate_within(mig: &Arc<Migration>, pid: i32, node: i32, safe_ms:
             None
         }
     };
-    // First the safe point: a process sleeping in the kernel gets there only when it wakes.
+    // First the safe point: a process in an uninterruptible wait gets there only when it wakes.
     let r = wait_for(&p, safe_ms, |i| {
         done(i).or(if i.started { Some(Ok(())) } else { None })
     });
@@ -261,22 +265,37 @@ pub(super) fn request_guest_home(mig: &Arc<Migration>, p: &Arc<Proc>, t: &TaskRe
     };
     if running {
         let (mig2, p2) = (mig.clone(), p.clone());
-        let _ = t.add_work(move |u| {
-            // Without a user context the guest is exiting: its exit hook tells home.
-            let Some(u) = u else { return };
-            if p2.inner.lock().finished {
-                return;
-            }
-            // In the middle of a vDSO clock read the registers hold this node's time, to
-            // which the vDSO then adds the time-namespace offset it finds: the other node's
-            // after a move. Leave the vDSO first.
-            if u.ip_in_vdso() {
-                if let Some(g) = p2.inner.lock().guest() {
-                    g.home_retry = true;
-                }
-                return;
-            }
-            let _ = go_home(u, &mig2, &p2, None);
-        });
+        // Interrupting: a guest asleep in a call it makes here moves now.
+        let _ = t.add_work_interrupting(move |u| go_home_work(u, &mig2, &p2));
     }
+}
+
+/// The task work of a guest asked to go home (`None`: it is exiting, and its exit hook tells
+/// home).
+fn go_home_work(u: Option<&UserCtx>, mig: &Arc<Migration>, p: &Arc<Proc>) {
+    let Some(u) = u else { return };
+    if p.inner.lock().finished {
+        return;
+    }
+    // In the middle of a vDSO clock read the registers hold this node's time, to which the
+    // vDSO then adds the time-namespace offset it finds: the other node's after a move. Leave
+    // the vDSO first.
+    if u.ip_in_vdso() {
+        if let Some(g) = p.inner.lock().guest() {
+            g.home_retry = true;
+        }
+        return;
+    }
+    // Asleep in a call whose restart cannot travel: it restarts here, and the guest goes home
+    // when it wakes.
+    if !can_carry_call(u, false) {
+        let (mig2, p2) = (mig.clone(), p.clone());
+        if TaskRef::current()
+            .add_work(move |u| go_home_work(u, &mig2, &p2))
+            .is_ok()
+        {
+            return;
+        }
+    }
+    let _ = go_home(u, mig, p, None);
 }

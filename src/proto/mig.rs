@@ -7,6 +7,7 @@
 //! node. Integers are big-endian; page contents and the XSAVE image are raw bytes (the nodes run
 //! identical kernels on the same architecture). `Documentation/protocol.md` has the byte layout.
 
+use super::restart::{Restart, RESTART_LEN};
 use super::{be32, be64, put32, put64, ProtoError};
 
 /// Size of a page in the image stream.
@@ -69,7 +70,7 @@ pub const NSIG: usize = 64;
 pub const NRLIMITS: usize = 16;
 /// Fixed part of a [`State`] payload, before the XSAVE image.
 pub const STATE_FIXED_LEN: usize =
-    8 + NREGS * 8 + NMM * 8 + 40 + NSIG * 32 + NRLIMITS * 16 + 16 + 16 + 8;
+    8 + NREGS * 8 + NMM * 8 + 40 + NSIG * 32 + NRLIMITS * 16 + 16 + 16 + RESTART_LEN + 8;
 /// Largest clock value accepted in [`State::clocks`], in ns: `KTIME_SEC_MAX / 2` seconds, the
 /// bound the kernel puts on time-namespace clocks (about 146 years).
 pub const MAX_CLOCK_NS: u64 = (i64::MAX as u64 / 1_000_000_000 / 2) * 1_000_000_000;
@@ -300,6 +301,9 @@ pub struct State {
     /// left until it fires and its interval, ns (0, 0: not armed). Both at most
     /// [`MAX_CLOCK_NS`]; an interval without a time left is malformed.
     pub itimer_real: [u64; 2],
+    /// The kernel state of the system call the process was interrupted in, if its registers
+    /// show one ([`super::restart`]).
+    pub restart: Restart,
 }
 
 impl State {
@@ -318,13 +322,15 @@ impl State {
             rlim: [[0; 2]; NRLIMITS],
             clocks: [0; 2],
             itimer_real: [0; 2],
+            restart: Restart::default(),
         }
     }
 
     /// Encodes the state followed by `xstate` into `out`; returns the payload length.
     /// Layout: 0 token, 8 regs, then mm, blocked, pending, ss_sp, ss_size, ss_flags u32, pad u32,
     /// actions (64 × 4 u64), rlimits (16 × 2 u64), clocks (monotonic, boottime: 2 × u64 ns),
-    /// `ITIMER_REAL` (time left, interval: 2 × u64 ns), xstate length u32, pad u32, xstate bytes.
+    /// `ITIMER_REAL` (time left, interval: 2 × u64 ns), the interrupted call's [`Restart`] (48
+    /// bytes), xstate length u32, pad u32, xstate bytes.
     /// Errors: `BadField` for an oversized `xstate`, `Truncated` if `out` is too small.
     pub fn encode(&self, xstate: &[u8], out: &mut [u8]) -> Result<usize, ProtoError> {
         if xstate.len() > MAX_XSTATE {
@@ -351,7 +357,9 @@ impl State {
         self.rlim.iter().flatten().for_each(|&r| w(r));
         self.clocks.iter().for_each(|&r| w(r));
         self.itimer_real.iter().for_each(|&r| w(r));
-        w((xstate.len() as u64) << 32);
+        let at = STATE_FIXED_LEN - 8 - RESTART_LEN;
+        self.restart.encode(out, at);
+        put64(out, at + RESTART_LEN, (xstate.len() as u64) << 32);
         super::copy(&mut out[STATE_FIXED_LEN..len], xstate);
         Ok(len)
     }
@@ -379,7 +387,7 @@ impl State {
         s.rlim.iter_mut().flatten().for_each(|x| *x = r());
         s.clocks.iter_mut().for_each(|x| *x = r());
         s.itimer_real.iter_mut().for_each(|x| *x = r());
-        let xl = r();
+        let xl = be64(b, STATE_FIXED_LEN - 8);
         if ssf & 0xffff_ffff != 0 || xl & 0xffff_ffff != 0 {
             return Err(ProtoError::Reserved);
         }
@@ -404,6 +412,7 @@ impl State {
         if left > MAX_CLOCK_NS || interval > MAX_CLOCK_NS || (left == 0 && interval != 0) {
             return Err(ProtoError::BadField("state.itimer_real"));
         }
+        s.restart = Restart::decode(b, STATE_FIXED_LEN - 8 - RESTART_LEN, &s.regs)?;
         let (vdso, vvar) = (s.mm[MM_VDSO], s.mm[MM_VVAR]);
         if vdso % PAGE as u64 != 0 || vvar % PAGE as u64 != 0 || vvar > vdso || vdso == 0 {
             return Err(ProtoError::BadField("state.vdso"));

@@ -244,15 +244,15 @@ FIXTURE_TEARDOWN(mig)
 }
 
 /* Starts migrant with args, waits (at most `timeout` s) for its ready line; its pid. */
-#define START_MIGRANT(args, timeout) start_migrant(_metadata, self, args, timeout)
-static pid_t start_migrant(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self, const char *args,
-			   double timeout)
+#define START_MIGRANT(args, timeout) start_program(_metadata, self, "migrant", args, timeout)
+static pid_t start_program(struct __test_metadata *_metadata, FIXTURE_DATA(mig) *self, const char *prog,
+			   const char *args, double timeout)
 {
 	char dir[256], path[300], buf[4096];
 	double t0 = now();
 	int st;
 
-	snprintf(path, sizeof(path), "%s/migrant", self_dir(dir, sizeof(dir)));
+	snprintf(path, sizeof(path), "%s/%s", self_dir(dir, sizeof(dir)), prog);
 	self->child = spawn(path, args, self->log, sizeof(self->log));
 	if (self->child <= 0) {
 		TH_LOG("cannot start %s", path);
@@ -273,7 +273,7 @@ static pid_t start_migrant(struct __test_metadata *_metadata, FIXTURE_DATA(mig) 
 		TH_LOG("%s %s not ready after %.0f s", path, args, timeout);
 		return -1;
 	}
-	TH_LOG("migrant %d (%s) ready after %.1f s", self->child, args, now() - t0);
+	TH_LOG("%s %d (%s) ready after %.1f s", prog, self->child, args, now() - t0);
 	return self->child;
 }
 
@@ -543,6 +543,70 @@ TEST_F_TIMEOUT(mig, itimer_travels, 120)
 	line = strstr(buf, "migrant alarms: ");
 	ASSERT_NE(NULL, line);
 	TH_LOG("%.*s", (int)strcspn(line, "\n"), line);
+}
+
+/*
+ * Processes asleep in an interruptible wait move (issue 14): each kind of sleep of `sleeper` is
+ * migrated while it sleeps, and its call ends as it would have had the process stayed: timed
+ * sleeps after their full time (their restart block travelled), signal waits with EINTR once the
+ * test's SIGUSR1 (sent at home) ran the handler, a FIFO read with the data written at home. The
+ * timed ones and the signal waits move 1 -> 2 -> 3 -> home -> 2 asleep (each move interrupts the
+ * sleep where it is: at home, on a remote, and on the way through home); the FIFO read, which
+ * waits at home on the process's behalf once it is away, moves once. Each move must take well
+ * under the 30 s a request waits for a safe point.
+ */
+TEST_F_TIMEOUT(mig, sleeping_processes_move, 420)
+{
+	static const struct {
+		const char *kind;
+		int chain;	/* moves 2 -> 3 -> home -> 2 (else only to 2) */
+		int wake;	/* 1: SIGUSR1, 2: write the FIFO */
+	} k[] = {
+		{ "nanosleep", 1, 0 }, { "futex", 1, 0 }, { "poll", 1, 0 }, { "select", 0, 0 },
+		{ "pause", 1, 1 }, { "sigsuspend", 1, 1 }, { "fifo", 0, 2 },
+	};
+	const int hops[] = { self->n2, self->n3, 0, self->n2 };
+	char args[64], buf[4096], *line;
+	unsigned int i, h;
+	uint32_t reason;
+	double secs;
+	pid_t pid;
+	int rc, fd;
+
+	unlink("/tmp/sleeper.fifo");
+	ASSERT_EQ(0, mkfifo("/tmp/sleeper.fifo", 0600));
+	for (i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
+		snprintf(args, sizeof(args), "%s %d", k[i].kind, k[i].wake ? 600 : 14);
+		pid = start_program(_metadata, self, "sleeper", args, 30);
+		ASSERT_LT(0, pid);
+		usleep(500000);	/* asleep by now */
+		for (h = 0; h < (k[i].chain ? 4u : 1u); h++) {
+			rc = migrate(self->dev, pid, hops[h], &reason, &secs);
+			ASSERT_EQ(0, rc) TH_LOG("%s: MIGRATE to %d: %s (reason %u) after %.2f s", k[i].kind,
+						hops[h], strerror(rc), reason, secs);
+			TH_LOG("%s: asleep, moved to node %d in %.2f s", k[i].kind,
+			       hops[h] ? hops[h] : self->home, secs);
+			EXPECT_GT(10.0, secs);
+			EXPECT_EQ(hops[h] ? hops[h] : self->home, where(self->dev, pid));
+		}
+		if (k[i].wake == 1) {
+			ASSERT_EQ(0, kill(pid, SIGUSR1));
+		} else if (k[i].wake == 2) {
+			fd = open("/tmp/sleeper.fifo", O_WRONLY);
+			ASSERT_LE(0, fd);
+			ASSERT_EQ(6, write(fd, "wakeup", 6));
+			close(fd);
+		}
+		EXPECT_EXIT(0, 30);
+		ASSERT_LT(0, read_file(self->log, buf, sizeof(buf)));
+		line = strstr(buf, "sleeper ");
+		line = line ? strstr(line + 1, "sleeper ") : NULL;
+		ASSERT_NE(NULL, line);
+		TH_LOG("%.*s", (int)strcspn(line, "\n"), line);
+		unlink(self->log);
+		self->log[0] = 0;
+	}
+	unlink("/tmp/sleeper.fifo");
 }
 
 TEST_F_TIMEOUT(mig, identity_exit, 90)

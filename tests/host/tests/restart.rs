@@ -1,0 +1,152 @@
+//! An interrupted system call in a process's image (`proto::restart`): which registers show
+//! one, the carried restart block's round trip inside a State, and what a receiver rejects.
+use oxmosix_host_tests::proto::mig::*;
+use oxmosix_host_tests::proto::restart::*;
+use oxmosix_host_tests::syscalls::{self, nr, Class};
+use proptest::prelude::*;
+
+fn regs_in_call(ax: i64, nr: u64) -> [u64; NREGS] {
+    let mut r = [0u64; NREGS];
+    r[REG_AX] = ax as u64;
+    r[REG_ORIG_AX] = nr;
+    r[REG_IP] = 0x40_1000;
+    r[REG_SP] = 0x7ffe_0000_0000;
+    r
+}
+
+fn state(regs: [u64; NREGS], restart: Restart) -> State {
+    let mut s = State::new(9);
+    s.regs = regs;
+    s.mm[MM_VDSO] = 0x7fff_f000_0000;
+    s.mm[MM_VVAR] = 0x7fff_efff_c000;
+    s.restart = restart;
+    s
+}
+
+fn round_trip(s: &State) -> Result<State, oxmosix_host_tests::proto::ProtoError> {
+    let mut buf = vec![0u8; STATE_FIXED_LEN];
+    let n = s.encode(&[], &mut buf).unwrap();
+    State::decode(&buf[..n]).map(|(d, _)| d)
+}
+
+#[test]
+fn the_four_restart_codes_show_an_interrupted_call() {
+    for (ax, block) in [
+        (ERESTARTSYS, false),
+        (ERESTARTNOINTR, false),
+        (ERESTARTNOHAND, false),
+        (ERESTART_RESTARTBLOCK, true),
+    ] {
+        assert_eq!(
+            interrupted(&regs_in_call(ax, 35)),
+            Some(Interrupted { block })
+        );
+        // Not from a system call (orig_rax -1) or an impossible call number: nothing to restart.
+        assert_eq!(interrupted(&regs_in_call(ax, u64::MAX)), None);
+        assert_eq!(interrupted(&regs_in_call(ax, MAX_SYSCALL_NR + 1)), None);
+    }
+    for ax in [0, -4, -515, -517, 512, 35] {
+        assert_eq!(interrupted(&regs_in_call(ax, 35)), None, "ax {ax}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn restart_blocks_round_trip(kind in 1..=3u32, flags in any::<u32>(), time_ns in 0..=MAX_CLOCK_NS,
+                                 uaddr in 0..USER_TOP, val in any::<u32>(), bitset in any::<u32>(),
+                                 mask in any::<u64>(), has in any::<bool>()) {
+        let r = Restart { kind, flags, time_ns, uaddr, val, bitset, saved_sigmask: mask, has_saved_sigmask: has };
+        let s = state(regs_in_call(ERESTART_RESTARTBLOCK, 35), r);
+        prop_assert_eq!(round_trip(&s).unwrap(), s);
+    }
+
+    #[test]
+    fn saved_masks_travel_with_calls_restarted_by_running_again(mask in any::<u64>(), nr in 0..=MAX_SYSCALL_NR) {
+        let r = Restart { saved_sigmask: mask, has_saved_sigmask: true, ..Restart::default() };
+        let s = state(regs_in_call(ERESTARTNOHAND, nr), r);
+        prop_assert_eq!(round_trip(&s).unwrap(), s);
+    }
+}
+
+#[test]
+fn malformed_restarts_are_rejected() {
+    let block = regs_in_call(ERESTART_RESTARTBLOCK, 35);
+    let again = regs_in_call(ERESTARTSYS, 0);
+    let running = regs_in_call(0, u64::MAX);
+    let sleep = Restart {
+        kind: kind::NANOSLEEP,
+        flags: 1,
+        time_ns: 5_000_000_000,
+        ..Restart::default()
+    };
+    assert!(round_trip(&state(block, sleep)).is_ok());
+    for (regs, r, why) in [
+        (block, Restart { kind: 4, ..sleep }, "unknown kind"),
+        (block, Restart::default(), "restart block missing"),
+        (again, sleep, "restart block without -ERESTART_RESTARTBLOCK"),
+        (running, sleep, "restart block without a call"),
+        (
+            block,
+            Restart {
+                uaddr: USER_TOP,
+                ..sleep
+            },
+            "kernel address",
+        ),
+        (
+            block,
+            Restart {
+                time_ns: MAX_CLOCK_NS + 1,
+                ..sleep
+            },
+            "time out of range",
+        ),
+        (
+            running,
+            Restart {
+                has_saved_sigmask: true,
+                ..Restart::default()
+            },
+            "saved mask without a call",
+        ),
+        (
+            again,
+            Restart {
+                val: 1,
+                ..Restart::default()
+            },
+            "fields without a block",
+        ),
+    ] {
+        assert!(round_trip(&state(regs, r)).is_err(), "{why}");
+    }
+    // The reserved word and the flag's other values.
+    let s = state(block, sleep);
+    let mut buf = vec![0u8; STATE_FIXED_LEN];
+    let n = s.encode(&[], &mut buf).unwrap();
+    let at = STATE_FIXED_LEN - 8 - RESTART_LEN;
+    for (off, v) in [(44, 1u8), (43, 2u8)] {
+        let mut b = buf[..n].to_vec();
+        b[at + off] = v;
+        assert!(State::decode(&b).is_err(), "byte {off} = {v}");
+    }
+}
+
+#[test]
+fn waits_for_signals_and_futexes_run_where_the_process_runs() {
+    let z = [0u64; 6];
+    for n in [
+        nr::PAUSE,
+        nr::RT_SIGSUSPEND,
+        nr::RT_SIGTIMEDWAIT,
+        nr::RT_SIGPENDING,
+        nr::FUTEX,
+        nr::RESTART_SYSCALL,
+        nr::NANOSLEEP,
+    ] {
+        assert!(
+            matches!(syscalls::classify(n, &z), Class::Local),
+            "call {n}"
+        );
+    }
+}
