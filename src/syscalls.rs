@@ -270,8 +270,9 @@ pub mod nr {
     pub const COUNT: u64 = 463;
 }
 
-/// `ITIMER_REAL`: `setitimer`'s and `getitimer`'s real-time timer.
-const ITIMER_REAL: u64 = 0;
+/// `getrusage`'s `RUSAGE_SELF` and `RUSAGE_THREAD`.
+const RUSAGE_SELF: u64 = 0;
+const RUSAGE_THREAD: u64 = 1;
 /// `MAP_ANONYMOUS` of `mmap`'s flags.
 const MAP_ANONYMOUS: u64 = 0x20;
 /// `MAP_TYPE`: the sharing type field of `mmap`'s flags, and its `MAP_PRIVATE` value.
@@ -350,10 +351,10 @@ pub fn classify(nr: u64, args: &[u64; 6]) -> Class {
         // The restart of an interrupted local call (nanosleep, futex), or of one the process
         // was moved in (its restart block travelled with it).
         RESTART_SYSCALL => Class::Local,
-        // The real-time interval timer travels with the process (the CPU-time ones stay at
-        // home: those calls go home).
-        ALARM => Class::Local,
-        GETITIMER | SETITIMER if args[0] == ITIMER_REAL => Class::Local,
+        // The interval timers travel with the process, and so does its CPU time: its own CPU
+        // time is read where it runs (its children's is known at home, where they are reaped).
+        ALARM | GETITIMER | SETITIMER => Class::Local,
+        GETRUSAGE if args[0] == RUSAGE_SELF || args[0] == RUSAGE_THREAD => Class::Local,
         // Thread bookkeeping of a single-threaded process (libc calls these after fork and at
         // start): the pointers matter only when a thread of a multi-threaded process exits.
         SET_TID_ADDRESS | SET_ROBUST_LIST | RSEQ => Class::Local,

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The user context of the calling task: registers and FPU state ([`regs`]), signals
 //! ([`signals`]), memory map ([`mm`]), resource limits and name ([`limits`]), clocks
-//! ([`clocks`]), the real-time interval timer ([`timers`]) and the system call it was interrupted
-//! in ([`restart`]). Process migration captures these from the migrating task in its own context and
+//! ([`clocks`]), the real-time interval timer ([`timers`]), CPU time and CPU-time timers
+//! ([`cputime`]) and the system call it was interrupted in ([`restart`]). Process migration captures these from the migrating task in its own context and
 //! installs them into the receiving task, also in its own context.
 //!
 //! Every operation is a method of [`UserCtx`], a token that only the migration hooks hand out:
@@ -20,6 +20,7 @@ use kernel::bindings;
 pub(crate) use crate::proto::mig::{NMM, NREGS};
 
 pub(crate) mod clocks;
+pub(crate) mod cputime;
 pub(crate) mod limits;
 pub(crate) mod mm;
 pub(crate) mod regs;

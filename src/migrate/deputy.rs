@@ -15,7 +15,7 @@ use crate::proto::MsgType;
 use crate::syscalls::{self, Arg, Class};
 
 use super::fault::Point;
-use super::image::{install, restart_on_return, Installed};
+use super::image::{boxed_state, install, restart_on_return, Installed};
 use super::neg;
 use super::out::{make_stub, migrate_out};
 use super::record::Role;
@@ -24,6 +24,7 @@ use super::signo;
 use super::{send_ctl, send_signal, MigError, SIGKILL, STEP_MS};
 use crate::counters;
 use crate::kapi::errno;
+use crate::proto::cputime::Cpu;
 use crate::uapi::{cantmove, cantmove_str};
 
 /// System-call number the deputy stub uses to report a result and ask for the next call.
@@ -169,6 +170,9 @@ pub(super) fn deputy_enter(
                 counters::bump(&mig.stats.served);
                 let taken_us = sys::monotonic_us();
                 let mut a = args;
+                if is_exit(u64::from(nr)) {
+                    count_remote_cpu(u, p, &mut a);
+                }
                 match prepare_call(scratch, u64::from(nr), &mut a, &data) {
                     Ok(mut fl) => {
                         fl.taken_us = taken_us;
@@ -197,6 +201,27 @@ pub(super) fn deputy_enter(
             _ => {}
         }
     }
+}
+
+fn is_exit(nr: u64) -> bool {
+    nr == syscalls::nr::EXIT || nr == syscalls::nr::EXIT_GROUP
+}
+
+/// The process ends away (its `exit` or `exit_group` forwarded, `args` 3..5 the CPU time it
+/// used on every node: utime, stime, runtime, ns): the deputy counts what it used since it left
+/// home, so that its parent reaps all of it. The arguments are cleared; values beyond
+/// [`wire::MAX_CLOCK_NS`] count as nothing.
+fn count_remote_cpu(u: &UserCtx, p: &Proc, args: &mut [u64; 6]) {
+    let [ut, st, rt] =
+        [args[3], args[4], args[5]].map(|v| if v > wire::MAX_CLOCK_NS { 0 } else { v });
+    args[3..6].fill(0);
+    let total = Cpu {
+        utime: ut,
+        stime: st,
+        runtime: rt,
+        ..Cpu::default()
+    };
+    u.add_cputime(&total.since(&p.inner.lock().cpu_left));
 }
 
 /// The stub's handler ran: signal `sig` arrived for the process at home, its `siginfo` at user
@@ -355,7 +380,8 @@ fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) -> 
 /// that cannot be made (the task then ends).
 #[inline(never)]
 fn stay_deputy(u: &UserCtx, p: &Proc, state: &[u8], reason: u32) -> Result {
-    let (st, _) = wire::State::decode(state).map_err(|_| EINVAL)?;
+    let mut st = boxed_state(0)?;
+    wire::State::decode_into(state, &mut st).map_err(|_| EINVAL)?;
     let deputy = make_stub(u, &st.actions)?;
     let err = if reason == cantmove::TARGET_NOMEM {
         ENOMEM

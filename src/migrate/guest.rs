@@ -3,6 +3,7 @@
 
 use kernel::prelude::*;
 use kernel::sync::Arc;
+use kernel::uaccess::UserSlice;
 
 use super::Migration;
 use crate::kapi::migration::SyscallRegs;
@@ -151,12 +152,19 @@ pub(super) fn guest_enter(
         Class::Local => false,
         Class::Forward(f) => {
             if f.oneway {
+                // exit and exit_group: the deputy ends the process at home, with the CPU time
+                // it used here (in the call's unused arguments 3..5).
+                let mut args = args;
+                args[3..6].copy_from_slice(&u.cputime().totals());
                 let _ = forward(mig, p, nr, &args, &f);
                 p.set_state(|i| i.finished = true);
                 mig.reg.remove(p);
                 return false; // exit here too
             }
             let r = forward(mig, p, nr, &args, &f);
+            if nr == syscalls::nr::TIMES && r >= 0 && args[0] != 0 {
+                own_times(u, args[0]);
+            }
             regs.set_result(r);
             true
         }
@@ -178,6 +186,22 @@ pub(super) fn guest_enter(
             true
         }
     }
+}
+
+/// `times()` of a guest was forwarded for its children's times and its result (home's clock
+/// ticks, which do not jump when the process moves); its own user and system time (the first
+/// two fields of the `struct tms` at user address `buf`) are the ones counted here, which
+/// include the CPU time it used on every node. In clock ticks (`USER_HZ`, 100 on x86-64).
+fn own_times(u: &UserCtx, buf: u64) {
+    const NS_PER_TICK: u64 = 10_000_000;
+    let (ut, st) = u.cputime().adjusted();
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&(ut / NS_PER_TICK).to_ne_bytes());
+    b[8..].copy_from_slice(&(st / NS_PER_TICK).to_ne_bytes());
+    // A buffer the process unmapped meanwhile keeps home's values.
+    let _ = UserSlice::new(buf as usize, b.len())
+        .writer()
+        .write_slice(&b);
 }
 
 /// Waits for home's GO after the answer, as long as home lives (delivery is exactly once):

@@ -21,6 +21,14 @@ use super::{send_ctl, STEP_MS};
 use crate::counters;
 use crate::proto::flow;
 
+/// A zeroed State on the heap: at about 2.8 KiB it does not belong on the kernel stack under
+/// the hooks and task work that send and install images. Not inlined, so that the temporary
+/// it is built from stays in this frame only. Errors: `ENOMEM`.
+#[inline(never)]
+pub(super) fn boxed_state(token: u64) -> Result<KBox<wire::State>> {
+    Ok(KBox::new(wire::State::new(token), GFP_KERNEL)?)
+}
+
 /// Whether `v` is the vDSO text or its vvar area.
 pub(super) fn is_vdso(v: &uctx::VmaDesc, vdso: u64) -> bool {
     let vvar = vdso.wrapping_sub(uctx::vvar_size());
@@ -222,8 +230,9 @@ pub(super) fn stream<'a>(
 
 /// Sends the calling task's State (registers or `frozen.rewound`, memory layout, the signal
 /// state of `frozen`, limits, clocks and XSAVE image) to `node`.
+#[inline(never)]
 fn send_state(u: &UserCtx, flow: &mut Flow<'_>, frozen: &Frozen<'_>) -> Result {
-    let mut st = wire::State::new(flow.p.token);
+    let mut st = boxed_state(flow.p.token)?;
     st.regs = match frozen.rewound {
         Some(r) => *r,
         None => u.regs()?,
@@ -243,6 +252,8 @@ fn send_state(u: &UserCtx, flow: &mut Flow<'_>, frozen: &Frozen<'_>) -> Result {
     if let Some(call) = restart::interrupted(&st.regs) {
         st.restart = u.save_restart(call.block)?;
     }
+    st.cpu = u.cputime();
+    flow.p.inner.lock().cpu_left = st.cpu;
     let xsize = uctx::xstate_size();
     let mut buf = KVVec::new();
     buf.extend_with(wire::STATE_FIXED_LEN + xsize, 0u8, GFP_KERNEL)?;
@@ -394,7 +405,8 @@ pub(super) fn install(
     deputy: bool,
 ) -> core::result::Result<Installed, u32> {
     let arrived = u.clocks();
-    let (st, xs) = wire::State::decode(state).map_err(|_| cantmove::TARGET_FAILED)?;
+    let mut st = boxed_state(0).map_err(|_| cantmove::TARGET_NOMEM)?;
+    let xs = wire::State::decode_into(state, &mut st).map_err(|_| cantmove::TARGET_FAILED)?;
     let vdso = u.vdso_addr();
     for v in u.vmas().map_err(fail_reason)?.iter() {
         if deputy && is_vdso(v, vdso) {
@@ -465,7 +477,16 @@ pub(super) fn install(
     let comm = p.inner.lock().comm;
     u.set_comm(&comm);
     take_clocks(u, mig, p, st.clocks, arrived, deputy)?;
-    // Last: nothing fails after it (a failed install must not leave it armed).
+    // Last: nothing fails after these (a failed install must not leave timers armed, nor count
+    // CPU time twice). The CPU time the process used away from here: all of it for a guest,
+    // what it used since it left for its deputy at home.
+    let used = if deputy {
+        st.cpu.since(&p.inner.lock().cpu_left)
+    } else {
+        st.cpu.totals()
+    };
+    u.add_cputime(&used);
+    u.set_cpu_timers(&st.cpu);
     u.set_itimer_real(&st.itimer_real);
     Ok(Installed { signals, credit })
 }

@@ -10,6 +10,7 @@ use super::Migration;
 use crate::kapi::errno;
 use crate::kapi::task::TaskRef;
 use crate::kapi::uctx::{self, UserCtx};
+use crate::proto::cputime::Cpu;
 use crate::proto::mig::{self as wire, Offer, PAGE};
 use crate::proto::MsgType;
 use crate::uapi::{cantmove, pstate};
@@ -95,6 +96,8 @@ pub(super) fn migrate_out(
 /// this side sends GO, the target runs the process and confirms (RUNNING). On `Ok` the target
 /// runs it; on error nothing changed here and the target dropped it, or is gone (a target gone
 /// before it confirmed took its copy with it: the process goes on here).
+// Not inlined: `migrate_out`'s own frame stays small (the image's frames nest under it).
+#[inline(never)]
 pub(super) fn send_image(
     u: &UserCtx,
     mig: &Arc<Migration>,
@@ -216,6 +219,8 @@ fn await_running(p: &Proc) -> core::result::Result<(), Option<Error>> {
 /// its memory, maps the stub and scratch memory, points its registers at the stub and marks it.
 /// The signals that arrived during the transfer (those pending before went with the image) are
 /// forwarded to the remote now, with their siginfo, after the commit on the same connection.
+// Not inlined: `migrate_out`'s own frame stays small (the image's frames nest under it).
+#[inline(never)]
 pub(super) fn become_deputy(u: &UserCtx, mig: &Migration, p: &Arc<Proc>, target: u32) -> Result {
     // From now on signals arriving here are caught by the stub's handler and forwarded (see
     // `set_deputy_actions`).
@@ -270,8 +275,10 @@ pub(super) fn make_stub(u: &UserCtx, actions: &[[u64; 4]; 64]) -> Result<Deputy>
         .filter(|&&sg| actions[sg as usize - 1][0] == uctx::SIG_DFL)
         .fold(0u64, |m, &sg| m | signo::bit(sg));
     u.set_blocked(0);
-    // The call the process was interrupted in (if any) is restarted where it runs, not here.
+    // The call the process was interrupted in (if any) is restarted where it runs, not here,
+    // and its CPU-time timers tick there.
     u.forget_restart();
+    u.set_cpu_timers(&Cpu::default());
     let mut r = [0u64; uctx::NREGS];
     r[wire::REG_IP] = stub;
     r[wire::REG_SP] = scratch + SCRATCH;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The per-process record ([`Proc`]) and the registry of the processes this node knows.
 
+use crate::proto::cputime::Cpu;
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
 
@@ -153,6 +154,9 @@ pub(super) struct Inner {
     /// While migrating: the node on the other side of the transfer is gone (`end_orphans`);
     /// every wait of the transfer ends with `EHOSTUNREACH`. Cleared by [`super::image::drain`].
     pub(super) peer_gone: bool,
+    /// The CPU time the process had when it last left this node (home: what the remote adds to
+    /// it is what it reports beyond this; [`crate::proto::cputime::Cpu::since`]).
+    pub(super) cpu_left: Cpu,
 }
 
 /// One process known to this node.
@@ -227,6 +231,7 @@ impl Proc {
             stopped: false,
             credit: 0,
             peer_gone: false,
+            cpu_left: Cpu::default(),
         };
         Arc::pin_init(
             pin_init!(Proc {

@@ -109,7 +109,8 @@ fn to_item(m: &Message<'_>) -> Result<Option<(u64, Item)>> {
     Ok(Some(match *m {
         Message::MigAnswer(a) => (a.token, Item::Answer(a)),
         Message::MigState(b) => {
-            let (st, _) = wire::State::decode(b).map_err(|_| EINVAL)?;
+            let mut st = super::image::boxed_state(0)?;
+            wire::State::decode_into(b, &mut st).map_err(|_| EINVAL)?;
             (st.token, Item::State(copy(b)?))
         }
         Message::MigVma(v) => (v.token, Item::Vma(v)),

@@ -7,6 +7,7 @@
 //! node. Integers are big-endian; page contents and the XSAVE image are raw bytes (the nodes run
 //! identical kernels on the same architecture). `Documentation/protocol.md` has the byte layout.
 
+use super::cputime::{Cpu, CPU_LEN};
 use super::restart::{Restart, RESTART_LEN};
 use super::{be32, be64, put32, put64, ProtoError};
 
@@ -70,7 +71,7 @@ pub const NSIG: usize = 64;
 pub const NRLIMITS: usize = 16;
 /// Fixed part of a [`State`] payload, before the XSAVE image.
 pub const STATE_FIXED_LEN: usize =
-    8 + NREGS * 8 + NMM * 8 + 40 + NSIG * 32 + NRLIMITS * 16 + 16 + 16 + RESTART_LEN + 8;
+    8 + NREGS * 8 + NMM * 8 + 40 + NSIG * 32 + NRLIMITS * 16 + 16 + 16 + RESTART_LEN + CPU_LEN + 8;
 /// Largest clock value accepted in [`State::clocks`], in ns: `KTIME_SEC_MAX / 2` seconds, the
 /// bound the kernel puts on time-namespace clocks (about 146 years).
 pub const MAX_CLOCK_NS: u64 = (i64::MAX as u64 / 1_000_000_000 / 2) * 1_000_000_000;
@@ -304,10 +305,13 @@ pub struct State {
     /// The kernel state of the system call the process was interrupted in, if its registers
     /// show one ([`super::restart`]).
     pub restart: Restart,
+    /// Its CPU time on every node so far and its CPU-time itimers ([`super::cputime`]).
+    pub cpu: Cpu,
 }
 
 impl State {
     /// An all-zero state for `token`.
+    #[inline]
     pub fn new(token: u64) -> State {
         State {
             token,
@@ -323,6 +327,7 @@ impl State {
             clocks: [0; 2],
             itimer_real: [0; 2],
             restart: Restart::default(),
+            cpu: Cpu::default(),
         }
     }
 
@@ -330,7 +335,7 @@ impl State {
     /// Layout: 0 token, 8 regs, then mm, blocked, pending, ss_sp, ss_size, ss_flags u32, pad u32,
     /// actions (64 × 4 u64), rlimits (16 × 2 u64), clocks (monotonic, boottime: 2 × u64 ns),
     /// `ITIMER_REAL` (time left, interval: 2 × u64 ns), the interrupted call's [`Restart`] (48
-    /// bytes), xstate length u32, pad u32, xstate bytes.
+    /// bytes), the CPU time's [`Cpu`] (56 bytes), xstate length u32, pad u32, xstate bytes.
     /// Errors: `BadField` for an oversized `xstate`, `Truncated` if `out` is too small.
     pub fn encode(&self, xstate: &[u8], out: &mut [u8]) -> Result<usize, ProtoError> {
         if xstate.len() > MAX_XSTATE {
@@ -357,19 +362,28 @@ impl State {
         self.rlim.iter().flatten().for_each(|&r| w(r));
         self.clocks.iter().for_each(|&r| w(r));
         self.itimer_real.iter().for_each(|&r| w(r));
-        let at = STATE_FIXED_LEN - 8 - RESTART_LEN;
+        let at = STATE_FIXED_LEN - 8 - CPU_LEN - RESTART_LEN;
         self.restart.encode(out, at);
-        put64(out, at + RESTART_LEN, (xstate.len() as u64) << 32);
+        self.cpu.encode(out, at + RESTART_LEN);
+        put64(out, STATE_FIXED_LEN - 8, (xstate.len() as u64) << 32);
         super::copy(&mut out[STATE_FIXED_LEN..len], xstate);
         Ok(len)
     }
 
     /// Decodes and validates a State payload; returns the state and the XSAVE image.
     pub fn decode(b: &[u8]) -> Result<(State, &[u8]), ProtoError> {
+        let mut s = State::new(0);
+        let x = State::decode_into(b, &mut s)?;
+        Ok((s, x))
+    }
+
+    /// [`State::decode`] into `s` (a State of about 2.8 KiB the caller may keep off the
+    /// stack); returns the XSAVE image. `s` is partly overwritten on error.
+    pub fn decode_into<'a>(b: &'a [u8], s: &mut State) -> Result<&'a [u8], ProtoError> {
         if b.len() < STATE_FIXED_LEN {
             return Err(ProtoError::Truncated);
         }
-        let mut s = State::new(token(b)?);
+        s.token = token(b)?;
         let mut at = 8;
         let mut r = || {
             let v = be64(b, at);
@@ -412,12 +426,14 @@ impl State {
         if left > MAX_CLOCK_NS || interval > MAX_CLOCK_NS || (left == 0 && interval != 0) {
             return Err(ProtoError::BadField("state.itimer_real"));
         }
-        s.restart = Restart::decode(b, STATE_FIXED_LEN - 8 - RESTART_LEN, &s.regs)?;
+        let at = STATE_FIXED_LEN - 8 - CPU_LEN - RESTART_LEN;
+        s.restart = Restart::decode(b, at, &s.regs)?;
+        s.cpu = Cpu::decode(b, at + RESTART_LEN)?;
         let (vdso, vvar) = (s.mm[MM_VDSO], s.mm[MM_VVAR]);
         if vdso % PAGE as u64 != 0 || vvar % PAGE as u64 != 0 || vvar > vdso || vdso == 0 {
             return Err(ProtoError::BadField("state.vdso"));
         }
-        Ok((s, &b[STATE_FIXED_LEN..]))
+        Ok(&b[STATE_FIXED_LEN..])
     }
 }
 

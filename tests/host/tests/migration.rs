@@ -282,16 +282,24 @@ fn syscall_classes_are_the_issues() {
     for n in [56u64, 57, 59, 16, 400, 462, 1000, u64::MAX] {
         assert_eq!(syscalls::classify(n, &z), Class::Home, "{n}");
     }
-    // The real-time interval timer travels (alarm, and the ITIMER_REAL calls run where the
-    // process is); the CPU-time timers stay at home.
+    // The interval timers travel (alarm and all three itimers run where the process is), and
+    // its own CPU time is read there; its children's at home.
     assert_eq!(syscalls::classify(nr::ALARM, &z), Class::Local);
     for n in [nr::SETITIMER, nr::GETITIMER] {
-        assert_eq!(syscalls::classify(n, &z), Class::Local, "{n} ITIMER_REAL");
-        for which in [1, 2] {
+        for which in [0, 1, 2] {
             let a = [which, 0, 0, 0, 0, 0];
-            assert_eq!(syscalls::classify(n, &a), Class::Home, "{n} {which}");
+            assert_eq!(syscalls::classify(n, &a), Class::Local, "{n} {which}");
         }
     }
+    for who in [0u64, 1] {
+        let a = [who, 0, 0, 0, 0, 0];
+        assert_eq!(syscalls::classify(nr::GETRUSAGE, &a), Class::Local, "{who}");
+    }
+    let children = [(-1i64) as u64, 0, 0, 0, 0, 0];
+    assert!(matches!(
+        syscalls::classify(nr::GETRUSAGE, &children),
+        Class::Forward(_)
+    ));
     // Reads and writes larger than a frame are split, with the offset of pread64/pwrite64.
     let split = |n| match syscalls::classify(n, &z) {
         Class::Forward(f) => f.split,

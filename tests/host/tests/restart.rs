@@ -124,7 +124,7 @@ fn malformed_restarts_are_rejected() {
     let s = state(block, sleep);
     let mut buf = vec![0u8; STATE_FIXED_LEN];
     let n = s.encode(&[], &mut buf).unwrap();
-    let at = STATE_FIXED_LEN - 8 - RESTART_LEN;
+    let at = STATE_FIXED_LEN - 8 - oxmosix_host_tests::proto::cputime::CPU_LEN - RESTART_LEN;
     for (off, v) in [(44, 1u8), (43, 2u8)] {
         let mut b = buf[..n].to_vec();
         b[at + off] = v;
@@ -148,5 +148,88 @@ fn waits_for_signals_and_futexes_run_where_the_process_runs() {
             matches!(syscalls::classify(n, &z), Class::Local),
             "call {n}"
         );
+    }
+}
+
+mod cputime {
+    use super::*;
+    use oxmosix_host_tests::proto::cputime::Cpu;
+
+    proptest! {
+        #[test]
+        fn cpu_time_round_trips(v in proptest::array::uniform7(0..=MAX_CLOCK_NS)) {
+            let c = Cpu { utime: v[0], stime: v[1], runtime: v[2], it_expires: [v[3].max(1), v[4]],
+                          it_incr: [v[5], if v[4] == 0 { 0 } else { v[6] }] };
+            let s = state(regs_in_call(0, u64::MAX), Restart::default());
+            let s = State { cpu: c, ..s };
+            prop_assert_eq!(round_trip(&s).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn bad_cpu_times_are_rejected() {
+        let s = state(regs_in_call(0, u64::MAX), Restart::default());
+        for c in [
+            Cpu {
+                utime: MAX_CLOCK_NS + 1,
+                ..Cpu::default()
+            },
+            Cpu {
+                runtime: u64::MAX,
+                ..Cpu::default()
+            },
+            Cpu {
+                it_expires: [0, 5],
+                it_incr: [1, 0],
+                ..Cpu::default()
+            },
+            Cpu {
+                it_expires: [5, 0],
+                it_incr: [0, 1],
+                ..Cpu::default()
+            },
+        ] {
+            assert!(
+                round_trip(&State {
+                    cpu: c,
+                    ..s.clone()
+                })
+                .is_err(),
+                "{c:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn adjusted_times_add_up_to_the_runtime(u in 0..=MAX_CLOCK_NS, s in 0..=MAX_CLOCK_NS,
+                                                r in 0..=MAX_CLOCK_NS) {
+            let c = Cpu { utime: u, stime: s, runtime: r, ..Cpu::default() };
+            let (ua, sa) = c.adjusted();
+            prop_assert_eq!(ua + sa, r);
+            // The split is the samples', exactly (rounded down).
+            if u > 0 && s > 0 {
+                let want = u128::from(r) * u128::from(s) / (u128::from(u) + u128::from(s));
+                prop_assert_eq!(u128::from(sa), want);
+            }
+        }
+    }
+
+    #[test]
+    fn time_used_since_a_base_never_goes_negative() {
+        let base = Cpu {
+            utime: 10,
+            stime: 20,
+            runtime: 30,
+            ..Cpu::default()
+        };
+        let now = Cpu {
+            utime: 15,
+            stime: 18,
+            runtime: 40,
+            ..Cpu::default()
+        };
+        assert_eq!(now.since(&base), [5, 0, 10]);
+        assert_eq!(now.since(&Cpu::default()), now.totals());
     }
 }

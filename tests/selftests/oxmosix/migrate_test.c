@@ -35,6 +35,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -607,6 +608,83 @@ TEST_F_TIMEOUT(mig, sleeping_processes_move, 420)
 		self->log[0] = 0;
 	}
 	unlink("/tmp/sleeper.fifo");
+}
+
+/* Waits at most `timeout` s for the child (wait4 with its rusage); its wait status, or -1. */
+static int wait_child_rusage(FIXTURE_DATA(mig) *self, double timeout, struct rusage *ru)
+{
+	double t0 = now();
+	int st;
+
+	do {
+		pid_t r = wait4(self->child, &st, WNOHANG, ru);
+
+		if (r == self->child) {
+			self->child = 0;
+			return st;
+		}
+		if (r < 0)
+			return -1;
+		usleep(50000);
+	} while (now() - t0 < timeout);
+	return -1;
+}
+
+/*
+ * CPU time travels (issue 14): `cpuburn 12` computes for 12 s of CPU while it moves
+ * 2 -> 3 -> home -> 2, so most of its CPU is used away. Its CPU clock never goes back, its
+ * getrusage() and times() agree with it and its ITIMER_PROF and ITIMER_VIRTUAL keep firing (it
+ * checks all of these itself); it ends on node 2, and the rusage its parent reaps at home
+ * (wait4, what `time` reports) matches the CPU it used within 10%. Then `cpuburn 60 8`
+ * (RLIMIT_CPU 8 s) moves to node 2 after about 2 s: SIGXCPU ends it there once its CPU time on
+ * both nodes reaches 8 s, within 30 s.
+ */
+TEST_F_TIMEOUT(mig, cpu_time_travels, 240)
+{
+	const int hops[] = { self->n2, self->n3, 0, self->n2 };
+	char buf[4096], *line;
+	double cpu = 0, reaped, t0;
+	struct rusage ru;
+	unsigned int h;
+	pid_t pid;
+	int st;
+
+	pid = start_program(_metadata, self, "cpuburn", "12", 30);
+	ASSERT_LT(0, pid);
+	for (h = 0; h < 4; h++) {
+		sleep(2);
+		MIGRATE_OK(pid, hops[h]);
+	}
+	st = wait_child_rusage(self, 120, &ru);
+	show_log(_metadata, self->log);
+	ASSERT_NE(-1, st);
+	ASSERT_TRUE(WIFEXITED(st)) TH_LOG("cpuburn ended by signal %d", WTERMSIG(st));
+	EXPECT_EQ(0, WEXITSTATUS(st));
+	ASSERT_LT(0, read_file(self->log, buf, sizeof(buf)));
+	line = strstr(buf, "cpuburn: cpu ");
+	ASSERT_NE(NULL, line);
+	ASSERT_EQ(1, sscanf(line, "cpuburn: cpu %lf", &cpu));
+	reaped = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+		 ru.ru_stime.tv_usec / 1e6;
+	TH_LOG("cpuburn used %.3f s of CPU (its own clock); its parent reaped %.3f s", cpu, reaped);
+	EXPECT_GE(reaped, 0.9 * cpu);
+	EXPECT_LE(reaped, 1.1 * cpu + 0.1);
+	unlink(self->log);
+	self->log[0] = 0;
+
+	pid = start_program(_metadata, self, "cpuburn", "60 8", 30);
+	ASSERT_LT(0, pid);
+	sleep(2);
+	MIGRATE_OK(pid, self->n2);
+	t0 = now();
+	st = wait_child_rusage(self, 30, &ru);
+	show_log(_metadata, self->log);
+	ASSERT_NE(-1, st) TH_LOG("RLIMIT_CPU 8 s did not end cpuburn within 30 s of its move");
+	ASSERT_TRUE(WIFSIGNALED(st)) TH_LOG("cpuburn exited %d", WEXITSTATUS(st));
+	EXPECT_EQ(SIGXCPU, WTERMSIG(st));
+	reaped = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+		 ru.ru_stime.tv_usec / 1e6;
+	TH_LOG("SIGXCPU %.1f s after the move; its parent reaped %.3f s of CPU", now() - t0, reaped);
 }
 
 TEST_F_TIMEOUT(mig, identity_exit, 90)
