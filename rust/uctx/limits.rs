@@ -39,6 +39,16 @@ impl UserCtx {
         }
     }
 
+    /// Sets resource limit `resource` (below 16) to `cur` (soft) and `max` (hard), which the
+    /// caller checked (`cur <= max`); others are left as they are.
+    pub(crate) fn set_rlimit(&self, resource: usize, cur: u64, max: u64) {
+        let mut r = self.rlimits();
+        if let Some(x) = r.get_mut(resource) {
+            *x = [cur, max];
+            self.set_rlimits(&r);
+        }
+    }
+
     /// Sets current's name (`comm`, at most 15 bytes shown).
     pub(crate) fn set_comm(&self, comm: &[u8; 16]) {
         let mut b = *comm;

@@ -150,24 +150,7 @@ pub(super) fn guest_enter(
     let args = regs.args();
     match syscalls::classify(nr, &args) {
         Class::Local => false,
-        Class::Forward(f) => {
-            if f.oneway {
-                // exit and exit_group: the deputy ends the process at home, with the CPU time
-                // it used here (in the call's unused arguments 3..5).
-                let mut args = args;
-                args[3..6].copy_from_slice(&u.cputime().totals());
-                let _ = forward(mig, p, nr, &args, &f);
-                p.set_state(|i| i.finished = true);
-                mig.reg.remove(p);
-                return false; // exit here too
-            }
-            let r = forward(mig, p, nr, &args, &f);
-            if nr == syscalls::nr::TIMES && r >= 0 && args[0] != 0 {
-                own_times(u, args[0]);
-            }
-            regs.set_result(r);
-            true
-        }
+        Class::Forward(f) => forward_call(u, mig, p, regs, &f),
         Class::Vectored(v) => {
             let r = forward_vectored(mig, p, &args, &v);
             regs.set_result(r);
@@ -188,6 +171,36 @@ pub(super) fn guest_enter(
     }
 }
 
+/// A guest's call of the forwarded class: the deputy runs it at home. Returns whether the call
+/// is done (its result set): `exit` and `exit_group` also end the process here.
+fn forward_call(
+    u: &UserCtx,
+    mig: &Arc<Migration>,
+    p: &Arc<Proc>,
+    regs: &mut SyscallRegs,
+    f: &syscalls::Forward,
+) -> bool {
+    let (nr, mut args) = (regs.nr(), regs.args());
+    if f.oneway {
+        // exit and exit_group: the deputy ends the process at home, with the CPU time it used
+        // here (in the call's unused arguments 3..5).
+        args[3..6].copy_from_slice(&u.cputime().totals());
+        let _ = forward(mig, p, nr, &args, f);
+        p.set_state(|i| i.finished = true);
+        mig.reg.remove(p);
+        return false; // exit here too
+    }
+    let r = forward(mig, p, nr, &args, f);
+    if nr == syscalls::nr::TIMES && r >= 0 && args[0] != 0 {
+        own_times(u, args[0]);
+    }
+    if r == 0 {
+        own_limit(u, p, nr, &args);
+    }
+    regs.set_result(r);
+    true
+}
+
 /// `times()` of a guest was forwarded for its children's times and its result (home's clock
 /// ticks, which do not jump when the process moves); its own user and system time (the first
 /// two fields of the `struct tms` at user address `buf`) are the ones counted here, which
@@ -202,6 +215,41 @@ fn own_times(u: &UserCtx, buf: u64) {
     let _ = UserSlice::new(buf as usize, b.len())
         .writer()
         .write_slice(&b);
+}
+
+/// A resource limit the process set while away (`setrlimit`, or `prlimit64` of itself with a
+/// new limit; forwarded, it succeeded at home, where descriptors are opened) holds here too:
+/// the same value is set on this task, and `RLIMIT_CPU` armed again (with the process's CPU on
+/// every node counted). The value is read back from the process's memory as the call passed it;
+/// one that the process changed meanwhile or that is not a valid limit is left out.
+fn own_limit(u: &UserCtx, p: &Proc, nr: u64, args: &[u64; 6]) {
+    const RLIMIT_CPU: u64 = 0;
+    let (resource, at) = match nr {
+        syscalls::nr::SETRLIMIT => (args[0], args[1]),
+        syscalls::nr::PRLIMIT64
+            if (args[0] == 0 || args[0] == p.home_pid as u64) && args[2] != 0 =>
+        {
+            (args[1], args[2])
+        }
+        _ => return,
+    };
+    let mut b = [0u8; 16];
+    if resource >= wire::NRLIMITS as u64
+        || UserSlice::new(at as usize, b.len())
+            .reader()
+            .read_slice(&mut b)
+            .is_err()
+    {
+        return;
+    }
+    let [cur, max] = [0, 8].map(|k| u64::from_ne_bytes(b[k..k + 8].try_into().unwrap_or([0; 8])));
+    if cur > max {
+        return;
+    }
+    u.set_rlimit(resource as usize, cur, max);
+    if resource == RLIMIT_CPU {
+        u.set_cpu_timers(&u.cputime());
+    }
 }
 
 /// Waits for home's GO after the answer, as long as home lives (delivery is exactly once):

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * cpuburn SECS [LIMIT]: prints "cpuburn ready", then computes until its process CPU clock
+ * cpuburn SECS [LIMIT [AT]]: prints "cpuburn ready", then computes until its process CPU clock
  * (CLOCK_PROCESS_CPUTIME_ID) reaches SECS, with ITIMER_PROF firing every 50 ms and ITIMER_VIRTUAL
  * every 100 ms. migrate_test.cpu_time_travels moves it between nodes meanwhile. It checks
  * continuously that its CPU clock never goes back, and at the end that getrusage(RUSAGE_SELF) and
  * times() agree with it within 10% (plus 50 ms) and that at least half of the nominal SIGPROFs
  * and SIGVTALRMs arrived. With LIMIT, RLIMIT_CPU is LIMIT seconds (hard LIMIT + 10): SIGXCPU,
- * at its default action, must end it after LIMIT seconds of CPU.
+ * at its default action, must end it after LIMIT seconds of CPU. With AT, the limit is set once
+ * its CPU clock reaches AT seconds (so after a move, on the node it runs on).
  *
  * Prints "cpuburn: cpu S s, rusage R s, times T s, SIGPROF P of N, SIGVTALRM V of M" and exits 0
  * when all hold, 7 when one does not ("cpuburn: ... WRONG"), 1 on a setup error.
@@ -59,20 +60,21 @@ int main(int argc, char **argv)
 	double secs, cpu = 0, last = 0, ru_s, times_s;
 	volatile unsigned long x = 1;
 	int limit = 0, ok, back = 0;
+	double at = 0;
+	struct rlimit rl;
 	struct rusage ru;
 	struct tms tm;
 	long hz;
 
-	if (argc < 2 || argc > 3)
+	if (argc < 2 || argc > 4)
 		return 1;
 	secs = atof(argv[1]);
-	if (argc == 3) {
-		struct rlimit rl;
-
+	if (argc >= 3) {
 		limit = atoi(argv[2]);
 		rl.rlim_cur = limit;
 		rl.rlim_max = limit + 10;
-		if (limit <= 0 || setrlimit(RLIMIT_CPU, &rl))
+		at = argc == 4 ? atof(argv[3]) : 0;
+		if (limit <= 0 || (!at && setrlimit(RLIMIT_CPU, &rl)))
 			return 1;
 	}
 	if (secs <= 0 || sigaction(SIGPROF, &sp, NULL) || sigaction(SIGVTALRM, &sv, NULL) ||
@@ -89,6 +91,13 @@ int main(int argc, char **argv)
 			back = 1;
 		}
 		last = cpu;
+		if (at && cpu >= at) {
+			if (setrlimit(RLIMIT_CPU, &rl))
+				return 1;
+			printf("cpuburn: RLIMIT_CPU %d s set at %.3f s of CPU\n", limit, cpu);
+			fflush(stdout);
+			at = 0;
+		}
 	}
 	getrusage(RUSAGE_SELF, &ru);
 	times(&tm);

@@ -637,7 +637,8 @@ static int wait_child_rusage(FIXTURE_DATA(mig) *self, double timeout, struct rus
  * checks all of these itself); it ends on node 2, and the rusage its parent reaps at home
  * (wait4, what `time` reports) matches the CPU it used within 10%. Then `cpuburn 60 8`
  * (RLIMIT_CPU 8 s) moves to node 2 after about 2 s: SIGXCPU ends it there once its CPU time on
- * both nodes reaches 8 s, within 30 s.
+ * both nodes reaches 8 s, within 30 s; and `cpuburn 60 8 4`, moved after about 2 s, sets that
+ * limit on node 2 at 4 s of CPU (forwarded home, and set there too): SIGXCPU again.
  */
 TEST_F_TIMEOUT(mig, cpu_time_travels, 240)
 {
@@ -685,6 +686,20 @@ TEST_F_TIMEOUT(mig, cpu_time_travels, 240)
 	reaped = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
 		 ru.ru_stime.tv_usec / 1e6;
 	TH_LOG("SIGXCPU %.1f s after the move; its parent reaped %.3f s of CPU", now() - t0, reaped);
+	unlink(self->log);
+	self->log[0] = 0;
+
+	pid = start_program(_metadata, self, "cpuburn", "60 8 4", 30);
+	ASSERT_LT(0, pid);
+	sleep(2);
+	MIGRATE_OK(pid, self->n2);
+	t0 = now();
+	st = wait_child_rusage(self, 30, &ru);
+	show_log(_metadata, self->log);
+	ASSERT_NE(-1, st) TH_LOG("RLIMIT_CPU set on node 2 did not end cpuburn within 30 s");
+	ASSERT_TRUE(WIFSIGNALED(st)) TH_LOG("cpuburn exited %d", WEXITSTATUS(st));
+	EXPECT_EQ(SIGXCPU, WTERMSIG(st));
+	TH_LOG("limit set away: SIGXCPU %.1f s after the move", now() - t0);
 }
 
 TEST_F_TIMEOUT(mig, identity_exit, 90)
