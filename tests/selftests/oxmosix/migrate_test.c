@@ -278,14 +278,17 @@ static pid_t start_program(struct __test_metadata *_metadata, FIXTURE_DATA(mig) 
 	return self->child;
 }
 
-/* Waits at most `timeout` s for the child to end; its wait status, or -1. The child is reaped. */
-static int wait_child(FIXTURE_DATA(mig) *self, double timeout, double *secs)
+/*
+ * Waits at most `timeout` s for the child to end; its wait status, or -1. The child is reaped
+ * (wait4: its rusage in *ru unless NULL); *secs, unless NULL, is how long the wait took.
+ */
+static int wait_child_rusage(FIXTURE_DATA(mig) *self, double timeout, double *secs, struct rusage *ru)
 {
 	double t0 = now();
 	int st;
 
 	do {
-		pid_t r = waitpid(self->child, &st, WNOHANG);
+		pid_t r = wait4(self->child, &st, WNOHANG, ru);
 
 		if (r == self->child) {
 			self->child = 0;
@@ -298,6 +301,11 @@ static int wait_child(FIXTURE_DATA(mig) *self, double timeout, double *secs)
 		usleep(50000);
 	} while (now() - t0 < timeout);
 	return -1;
+}
+
+static int wait_child(FIXTURE_DATA(mig) *self, double timeout, double *secs)
+{
+	return wait_child_rusage(self, timeout, secs, NULL);
 }
 
 /* The migrant must end by itself with exit status `code` within `timeout` seconds. */
@@ -610,24 +618,11 @@ TEST_F_TIMEOUT(mig, sleeping_processes_move, 420)
 	unlink("/tmp/sleeper.fifo");
 }
 
-/* Waits at most `timeout` s for the child (wait4 with its rusage); its wait status, or -1. */
-static int wait_child_rusage(FIXTURE_DATA(mig) *self, double timeout, struct rusage *ru)
+/* User plus system time of a rusage, s. */
+static double cpu_secs(const struct rusage *ru)
 {
-	double t0 = now();
-	int st;
-
-	do {
-		pid_t r = wait4(self->child, &st, WNOHANG, ru);
-
-		if (r == self->child) {
-			self->child = 0;
-			return st;
-		}
-		if (r < 0)
-			return -1;
-		usleep(50000);
-	} while (now() - t0 < timeout);
-	return -1;
+	return ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 + ru->ru_stime.tv_sec +
+	       ru->ru_stime.tv_usec / 1e6;
 }
 
 /*
@@ -642,11 +637,18 @@ static int wait_child_rusage(FIXTURE_DATA(mig) *self, double timeout, struct rus
  */
 TEST_F_TIMEOUT(mig, cpu_time_travels, 240)
 {
+	static const struct {
+		const char *args;	/* cpuburn arguments: a limit, set at once or later */
+		const char *what;
+	} limited[] = {
+		{ "60 8", "RLIMIT_CPU 8 s set at home" },
+		{ "60 8 4", "RLIMIT_CPU 8 s set on node 2" },
+	};
 	const int hops[] = { self->n2, self->n3, 0, self->n2 };
 	char buf[4096], *line;
 	double cpu = 0, reaped, t0;
 	struct rusage ru;
-	unsigned int h;
+	unsigned int h, i;
 	pid_t pid;
 	int st;
 
@@ -656,7 +658,7 @@ TEST_F_TIMEOUT(mig, cpu_time_travels, 240)
 		sleep(2);
 		MIGRATE_OK(pid, hops[h]);
 	}
-	st = wait_child_rusage(self, 120, &ru);
+	st = wait_child_rusage(self, 120, NULL, &ru);
 	show_log(_metadata, self->log);
 	ASSERT_NE(-1, st);
 	ASSERT_TRUE(WIFEXITED(st)) TH_LOG("cpuburn ended by signal %d", WTERMSIG(st));
@@ -665,41 +667,27 @@ TEST_F_TIMEOUT(mig, cpu_time_travels, 240)
 	line = strstr(buf, "cpuburn: cpu ");
 	ASSERT_NE(NULL, line);
 	ASSERT_EQ(1, sscanf(line, "cpuburn: cpu %lf", &cpu));
-	reaped = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-		 ru.ru_stime.tv_usec / 1e6;
+	reaped = cpu_secs(&ru);
 	TH_LOG("cpuburn used %.3f s of CPU (its own clock); its parent reaped %.3f s", cpu, reaped);
 	EXPECT_GE(reaped, 0.9 * cpu);
 	EXPECT_LE(reaped, 1.1 * cpu + 0.1);
-	unlink(self->log);
-	self->log[0] = 0;
 
-	pid = start_program(_metadata, self, "cpuburn", "60 8", 30);
-	ASSERT_LT(0, pid);
-	sleep(2);
-	MIGRATE_OK(pid, self->n2);
-	t0 = now();
-	st = wait_child_rusage(self, 30, &ru);
-	show_log(_metadata, self->log);
-	ASSERT_NE(-1, st) TH_LOG("RLIMIT_CPU 8 s did not end cpuburn within 30 s of its move");
-	ASSERT_TRUE(WIFSIGNALED(st)) TH_LOG("cpuburn exited %d", WEXITSTATUS(st));
-	EXPECT_EQ(SIGXCPU, WTERMSIG(st));
-	reaped = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
-		 ru.ru_stime.tv_usec / 1e6;
-	TH_LOG("SIGXCPU %.1f s after the move; its parent reaped %.3f s of CPU", now() - t0, reaped);
-	unlink(self->log);
-	self->log[0] = 0;
-
-	pid = start_program(_metadata, self, "cpuburn", "60 8 4", 30);
-	ASSERT_LT(0, pid);
-	sleep(2);
-	MIGRATE_OK(pid, self->n2);
-	t0 = now();
-	st = wait_child_rusage(self, 30, &ru);
-	show_log(_metadata, self->log);
-	ASSERT_NE(-1, st) TH_LOG("RLIMIT_CPU set on node 2 did not end cpuburn within 30 s");
-	ASSERT_TRUE(WIFSIGNALED(st)) TH_LOG("cpuburn exited %d", WEXITSTATUS(st));
-	EXPECT_EQ(SIGXCPU, WTERMSIG(st));
-	TH_LOG("limit set away: SIGXCPU %.1f s after the move", now() - t0);
+	for (i = 0; i < sizeof(limited) / sizeof(limited[0]); i++) {
+		unlink(self->log);
+		self->log[0] = 0;
+		pid = start_program(_metadata, self, "cpuburn", limited[i].args, 30);
+		ASSERT_LT(0, pid);
+		sleep(2);
+		MIGRATE_OK(pid, self->n2);
+		t0 = now();
+		st = wait_child_rusage(self, 30, NULL, &ru);
+		show_log(_metadata, self->log);
+		ASSERT_NE(-1, st) TH_LOG("%s did not end cpuburn within 30 s of its move", limited[i].what);
+		ASSERT_TRUE(WIFSIGNALED(st)) TH_LOG("cpuburn exited %d", WEXITSTATUS(st));
+		EXPECT_EQ(SIGXCPU, WTERMSIG(st));
+		TH_LOG("%s: SIGXCPU %.1f s after the move; its parent reaped %.3f s of CPU", limited[i].what,
+		       now() - t0, cpu_secs(&ru));
+	}
 }
 
 TEST_F_TIMEOUT(mig, identity_exit, 90)
