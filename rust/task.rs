@@ -223,6 +223,42 @@ impl TaskRef {
         unsafe { ptr::read_volatile(ptr::addr_of!((*self.ptr()).seccomp.mode)) != 0 }
     }
 
+    /// Whether the task has a `signalfd` open: a descriptor whose file is the anonymous inode
+    /// named `[signalfd]` (as `/proc/PID/fd` shows it, `anon_inode:[signalfd]`). The
+    /// descriptors are walked as `/proc/PID/fd` walks them; one opened meanwhile may be
+    /// missed, so callers check again where it matters (the migration's safe point).
+    pub(crate) fn has_signalfd(&self) -> bool {
+        let mut fd: core::ffi::c_uint = 0;
+        loop {
+            // SAFETY: `self.ptr()` is valid (invariant); task_lookup_next_fdget_rcu is called
+            // under rcu_read_lock as it requires and returns a counted file (or NULL).
+            let file = unsafe {
+                bindings::rcu_read_lock();
+                let f = bindings::task_lookup_next_fdget_rcu(self.ptr(), &mut fd);
+                bindings::rcu_read_unlock();
+                f
+            };
+            if file.is_null() {
+                return false;
+            }
+            // SAFETY: `file` is counted until the fput below: its path's dentry, the dentry's
+            // name (NUL-terminated) and its superblock stay valid while it is held.
+            let found = unsafe {
+                let d = (*file).f_path.dentry;
+                let name = CStr::from_char_ptr((*d).d_name.name.cast());
+                let magic = (*(*(*file).f_inode).i_sb).s_magic;
+                let found = magic == bindings::ANON_INODE_FS_MAGIC as usize
+                    && name.as_bytes() == b"[signalfd]";
+                bindings::fput(file);
+                found
+            };
+            if found {
+                return true;
+            }
+            fd += 1;
+        }
+    }
+
     /// Whether the calling task may ptrace-attach to this task, as `ptrace(PTRACE_ATTACH)` would
     /// decide with the caller's real credentials (`ptrace_may_access` with
     /// `PTRACE_MODE_ATTACH_REALCREDS`, exported by `patches/0008`): same uid and gid (real,
@@ -253,7 +289,9 @@ impl TaskRef {
     }
 
     /// Scans the task's memory areas (outside the vDSO and its vvar area) for ones a migration
-    /// cannot take: returns (writable shared mapping present, device mapping present).
+    /// cannot take: returns (writable shared mapping present, device mapping present). Writable
+    /// shared anonymous memory that nothing else holds ([`super::uctx::sole_shared_anon`])
+    /// can move.
     /// `(false, false)` for a task without memory.
     pub(crate) fn vma_obstacles(&self) -> (bool, bool) {
         let (mut shared, mut device) = (false, false);
@@ -281,7 +319,8 @@ impl TaskRef {
                 }
                 let f = (*vma).__bindgen_anon_2.vm_flags as u64;
                 let w = (bindings::VM_SHARED | bindings::VM_MAYWRITE) as u64;
-                shared |= f & w == w;
+                let writable = f & bindings::VM_WRITE as u64 != 0;
+                shared |= f & w == w && !(writable && super::uctx::sole_shared_anon(vma));
                 device |= f & super::uctx::vmf::DEVICE != 0;
             }
             bindings::mmap_read_unlock(mm);

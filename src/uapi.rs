@@ -399,6 +399,9 @@ pub mod cantmove {
     pub const ROOT: u32 = 13;
     /// Under seccomp (a filter or strict mode): the filter is not carried to another node.
     pub const SECCOMP: u32 = 14;
+    /// A `signalfd` is open: it reads the signals pending at home, and a process away has its
+    /// signals where it runs. The process stays at home, where its signalfd works.
+    pub const SIGNALFD: u32 = 15;
     /// The target node blocks guests (`block`).
     pub const TARGET_BLOCKED: u32 = 20;
     /// The target node has not enough free memory for the image.
@@ -436,6 +439,7 @@ pub fn cantmove_str(reason: u32) -> &'static str {
         cantmove::NOT_DUMPABLE => "not dumpable",
         cantmove::ROOT => "root's process (allow_root is off)",
         cantmove::SECCOMP => "seccomp filter",
+        cantmove::SIGNALFD => "signalfd open",
         cantmove::TARGET_BLOCKED => "target blocks guests",
         cantmove::TARGET_NOMEM => "target short of memory",
         cantmove::TARGET_SHELL => "target could not start a shell",

@@ -10,21 +10,27 @@ use kernel::bindings;
 use super::UserCtx;
 use crate::proto::cputime::Cpu;
 
+/// The calling task's process CPU time, as [`UserCtx::cputime`]; also valid while the task
+/// runs `do_exit` (its signal struct and threads are still there), where no `UserCtx` exists.
+pub(crate) fn current_cputime() -> Cpu {
+    let mut c = bindings::cputime_carry::default();
+    // SAFETY: `c` is a valid, writable cputime_carry; the helper reads only current's process
+    // (its signal struct, under its locks), which exists until current is reaped.
+    unsafe { bindings::cputime_carry_save(&mut c) };
+    Cpu {
+        utime: c.utime,
+        stime: c.stime,
+        runtime: c.runtime,
+        it_expires: c.it_expires,
+        it_incr: c.it_incr,
+    }
+}
+
 impl UserCtx {
     /// current's process CPU time (all its threads, the exited ones and the time carried from
     /// other nodes included) and its CPU-time itimers.
     pub(crate) fn cputime(&self) -> Cpu {
-        let mut c = bindings::cputime_carry::default();
-        // SAFETY: `c` is a valid, writable cputime_carry; the helper reads only current's
-        // process (its signal struct, under its locks).
-        unsafe { bindings::cputime_carry_save(&mut c) };
-        Cpu {
-            utime: c.utime,
-            stime: c.stime,
-            runtime: c.runtime,
-            it_expires: c.it_expires,
-            it_incr: c.it_incr,
-        }
+        current_cputime()
     }
 
     /// Counts `used` (utime, stime, runtime, ns) in current's process CPU time: CPU it used on

@@ -23,6 +23,36 @@ pub(crate) struct VmaDesc {
     pub(crate) flags: u64,
     /// Backed by a file.
     pub(crate) file: bool,
+    /// Shared anonymous memory (`MAP_SHARED | MAP_ANONYMOUS`) that no other area, process or
+    /// descriptor holds: see [`sole_shared_anon`].
+    pub(crate) sole_shared_anon: bool,
+}
+
+/// Whether `vma` is shared anonymous memory (`MAP_SHARED | MAP_ANONYMOUS`, a shmem object of
+/// its own) held by this area alone: its file has one reference (each area of each process
+/// mapping it holds one; a fork's copy, a split of the area or an `mremap` alias would add one)
+/// and its dentry one (a second open through `/proc/PID/map_files` would add one). Such memory
+/// is shared with nobody and can move as its contents. Only a fork of this mm could add a
+/// holder that this check misses, and that needs the mmap lock the caller holds.
+///
+/// # Safety
+/// `vma` is an area of an mm whose mmap lock the caller holds.
+pub(crate) unsafe fn sole_shared_anon(vma: *mut bindings::vm_area_struct) -> bool {
+    // SAFETY: per the function's contract the area and its file (the area holds a reference)
+    // stay valid under the mmap lock; the two counts are read once each, as `file_count()` and
+    // `d_count()` read them.
+    unsafe {
+        let flags = (*vma).__bindgen_anon_2.vm_flags as u64;
+        let file = (*vma).vm_file;
+        if flags & vmf::SHARED == 0 || file.is_null() || !bindings::vma_is_anon_shmem(vma) {
+            return false;
+        }
+        let files = ptr::read_volatile(&(*file).f_count.counter);
+        let dentry = (*file).f_path.dentry;
+        let dentries =
+            ptr::read_volatile(&(*dentry).d_lockref.__bindgen_anon_1.__bindgen_anon_1.count);
+        files == 1 && dentries == 1
+    }
 }
 
 /// `vm_flags` bits.
@@ -72,6 +102,7 @@ impl UserCtx {
                     end: a.vm_end as u64,
                     flags: (*vma).__bindgen_anon_2.vm_flags as u64,
                     file: !(*vma).vm_file.is_null(),
+                    sole_shared_anon: sole_shared_anon(vma),
                 };
                 addr = a.vm_end;
                 if let Err(e) = v.push(d, GFP_KERNEL) {
@@ -144,10 +175,23 @@ impl UserCtx {
         Ok(())
     }
 
-    /// Maps anonymous private memory at exactly `addr` (replacing what was there).
-    /// `prot`: PROT_READ 1 | PROT_WRITE 2 | PROT_EXEC 4. Errors: `ENOMEM`, `EINVAL`.
-    pub(crate) fn map_anon(&self, addr: u64, len: u64, prot: u32, growsdown: bool) -> Result {
-        let mut flags = bindings::MAP_PRIVATE | bindings::MAP_ANONYMOUS | bindings::MAP_FIXED;
+    /// Maps anonymous memory at exactly `addr` (replacing what was there): private, or
+    /// `shared` (`MAP_SHARED`, a new shmem object of its own). `prot`: PROT_READ 1 |
+    /// PROT_WRITE 2 | PROT_EXEC 4. Errors: `ENOMEM`, `EINVAL`.
+    pub(crate) fn map_anon(
+        &self,
+        addr: u64,
+        len: u64,
+        prot: u32,
+        growsdown: bool,
+        shared: bool,
+    ) -> Result {
+        let kind = if shared {
+            bindings::MAP_SHARED
+        } else {
+            bindings::MAP_PRIVATE
+        };
+        let mut flags = kind | bindings::MAP_ANONYMOUS | bindings::MAP_FIXED;
         if growsdown {
             flags |= bindings::MAP_GROWSDOWN;
         }

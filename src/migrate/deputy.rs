@@ -194,6 +194,7 @@ pub(super) fn deputy_enter(
                 return true;
             }
             Item::Ctl(c) if c.op == wire::ctl::GONE => {
+                add_remote_cpu(u, p, c.cpu);
                 end_as_remote(u, p, c.arg);
                 regs.set_result(0);
                 return true;
@@ -208,17 +209,22 @@ fn is_exit(nr: u64) -> bool {
 }
 
 /// The process ends away (its `exit` or `exit_group` forwarded, `args` 3..5 the CPU time it
-/// used on every node: utime, stime, runtime, ns): the deputy counts what it used since it left
-/// home, so that its parent reaps all of it. The arguments are cleared; values beyond
-/// [`wire::MAX_CLOCK_NS`] count as nothing.
+/// used on every node: utime, stime, runtime, ns): the deputy counts it
+/// ([`add_remote_cpu`]). The arguments are cleared.
 fn count_remote_cpu(u: &UserCtx, p: &Proc, args: &mut [u64; 6]) {
-    let [ut, st, rt] =
-        [args[3], args[4], args[5]].map(|v| if v > wire::MAX_CLOCK_NS { 0 } else { v });
+    add_remote_cpu(u, p, [args[3], args[4], args[5]]);
     args[3..6].fill(0);
+}
+
+/// The process ended away having used `total` (utime, stime, runtime, ns, on every node): the
+/// deputy counts what it used since it left home, so that its parent reaps all of it. Values
+/// beyond [`wire::MAX_CLOCK_NS`] count as nothing.
+fn add_remote_cpu(u: &UserCtx, p: &Proc, total: [u64; 3]) {
+    let [utime, stime, runtime] = total.map(|v| if v > wire::MAX_CLOCK_NS { 0 } else { v });
     let total = Cpu {
-        utime: ut,
-        stime: st,
-        runtime: rt,
+        utime,
+        stime,
+        runtime,
         ..Cpu::default()
     };
     u.add_cputime(&total.since(&p.inner.lock().cpu_left));

@@ -19,7 +19,7 @@ use super::image::{drain, holding_signals, install, restart_on_return, stream, F
 use super::record::Guest;
 use super::record::Role;
 use super::record::{Item, Proc};
-use super::{neg, send_ctl, MigError, INSTALL_MS, SIGKILL, STEP_MS};
+use super::{neg, send_ctl, send_gone, MigError, INSTALL_MS, SIGKILL, STEP_MS};
 use crate::counters;
 use crate::kapi::errno;
 
@@ -79,7 +79,7 @@ pub(super) fn go_home(
             p.home,
             e
         );
-        let _ = send_ctl(mig, p.home, p.token, wire::ctl::GONE, SIGKILL as u32);
+        let _ = send_gone(mig, p.home, p.token, SIGKILL as u32, u.cputime().totals());
     }
     p.set_state(|i| i.finished = true);
     mig.reg.remove(p);

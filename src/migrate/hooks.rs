@@ -6,13 +6,13 @@ use kernel::sync::Arc;
 use super::Migration;
 use crate::kapi::migration::{MigrationOps, SyscallRegs};
 use crate::kapi::task::TaskRef;
-use crate::kapi::uctx::UserCtx;
+use crate::kapi::uctx::{self, UserCtx};
 use crate::proto::mig as wire;
 use crate::uapi::pstate;
 
 use super::deputy::deputy_enter;
 use super::guest::guest_enter;
-use super::{send_ctl, SIGKILL};
+use super::{send_ctl, send_gone, SIGKILL};
 
 /// The hooks registered with the kernel.
 pub(crate) struct Ops {
@@ -54,7 +54,9 @@ impl MigrationOps for Ops {
                 let _ = send_ctl(&self.mig, where_, p.token, wire::ctl::KILL, SIGKILL as u32);
             }
         } else if !finished {
-            let _ = send_ctl(&self.mig, p.home, p.token, wire::ctl::GONE, code as u32);
+            // `task` is current, in do_exit: its CPU time is final but for this last moment.
+            let cpu = uctx::current_cputime().totals();
+            let _ = send_gone(&self.mig, p.home, p.token, code as u32, cpu);
         }
         p.set_state(|i| {
             i.finished = true;

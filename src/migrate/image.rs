@@ -201,7 +201,9 @@ pub(super) fn stream<'a>(
         if v.flags & uctx::vmf::GROWSDOWN != 0 {
             flags |= wire::vma::GROWSDOWN;
         }
-        if v.file {
+        if moves_as_shared_anon(v) {
+            flags |= wire::vma::SHARED_ANON;
+        } else if v.file {
             flags |= wire::vma::FILE;
         }
         let vm = Vma {
@@ -226,6 +228,13 @@ pub(super) fn stream<'a>(
     flow.send(MsgType::MigEnd, &[&end.encode()])?;
     counters::add(&mig.stats.pages_out, u64::from(np));
     Ok(flow)
+}
+
+/// Whether area `v` moves as shared anonymous memory ([`wire::vma::SHARED_ANON`]): writable
+/// `MAP_SHARED | MAP_ANONYMOUS` memory that no one else holds. Other writable shared areas
+/// keep the process where it is.
+pub(super) fn moves_as_shared_anon(v: &uctx::VmaDesc) -> bool {
+    v.sole_shared_anon && v.flags & u64::from(wire::prot::WRITE) != 0
 }
 
 /// Sends the calling task's State (registers or `frozen.rewound`, memory layout, the signal
@@ -353,7 +362,8 @@ impl Arrival {
                     return Err(cantmove::TARGET_NOMEM);
                 }
                 let grows = v.flags & wire::vma::GROWSDOWN != 0;
-                u.map_anon(v.start, v.end - v.start, v.prot, grows)
+                let shared = v.flags & wire::vma::SHARED_ANON != 0;
+                u.map_anon(v.start, v.end - v.start, v.prot, grows, shared)
                     .map_err(fail_reason)?;
                 self.cur = Some(v);
                 self.nv += 1;

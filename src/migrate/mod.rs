@@ -47,7 +47,7 @@ use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
 
 use crate::cluster::{Cluster, Feature};
 use crate::kapi::uctx::SigInfo;
-use crate::proto::mig::Ctl;
+use crate::proto::mig::{self as wire, Ctl};
 use crate::proto::signal::Signal;
 use crate::proto::{Message, MsgType};
 
@@ -220,6 +220,31 @@ pub(super) fn send_signal(mig: &Migration, node: u32, token: u64, info: &SigInfo
 
 /// Sends a control message (`wire::ctl::*` op with its argument) about process `token` to `node`.
 pub(super) fn send_ctl(mig: &Migration, node: u32, token: u64, op: u32, arg: u32) -> Result {
-    let c = Ctl { token, op, arg }.encode();
-    mig.net.send_to(node, MsgType::MigCtl, &[&c])
+    let c = Ctl {
+        token,
+        op,
+        arg,
+        ..Ctl::default()
+    };
+    mig.net.send_to(node, MsgType::MigCtl, &[&c.encode()])
+}
+
+/// Tells home (`node`) that guest `token` ended here with `status` (as `do_exit` got it),
+/// having used `cpu` (utime, stime, runtime, ns: its totals on every node, as
+/// [`crate::proto::cputime::Cpu::totals`]), so that the deputy ends the same way and its
+/// parent reaps all of that time.
+pub(super) fn send_gone(
+    mig: &Migration,
+    node: u32,
+    token: u64,
+    status: u32,
+    cpu: [u64; 3],
+) -> Result {
+    let c = Ctl {
+        token,
+        op: wire::ctl::GONE,
+        arg: status,
+        cpu: cpu.map(|v| v.min(wire::MAX_CLOCK_NS)),
+    };
+    mig.net.send_to(node, MsgType::MigCtl, &[&c.encode()])
 }

@@ -17,7 +17,9 @@ use crate::uapi::{cantmove, pstate};
 
 use super::deputy::{SCRATCH, STUB, STUB_HANDLER, STUB_RESTORER};
 use super::fault::Point;
-use super::image::{can_carry_call, drain, holding_signals, is_vdso, stream, Frozen, Held};
+use super::image::{
+    can_carry_call, drain, holding_signals, is_vdso, moves_as_shared_anon, stream, Frozen, Held,
+};
 use super::record::Deputy;
 use super::record::Role;
 use super::record::{Item, Proc};
@@ -91,6 +93,24 @@ pub(super) fn migrate_out(
     }
 }
 
+/// The pages of the areas `vmas` that an image would hold (all but the vDSO's at `vdso`), or
+/// why they cannot move: a writable shared mapping that others can see
+/// (`SHARED_WRITABLE`; see [`moves_as_shared_anon`]) or device memory (`DEVICE`).
+fn image_pages(vmas: &[uctx::VmaDesc], vdso: u64) -> core::result::Result<u64, MigError> {
+    let mut pages = 0u64;
+    for v in vmas.iter().filter(|v| !is_vdso(v, vdso)) {
+        let shared = v.flags & uctx::vmf::SHARED != 0 && v.flags & uctx::vmf::MAYWRITE != 0;
+        if shared && !moves_as_shared_anon(v) {
+            return Err(MigError::new(EBUSY, cantmove::SHARED_WRITABLE));
+        }
+        if v.flags & uctx::vmf::DEVICE != 0 {
+            return Err(MigError::new(EBUSY, cantmove::DEVICE));
+        }
+        pages += (v.end - v.start) / PAGE as u64;
+    }
+    Ok(pages)
+}
+
 /// Offers the calling process to `target`, streams its image (with `held`, its signals from
 /// before the transfer) and commits in two phases: the target installs the image and answers,
 /// this side sends GO, the target runs the process and confirms (RUNNING). On `Ok` the target
@@ -110,19 +130,7 @@ pub(super) fn send_image(
     if vdso == 0 {
         return Err(MigError::new(EBUSY, cantmove::LAYOUT));
     }
-    let mut pages = 0u64;
-    for v in vmas.iter() {
-        if is_vdso(v, vdso) {
-            continue;
-        }
-        if v.flags & uctx::vmf::SHARED != 0 && v.flags & uctx::vmf::MAYWRITE != 0 {
-            return Err(MigError::new(EBUSY, cantmove::SHARED_WRITABLE));
-        }
-        if v.flags & uctx::vmf::DEVICE != 0 {
-            return Err(MigError::new(EBUSY, cantmove::DEVICE));
-        }
-        pages += (v.end - v.start) / PAGE as u64;
-    }
+    let pages = image_pages(&vmas, vdso)?;
     let (comm, nmigs) = {
         let i = p.inner.lock();
         (i.comm, i.nmigs)

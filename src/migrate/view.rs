@@ -119,6 +119,8 @@ pub(super) fn cantmove_of(t: &TaskRef, allow_root: bool) -> u32 {
         cantmove::NOT_DUMPABLE
     } else if t.has_seccomp() {
         cantmove::SECCOMP
+    } else if t.has_signalfd() {
+        cantmove::SIGNALFD
     } else {
         match t.vma_obstacles() {
             (true, _) => cantmove::SHARED_WRITABLE,

@@ -7,6 +7,7 @@
 //! node. Integers are big-endian; page contents and the XSAVE image are raw bytes (the nodes run
 //! identical kernels on the same architecture). `Documentation/protocol.md` has the byte layout.
 
+pub use super::control::{ctl, Ctl, CTL_LEN};
 use super::cputime::{Cpu, CPU_LEN};
 use super::restart::{Restart, RESTART_LEN};
 use super::{be32, be64, put32, put64, ProtoError};
@@ -42,8 +43,6 @@ pub const END_LEN: usize = 16;
 pub const SYSCALL_HDR_LEN: usize = 64;
 /// Fixed part of a [`SysReply`] payload, before its data.
 pub const SYSREPLY_HDR_LEN: usize = 16;
-/// Payload size of [`Ctl`].
-pub const CTL_LEN: usize = 16;
 
 /// Number of general registers in [`State::regs`], in this order: r15 r14 r13 r12 rbp rbx r11 r10
 /// r9 r8 rax rcx rdx rsi rdi orig_rax rip eflags rsp fs_base gs_base.
@@ -96,40 +95,15 @@ pub mod vma {
     pub const HEAP: u32 = 2;
     /// Was file backed (private) at home; it becomes anonymous memory with the same contents.
     pub const FILE: u32 = 4;
+    /// Shared anonymous memory that only this area held (`MAP_SHARED | MAP_ANONYMOUS`): it
+    /// becomes a new shared anonymous area with the same contents, writable (never with
+    /// [`FILE`]).
+    pub const SHARED_ANON: u32 = 8;
     /// Every defined bit.
-    pub const ALL: u32 = GROWSDOWN | HEAP | FILE;
+    pub const ALL: u32 = GROWSDOWN | HEAP | FILE | SHARED_ANON;
 }
 
-/// Operations of [`Ctl`].
-pub mod ctl {
-    /// Deputy to remote: come home (`arg`: a node to go on to afterwards, or 0).
-    pub const GO_HOME: u32 = 1;
-    /// Deputy to remote: the process ended at home; end the guest (`arg`: the signal).
-    pub const KILL: u32 = 2;
-    /// Remote to deputy: the guest ended on its own (`arg`: the exit code as `do_exit` got it).
-    pub const GONE: u32 = 3;
-    /// Remote to deputy: the guest moved on to node `arg` (chains); forwarded calls come from there.
-    pub const MOVED: u32 = 4;
-    /// Sender of an image to its receiver, after the receiver's Answer that it installed it:
-    /// run it (the first phase of the commit; either direction). A guest going home first hands
-    /// back the signals that arrived for it during the transfer (`MigSignal`).
-    pub const GO: u32 = 5;
-    // 6 was SIGNAL (protocol 3): signals travel as `MigSignal`, with their siginfo.
-    /// Remote to deputy: the guest stopped (a stop signal); the deputy stops too, so the parent
-    /// sees it.
-    pub const STOPPED: u32 = 7;
-    /// Receiver of an image to its sender (either direction): `arg` frames of the stream
-    /// (State, Vma, Pages, End) were taken from the inbox so far; the sender may have at most
-    /// a window of frames beyond them in flight (flow control, Documentation/protocol.md).
-    pub const CREDIT: u32 = 8;
-    /// Target to home, answering GO: the process runs on the target (the second phase of the
-    /// commit): only now does the home node release the process's memory.
-    pub const RUNNING: u32 = 9;
-    /// Largest defined operation.
-    pub const MAX: u32 = 9;
-}
-
-fn token(b: &[u8]) -> Result<u64, ProtoError> {
+pub(super) fn token(b: &[u8]) -> Result<u64, ProtoError> {
     if b.len() < 8 {
         return Err(ProtoError::Truncated);
     }
@@ -482,6 +456,13 @@ impl Vma {
         if v.prot & !prot::ALL != 0 || v.flags & !vma::ALL != 0 {
             return Err(ProtoError::BadField("vma.flags"));
         }
+        // Shared anonymous memory is writable memory of its own, never a file's or the stack.
+        let shared_ok = vma::SHARED_ANON | vma::HEAP;
+        if v.flags & vma::SHARED_ANON != 0
+            && (v.flags & !shared_ok != 0 || v.prot & prot::WRITE == 0)
+        {
+            return Err(ProtoError::BadField("vma.flags"));
+        }
         Ok(v)
     }
 }
@@ -640,43 +621,5 @@ impl<'a> SysReply<'a> {
             result: be64(b, 8) as i64,
             data: &b[SYSREPLY_HDR_LEN..],
         })
-    }
-}
-
-/// Control of a migrated process (see [`ctl`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ctl {
-    /// The process's token.
-    pub token: u64,
-    /// A [`ctl`] operation.
-    pub op: u32,
-    /// Its argument.
-    pub arg: u32,
-}
-
-impl Ctl {
-    /// Layout: 0 token, 8 op u32, 12 arg u32.
-    pub fn encode(&self) -> [u8; CTL_LEN] {
-        let mut b = [0u8; CTL_LEN];
-        put64(&mut b, 0, self.token);
-        put32(&mut b, 8, self.op);
-        put32(&mut b, 12, self.arg);
-        b
-    }
-
-    /// Decodes and validates a Ctl payload.
-    pub fn decode(b: &[u8]) -> Result<Ctl, ProtoError> {
-        if b.len() != CTL_LEN {
-            return Err(ProtoError::Truncated);
-        }
-        let c = Ctl {
-            token: token(b)?,
-            op: be32(b, 8),
-            arg: be32(b, 12),
-        };
-        if c.op == 0 || c.op == 6 || c.op > ctl::MAX {
-            return Err(ProtoError::BadField("ctl.op"));
-        }
-        Ok(c)
     }
 }

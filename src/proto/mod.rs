@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The oxmosix wire protocol, version 7: framing and messages between the nodes of a cluster.
+//! The oxmosix wire protocol, version 8: framing and messages between the nodes of a cluster.
 //!
 //! Pure `core` Rust: no kernel types, no allocation, no `unsafe`. The module uses it for every byte
 //! that crosses the network; the host tests (`tests/host`) property-test and fuzz it. The byte-level
@@ -14,6 +14,7 @@
 // Shared with the host tests: some items are used only on one side.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod control;
 pub mod cputime;
 pub mod delivery;
 pub mod flow;
@@ -30,8 +31,10 @@ pub use load::*;
 pub const MAGIC: u32 = 0x4f58_4d58;
 /// Protocol version spoken by this build (2: authenticated handshake, sealed frames; 3: delivery
 /// numbers and acknowledgements in the header; 4: signals with their `siginfo`, two-phase commit
-/// of a migration; 5: the real-time interval timer in the State).
-pub const PROTO_VERSION: u8 = 7;
+/// of a migration; 5: the real-time interval timer in the State; 6: an interrupted call's
+/// restart in the State; 7: CPU time and CPU-time timers in the State; 8: shared anonymous
+/// areas in the image, the CPU time of a guest that ended in its GONE).
+pub const PROTO_VERSION: u8 = 8;
 /// Size of the frame header in bytes.
 pub const HEADER_LEN: usize = 64;
 /// Hard upper bound of a payload in bytes, whatever the type.

@@ -160,6 +160,7 @@ fn vma_pages_end_ctl_round_trip_and_reject() {
         token: 5,
         op: ctl::GO_HOME,
         arg: 3,
+        ..Ctl::default()
     };
     assert!(
         matches!(decode(&frame(MsgType::MigCtl, &c.encode())), Ok(Message::MigCtl(d)) if d == c)
@@ -475,6 +476,7 @@ fn ctl_op_six_is_retired() {
         token: 5,
         op: 6,
         arg: 3,
+        ..Ctl::default()
     };
     assert!(decode(&frame(MsgType::MigCtl, &c.encode())).is_err());
     let r = Ctl {
@@ -484,4 +486,66 @@ fn ctl_op_six_is_retired() {
     assert!(
         matches!(decode(&frame(MsgType::MigCtl, &r.encode())), Ok(Message::MigCtl(d)) if d == r)
     );
+}
+
+#[test]
+fn gone_carries_cpu_time_and_nothing_else_does() {
+    let g = Ctl {
+        token: 9,
+        op: ctl::GONE,
+        arg: 9,
+        cpu: [1_500_000_000, 20_000_000, 1_520_000_000],
+    };
+    assert!(
+        matches!(decode(&frame(MsgType::MigCtl, &g.encode())), Ok(Message::MigCtl(d)) if d == g)
+    );
+    // CPU time on any other operation, or beyond the clock range, is malformed.
+    for bad in [
+        Ctl {
+            op: ctl::GO_HOME,
+            ..g
+        },
+        Ctl {
+            cpu: [MAX_CLOCK_NS + 1, 0, 0],
+            ..g
+        },
+        Ctl {
+            cpu: [0, 0, u64::MAX],
+            ..g
+        },
+    ] {
+        assert!(decode(&frame(MsgType::MigCtl, &bad.encode())).is_err());
+    }
+    // The old 16-byte Ctl is truncated.
+    assert!(Ctl::decode(&g.encode()[..16]).is_err());
+}
+
+#[test]
+fn shared_anonymous_areas_are_writable_memory_of_their_own() {
+    let v = Vma {
+        token: 5,
+        start: 0x7000_0000,
+        end: 0x7010_0000,
+        prot: prot::READ | prot::WRITE,
+        flags: vma::SHARED_ANON,
+    };
+    assert!(
+        matches!(decode(&frame(MsgType::MigVma, &v.encode())), Ok(Message::MigVma(d)) if d == v)
+    );
+    for bad in [
+        Vma {
+            prot: prot::READ,
+            ..v
+        },
+        Vma {
+            flags: vma::SHARED_ANON | vma::FILE,
+            ..v
+        },
+        Vma {
+            flags: vma::SHARED_ANON | vma::GROWSDOWN,
+            ..v
+        },
+    ] {
+        assert!(decode(&frame(MsgType::MigVma, &bad.encode())).is_err());
+    }
 }

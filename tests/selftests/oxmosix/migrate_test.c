@@ -75,6 +75,11 @@ static void __attribute__((constructor)) mig_child(int argc, char **argv)
 		if (p == MAP_FAILED)
 			_exit(1);
 		memset(p, 1, 1 << 20);
+		/* Shared with a child (which naps with it): the mapping is truly shared. */
+		if (fork() == 0) {
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			napper(NULL);
+		}
 	} else {
 		_exit(1);
 	}

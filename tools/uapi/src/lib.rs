@@ -155,6 +155,7 @@ mod tests {
             "CM_NOT_DUMPABLE" = cantmove::NOT_DUMPABLE,
             "CM_ROOT" = cantmove::ROOT,
             "CM_SECCOMP" = cantmove::SECCOMP,
+            "CM_SIGNALFD" = cantmove::SIGNALFD,
             "CM_TARGET_ROOT" = cantmove::TARGET_ROOT,
             "CM_TARGET_FULL" = cantmove::TARGET_FULL,
         );
@@ -238,7 +239,7 @@ mod tests {
             cantmove_str(cantmove::TARGET_BLOCKED),
             "target blocks guests"
         );
-        assert_eq!(cantmove_str(15), "unknown");
+        assert_eq!(cantmove_str(16), "unknown");
         assert_eq!(cantmove_str(u32::MAX), "unknown");
         // Every defined code has its own text.
         let codes = [
@@ -256,6 +257,7 @@ mod tests {
             cantmove::NOT_DUMPABLE,
             cantmove::ROOT,
             cantmove::SECCOMP,
+            cantmove::SIGNALFD,
             cantmove::TARGET_BLOCKED,
             cantmove::TARGET_NOMEM,
             cantmove::TARGET_SHELL,
