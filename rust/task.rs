@@ -223,6 +223,30 @@ impl TaskRef {
         unsafe { ptr::read_volatile(ptr::addr_of!((*self.ptr()).seccomp.mode)) != 0 }
     }
 
+    /// Whether a POSIX timer on a CPU clock of the task or its process is armed
+    /// (`timer_create` on `CLOCK_PROCESS_CPUTIME_ID`, `CLOCK_THREAD_CPUTIME_ID` or a
+    /// `clock_getcpuclockid` clock, then `timer_settime`): such timers live in the kernel's
+    /// timer queues of the task and of its signal struct (`posix_cputimers`; the interval timers
+    /// `ITIMER_PROF`/`ITIMER_VIRTUAL` are not queued there). They count CPU time at home, and
+    /// a timer left at home would not see the process's CPU time away. Read without the
+    /// sighand lock: a timer armed meanwhile is seen at the migration's safe point.
+    pub(crate) fn has_cpu_timers(&self) -> bool {
+        // SAFETY: `self.ptr()` is valid (invariant) and so is its signal struct, freed only with
+        // the task; each queue head's leftmost pointer is read once (as READ_ONCE would) and
+        // only compared with NULL.
+        unsafe {
+            let t = self.ptr();
+            let queued = |c: *const bindings::posix_cputimers| {
+                (0..3).any(|k| {
+                    let head = ptr::addr_of!((*c).bases[k].tqhead.rb_root.rb_leftmost);
+                    !ptr::read_volatile(head).is_null()
+                })
+            };
+            queued(ptr::addr_of!((*t).posix_cputimers))
+                || queued(ptr::addr_of!((*(*t).signal).posix_cputimers))
+        }
+    }
+
     /// Whether the task has a `signalfd` open: a descriptor whose file is the anonymous inode
     /// named `[signalfd]` (as `/proc/PID/fd` shows it, `anon_inode:[signalfd]`). The
     /// descriptors are walked as `/proc/PID/fd` walks them; one opened meanwhile may be

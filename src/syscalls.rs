@@ -37,6 +37,9 @@ pub enum Arg {
     /// An array of capacity argument `n` elements of this size, of which the result (≥ 0) says
     /// how many came back (`getgroups`).
     OutArray(u8, u32),
+    /// As `OutArray`, but a capacity beyond one frame is capped (the call runs with the smaller
+    /// count): fewer elements is a valid answer (`epoll_wait`'s events).
+    OutArrayCapped(u8, u32),
     /// An `fd_set` for argument `n` descriptors, read and updated (`select`).
     FdSet(u8),
     /// A NUL-terminated path (at most [`PATH_MAX`] bytes with the NUL).
@@ -133,142 +136,8 @@ const fn a2(a: Arg) -> [Arg; 6] {
 }
 
 /// x86-64 system call numbers used here (`arch/x86/entry/syscalls/syscall_64.tbl`, Linux 6.12).
-pub mod nr {
-    pub const READ: u64 = 0;
-    pub const WRITE: u64 = 1;
-    pub const OPEN: u64 = 2;
-    pub const CLOSE: u64 = 3;
-    pub const STAT: u64 = 4;
-    pub const FSTAT: u64 = 5;
-    pub const LSTAT: u64 = 6;
-    pub const POLL: u64 = 7;
-    pub const LSEEK: u64 = 8;
-    pub const MMAP: u64 = 9;
-    pub const MPROTECT: u64 = 10;
-    pub const MUNMAP: u64 = 11;
-    pub const BRK: u64 = 12;
-    pub const RT_SIGACTION: u64 = 13;
-    pub const RT_SIGPROCMASK: u64 = 14;
-    pub const RT_SIGRETURN: u64 = 15;
-    pub const IOCTL: u64 = 16;
-    pub const PREAD64: u64 = 17;
-    pub const PWRITE64: u64 = 18;
-    pub const READV: u64 = 19;
-    pub const WRITEV: u64 = 20;
-    pub const ACCESS: u64 = 21;
-    pub const PIPE: u64 = 22;
-    pub const SELECT: u64 = 23;
-    pub const SCHED_YIELD: u64 = 24;
-    pub const MREMAP: u64 = 25;
-    pub const MADVISE: u64 = 28;
-    pub const DUP: u64 = 32;
-    pub const DUP2: u64 = 33;
-    pub const PAUSE: u64 = 34;
-    pub const NANOSLEEP: u64 = 35;
-    pub const GETITIMER: u64 = 36;
-    pub const ALARM: u64 = 37;
-    pub const SETITIMER: u64 = 38;
-    pub const GETPID: u64 = 39;
-    pub const SENDFILE: u64 = 40;
-    pub const SENDTO: u64 = 44;
-    pub const RECVFROM: u64 = 45;
-    pub const SHUTDOWN: u64 = 48;
-    pub const SENDMSG: u64 = 46;
-    pub const RECVMSG: u64 = 47;
-    pub const EXIT: u64 = 60;
-    pub const WAIT4: u64 = 61;
-    pub const KILL: u64 = 62;
-    pub const UNAME: u64 = 63;
-    pub const FCNTL: u64 = 72;
-    pub const FLOCK: u64 = 73;
-    pub const FSYNC: u64 = 74;
-    pub const FDATASYNC: u64 = 75;
-    pub const TRUNCATE: u64 = 76;
-    pub const FTRUNCATE: u64 = 77;
-    pub const GETDENTS: u64 = 78;
-    pub const GETCWD: u64 = 79;
-    pub const CHDIR: u64 = 80;
-    pub const FCHDIR: u64 = 81;
-    pub const RENAME: u64 = 82;
-    pub const MKDIR: u64 = 83;
-    pub const RMDIR: u64 = 84;
-    pub const CREAT: u64 = 85;
-    pub const LINK: u64 = 86;
-    pub const UNLINK: u64 = 87;
-    pub const SYMLINK: u64 = 88;
-    pub const READLINK: u64 = 89;
-    pub const CHMOD: u64 = 90;
-    pub const FCHMOD: u64 = 91;
-    pub const CHOWN: u64 = 92;
-    pub const FCHOWN: u64 = 93;
-    pub const LCHOWN: u64 = 94;
-    pub const UMASK: u64 = 95;
-    pub const GETTIMEOFDAY: u64 = 96;
-    pub const GETRLIMIT: u64 = 97;
-    pub const GETRUSAGE: u64 = 98;
-    pub const SYSINFO: u64 = 99;
-    pub const TIMES: u64 = 100;
-    pub const GETUID: u64 = 102;
-    pub const GETGID: u64 = 104;
-    pub const GETEUID: u64 = 107;
-    pub const GETEGID: u64 = 108;
-    pub const SETPGID: u64 = 109;
-    pub const GETPPID: u64 = 110;
-    pub const GETPGRP: u64 = 111;
-    pub const GETGROUPS: u64 = 115;
-    pub const GETPGID: u64 = 121;
-    pub const GETSID: u64 = 124;
-    pub const RT_SIGPENDING: u64 = 127;
-    pub const RT_SIGTIMEDWAIT: u64 = 128;
-    pub const RT_SIGSUSPEND: u64 = 130;
-    pub const SIGALTSTACK: u64 = 131;
-    pub const STATFS: u64 = 137;
-    pub const FSTATFS: u64 = 138;
-    pub const ARCH_PRCTL: u64 = 158;
-    pub const SETRLIMIT: u64 = 160;
-    pub const GETTID: u64 = 186;
-    pub const TKILL: u64 = 200;
-    pub const FUTEX: u64 = 202;
-    pub const GETDENTS64: u64 = 217;
-    pub const SET_TID_ADDRESS: u64 = 218;
-    pub const RESTART_SYSCALL: u64 = 219;
-    pub const FADVISE64: u64 = 221;
-    pub const CLOCK_GETTIME: u64 = 228;
-    pub const CLOCK_GETRES: u64 = 229;
-    pub const CLOCK_NANOSLEEP: u64 = 230;
-    pub const EXIT_GROUP: u64 = 231;
-    pub const TGKILL: u64 = 234;
-    pub const OPENAT: u64 = 257;
-    pub const MKDIRAT: u64 = 258;
-    pub const FCHOWNAT: u64 = 260;
-    pub const NEWFSTATAT: u64 = 262;
-    pub const UNLINKAT: u64 = 263;
-    pub const RENAMEAT: u64 = 264;
-    pub const RENAMEAT2: u64 = 316;
-    pub const LINKAT: u64 = 265;
-    pub const SYMLINKAT: u64 = 266;
-    pub const READLINKAT: u64 = 267;
-    pub const FCHMODAT: u64 = 268;
-    pub const FACCESSAT: u64 = 269;
-    pub const PSELECT6: u64 = 270;
-    pub const PPOLL: u64 = 271;
-    pub const SET_ROBUST_LIST: u64 = 273;
-    pub const SPLICE: u64 = 275;
-    pub const TEE: u64 = 276;
-    pub const UTIMENSAT: u64 = 280;
-    pub const DUP3: u64 = 292;
-    pub const PIPE2: u64 = 293;
-    pub const PREADV: u64 = 295;
-    pub const PWRITEV: u64 = 296;
-    pub const PRLIMIT64: u64 = 302;
-    pub const GETRANDOM: u64 = 318;
-    pub const COPY_FILE_RANGE: u64 = 326;
-    pub const STATX: u64 = 332;
-    pub const RSEQ: u64 = 334;
-    pub const FACCESSAT2: u64 = 439;
-    /// Number of entries of the x86-64 table in Linux 6.12 (highest number + 1).
-    pub const COUNT: u64 = 463;
-}
+#[path = "syscall_nr.rs"]
+pub mod nr;
 
 /// `getrusage`'s `RUSAGE_SELF` and `RUSAGE_THREAD`.
 const RUSAGE_SELF: u64 = 0;
@@ -298,6 +167,10 @@ const STATX_SIZE: u32 = 256;
 const TIMESPEC_SIZE: u32 = 16;
 /// Size of `struct pollfd`.
 const POLLFD_SIZE: u32 = 8;
+/// Size of `struct epoll_event` (packed on x86-64).
+const EPOLL_EVENT_SIZE: u32 = 12;
+/// Size of `struct itimerspec`.
+const ITIMERSPEC_SIZE: u32 = 2 * TIMESPEC_SIZE;
 /// Size of `struct flock`.
 const FLOCK_SIZE: u32 = 32;
 
@@ -455,6 +328,23 @@ fn file_class(nr: u64, args: &[u64; 6]) -> Class {
             Arg::InOutFixed(TIMESPEC_SIZE),
             V,
         ]),
+        // The epoll instance, its descriptors and the wait are at home (as for poll); the
+        // events come back. epoll_pwait only without a signal mask.
+        EPOLL_CREATE | EPOLL_CREATE1 => vals(),
+        EPOLL_CTL => fwd([V, V, V, Arg::InFixed(EPOLL_EVENT_SIZE), V, V]),
+        EPOLL_WAIT => fwd(a2(Arg::OutArrayCapped(2, EPOLL_EVENT_SIZE))),
+        EPOLL_PWAIT if args[4] == 0 => fwd(a2(Arg::OutArrayCapped(2, EPOLL_EVENT_SIZE))),
+        // A timerfd is a descriptor at home; its clock is a wall or monotonic one (never CPU).
+        TIMERFD_CREATE => vals(),
+        TIMERFD_SETTIME => fwd([
+            V,
+            V,
+            Arg::InFixed(ITIMERSPEC_SIZE),
+            Arg::OutFixed(ITIMERSPEC_SIZE),
+            V,
+            V,
+        ]),
+        TIMERFD_GETTIME => fwd(a2(Arg::OutFixed(ITIMERSPEC_SIZE))),
         SENDTO => fwd([V, Arg::In(2), V, V, Arg::In(5), V]),
         SENDMSG => Class::Msg(true),
         RECVMSG => Class::Msg(false),
@@ -471,6 +361,14 @@ fn process_class(nr: u64) -> Class {
         GETPID | GETPPID | GETTID | GETUID | GETEUID | GETGID | GETEGID | GETPGRP | GETPGID
         | GETSID | SETPGID | KILL | TKILL | TGKILL => vals(),
         GETGROUPS => fwd(a2(Arg::OutArray(0, 4))),
+        GETRESUID | GETRESGID => fwd([
+            Arg::OutFixed(4),
+            Arg::OutFixed(4),
+            Arg::OutFixed(4),
+            V,
+            V,
+            V,
+        ]),
         WAIT4 => fwd([V, Arg::OutFixed(4), V, Arg::OutFixed(RUSAGE_SIZE), V, V]),
         UNAME => fwd(a1(Arg::OutFixed(UTSNAME_SIZE))),
         SYSINFO => fwd(a1(Arg::OutFixed(SYSINFO_SIZE))),
@@ -640,6 +538,19 @@ pub fn plan(f: &Forward, args: &[u64; 6]) -> Result<Plan, i64> {
                     return Err(EINVAL);
                 }
                 b.out_cap = len as u32;
+                b.out = Back::ResultTimes(s);
+            }
+            Arg::OutArrayCapped(n, s) => {
+                let count = args[n as usize];
+                let most = max / u64::from(s);
+                if count > most {
+                    if p.ncaps == p.caps.len() {
+                        return Err(EINVAL);
+                    }
+                    p.caps[p.ncaps] = (n, most);
+                    p.ncaps += 1;
+                }
+                b.out_cap = (count.min(most) * u64::from(s)) as u32;
                 b.out = Back::ResultTimes(s);
             }
             Arg::FdSet(n) => {

@@ -402,6 +402,9 @@ pub mod cantmove {
     /// A `signalfd` is open: it reads the signals pending at home, and a process away has its
     /// signals where it runs. The process stays at home, where its signalfd works.
     pub const SIGNALFD: u32 = 15;
+    /// A POSIX timer on a CPU clock is armed: it counts the CPU time of the process at home,
+    /// not away. The process stays at home, where it runs on that CPU time.
+    pub const CPU_TIMERS: u32 = 16;
     /// The target node blocks guests (`block`).
     pub const TARGET_BLOCKED: u32 = 20;
     /// The target node has not enough free memory for the image.
@@ -440,6 +443,7 @@ pub fn cantmove_str(reason: u32) -> &'static str {
         cantmove::ROOT => "root's process (allow_root is off)",
         cantmove::SECCOMP => "seccomp filter",
         cantmove::SIGNALFD => "signalfd open",
+        cantmove::CPU_TIMERS => "POSIX CPU-time timer armed",
         cantmove::TARGET_BLOCKED => "target blocks guests",
         cantmove::TARGET_NOMEM => "target short of memory",
         cantmove::TARGET_SHELL => "target could not start a shell",

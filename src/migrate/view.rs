@@ -121,6 +121,8 @@ pub(super) fn cantmove_of(t: &TaskRef, allow_root: bool) -> u32 {
         cantmove::SECCOMP
     } else if t.has_signalfd() {
         cantmove::SIGNALFD
+    } else if t.has_cpu_timers() {
+        cantmove::CPU_TIMERS
     } else {
         match t.vma_obstacles() {
             (true, _) => cantmove::SHARED_WRITABLE,

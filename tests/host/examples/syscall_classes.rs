@@ -16,6 +16,9 @@ fn args_text(a: &[Arg; 6]) -> String {
             Arg::InOutFixed(s) => format!("arg{i}: in/out, {s} bytes"),
             Arg::InOutArray(n, s) => format!("arg{i}: in/out, arg{n} × {s} bytes"),
             Arg::OutArray(n, s) => format!("arg{i}: out, up to arg{n} × {s} bytes"),
+            Arg::OutArrayCapped(n, s) => {
+                format!("arg{i}: out, up to arg{n} × {s} bytes (arg{n} capped to one frame)")
+            }
             Arg::FdSet(n) => format!("arg{i}: in/out fd_set of arg{n} bits"),
             Arg::Str => format!("arg{i}: path"),
             Arg::Val => unreachable!(),

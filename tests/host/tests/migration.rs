@@ -549,3 +549,44 @@ fn shared_anonymous_areas_are_writable_memory_of_their_own() {
         assert!(decode(&frame(MsgType::MigVma, &bad.encode())).is_err());
     }
 }
+
+#[test]
+fn epoll_and_timerfd_are_forwarded() {
+    let f = |n: u64, a: [u64; 6]| match syscalls::classify(n, &a) {
+        Class::Forward(f) => syscalls::plan(&f, &a),
+        c => panic!("{n}: {c:?}"),
+    };
+    // epoll_wait: events come back by the result; a capacity beyond one frame is capped.
+    let p = f(nr::EPOLL_WAIT, [4, 0x1000, 16, 100, 0, 0]).unwrap();
+    assert_eq!((p.n, p.bufs[0].out_cap, p.ncaps), (1, 16 * 12, 0));
+    assert_eq!(p.bufs[0].back(3), 36);
+    let p = f(nr::EPOLL_WAIT, [4, 0x1000, 100_000, -1i64 as u64, 0, 0]).unwrap();
+    let most = (syscalls::MAX_DATA / 12) as u64;
+    assert_eq!(&p.caps[..p.ncaps], &[(2, most)]);
+    assert_eq!(u64::from(p.bufs[0].out_cap), most * 12);
+    // epoll_pwait with a signal mask goes home; without one it is epoll_wait.
+    assert_eq!(
+        syscalls::classify(nr::EPOLL_PWAIT, &[4, 0x1000, 16, 0, 0x2000, 8]),
+        Class::Home
+    );
+    assert_eq!(f(nr::EPOLL_PWAIT, [4, 0x1000, 16, 0, 0, 8]).unwrap().n, 1);
+    // epoll_ctl reads one event (none for EPOLL_CTL_DEL with NULL).
+    let p = f(nr::EPOLL_CTL, [4, 1, 5, 0x1000, 0, 0]).unwrap();
+    assert_eq!((p.n, p.bufs[0].arg, p.bufs[0].in_len), (1, 3, 12));
+    assert_eq!(f(nr::EPOLL_CTL, [4, 2, 5, 0, 0, 0]).unwrap().n, 0);
+    // timerfd_settime: the new value in, the old one out (if asked for).
+    let p = f(nr::TIMERFD_SETTIME, [5, 0, 0x1000, 0x2000, 0, 0]).unwrap();
+    assert_eq!((p.n, p.bufs[0].in_len, p.bufs[1].out_cap), (2, 32, 32));
+    assert_eq!(
+        f(nr::TIMERFD_GETTIME, [5, 0x1000, 0, 0, 0, 0])
+            .unwrap()
+            .bufs[0]
+            .out_cap,
+        32
+    );
+    // POSIX timers stay a call that goes home.
+    assert_eq!(
+        syscalls::classify(222, &[1, 0, 0x1000, 0, 0, 0]),
+        Class::Home
+    );
+}

@@ -692,6 +692,9 @@ TEST_F_TIMEOUT(mig, cpu_time_travels, 240)
 		EXPECT_EQ(SIGXCPU, WTERMSIG(st));
 		TH_LOG("%s: SIGXCPU %.1f s after the move; its parent reaped %.3f s of CPU", limited[i].what,
 		       now() - t0, cpu_secs(&ru));
+		/* Killed away: its GONE carried the CPU time it used there (8 s in all). */
+		EXPECT_LE(7.2, cpu_secs(&ru));
+		EXPECT_GE(9.5, cpu_secs(&ru));
 	}
 }
 

@@ -105,6 +105,7 @@ struct mosix_procinfo {
 #define CM_ROOT 13
 #define CM_SECCOMP 14
 #define CM_SIGNALFD 15
+#define CM_CPU_TIMERS 16
 #define CM_TARGET_BLOCKED 20
 #define CM_TARGET_NOMEM 21
 #define CM_TARGET_SHELL 22

@@ -156,6 +156,7 @@ mod tests {
             "CM_ROOT" = cantmove::ROOT,
             "CM_SECCOMP" = cantmove::SECCOMP,
             "CM_SIGNALFD" = cantmove::SIGNALFD,
+            "CM_CPU_TIMERS" = cantmove::CPU_TIMERS,
             "CM_TARGET_ROOT" = cantmove::TARGET_ROOT,
             "CM_TARGET_FULL" = cantmove::TARGET_FULL,
         );
@@ -239,7 +240,7 @@ mod tests {
             cantmove_str(cantmove::TARGET_BLOCKED),
             "target blocks guests"
         );
-        assert_eq!(cantmove_str(16), "unknown");
+        assert_eq!(cantmove_str(17), "unknown");
         assert_eq!(cantmove_str(u32::MAX), "unknown");
         // Every defined code has its own text.
         let codes = [
@@ -258,6 +259,7 @@ mod tests {
             cantmove::ROOT,
             cantmove::SECCOMP,
             cantmove::SIGNALFD,
+            cantmove::CPU_TIMERS,
             cantmove::TARGET_BLOCKED,
             cantmove::TARGET_NOMEM,
             cantmove::TARGET_SHELL,
