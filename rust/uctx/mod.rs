@@ -21,6 +21,7 @@ pub(crate) use crate::proto::mig::{NMM, NREGS};
 
 pub(crate) mod clocks;
 pub(crate) mod cputime;
+pub(crate) mod files;
 pub(crate) mod limits;
 pub(crate) mod mm;
 pub(crate) mod regs;
@@ -29,6 +30,7 @@ pub(crate) mod signals;
 pub(crate) mod timers;
 
 pub(crate) use cputime::current_cputime;
+pub(crate) use files::FileArea;
 pub(crate) use mm::{sole_shared_anon, vmf, vvar_size, VmaDesc};
 pub(crate) use regs::xstate_size;
 pub(crate) use signals::{read_user_siginfo, to_kernel, SigInfo, Signals, SIG_DFL};

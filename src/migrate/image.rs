@@ -15,7 +15,7 @@ use crate::proto::signal::{self as sigwire, Signal};
 use crate::proto::MsgType;
 use crate::uapi::cantmove;
 
-use super::fault::Point;
+use super::arrival::{fail_reason, Arrival};
 use super::record::{Item, Proc};
 use super::{send_ctl, STEP_MS};
 use crate::counters;
@@ -325,77 +325,6 @@ pub(super) struct Installed {
     pub(super) credit: Credit,
 }
 
-/// The `cantmove` reason of a failed step of an install: `TARGET_NOMEM` when memory ran out.
-fn fail_reason(e: Error) -> u32 {
-    if e == ENOMEM {
-        cantmove::TARGET_NOMEM
-    } else {
-        cantmove::TARGET_FAILED
-    }
-}
-
-/// The memory areas and signals of an image as its frames arrive ([`install`]).
-struct Arrival {
-    /// The memory area the pages that follow belong to.
-    cur: Option<Vma>,
-    /// Memory areas and pages taken (checked against the stream's End).
-    nv: u32,
-    np: u32,
-    /// The image's pending signals, in delivery order.
-    signals: KVec<SigInfo>,
-}
-
-impl Arrival {
-    /// Takes one frame of an image's stream into the calling task: `Ok(true)` at its End.
-    /// Errors: the `cantmove` reason (`TARGET_NOMEM` when memory ran out here).
-    fn take(
-        &mut self,
-        u: &UserCtx,
-        mig: &Migration,
-        it: Item,
-        deputy: bool,
-    ) -> core::result::Result<bool, u32> {
-        match it {
-            Item::Vma(v) => {
-                // Fault injection: a process coming home finds its home short of memory.
-                if deputy && mig.fault.fires(Point::NoMem) {
-                    return Err(cantmove::TARGET_NOMEM);
-                }
-                let grows = v.flags & wire::vma::GROWSDOWN != 0;
-                let shared = v.flags & wire::vma::SHARED_ANON != 0;
-                u.map_anon(v.start, v.end - v.start, v.prot, grows, shared)
-                    .map_err(fail_reason)?;
-                self.cur = Some(v);
-                self.nv += 1;
-            }
-            Item::Pages { addr, data } => {
-                let v = self.cur.ok_or(cantmove::TARGET_FAILED)?;
-                let len = data.len() as u64;
-                if addr < v.start || addr + len > v.end {
-                    return Err(cantmove::TARGET_FAILED);
-                }
-                if v.prot & wire::prot::WRITE != 0 {
-                    UserSlice::new(addr as usize, data.len())
-                        .writer()
-                        .write_slice(&data)
-                        .map_err(fail_reason)?;
-                } else {
-                    u.poke(addr, &data).map_err(fail_reason)?;
-                }
-                self.np += (len / PAGE as u64) as u32;
-            }
-            Item::Signal(s) if s.flags & sigwire::flags::IMAGE != 0 => {
-                self.signals
-                    .push(s.info, GFP_KERNEL)
-                    .map_err(|_| cantmove::TARGET_NOMEM)?;
-            }
-            Item::End(e) if e.vmas == self.nv && e.pages == self.np => return Ok(true),
-            _ => return Err(cantmove::TARGET_FAILED),
-        }
-        Ok(false)
-    }
-}
-
 /// Installs an image arriving in `p`'s inbox (State already taken: `state`) into the calling
 /// task. A guest's shell maps the vDSO where the process had it; a deputy keeps its own, which
 /// is already there, and its pending signals (they arrived for the process meanwhile). Returns
@@ -438,13 +367,15 @@ pub(super) fn install(
     } else {
         p.home
     };
-    let mut credit = Credit { node, taken: 1 }; // the State, taken by the caller
-    let mut a = Arrival {
-        cur: None,
-        nv: 0,
-        np: 0,
-        signals: KVec::new(),
+    // The State, taken by the caller.
+    let mut credit = Credit { node, taken: 1 };
+    // Home: the file mappings the process left with are mapped from their files again.
+    let files = if deputy {
+        core::mem::take(&mut p.inner.lock().files)
+    } else {
+        KVec::new()
     };
+    let mut a = Arrival::new(files);
     // After a failure the rest of the stream is still taken (and credited), so that its
     // sender reaches the end and reads the answer; the task is then left as it is for the
     // caller to end it, or to make it a deputy again.
@@ -461,6 +392,8 @@ pub(super) fn install(
         }
     }
     if let Some(reason) = failed {
+        // It stays away: keep its files for the next time it comes home.
+        p.inner.lock().files = a.files;
         return Err(reason);
     }
     let Arrival {

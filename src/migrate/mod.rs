@@ -18,6 +18,7 @@
 //! protocol and every step.
 
 mod admin;
+mod arrival;
 mod deputy;
 mod fault;
 mod forward;

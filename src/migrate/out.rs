@@ -241,6 +241,9 @@ pub(super) fn become_deputy(u: &UserCtx, mig: &Migration, p: &Arc<Proc>, target:
     u.set_blocked(!0);
     u.flush_signals();
     let args = Args::take(u);
+    // Its file mappings, kept open for its return (without them it comes home with anonymous
+    // copies, as on the remote).
+    let files = u.file_areas().unwrap_or_default();
     let deputy = make_stub(u, &actions)?;
     if let Some(a) = args {
         // Without them, `/proc/PID/cmdline` and `environ` read empty at home.
@@ -249,6 +252,7 @@ pub(super) fn become_deputy(u: &UserCtx, mig: &Migration, p: &Arc<Proc>, target:
     TaskRef::current().set_migrated(true);
     p.set_state(|i| {
         i.role = Role::Deputy(deputy);
+        i.files = files;
         i.where_ = target;
         i.nmigs += 1;
         i.result = Some(Ok(()));

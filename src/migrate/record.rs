@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The per-process record ([`Proc`]) and the registry of the processes this node knows.
 
+use crate::kapi::uctx::FileArea;
 use crate::proto::cputime::Cpu;
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
@@ -157,6 +158,9 @@ pub(super) struct Inner {
     /// The CPU time the process had when it last left this node (home: what the remote adds to
     /// it is what it reports beyond this; [`crate::proto::cputime::Cpu::since`]).
     pub(super) cpu_left: Cpu,
+    /// Home, while the process is away: its file mappings as it left (each holding its file
+    /// open), mapped again when it comes home (`image::Arrival`).
+    pub(super) files: KVec<FileArea>,
 }
 
 /// One process known to this node.
@@ -232,6 +236,7 @@ impl Proc {
             credit: 0,
             peer_gone: false,
             cpu_left: Cpu::default(),
+            files: KVec::new(),
         };
         Arc::pin_init(
             pin_init!(Proc {

@@ -1254,9 +1254,63 @@ static int setup_private_file_map(void)
 	return file_map ? 0 : -1;
 }
 
+/*
+ * At home (step 2: both runs are home by then): the area at file_map is a mapping of file NAME
+ * (in DIR) again, with ANON_KB kB of anonymous memory: the pages the process wrote, copied on
+ * write; the others are the file's pages, shared with the page cache as before it moved.
+ */
+static int check_home_mapping(int step, const char *name, long anon_kb)
+{
+	char line[1024], start[32];
+	const char *file = path("%s", name);
+	int in = 0;
+	long kb;
+	FILE *f;
+
+	if (step != 2)
+		return 0;
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return sysfail("/proc/self/smaps");
+	snprintf(start, sizeof(start), "%lx-", (unsigned long)file_map);
+	while (fgets(line, sizeof(line), f)) {
+		if (!in) {
+			if (strncmp(line, start, strlen(start)))
+				continue;
+			in = 1;
+			line[strcspn(line, "\n")] = 0;
+			if (!strstr(line, file)) {
+				fclose(f);
+				return fail("the area at %p is '%s', not a mapping of %s", file_map, line, file);
+			}
+		} else if (sscanf(line, "Anonymous: %ld kB", &kb) == 1) {
+			fclose(f);
+			if (kb != anon_kb)
+				return fail("the mapping of %s holds %ld kB of anonymous memory, expected %ld",
+					    file, kb, anon_kb);
+			return 0;
+		}
+	}
+	fclose(f);
+	return fail("no area at %p (or no Anonymous line) in /proc/self/smaps", file_map);
+}
+
 static int check_file_map(int step)
 {
-	return verify(file_map, FMAP_BYTES, 30, 0, "file mapping");
+	return verify(file_map, FMAP_BYTES, 30, 0, "file mapping") ?:
+	       check_home_mapping(step, "private", 0);
+}
+
+static int check_unlinked_file_map(int step)
+{
+	return verify(file_map, FMAP_BYTES, 30, 0, "file mapping") ?:
+	       check_home_mapping(step, "unlinked_map", 0);
+}
+
+static int check_shared_readonly_map(int step)
+{
+	return verify(file_map, FMAP_BYTES, 30, 0, "file mapping") ?:
+	       check_home_mapping(step, "shared_ro", 0);
 }
 
 static const int cow_pages[] = { 1, 17, 42 };
@@ -1291,7 +1345,8 @@ static int check_private_file_map_cow(int step)
 	}
 	memset(scratch, 0, FMAP_BYTES);
 	return io(pread(cow_fd, scratch, FMAP_BYTES, 0), FMAP_BYTES, "pread") ?:
-	       verify(scratch, FMAP_BYTES, 30, 0, "the file under the private mapping");
+	       verify(scratch, FMAP_BYTES, 30, 0, "the file under the private mapping") ?:
+	       check_home_mapping(step, "cow", ARRAY_SIZE(cow_pages) * page / 1024);
 }
 
 static int setup_unlinked_file_map(void)
@@ -2413,8 +2468,8 @@ static const struct corpus_case {
 	{ "posix_lock", MOVES, setup_posix_lock, check_posix_lock },
 	{ "private_file_map", MOVES, setup_private_file_map, check_file_map },
 	{ "private_file_map_cow", MOVES, setup_private_file_map_cow, check_private_file_map_cow },
-	{ "unlinked_file_map", MOVES, setup_unlinked_file_map, check_file_map },
-	{ "shared_readonly_map", MOVES, setup_shared_readonly_map, check_file_map },
+	{ "unlinked_file_map", MOVES, setup_unlinked_file_map, check_unlinked_file_map },
+	{ "shared_readonly_map", MOVES, setup_shared_readonly_map, check_shared_readonly_map },
 	{ "shared_anon_sole", MOVES, setup_shared_anon_sole, check_shared_anon_sole },
 	{ "shared_anon_with_child", SHARED, setup_shared_anon_with_child, check_shared_anon_with_child,
 	  cleanup_shared_anon_with_child },
