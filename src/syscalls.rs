@@ -425,10 +425,24 @@ pub enum Back {
 }
 
 impl Buf {
-    /// Bytes that come back for a call that returned `r` (0 for errors).
+    /// Bytes that come back for a call that returned `r`: none for errors, except that a call
+    /// interrupted to be restarted (`-ERESTARTSYS`, `-ERESTARTNOINTR`, `-ERESTARTNOHAND`: its
+    /// process moves while it waits, see `Documentation/migration.md`) gives back its in-out
+    /// buffers whole, since the kernel may have updated them for the restart (`select` and
+    /// `pselect6` write the time left into their timeout; `poll` writes `revents`).
     pub fn back(&self, r: i64) -> u32 {
         if r < 0 {
-            return 0;
+            let restarts = matches!(
+                r,
+                crate::proto::restart::ERESTARTSYS
+                    | crate::proto::restart::ERESTARTNOINTR
+                    | crate::proto::restart::ERESTARTNOHAND
+            );
+            return if restarts && self.in_len > 0 && self.out == Back::All {
+                self.out_cap
+            } else {
+                0
+            };
         }
         let r = r as u64;
         match self.out {

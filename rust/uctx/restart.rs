@@ -19,10 +19,54 @@ impl UserCtx {
         let p = cur_regs();
         // SAFETY: `p` is current's user register frame (a `UserCtx` exists), read by current.
         let (ax, orig) = unsafe { ((*p).ax as u64, (*p).orig_ax as u64) };
-        let mut r = [0u64; crate::proto::mig::NREGS];
-        r[restart::REG_AX] = ax;
-        r[restart::REG_ORIG_AX] = orig;
-        restart::interrupted(&r).is_some()
+        restart::interrupted(&regs_ax(ax, orig)).is_some()
+    }
+
+    /// Current was interrupted in a system call that the kernel is about to run again from its
+    /// registers (rax `-ERESTARTSYS`, `-ERESTARTNOINTR` or `-ERESTARTNOHAND`): it does not,
+    /// and the call returns that code to user mode instead (a deputy's stub reports it to the
+    /// remote, which restarts the call where the process goes). Returns whether it was such a
+    /// call; anything else (a finished call, one restarting through its restart block) is left
+    /// as it is. Called from task work on the way back to user mode, where the kernel decides
+    /// on the restart after the task work ran (`arch_do_signal_or_restart`).
+    ///
+    /// A `poll` without a timeout is first made to restart by running again
+    /// ([`restart_poll_by_registers`](Self::restart_poll_by_registers)).
+    pub(crate) fn cancel_restart(&self) -> bool {
+        self.restart_poll_by_registers();
+        let p = cur_regs();
+        // SAFETY: `p` is current's user register frame (a `UserCtx` exists), read by current.
+        let (ax, orig) = unsafe { ((*p).ax as u64, (*p).orig_ax as u64) };
+        match restart::interrupted(&regs_ax(ax, orig)) {
+            Some(c) if !c.block => {
+                // SAFETY: as above, and current alone writes its own frame here; orig_ax -1
+                // means "no system call to restart" to the signal code.
+                unsafe { (*p).orig_ax = -1i64 as _ };
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Current was interrupted in a `poll` without a timeout, which the kernel restarts through
+    /// its restart block (`do_restart_poll`): it restarts by running again instead, which does
+    /// the same (the same descriptors, no time to count), wherever it runs, so that the call
+    /// needs no restart block (rax becomes `-ERESTARTNOHAND`, the block is cleared). Returns
+    /// whether it was such a call.
+    pub(crate) fn restart_poll_by_registers(&self) -> bool {
+        let p = cur_regs();
+        // SAFETY: `p` is current's user register frame (a `UserCtx` exists), read by current.
+        let (ax, orig) = unsafe { ((*p).ax as u64, (*p).orig_ax as u64) };
+        if !restart::interrupted(&regs_ax(ax, orig)).is_some_and(|c| c.block) {
+            return false;
+        }
+        match self.save_restart(true) {
+            Ok(b) if b.kind == restart::kind::POLL && b.flags == 0 => self.forget_restart(),
+            _ => return false,
+        }
+        // SAFETY: as above; current alone writes its own frame here.
+        unsafe { (*p).ax = restart::ERESTARTNOHAND as _ };
+        true
     }
 
     /// The state of current's interrupted call beyond its registers: its restart block when
@@ -80,6 +124,14 @@ impl UserCtx {
         // SAFETY: changes only current's restart block and its restore-mask flag.
         unsafe { bindings::restart_carry_forget() };
     }
+}
+
+/// A register array with just rax and orig_rax set, for [`restart::interrupted`].
+fn regs_ax(ax: u64, orig: u64) -> [u64; crate::proto::mig::NREGS] {
+    let mut r = [0u64; crate::proto::mig::NREGS];
+    r[restart::REG_AX] = ax;
+    r[restart::REG_ORIG_AX] = orig;
+    r
 }
 
 /// The value of orig_rax that [`UserCtx::set_regs`] installs with registers `r`: their own when

@@ -272,22 +272,22 @@ fn on_signal(u: &UserCtx, mig: &Migration, p: &Proc, sig: u64, info: u64) {
 /// scratch memory.
 fn reply_result(mig: &Migration, p: &Proc, fl: &InFlight, scratch: u64, result: i64) {
     let mut out = KVec::new();
-    if result >= 0 {
-        for (k, &(off, _, _)) in fl.outs[..fl.nouts].iter().enumerate() {
-            let n = fl.plan.bufs[k].back(result) as usize;
-            if n == 0 {
-                continue;
-            }
-            let at = out.len();
-            if out.extend_with(n, 0u8, GFP_KERNEL).is_err()
-                || UserSlice::new((scratch + off) as usize, n)
-                    .reader()
-                    .read_slice(&mut out[at..])
-                    .is_err()
-            {
-                out = KVec::new();
-                break;
-            }
+    // Errors bring nothing back, except a call interrupted to be restarted elsewhere its in-out
+    // buffers (`Buf::back`).
+    for (k, &(off, _, _)) in fl.outs[..fl.nouts].iter().enumerate() {
+        let n = fl.plan.bufs[k].back(result) as usize;
+        if n == 0 {
+            continue;
+        }
+        let at = out.len();
+        if out.extend_with(n, 0u8, GFP_KERNEL).is_err()
+            || UserSlice::new((scratch + off) as usize, n)
+                .reader()
+                .read_slice(&mut out[at..])
+                .is_err()
+        {
+            out = KVec::new();
+            break;
         }
     }
     send_reply(mig, p, result, &out);

@@ -6,7 +6,9 @@ use kernel::uaccess::UserSlice;
 
 use super::Migration;
 use crate::kapi::sys;
+use crate::kapi::task::TaskRef;
 use crate::proto::mig as wire;
+use crate::proto::restart;
 use crate::proto::MsgType;
 use crate::syscalls::{self, Arg};
 
@@ -388,33 +390,53 @@ pub(super) fn marshal_call(
     let mut hdr = [0u8; wire::SYSCALL_HDR_LEN];
     wire::Syscall::encode_header(p.token, nr as u32, &a, &mut hdr);
     counters::bump(&mig.stats.forwarded);
-    if let Some(g) = p.inner.lock().guest() {
-        g.forwarded += 1;
-    }
+    set_calling(p, !f.oneway, true);
     if mig
         .net
         .send_to(p.home, MsgType::Syscall, &[&hdr, &data])
         .is_err()
     {
+        set_calling(p, false, false);
         return neg(EIO); // the home node is unreachable
     }
     if f.oneway {
         return 0;
     }
     let sent_us = sys::monotonic_us();
-    let (result, reply) = loop {
+    let got = loop {
         match p.pop(0, false) {
-            Ok(Item::Reply { result, data }) => break (result, data),
-            Ok(Item::Ctl(c)) if c.op == wire::ctl::GONE => return neg(EIO),
+            Ok(Item::Reply { result, data }) => break Ok((result, data)),
+            Ok(Item::Ctl(c)) if c.op == wire::ctl::GONE => break Err(neg(EIO)),
             Ok(_) => continue,
             // Only a fatal signal gets here; the task is ending.
-            Err(_) => return neg(EINTR),
+            Err(_) => break Err(neg(EINTR)),
         }
     };
+    set_calling(p, false, false);
+    let (result, reply) = match got {
+        Ok(r) => r,
+        Err(e) => return e,
+    };
     counters::add(&mig.stats.forward_wait_us, sys::monotonic_us() - sent_us);
+    let (result, restart) = restart::forwarded_result(result);
+    if restart {
+        // Its deputy interrupted the call because the process moves (the move's task work is
+        // queued): make sure the return to user mode passes the kernel's signal code, which
+        // restarts the call here or carries it on with the process.
+        let _ = TaskRef::current().add_work_interrupting(|_| {});
+    }
     match copy_out(&plan, args, inline, result, &reply) {
         Ok(()) => result,
         Err(e) => e,
+    }
+}
+
+/// Guest `p` forwards a call (`counted`: one more for the balancer's measure) and waits for its
+/// reply (`calling`), or no longer waits.
+fn set_calling(p: &Proc, calling: bool, counted: bool) {
+    if let Some(g) = p.inner.lock().guest() {
+        g.forwarded += u64::from(counted);
+        g.calling = calling;
     }
 }
 

@@ -437,8 +437,13 @@ pub(super) fn install(
 /// Whether the calling task, if it is interrupted in a system call, can take that call along
 /// ([`UserCtx::save_restart`]) to the node it moves to (a remote when `to_remote`, else home):
 /// a `poll` of descriptors restarted through its restart block would poll the remote's, so it
-/// moves only home; a restart block the kernel cannot carry does not move at all.
-pub(super) fn can_carry_call(u: &UserCtx, to_remote: bool) -> bool {
+/// moves only home, unless it has no timeout: it is then made to restart by running again
+/// ([`UserCtx::restart_poll_by_registers`]), which a guest forwards home. A restart block the
+/// kernel cannot carry does not move at all.
+pub(super) fn ready_to_carry_call(u: &UserCtx, to_remote: bool) -> bool {
+    if to_remote {
+        u.restart_poll_by_registers();
+    }
     let Ok(regs) = u.regs() else { return false };
     let Some(call) = restart::interrupted(&regs) else {
         return true;

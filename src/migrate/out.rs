@@ -18,7 +18,8 @@ use crate::uapi::{cantmove, pstate};
 use super::deputy::{SCRATCH, STUB, STUB_HANDLER, STUB_RESTORER};
 use super::fault::Point;
 use super::image::{
-    can_carry_call, drain, holding_signals, is_vdso, moves_as_shared_anon, stream, Frozen, Held,
+    drain, holding_signals, is_vdso, moves_as_shared_anon, ready_to_carry_call, stream, Frozen,
+    Held,
 };
 use super::record::Deputy;
 use super::record::Role;
@@ -48,7 +49,7 @@ pub(super) fn migrate_out(
 ) {
     // Asleep in a call whose restart cannot travel: the kernel restarts it here, and the
     // process moves when it wakes (the request waits for that as for any safe point).
-    if user.is_some_and(|u| !can_carry_call(u, true)) {
+    if user.is_some_and(|u| !ready_to_carry_call(u, true)) {
         let (mig2, p2) = (mig.clone(), p.clone());
         let again = move |u: Option<&UserCtx>| migrate_out(u, &mig2, &p2, target, req);
         if TaskRef::current().add_work(again).is_ok() {

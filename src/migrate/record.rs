@@ -94,6 +94,9 @@ pub(super) struct Guest {
     pub(super) home_stop: bool,
     /// System calls it forwarded to its deputy (the balancer's I/O measure).
     pub(super) forwarded: u64,
+    /// It waits for the reply to a forwarded call: a move asked for now interrupts that call
+    /// at home (`MigCtl` INTERRUPT, see `request::request_guest_home`).
+    pub(super) calling: bool,
 }
 
 impl Role {

@@ -12,7 +12,7 @@ use crate::uapi::{cantmove, pstate};
 use crate::wait::{wait_until, WaitEnd};
 
 use super::guest::go_home;
-use super::image::can_carry_call;
+use super::image::ready_to_carry_call;
 use super::out::migrate_out;
 use super::record::Quota;
 use super::record::Role;
@@ -252,21 +252,30 @@ pub(super) fn request_guest_home(mig: &Arc<Migration>, p: &Arc<Proc>, t: &TaskRe
         p.home,
         why
     );
-    let running = {
+    let (running, calling) = {
         let mut i = p.inner.lock();
         // A move home that fails sets it (see `send_guest_home`).
         i.result = None;
         if let Role::Arriving { go_home } = &mut i.role {
             *go_home = true;
-            false
+            (false, false)
         } else {
-            !i.finished
+            let calling = i.guest().is_some_and(|g| g.calling);
+            (!i.finished, calling)
         }
     };
     if running {
         let (mig2, p2) = (mig.clone(), p.clone());
         // Interrupting: a guest asleep in a call it makes here moves now.
-        let _ = t.add_work_interrupting(move |u| go_home_work(u, &mig2, &p2));
+        let queued = t
+            .add_work_interrupting(move |u| go_home_work(u, &mig2, &p2))
+            .is_ok();
+        // Asleep in a call its deputy runs: the deputy interrupts it and answers with its
+        // restart code, and the call restarts wherever the guest goes (a late INTERRUPT that
+        // finds another call only makes that one restart here).
+        if queued && calling {
+            let _ = send_ctl(mig, p.home, p.token, wire::ctl::INTERRUPT, 0);
+        }
     }
 }
 
@@ -288,7 +297,7 @@ fn go_home_work(u: Option<&UserCtx>, mig: &Arc<Migration>, p: &Arc<Proc>) {
     }
     // Asleep in a call whose restart cannot travel: it restarts here, and the guest goes home
     // when it wakes.
-    if !can_carry_call(u, false) {
+    if !ready_to_carry_call(u, false) {
         let (mig2, p2) = (mig.clone(), p.clone());
         if TaskRef::current()
             .add_work(move |u| go_home_work(u, &mig2, &p2))

@@ -202,6 +202,7 @@ fn on_ctl(mig: &Arc<Migration>, p: &Arc<Proc>, c: &Ctl) -> bool {
                 }
             }
         }
+        wire::ctl::INTERRUPT if home => interrupt_call(mig, p),
         wire::ctl::CREDIT => p.add_credit(c.arg),
         wire::ctl::KILL if !home => {
             p.set_state(|i| i.finished = true);
@@ -215,4 +216,28 @@ fn on_ctl(mig: &Arc<Migration>, p: &Arc<Proc>, c: &Ctl) -> bool {
         _ => return false,
     }
     true
+}
+
+/// The guest of deputy `p` is to move while it waits for its forwarded call ([`wire::ctl::INTERRUPT`]):
+/// the deputy's task is interrupted as a stop would interrupt it, and on its way back to user
+/// mode, instead of the kernel restarting the call at home, the stub reports the call's
+/// `-ERESTART*` code, which the guest restarts from wherever it goes. A deputy with no call in
+/// flight is left alone (the INTERRUPT came late: the reply is on its way); a call that finished
+/// meanwhile, or restarts through its restart block (a `poll` with a timeout), answers as usual.
+fn interrupt_call(mig: &Migration, p: &Proc) {
+    let task = {
+        let mut i = p.inner.lock();
+        let task = i.task.clone();
+        match i.deputy() {
+            Some(d) if d.in_flight.is_some() => task,
+            _ => None,
+        }
+    };
+    let Some(t) = task else { return };
+    counters::bump(&mig.stats.interrupted);
+    let _ = t.add_work_interrupting(|u| {
+        if let Some(u) = u {
+            u.cancel_restart();
+        }
+    });
 }

@@ -44,5 +44,8 @@ counters! {
         clock_holds,
         /// Total time of those holds, µs.
         clock_hold_us,
+        /// Forwarded calls deputies here interrupted so that their process could move while it
+        /// waited for them (`MigCtl` INTERRUPT).
+        interrupted,
     }
 }

@@ -35,8 +35,14 @@ pub mod ctl {
     /// Target to home, answering GO: the process runs on the target (the second phase of the
     /// commit): only now does the home node release the process's memory.
     pub const RUNNING: u32 = 9;
+    /// Remote to deputy (protocol 9): the guest is to move while it waits for the forwarded
+    /// call in flight; the deputy interrupts that call as a stop and continue would and answers
+    /// it with its `-ERESTART*` code instead of restarting it at home, so the guest restarts it
+    /// from wherever it goes. A call that is not interrupted, or restarts through its restart
+    /// block, answers as usual when it ends.
+    pub const INTERRUPT: u32 = 10;
     /// Largest defined operation.
-    pub const MAX: u32 = 9;
+    pub const MAX: u32 = 10;
 }
 
 /// Control of a migrated process (see [`ctl`]).

@@ -33,8 +33,9 @@ pub const MAGIC: u32 = 0x4f58_4d58;
 /// numbers and acknowledgements in the header; 4: signals with their `siginfo`, two-phase commit
 /// of a migration; 5: the real-time interval timer in the State; 6: an interrupted call's
 /// restart in the State; 7: CPU time and CPU-time timers in the State; 8: shared anonymous
-/// areas in the image, the CPU time of a guest that ended in its GONE).
-pub const PROTO_VERSION: u8 = 8;
+/// areas in the image, the CPU time of a guest that ended in its GONE; 9: `MigCtl` INTERRUPT, a
+/// forwarded call interrupted so that its process moves).
+pub const PROTO_VERSION: u8 = 9;
 /// Size of the frame header in bytes.
 pub const HEADER_LEN: usize = 64;
 /// Hard upper bound of a payload in bytes, whatever the type.

@@ -63,6 +63,23 @@ pub fn interrupted(regs: &[u64; NREGS]) -> Option<Interrupted> {
     }
 }
 
+/// What a guest's forwarded call returns for the `result` its home answered, and whether the
+/// kernel must then restart it where the guest is: the three codes a call restarts with by
+/// running again (a deputy interrupted its call because the process moves, `MigCtl`
+/// INTERRUPT) stay, and restart; `-ERESTART_RESTARTBLOCK` cannot (the restart block is home's)
+/// and becomes `-EINTR`, as for a call a handler interrupted; the kernel's other internal codes
+/// (-515..-529, never a system call's result) become `-EIO`. Anything else is the result.
+pub fn forwarded_result(result: i64) -> (i64, bool) {
+    const EINTR: i64 = -4;
+    const EIO: i64 = -5;
+    match result {
+        ERESTARTSYS | ERESTARTNOINTR | ERESTARTNOHAND => (result, true),
+        ERESTART_RESTARTBLOCK => (EINTR, false),
+        -529..=-515 => (EIO, false),
+        r => (r, false),
+    }
+}
+
 /// The kernel state of an interrupted call beyond its registers (`struct restart_carry`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Restart {

@@ -366,6 +366,23 @@ fn plans_marshal_what_the_calls_touch() {
         (p.bufs[0].in_len, p.bufs[1].arg, p.bufs[2].in_len),
         (16, 3, 16)
     );
+    // select interrupted to move (-ERESTARTNOHAND): its in-out fd_sets and timeout (the time
+    // left) come back whole, for the restart; after any other error nothing does.
+    let p = f(nr::SELECT, [65, 0x1000, 0x2000, 0x3000, 0x4000, 0]).unwrap();
+    assert_eq!(p.n, 4);
+    for b in &p.bufs[..p.n] {
+        assert_eq!(b.back(-514), b.out_cap);
+        assert_eq!(b.back(-512), b.out_cap);
+        assert!(b.out_cap > 0);
+        assert_eq!(b.back(-516), 0);
+        assert_eq!(b.back(-4), 0);
+    }
+    // A pure output (read's buffer, wait4's status) never comes back interrupted: the kernel
+    // did not write it.
+    let p = f(nr::READ, [3, 0x1000, 4096, 0, 0, 0]).unwrap();
+    assert_eq!(p.bufs[0].back(-512), 0);
+    let p = f(nr::WAIT4, [7, 0x1000, 0, 0x2000, 0, 0]).unwrap();
+    assert_eq!((p.bufs[0].back(-512), p.bufs[1].back(-512)), (0, 0));
     // getgroups: result elements of 4 bytes back.
     let p = f(nr::GETGROUPS, [8, 0x1000, 0, 0, 0, 0]).unwrap();
     assert_eq!((p.bufs[0].out_cap, p.bufs[0].back(3)), (32, 12));

@@ -14,6 +14,23 @@ fn regs_in_call(ax: i64, nr: u64) -> [u64; NREGS] {
     r
 }
 
+/// A forwarded call's result as the guest takes it: the three restart-by-registers codes
+/// restart where it is (its deputy interrupted the call so it could move); a restart-block
+/// code cannot and is EINTR; other kernel-internal codes are EIO; the rest pass unchanged.
+#[test]
+fn forwarded_results_restart_only_by_their_registers() {
+    for r in [ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND] {
+        assert_eq!(forwarded_result(r), (r, true));
+    }
+    assert_eq!(forwarded_result(ERESTART_RESTARTBLOCK), (-4, false));
+    for r in (-529..=-515).filter(|&r| r != ERESTART_RESTARTBLOCK) {
+        assert_eq!(forwarded_result(r), (-5, false), "{r}");
+    }
+    for r in [0, 1, 61440, -1, -4, -511, -530, -4095, i64::MAX, i64::MIN] {
+        assert_eq!(forwarded_result(r), (r, false));
+    }
+}
+
 fn state(regs: [u64; NREGS], restart: Restart) -> State {
     let mut s = State::new(9);
     s.regs = regs;

@@ -325,7 +325,7 @@ static void header(uint8_t *h, uint8_t type, uint32_t len, uint32_t src, uint32_
 {
 	memset(h, 0, HDR);
 	put32(h, 0x4f584d58);
-	h[4] = 8;
+	h[4] = 9;
 	h[5] = type;
 	put32(h + 8, len);
 	put32(h + 24, src);

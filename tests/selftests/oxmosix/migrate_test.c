@@ -564,24 +564,30 @@ TEST_F_TIMEOUT(mig, itimer_travels, 120)
  * migrated while it sleeps, and its call ends as it would have had the process stayed: timed
  * sleeps after their full time (their restart block travelled), signal waits with EINTR once the
  * test's SIGUSR1 (sent at home) ran the handler, a FIFO read with the data written at home. The
- * timed ones and the signal waits move 1 -> 2 -> 3 -> home -> 2 asleep (each move interrupts the
- * sleep where it is: at home, on a remote, and on the way through home); the FIFO read, which
- * waits at home on the process's behalf once it is away, moves once. Each move must take well
- * under the 30 s a request waits for a safe point.
+ * kinds all move 1 -> 2 -> 3 -> home -> 2 asleep (each move interrupts the sleep where it is:
+ * at home, on a remote, and on the way through home). `select`, the FIFO read and a `poll` of
+ * the FIFO without a timeout wait at home,
+ * in the deputy, once the process is away: a move from node 2 or 3 interrupts the deputy's call
+ * (MigCtl INTERRUPT) and the call restarts where the process goes, `select` with the time it
+ * had left (these three move every 2 s, so a restart with the time it had at the last move would
+ * end more than 5 s late), and node 1's `interrupted` counter grows
+ * by at least 2 per such kind. Each move must take well under the 30 s a request waits for a
+ * safe point.
  */
 TEST_F_TIMEOUT(mig, sleeping_processes_move, 420)
 {
 	static const struct {
 		const char *kind;
-		int chain;	/* moves 2 -> 3 -> home -> 2 (else only to 2) */
+		int chain;	/* moves 2 -> 3 -> home -> 2; 2: its wait is forwarded */
 		int wake;	/* 1: SIGUSR1, 2: write the FIFO */
 	} k[] = {
-		{ "nanosleep", 1, 0 }, { "futex", 1, 0 }, { "poll", 1, 0 }, { "select", 0, 0 },
-		{ "pause", 1, 1 }, { "sigsuspend", 1, 1 }, { "fifo", 0, 2 },
+		{ "nanosleep", 1, 0 }, { "futex", 1, 0 }, { "poll", 1, 0 }, { "select", 2, 0 },
+		{ "pause", 1, 1 }, { "sigsuspend", 1, 1 }, { "fifo", 2, 2 }, { "pollfifo", 2, 2 },
 	};
 	const int hops[] = { self->n2, self->n3, 0, self->n2 };
 	char args[64], buf[4096], *line;
 	unsigned int i, h;
+	long interrupted;
 	uint32_t reason;
 	double secs;
 	pid_t pid;
@@ -590,11 +596,15 @@ TEST_F_TIMEOUT(mig, sleeping_processes_move, 420)
 	unlink("/tmp/sleeper.fifo");
 	ASSERT_EQ(0, mkfifo("/tmp/sleeper.fifo", 0600));
 	for (i = 0; i < sizeof(k) / sizeof(k[0]); i++) {
-		snprintf(args, sizeof(args), "%s %d", k[i].kind, k[i].wake ? 600 : 14);
+		snprintf(args, sizeof(args), "%s %d", k[i].kind,
+			 k[i].wake ? 600 : k[i].chain == 2 ? 20 : 14);
+		interrupted = info_counter("migration", "interrupted");
 		pid = start_program(_metadata, self, "sleeper", args, 30);
 		ASSERT_LT(0, pid);
 		usleep(500000);	/* asleep by now */
-		for (h = 0; h < (k[i].chain ? 4u : 1u); h++) {
+		for (h = 0; h < 4; h++) {
+			if (h && k[i].chain == 2)
+				sleep(2);	/* so that a restart with its full time would be late */
 			rc = migrate(self->dev, pid, hops[h], &reason, &secs);
 			ASSERT_EQ(0, rc) TH_LOG("%s: MIGRATE to %d: %s (reason %u) after %.2f s", k[i].kind,
 						hops[h], strerror(rc), reason, secs);
@@ -602,6 +612,10 @@ TEST_F_TIMEOUT(mig, sleeping_processes_move, 420)
 			       hops[h] ? hops[h] : self->home, secs);
 			EXPECT_GT(10.0, secs);
 			EXPECT_EQ(hops[h] ? hops[h] : self->home, where(self->dev, pid));
+		}
+		if (k[i].chain == 2) {
+			/* The moves from node 2 (to 3, through home) and from 3 (home). */
+			EXPECT_LE(interrupted + 2, info_counter("migration", "interrupted"));
 		}
 		if (k[i].wake == 1) {
 			ASSERT_EQ(0, kill(pid, SIGUSR1));

@@ -40,18 +40,25 @@ static inline int read_file(const char *path, char *buf, size_t len)
 	return n;
 }
 
-/* One `name value` line of /proc/hpc/info/counters. */
-static inline long counter(const char *name)
+/* One `name value` line of /proc/hpc/info/FILE (-1: none). */
+static inline long info_counter(const char *file, const char *name)
 {
-	char buf[8192], *p;
+	char path[128], buf[8192], *p;
 	size_t n = strlen(name);
 
-	if (read_file("/proc/hpc/info/counters", buf, sizeof(buf)) <= 0)
+	snprintf(path, sizeof(path), "/proc/hpc/info/%s", file);
+	if (read_file(path, buf, sizeof(buf)) <= 0)
 		return -1;
 	for (p = buf; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
 		if (!strncmp(p, name, n) && p[n] == ' ')
 			return strtol(p + n + 1, NULL, 10);
 	return -1;
+}
+
+/* One `name value` line of /proc/hpc/info/counters. */
+static inline long counter(const char *name)
+{
+	return info_counter("counters", name);
 }
 
 /* Sets node, nodes and net from /proc/cmdline (0, 0 and "10.77.0" when absent). */

@@ -13,6 +13,8 @@
  *               from before it (SIGUSR1 blocked) is back
  *   fifo        a read() of the FIFO /tmp/sleeper.fifo returns the 6 bytes "wakeup" the test
  *               writes
+ *   pollfifo    poll() of that FIFO without a timeout returns 1, with POLLIN, once the test
+ *               wrote it
  *
  * Prints "sleeper KIND: ..." with the result and the seconds the call took (CLOCK_MONOTONIC,
  * which travels with the process). Exit status 0 when the result is right, 7 when it is not, 1
@@ -54,6 +56,7 @@ int main(int argc, char **argv)
 	sigset_t block, none, after;
 	int secs, r, e, ok, fd = -1;
 	char buf[16] = "";
+	struct pollfd pfd = { .fd = -1, .events = POLLIN };
 	double t0, took;
 
 	if (argc != 3)
@@ -67,11 +70,12 @@ int main(int argc, char **argv)
 	sigemptyset(&none);
 	if (!strcmp(kind, "sigsuspend") && sigprocmask(SIG_BLOCK, &block, NULL))
 		return 1;
-	if (!strcmp(kind, "fifo")) {
+	if (!strcmp(kind, "fifo") || !strcmp(kind, "pollfifo")) {
 		/* Opened for reading and writing: a read waits for data, not for a writer. */
 		fd = open("/tmp/sleeper.fifo", O_RDWR);
 		if (fd < 0)
 			return 1;
+		pfd.fd = fd;
 	}
 	printf("sleeper %s ready\n", kind);
 	fflush(stdout);
@@ -97,6 +101,8 @@ int main(int argc, char **argv)
 		r = sigsuspend(&none);
 	} else if (!strcmp(kind, "fifo")) {
 		r = read(fd, buf, sizeof(buf) - 1);
+	} else if (!strcmp(kind, "pollfifo")) {
+		r = poll(&pfd, 1, -1);
 	} else {
 		return 1;
 	}
@@ -109,6 +115,8 @@ int main(int argc, char **argv)
 		     sigismember(&after, SIGUSR1);
 	} else if (!strcmp(kind, "fifo")) {
 		ok = r == 6 && !memcmp(buf, "wakeup", 6);
+	} else if (!strcmp(kind, "pollfifo")) {
+		ok = r == 1 && pfd.revents == POLLIN;
 	} else {
 		ok = (!strcmp(kind, "futex") ? r == -1 && e == ETIMEDOUT : r == 0) &&
 		     took >= secs - 0.02 && took <= secs + 5;
