@@ -96,6 +96,40 @@ pub(crate) trait MigrationOps: Send + Sync + 'static {
     fn syscall_enter(&self, user: &UserCtx, regs: &mut SyscallRegs) -> bool;
     /// A marked task exits with `code` (as `do_exit` received it).
     fn task_exit(&self, task: &TaskRef, code: i64);
+    /// `/proc` describes marked `task` (its `stat`, `statm`, the State line of `status`):
+    /// `Some` for a deputy whose process runs elsewhere, shown as it is there. May sleep.
+    fn proc_view(&self, task: &TaskRef) -> Option<ProcView>;
+}
+
+/// A migrated process as it is where it runs (`struct task_migration_view`, `patches/0015`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ProcView {
+    /// From [`sample`]: the process's user, system and run time on every node so far, ns. For
+    /// [`MigrationOps::proc_view`]: the user and system time `/proc` adds to the deputy's own
+    /// (the third is not used).
+    pub(crate) cpu: [u64; 3],
+    /// Virtual memory size, bytes.
+    pub(crate) vsize: u64,
+    /// Resident pages.
+    pub(crate) rss: u64,
+    /// Its state letter (`R`, `S`, `D`, ... as `task_state_to_char()`).
+    pub(crate) state: u8,
+}
+
+/// `task`'s process as `/proc` would show it here: the task's state, its process's CPU time
+/// (`thread_group_cputime()`), virtual size and resident pages (`task_migration_sample()`).
+/// May sleep.
+pub(crate) fn sample(task: &TaskRef) -> ProcView {
+    let mut v = bindings::task_migration_view::default();
+    // SAFETY: `task.ptr()` is a valid task we hold a reference to; `v` is writable. The helper
+    // takes the task's mm with a reference of its own.
+    unsafe { bindings::task_migration_sample(task.ptr(), &mut v) };
+    ProcView {
+        cpu: [v.utime, v.stime, v.runtime],
+        vsize: v.vsize,
+        rss: v.rss,
+        state: v.state,
+    }
 }
 
 /// The registered implementation: one at a time (the kernel allows one module).
@@ -135,6 +169,36 @@ unsafe extern "C" fn exit_tramp<T: MigrationOps>(t: *mut bindings::task_struct, 
     ops.task_exit(&task, code as i64);
 }
 
+/// # Safety
+/// Called by `/proc` with a marked task it holds and the view to fill in.
+unsafe extern "C" fn view_tramp<T: MigrationOps>(
+    t: *mut bindings::task_struct,
+    v: *mut bindings::task_migration_view,
+) -> bool {
+    let d = OPS_DATA.load(Ordering::Acquire);
+    if d.is_null() {
+        return false;
+    }
+    // SAFETY: as in `syscall_tramp`.
+    let ops = unsafe { &*d.cast::<T>() };
+    // SAFETY: `t` is valid (`/proc` holds a reference while it reads).
+    let task = unsafe { TaskRef::from_raw_get(t) };
+    let Some(pv) = ops.proc_view(&task) else {
+        return false;
+    };
+    let view = bindings::task_migration_view {
+        utime: pv.cpu[0],
+        stime: pv.cpu[1],
+        runtime: pv.cpu[2],
+        vsize: pv.vsize,
+        rss: pv.rss,
+        state: pv.state,
+    };
+    // SAFETY: `v` points to the caller's writable view.
+    unsafe { v.write(view) };
+    true
+}
+
 /// A registration of migration hooks; dropping it unregisters and waits for running calls.
 ///
 /// # Invariants
@@ -157,6 +221,7 @@ impl<T: MigrationOps> Hooks<T> {
             bindings::task_migration_ops {
                 syscall_enter: Some(syscall_tramp::<T>),
                 task_exit: Some(exit_tramp::<T>),
+                proc_view: Some(view_tramp::<T>),
             },
             GFP_KERNEL,
         )?;

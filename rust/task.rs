@@ -41,7 +41,7 @@ const RT_POLICIES: [u32; 3] = [
 
 impl TaskRef {
     /// The `task_struct` of the task (valid while `self` lives, by the invariant).
-    fn ptr(&self) -> *mut bindings::task_struct {
+    pub(super) fn ptr(&self) -> *mut bindings::task_struct {
         ptr::from_ref::<Task>(&self.0).cast_mut().cast()
     }
 

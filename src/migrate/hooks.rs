@@ -4,9 +4,10 @@
 use kernel::sync::Arc;
 
 use super::Migration;
-use crate::kapi::migration::{MigrationOps, SyscallRegs};
+use crate::kapi::migration::{MigrationOps, ProcView, SyscallRegs};
 use crate::kapi::task::TaskRef;
 use crate::kapi::uctx::{self, UserCtx};
+use crate::proto::cputime::Cpu;
 use crate::proto::mig as wire;
 use crate::uapi::pstate;
 
@@ -63,5 +64,29 @@ impl MigrationOps for Ops {
             i.task = None;
         });
         self.mig.reg.remove(&p);
+    }
+
+    /// A deputy whose process's node reported on it ([`super::watch::report_guests`]) is shown
+    /// with the process's state and memory there, and the CPU time it used since it left added
+    /// to the deputy's (split into user and system time as the kernel splits it,
+    /// [`Cpu::adjusted`]). Before the first report, or for anything else, `/proc` shows the task.
+    fn proc_view(&self, task: &TaskRef) -> Option<ProcView> {
+        let p = self.mig.reg.by_task(task)?;
+        if p.home != self.mig.net.self_id() {
+            return None;
+        }
+        let i = p.inner.lock();
+        if i.role.pstate() != pstate::DEPUTY {
+            return None;
+        }
+        let s = i.status?;
+        let [utime, stime, runtime] = Cpu::from_totals(s.cpu).since(&i.cpu_left);
+        let (u, st) = Cpu::from_totals([utime, stime, runtime]).adjusted();
+        Some(ProcView {
+            cpu: [u, st, 0],
+            vsize: s.vsize,
+            rss: s.rss,
+            state: s.state,
+        })
     }
 }

@@ -262,7 +262,11 @@ fn send_state(u: &UserCtx, flow: &mut Flow<'_>, frozen: &Frozen<'_>) -> Result {
         st.restart = u.save_restart(call.block)?;
     }
     st.cpu = u.cputime();
-    flow.p.inner.lock().cpu_left = st.cpu;
+    {
+        let mut i = flow.p.inner.lock();
+        i.cpu_left = st.cpu;
+        i.status = None;
+    }
     let xsize = uctx::xstate_size();
     let mut buf = KVVec::new();
     buf.extend_with(wire::STATE_FIXED_LEN + xsize, 0u8, GFP_KERNEL)?;

@@ -119,7 +119,7 @@ impl From<Error> for MigError {
 pub(crate) type MigResult<T = ()> = core::result::Result<T, MigError>;
 
 /// The message kinds of migration (`Documentation/protocol.md`), registered with the transport.
-const KINDS: [MsgType; 10] = [
+const KINDS: [MsgType; 11] = [
     MsgType::MigOffer,
     MsgType::MigAnswer,
     MsgType::MigState,
@@ -130,6 +130,7 @@ const KINDS: [MsgType; 10] = [
     MsgType::SysReply,
     MsgType::MigCtl,
     MsgType::MigSignal,
+    MsgType::MigStatus,
 ];
 
 /// Process migration on this node: the processes it knows (its own, their deputies, guests
@@ -173,6 +174,7 @@ impl Feature for Service {
 
     fn on_gossip_tick(&self, now_ms: u64, timeout_ms: u64) {
         watch::end_orphans(&self.0, now_ms, timeout_ms);
+        watch::report_guests(&self.0);
     }
 
     fn on_peer_restart(&self, peer: u32) {

@@ -3,6 +3,7 @@
 
 use crate::kapi::uctx::FileArea;
 use crate::proto::cputime::Cpu;
+use crate::proto::status::Status;
 use kernel::prelude::*;
 use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
 
@@ -164,6 +165,9 @@ pub(super) struct Inner {
     /// Home, while the process is away: its file mappings as it left (each holding its file
     /// open), mapped again when it comes home (`image::Arrival`).
     pub(super) files: KVec<FileArea>,
+    /// Home, while the process is away: the last `MigStatus` its node sent (`/proc` at home
+    /// shows it, [`super::hooks`]); cleared each time it leaves.
+    pub(super) status: Option<Status>,
 }
 
 /// One process known to this node.
@@ -240,6 +244,7 @@ impl Proc {
             peer_gone: false,
             cpu_left: Cpu::default(),
             files: KVec::new(),
+            status: None,
         };
         Arc::pin_init(
             pin_init!(Proc {

@@ -8,6 +8,7 @@ use super::Migration;
 use crate::kapi::uctx::SigInfo;
 use crate::proto::mig::{self as wire, Ctl};
 use crate::proto::signal as sigwire;
+use crate::proto::status::Status;
 use crate::proto::Message;
 use crate::uapi::pstate;
 
@@ -25,6 +26,10 @@ use crate::counters;
 pub(super) fn on_message(mig: &Arc<Migration>, from: u32, m: &Message<'_>) -> Result {
     if let Message::MigOffer(o) = *m {
         queue_offer(mig, from, o);
+        return Ok(());
+    }
+    if let Message::MigStatus(s) = *m {
+        take_status(mig, from, s);
         return Ok(());
     }
     let Some((token, item)) = to_item(m)? else {
@@ -240,4 +245,22 @@ fn interrupt_call(mig: &Migration, p: &Proc) {
             u.cancel_restart();
         }
     });
+}
+
+/// A guest's node reported what the process does there ([`Status`]): kept with its deputy for
+/// `/proc` at home (never queued: the deputy may be busy in a call for long). Reports from any
+/// node but the one the process runs on, or for a process that is not away, are strays.
+fn take_status(mig: &Migration, from: u32, s: Status) {
+    let me = mig.net.self_id();
+    let taken = mig.reg.by_token(s.token).is_some_and(|p| {
+        let mut i = p.inner.lock();
+        let away = p.home == me && i.role.pstate() == pstate::DEPUTY && i.where_ == from;
+        if away {
+            i.status = Some(s);
+        }
+        away
+    });
+    if !taken {
+        counters::bump(&mig.stats.stray);
+    }
 }

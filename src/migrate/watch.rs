@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Periodic checks from the gossip thread: ending processes whose other node is gone, relaying stops.
+//! Periodic checks from the gossip thread: ending processes whose other node is gone, relaying stops, reporting guests home.
 
 use kernel::prelude::*;
 use kernel::sync::Arc;
@@ -12,7 +12,10 @@ use super::record::Proc;
 use super::request::request_guest_home;
 use super::signo;
 use super::{send_ctl, send_signal, SIGKILL};
+use crate::kapi::migration;
 use crate::kapi::uctx::SigInfo;
+use crate::proto::status::{Status, STATES};
+use crate::proto::MsgType;
 
 /// Ends the processes that depend on a node that is gone: a deputy whose process ran on it, a
 /// guest whose home it was. A node counts as gone when it has been down or without a connection
@@ -185,5 +188,41 @@ pub(super) fn relay_stops(mig: &Arc<Migration>) {
                 let _ = send_ctl(mig, p.home, p.token, wire::ctl::STOPPED, 0);
             }
         }
+    }
+}
+
+/// Reports each guest here to its home ([`Status`], every gossip interval): its state, its CPU
+/// time on every node so far and its memory here, which `/proc/PID` at home shows instead of
+/// the deputy's (`patches/0015`), so `ps` and `top` there see what it does. Values the kernel
+/// would not give (a state letter unknown to `/proc`, sizes beyond the user address space) are
+/// clamped, so the report always decodes.
+pub(super) fn report_guests(mig: &Arc<Migration>) {
+    let Ok(all) = mig.reg.all() else { return };
+    let me = mig.net.self_id();
+    for p in all.iter() {
+        if p.home == me {
+            continue;
+        }
+        let task = {
+            let i = p.inner.lock();
+            if i.role.pstate() != pstate::GUEST || i.finished {
+                continue;
+            }
+            i.task.clone()
+        };
+        let Some(t) = task else { continue };
+        let v = migration::sample(&t);
+        let s = Status {
+            token: p.token,
+            cpu: v.cpu.map(|c| c.min(wire::MAX_CLOCK_NS)),
+            vsize: v.vsize.min(wire::USER_TOP),
+            rss: v.rss.min(wire::USER_TOP / 4096),
+            state: if STATES.contains(&v.state) {
+                v.state
+            } else {
+                b'R'
+            },
+        };
+        let _ = mig.net.send_to(p.home, MsgType::MigStatus, &[&s.encode()]);
     }
 }

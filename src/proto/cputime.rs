@@ -28,6 +28,16 @@ pub struct Cpu {
 }
 
 impl Cpu {
+    /// The CPU time of [`totals`](Self::totals) `t` (utime, stime, runtime, ns), no timers.
+    pub fn from_totals(t: [u64; 3]) -> Cpu {
+        Cpu {
+            utime: t[0],
+            stime: t[1],
+            runtime: t[2],
+            ..Cpu::default()
+        }
+    }
+
     /// utime, stime and runtime.
     pub fn totals(&self) -> [u64; 3] {
         [self.utime, self.stime, self.runtime]

@@ -24,6 +24,7 @@ pub mod mig;
 pub mod restart;
 pub mod session;
 pub mod signal;
+pub mod status;
 
 pub use load::*;
 
@@ -34,7 +35,7 @@ pub const MAGIC: u32 = 0x4f58_4d58;
 /// of a migration; 5: the real-time interval timer in the State; 6: an interrupted call's
 /// restart in the State; 7: CPU time and CPU-time timers in the State; 8: shared anonymous
 /// areas in the image, the CPU time of a guest that ended in its GONE; 9: `MigCtl` INTERRUPT, a
-/// forwarded call interrupted so that its process moves).
+/// forwarded call interrupted so that its process moves, and `MigStatus`).
 pub const PROTO_VERSION: u8 = 9;
 /// Size of the frame header in bytes.
 pub const HEADER_LEN: usize = 64;
@@ -110,6 +111,9 @@ pub enum MsgType {
     Ack = 17,
     /// A signal for a migrated process, with its `siginfo` ([`signal::Signal`]).
     MigSignal = 18,
+    /// What a migrated process is doing where it runs, for `/proc` at home
+    /// ([`status::Status`]; since version 9).
+    MigStatus = 19,
 }
 
 impl MsgType {
@@ -134,6 +138,7 @@ impl MsgType {
             16 => MsgType::Finished,
             17 => MsgType::Ack,
             18 => MsgType::MigSignal,
+            19 => MsgType::MigStatus,
             _ => return Err(ProtoError::BadType(v)),
         })
     }
@@ -170,11 +175,12 @@ impl MsgType {
             MsgType::Finished => (handshake::MAC_LEN, handshake::MAC_LEN),
             MsgType::Ack => (0, 0),
             MsgType::MigSignal => (signal::SIGNAL_LEN, signal::SIGNAL_LEN),
+            MsgType::MigStatus => (status::STATUS_LEN, status::STATUS_LEN),
         }
     }
 
     /// Number of message types (for per-type counters); types are 1..=COUNT.
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 19;
 
     /// Lower-case name, for counters and logs.
     pub fn name(self) -> &'static str {
@@ -197,6 +203,7 @@ impl MsgType {
             MsgType::Finished => "finished",
             MsgType::Ack => "ack",
             MsgType::MigSignal => "mig_signal",
+            MsgType::MigStatus => "mig_status",
         }
     }
 }
@@ -439,6 +446,8 @@ pub enum Message<'a> {
     Ack,
     /// See [`signal::Signal`].
     MigSignal(signal::Signal),
+    /// See [`status::Status`].
+    MigStatus(status::Status),
 }
 
 impl<'a> Message<'a> {
@@ -480,6 +489,7 @@ impl<'a> Message<'a> {
             }
             MsgType::Ack => Message::Ack,
             MsgType::MigSignal => Message::MigSignal(signal::Signal::decode(payload)?),
+            MsgType::MigStatus => Message::MigStatus(status::Status::decode(payload)?),
         })
     }
 
@@ -504,6 +514,7 @@ impl<'a> Message<'a> {
             Message::Finished(_) => MsgType::Finished,
             Message::Ack => MsgType::Ack,
             Message::MigSignal(_) => MsgType::MigSignal,
+            Message::MigStatus(_) => MsgType::MigStatus,
         }
     }
 }

@@ -38,6 +38,7 @@ fuzz_target!(|data: &[u8]| {
         Message::MigEnd(e) => enc(&e.encode(), &mut re),
         Message::MigCtl(c) => enc(&c.encode(), &mut re),
         Message::MigSignal(m) => enc(&m.encode(), &mut re),
+        Message::MigStatus(s) => enc(&s.encode(), &mut re),
         Message::MigState(b) => {
             let (st, xs) = mig::State::decode(b).unwrap();
             let mut p = vec![0u8; mig::STATE_FIXED_LEN + xs.len()];

@@ -487,6 +487,50 @@ fn signal_round_trips_and_rejects_bad_fields() {
     assert!(Signal::decode(&b[..SIGNAL_LEN - 1]).is_err());
 }
 
+/// `MigStatus`: what a guest's node reports to its home for `/proc` there. Every field is
+/// range-checked: times, sizes, the state letter, the padding and the token.
+#[test]
+fn status_round_trips_and_rejects_bad_fields() {
+    use oxmosix_host_tests::proto::status::{Status, STATES, STATUS_LEN};
+    let s = Status {
+        token: 77,
+        cpu: [3_000_000_000, 20_000_000, 3_100_000_000],
+        vsize: 70 << 20,
+        rss: 16_500,
+        state: b'R',
+    };
+    let b = s.encode();
+    assert_eq!(b.len(), STATUS_LEN);
+    assert!(matches!(decode(&frame(MsgType::MigStatus, &b)), Ok(Message::MigStatus(d)) if d == s));
+    for &st in STATES {
+        let mut ok = b;
+        ok[48] = st;
+        assert!(Status::decode(&ok).is_ok());
+    }
+    let mut bad: Vec<[u8; STATUS_LEN]> = Vec::new();
+    for (at, v) in [
+        (8usize, MAX_CLOCK_NS + 1),
+        (16, u64::MAX),
+        (24, MAX_CLOCK_NS + 1),
+        (32, USER_TOP + 1),
+        (40, USER_TOP / 4096 + 1),
+        (0, 0),
+    ] {
+        let mut x = b;
+        x[at..at + 8].copy_from_slice(&v.to_be_bytes());
+        bad.push(x);
+    }
+    for (at, v) in [(48usize, 0u8), (48, b'r'), (48, b'W'), (49, 1), (55, 1)] {
+        let mut x = b;
+        x[at] = v;
+        bad.push(x);
+    }
+    for x in &bad {
+        assert!(decode(&frame(MsgType::MigStatus, x)).is_err(), "{x:?}");
+    }
+    assert!(Status::decode(&b[..STATUS_LEN - 1]).is_err());
+}
+
 #[test]
 fn ctl_op_six_is_retired() {
     let c = Ctl {

@@ -502,6 +502,74 @@ TEST_F_TIMEOUT(mig, proc_args_at_home, 90)
 	EXPECT_EXIT(0, 60);
 }
 
+/* State, CPU time (utime + stime, s), vsize (bytes) and rss (pages) from /proc/PID/stat. */
+static int proc_stat(pid_t pid, char *state, double *cpu, unsigned long *vsize, long *rss)
+{
+	unsigned long long ut, st;
+	char path[64], buf[1024], *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	if (read_file(path, buf, sizeof(buf)) <= 0 || !(p = strrchr(buf, ')')))
+		return -1;
+	/* After the comm: state (3) ... utime (14) stime (15) ... vsize (23) rss (24). */
+	if (sscanf(p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d "
+			  "%*d %*u %lu %ld", state, &ut, &st, vsize, rss) != 5)
+		return -1;
+	*cpu = (double)(ut + st) / sysconf(_SC_CLK_TCK);
+	return 0;
+}
+
+/*
+ * /proc/PID at home shows a process that is away as it is where it runs (patches/0015, MigStatus
+ * from its node every gossip interval): `cpuburn` computing on node 2 reads as running in
+ * /proc/PID/stat and in the State line of /proc/PID/status, its CPU time there grows by at least
+ * half the wall time that passes (its deputy uses almost none), its virtual size is within 10% +
+ * 1 MiB of what it was at home and its resident set is not empty; /proc/PID/statm shows the same
+ * size. Back home, its CPU time has not gone back.
+ */
+TEST_F_TIMEOUT(mig, proc_stat_at_home, 120)
+{
+	unsigned long vsize0, vsize, size;
+	double cpu0, cpu1, cpu2, cpu3, t0, t1;
+	char st, path[64], buf[4096];
+	long rss, resident;
+	pid_t pid;
+
+	pid = start_program(_metadata, self, "cpuburn", "20", 30);
+	ASSERT_LT(0, pid);
+	sleep(1);
+	ASSERT_EQ(0, proc_stat(pid, &st, &cpu0, &vsize0, &rss));
+	MIGRATE_OK(pid, self->n2);
+	sleep(3);	/* a report or two from node 2 */
+	t0 = now();
+	ASSERT_EQ(0, proc_stat(pid, &st, &cpu1, &vsize, &rss));
+	sleep(4);
+	t1 = now();
+	ASSERT_EQ(0, proc_stat(pid, &st, &cpu2, &vsize, &rss));
+	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+	ASSERT_LT(0, read_file(path, buf, sizeof(buf)));
+	ASSERT_EQ(2, sscanf(buf, "%lu %ld", &size, &resident));
+	TH_LOG("at home: vsize %lu, cpu %.2f s; away on node 2: state %c, vsize %lu, rss %ld pages, "
+	       "cpu %.2f s then %.2f s %.1f s later; statm %lu %ld", vsize0, cpu0, st, vsize, rss,
+	       cpu1, cpu2, t1 - t0, size, resident);
+	EXPECT_EQ(self->n2, where(self->dev, pid));
+	EXPECT_EQ('R', st);
+	EXPECT_LE(cpu0, cpu1);
+	EXPECT_LE(0.5 * (t1 - t0), cpu2 - cpu1);
+	EXPECT_GT(vsize0 / 10 + (1 << 20), labs((long)vsize - (long)vsize0));
+	EXPECT_LT(0, rss);
+	EXPECT_GT(256, labs((long)size - (long)(vsize / 4096)));	/* a report between */
+	EXPECT_LT(0, resident);
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	ASSERT_LT(0, read_file(path, buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, "State:\tR (running)"));
+	MIGRATE_OK(pid, 0);
+	ASSERT_EQ(0, proc_stat(pid, &st, &cpu3, &vsize, &rss));
+	TH_LOG("back home: state %c, cpu %.2f s", st, cpu3);
+	EXPECT_LE(cpu2 - 0.5, cpu3);
+	EXPECT_EXIT(0, 60);
+}
+
 /*
  * Reads and writes larger than one forwarding frame return what they would at home: a migrant on
  * node 2 reads a 1,000,000-byte file of its home node with one read(), one pread() and one readv()
