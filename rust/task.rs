@@ -14,7 +14,8 @@ use kernel::prelude::*;
 use kernel::task::Task;
 use kernel::types::ARef;
 
-use super::uctx::UserCtx;
+use super::uctx::vma::for_each_vma;
+use super::uctx::{vmf, UserCtx};
 
 /// A counted reference to a task: the kernel crate's `ARef<Task>`, with the operations that
 /// process migration needs.
@@ -314,42 +315,37 @@ impl TaskRef {
 
     /// Scans the task's memory areas (outside the vDSO and its vvar area) for ones a migration
     /// cannot take: returns (writable shared mapping present, device mapping present). Writable
-    /// shared anonymous memory that nothing else holds ([`super::uctx::sole_shared_anon`])
+    /// shared anonymous memory that nothing else holds (`Vma::sole_shared_anon`)
     /// can move.
     /// `(false, false)` for a task without memory.
     pub(crate) fn vma_obstacles(&self) -> (bool, bool) {
         let (mut shared, mut device) = (false, false);
-        // SAFETY: get_task_mm returns a counted mm (or NULL); the VMAs are walked with find_vma
-        // under its mmap read lock and the mm is released with mmput.
-        unsafe {
-            let mm = bindings::get_task_mm(self.ptr());
-            if mm.is_null() {
-                return (false, false);
-            }
-            let vdso = (*mm).__bindgen_anon_1.context.vdso as u64;
-            let vvar = vdso.wrapping_sub(super::uctx::vvar_size());
-            bindings::mmap_read_lock(mm);
-            let mut addr = 0;
-            loop {
-                let vma = bindings::find_vma(mm, addr);
-                if vma.is_null() {
-                    break;
-                }
-                let a = &(*vma).__bindgen_anon_1.__bindgen_anon_1;
-                let (start, end) = (a.vm_start as u64, a.vm_end as u64);
-                addr = a.vm_end;
-                if start >= vvar && start <= vdso && end > vvar {
-                    continue;
-                }
-                let f = (*vma).__bindgen_anon_2.vm_flags as u64;
-                let w = (bindings::VM_SHARED | bindings::VM_MAYWRITE) as u64;
-                let writable = f & bindings::VM_WRITE as u64 != 0;
-                shared |= f & w == w && !(writable && super::uctx::sole_shared_anon(vma));
-                device |= f & super::uctx::vmf::DEVICE != 0;
-            }
-            bindings::mmap_read_unlock(mm);
-            bindings::mmput(mm);
+        // SAFETY: `self.ptr()` is valid (invariant); get_task_mm returns a counted mm or NULL.
+        let mm = unsafe { bindings::get_task_mm(self.ptr()) };
+        if mm.is_null() {
+            return (false, false);
         }
+        // SAFETY: `mm` is counted until the mmput below; `context.vdso` is set at exec and
+        // read as /proc reads it.
+        let vdso = unsafe { (*mm).__bindgen_anon_1.context.vdso as u64 };
+        let vvar = vdso.wrapping_sub(super::uctx::vvar_size());
+        let w = vmf::SHARED | vmf::MAYWRITE;
+        // SAFETY: `mm` is counted until the mmput below.
+        let _ = unsafe {
+            for_each_vma(mm, |a| {
+                let (start, end) = (a.start(), a.end());
+                if start >= vvar && start <= vdso && end > vvar {
+                    return Ok(());
+                }
+                let f = a.flags();
+                let writable = f & vmf::WRITE != 0;
+                shared |= f & w == w && !(writable && a.sole_shared_anon());
+                device |= f & vmf::DEVICE != 0;
+                Ok(())
+            })
+        };
+        // SAFETY: the reference get_task_mm took.
+        unsafe { bindings::mmput(mm) };
         (shared, device)
     }
 

@@ -11,7 +11,8 @@ use kernel::bindings;
 use kernel::ffi::{c_int, c_ulong};
 use kernel::prelude::*;
 
-use super::mm::{sole_shared_anon, vmf};
+use super::mm::vmf;
+use super::vma::for_each_vma;
 use super::{cur, UserCtx};
 
 /// A counted reference to an open file (`struct file`).
@@ -36,7 +37,7 @@ impl FileRef {
     /// # Safety
     /// `file` is valid and the caller holds a reference on it (here: the memory area that maps it,
     /// under the mmap lock), so `f_count` is not zero.
-    unsafe fn get(file: *mut bindings::file) -> Option<FileRef> {
+    pub(super) unsafe fn get(file: *mut bindings::file) -> Option<FileRef> {
         let ptr = NonNull::new(file)?;
         // SAFETY: per the function's contract `f_count` is a live, aligned atomic long;
         // `get_file()` is `atomic_long_fetch_inc_relaxed(&f->f_count)`.
@@ -76,48 +77,35 @@ impl UserCtx {
     /// Errors: `ENOMEM`, `EINVAL` without an mm.
     pub(crate) fn file_areas(&self) -> Result<KVec<FileArea>> {
         let mut v = KVec::new();
-        // SAFETY: current's mm is non-NULL and valid (`UserCtx` invariant); the areas and their
-        // files (each area holds a reference) are read under the mmap read lock.
+        let shared_writable = vmf::SHARED | vmf::MAYWRITE;
+        // SAFETY: current's mm, alive while current runs this (`UserCtx` invariant).
+        let mm = unsafe { (*cur()).mm };
+        if mm.is_null() {
+            return Err(EINVAL);
+        }
+        // SAFETY: as above.
         unsafe {
-            let mm = (*cur()).mm;
-            if mm.is_null() {
-                return Err(EINVAL);
-            }
-            bindings::mmap_read_lock(mm);
-            let mut addr: c_ulong = 0;
-            let mut res: Result = Ok(());
-            loop {
-                let vma = bindings::find_vma(mm, addr);
-                if vma.is_null() {
-                    break;
-                }
-                let a = &(*vma).__bindgen_anon_1.__bindgen_anon_1;
-                addr = a.vm_end;
-                let flags = (*vma).__bindgen_anon_2.vm_flags as u64;
-                let shared_writable = vmf::SHARED | vmf::MAYWRITE;
+            for_each_vma(mm, |a| {
+                let flags = a.flags();
                 if flags & vmf::DEVICE != 0
                     || flags & shared_writable == shared_writable
-                    || sole_shared_anon(vma)
+                    || a.sole_shared_anon()
                 {
-                    continue;
+                    return Ok(());
                 }
-                let Some(file) = FileRef::get((*vma).vm_file) else {
-                    continue;
+                let Some(file) = a.file() else {
+                    return Ok(());
                 };
                 let fa = FileArea {
-                    start: a.vm_start as u64,
-                    end: a.vm_end as u64,
-                    pgoff: (*vma).vm_pgoff as u64,
+                    start: a.start(),
+                    end: a.end(),
+                    pgoff: a.pgoff(),
                     shared: flags & vmf::SHARED != 0,
                     file,
                 };
-                if let Err(e) = v.push(fa, GFP_KERNEL) {
-                    res = Err(e.into());
-                    break;
-                }
-            }
-            bindings::mmap_read_unlock(mm);
-            res?;
+                v.push(fa, GFP_KERNEL)?;
+                Ok(())
+            })?;
         }
         Ok(v)
     }

@@ -10,6 +10,7 @@ use kernel::bindings;
 use kernel::ffi::{c_int, c_ulong, c_void};
 use kernel::prelude::*;
 
+use super::vma::for_each_vma;
 use super::{cur, UserCtx, NMM};
 
 /// One memory area of current.
@@ -24,35 +25,8 @@ pub(crate) struct VmaDesc {
     /// Backed by a file.
     pub(crate) file: bool,
     /// Shared anonymous memory (`MAP_SHARED | MAP_ANONYMOUS`) that no other area, process or
-    /// descriptor holds: see [`sole_shared_anon`].
+    /// descriptor holds: see [`super::vma::Vma::sole_shared_anon`].
     pub(crate) sole_shared_anon: bool,
-}
-
-/// Whether `vma` is shared anonymous memory (`MAP_SHARED | MAP_ANONYMOUS`, a shmem object of
-/// its own) held by this area alone: its file has one reference (each area of each process
-/// mapping it holds one; a fork's copy, a split of the area or an `mremap` alias would add one)
-/// and its dentry one (a second open through `/proc/PID/map_files` would add one). Such memory
-/// is shared with nobody and can move as its contents. Only a fork of this mm could add a
-/// holder that this check misses, and that needs the mmap lock the caller holds.
-///
-/// # Safety
-/// `vma` is an area of an mm whose mmap lock the caller holds.
-pub(crate) unsafe fn sole_shared_anon(vma: *mut bindings::vm_area_struct) -> bool {
-    // SAFETY: per the function's contract the area and its file (the area holds a reference)
-    // stay valid under the mmap lock; the two counts are read once each, as `file_count()` and
-    // `d_count()` read them.
-    unsafe {
-        let flags = (*vma).__bindgen_anon_2.vm_flags as u64;
-        let file = (*vma).vm_file;
-        if flags & vmf::SHARED == 0 || file.is_null() || !bindings::vma_is_anon_shmem(vma) {
-            return false;
-        }
-        let files = ptr::read_volatile(&(*file).f_count.counter);
-        let dentry = (*file).f_path.dentry;
-        let dentries =
-            ptr::read_volatile(&(*dentry).d_lockref.__bindgen_anon_1.__bindgen_anon_1.count);
-        files == 1 && dentries == 1
-    }
 }
 
 /// `vm_flags` bits.
@@ -60,6 +34,8 @@ pub(crate) mod vmf {
     use kernel::bindings;
     /// Readable.
     pub(crate) const READ: u64 = bindings::VM_READ as u64;
+    /// Writable.
+    pub(crate) const WRITE: u64 = bindings::VM_WRITE as u64;
     /// Shared mapping.
     pub(crate) const SHARED: u64 = bindings::VM_SHARED as u64;
     /// May become writable.
@@ -81,37 +57,24 @@ impl UserCtx {
     /// current's memory areas, in address order. Errors: `ENOMEM`, `EINVAL` without an mm.
     pub(crate) fn vmas(&self) -> Result<KVec<VmaDesc>> {
         let mut v = KVec::new();
-        // SAFETY: current's mm is non-NULL and valid (`UserCtx` invariant); find_vma is called
-        // under the mmap read lock and the VMA fields are read under it.
+        // SAFETY: current's mm, alive while current runs this (`UserCtx` invariant).
+        let mm = unsafe { (*cur()).mm };
+        if mm.is_null() {
+            return Err(EINVAL);
+        }
+        // SAFETY: as above.
         unsafe {
-            let mm = (*cur()).mm;
-            if mm.is_null() {
-                return Err(EINVAL);
-            }
-            bindings::mmap_read_lock(mm);
-            let mut addr: c_ulong = 0;
-            let mut res: Result = Ok(());
-            loop {
-                let vma = bindings::find_vma(mm, addr);
-                if vma.is_null() {
-                    break;
-                }
-                let a = &(*vma).__bindgen_anon_1.__bindgen_anon_1;
+            for_each_vma(mm, |a| {
                 let d = VmaDesc {
-                    start: a.vm_start as u64,
-                    end: a.vm_end as u64,
-                    flags: (*vma).__bindgen_anon_2.vm_flags as u64,
-                    file: !(*vma).vm_file.is_null(),
-                    sole_shared_anon: sole_shared_anon(vma),
+                    start: a.start(),
+                    end: a.end(),
+                    flags: a.flags(),
+                    file: a.has_file(),
+                    sole_shared_anon: a.sole_shared_anon(),
                 };
-                addr = a.vm_end;
-                if let Err(e) = v.push(d, GFP_KERNEL) {
-                    res = Err(e.into());
-                    break;
-                }
-            }
-            bindings::mmap_read_unlock(mm);
-            res?;
+                v.push(d, GFP_KERNEL)?;
+                Ok(())
+            })?;
         }
         Ok(v)
     }

@@ -28,10 +28,11 @@ pub(crate) mod regs;
 pub(crate) mod restart;
 pub(crate) mod signals;
 pub(crate) mod timers;
+pub(crate) mod vma;
 
 pub(crate) use cputime::current_cputime;
 pub(crate) use files::FileArea;
-pub(crate) use mm::{sole_shared_anon, vmf, vvar_size, VmaDesc};
+pub(crate) use mm::{vmf, vvar_size, VmaDesc};
 pub(crate) use regs::xstate_size;
 pub(crate) use signals::{read_user_siginfo, to_kernel, SigInfo, Signals, SIG_DFL};
 
