@@ -98,12 +98,16 @@ pub(crate) trait MigrationOps: Send + Sync + 'static {
     fn task_exit(&self, task: &TaskRef, code: i64);
     /// `/proc` describes marked `task` (its `stat`, `statm`, the State line of `status`):
     /// `Some` for a deputy whose process runs elsewhere, shown as it is there. May sleep.
-    fn proc_view(&self, task: &TaskRef) -> Option<ProcView>;
+    fn proc_view(&self, task: &TaskRef) -> Option<TaskView>;
+    /// `task` (current, marked or not, a user process with a memory map) is in `execve` and
+    /// starts a new program: task work it queues now runs when it returns to user mode with the
+    /// new image (`patches/0016`). May sleep.
+    fn exec(&self, task: &TaskRef);
 }
 
 /// A migrated process as it is where it runs (`struct task_migration_view`, `patches/0015`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct ProcView {
+pub(crate) struct TaskView {
     /// From [`sample`]: the process's user, system and run time on every node so far, ns. For
     /// [`MigrationOps::proc_view`]: the user and system time `/proc` adds to the deputy's own
     /// (the third is not used).
@@ -119,12 +123,12 @@ pub(crate) struct ProcView {
 /// `task`'s process as `/proc` would show it here: the task's state, its process's CPU time
 /// (`thread_group_cputime()`), virtual size and resident pages (`task_migration_sample()`).
 /// May sleep.
-pub(crate) fn sample(task: &TaskRef) -> ProcView {
+pub(crate) fn sample(task: &TaskRef) -> TaskView {
     let mut v = bindings::task_migration_view::default();
     // SAFETY: `task.ptr()` is a valid task we hold a reference to; `v` is writable. The helper
     // takes the task's mm with a reference of its own.
     unsafe { bindings::task_migration_sample(task.ptr(), &mut v) };
-    ProcView {
+    TaskView {
         cpu: [v.utime, v.stime, v.runtime],
         vsize: v.vsize,
         rss: v.rss,
@@ -199,6 +203,23 @@ unsafe extern "C" fn view_tramp<T: MigrationOps>(
     true
 }
 
+/// # Safety
+/// Called by `execve()` in current's context.
+unsafe extern "C" fn exec_tramp<T: MigrationOps>() {
+    let d = OPS_DATA.load(Ordering::Acquire);
+    if d.is_null() {
+        return;
+    }
+    // SAFETY: as in `syscall_tramp`.
+    let ops = unsafe { &*d.cast::<T>() };
+    // Only a user process replacing its program: a program the kernel starts (a usermode
+    // helper, a guest's shell) has no memory map before its exec.
+    if UserCtx::for_current().is_none() {
+        return;
+    }
+    ops.exec(&TaskRef::current());
+}
+
 /// A registration of migration hooks; dropping it unregisters and waits for running calls.
 ///
 /// # Invariants
@@ -222,6 +243,7 @@ impl<T: MigrationOps> Hooks<T> {
                 syscall_enter: Some(syscall_tramp::<T>),
                 task_exit: Some(exit_tramp::<T>),
                 proc_view: Some(view_tramp::<T>),
+                exec: Some(exec_tramp::<T>),
             },
             GFP_KERNEL,
         )?;

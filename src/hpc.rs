@@ -47,6 +47,7 @@ const ADMIN: &[(&kernel::str::CStr, u32, u16, u32)] = &[
     (c_str!("usher"), 16, 0o644, param::USHER),
     (c_str!("allow_root"), 17, 0o644, param::ALLOW_ROOT),
     (c_str!("max_guests"), 18, 0o644, param::MAX_GUESTS),
+    (c_str!("exec_place"), 19, 0o644, param::EXEC_PLACE),
 ];
 const INFO_COUNTERS: u32 = 20;
 const INFO_MALFORMED: u32 = 21;

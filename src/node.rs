@@ -43,7 +43,7 @@ impl Node {
         let balancer = Balancer::new(cluster.cluster().clone(), mig.clone())?;
         let thread = Balancer::spawn(&balancer)?;
         let offers = migrate::spawn_offer_thread(&mig)?;
-        Arc::pin_init(
+        let node = Arc::pin_init(
             pin_init!(Node {
                 cluster,
                 mig,
@@ -52,7 +52,11 @@ impl Node {
                 offer_thread <- new_mutex!(Some(offers), "oxmosix::node::offer_thread"),
             }),
             GFP_KERNEL,
-        )
+        )?;
+        // Last: the placer holds the balancer, which holds migration; `stop` removes it.
+        node.mig
+            .set_placer(Some(crate::balance::place::placer(&node.balancer)));
+        Ok(node)
     }
 
     /// Module unload, first step: stops the balancer (waiting for a move it is making) and the
@@ -60,6 +64,8 @@ impl Node {
     /// node's processes home (at most [`SHUTDOWN_MS`]; what could not move is ended), so that
     /// no task is left in the migration hooks.
     pub(crate) fn stop(&self) {
+        // No placement from now on (and no reference cycle left).
+        self.mig.set_placer(None);
         let thread = self.balance_thread.lock().take();
         drop(thread);
         let thread = self.offer_thread.lock().take();

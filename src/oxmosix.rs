@@ -51,12 +51,16 @@ struct Oxmosix {
 impl kernel::Module for Oxmosix {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let node = node::Node::start()?;
-        let proc = hpc::HpcProc::new(node.clone())?;
-        let dev = ioctl::MosixDevice::new(module, node.clone(), proc.clone())?;
-        let hooks = kapi::migration::Hooks::register(Arc::new(
-            migrate::Ops::new(node.migration().clone()),
-            GFP_KERNEL,
-        )?)?;
+        let rest = || -> Result<_> {
+            let proc = hpc::HpcProc::new(node.clone())?;
+            let dev = ioctl::MosixDevice::new(module, node.clone(), proc.clone())?;
+            let hooks = kapi::migration::Hooks::register(Arc::new(
+                migrate::Ops::new(node.migration().clone()),
+                GFP_KERNEL,
+            )?)?;
+            Ok((proc, dev, hooks))
+        };
+        let (proc, dev, hooks) = rest().inspect_err(|_| node.stop())?;
         pr_info!(
             "oxmosix {} loaded (ioctl ABI {})\n",
             uapi::VERSION,

@@ -322,6 +322,22 @@ pub mod param {
     /// half of them, rounded up (openMosix had no such limit; MOSIX's `maxguests`). A lower
     /// value refuses new offers (`TARGET_FULL`) and leaves guests already here alone.
     pub const MAX_GUESTS: u32 = 19;
+    /// Placement at exec time (default 0): 0 off, 1 a program this node starts runs on the node
+    /// where it would run fastest, 2 the same only while this node has more runnable tasks than
+    /// CPUs. `stay` or `lstay` turn it off too. See `Documentation/balancing.md`.
+    pub const EXEC_PLACE: u32 = 20;
+}
+
+/// Values of [`param::EXEC_PLACE`].
+pub mod exec_place {
+    /// A program starts where it was started; only the balancer moves it later.
+    pub const OFF: u32 = 0;
+    /// A program starts on the node where it would run fastest.
+    pub const BEST: u32 = 1;
+    /// As [`BEST`], but only when this node has more runnable tasks than CPUs.
+    pub const OVERLOADED: u32 = 2;
+    /// Largest value.
+    pub const MAX: u32 = 2;
 }
 
 /// Largest value of [`param::MAX_GUESTS`] (and its default).

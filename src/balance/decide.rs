@@ -244,6 +244,50 @@ pub fn decide(
         .or_else(|| by_load(here, peers, cands, policy))
 }
 
+/// Modes of placement at exec time ([`place`], `/proc/hpc/admin/exec_place`).
+pub use crate::uapi::exec_place as place_mode;
+
+/// Placement at exec time (MOSIX places a program when it starts; issue 15): the peer where a
+/// program that starts here now should run, or `None` to run it here. `here.load` counts the
+/// program (it is running its `execve`). Having no history, the program is taken to keep a CPU
+/// busy ([`MAX_CPU`]); its image is a few pages, so the move's cost is left out. With
+/// [`place_mode::OVERLOADED`] only a node with more runnable tasks than CPUs places (its rate
+/// is below its speed). The target is the peer that `accepts` and has 16 MiB available where
+/// the program would run at the highest rate, if that rate with [`Policy::margin`] more load
+/// still beats this node's, `rate(peer, load_with(peer, MAX_CPU) + margin) > rate(here,
+/// here.load)` (the load rule's hysteresis: the balancer then has no reason to move it back);
+/// ties go to the lower node id. [`place_mode::OFF`] or an unknown mode places nothing.
+pub fn place(here: &NodeView, peers: &[NodeView], mode: u32, policy: &Policy) -> Option<u32> {
+    if mode != place_mode::BEST && mode != place_mode::OVERLOADED {
+        return None;
+    }
+    let rate_here = rate(here.speed, here.load);
+    if mode == place_mode::OVERLOADED && rate_here >= u64::from(here.speed.max(1)) * RATE_SCALE {
+        return None;
+    }
+    let mut best: Option<(u64, u32)> = None;
+    for p in peers {
+        if p.node == here.node || !p.accepts || p.amem_kib < 16 * 1024 {
+            continue;
+        }
+        let after = load_with(p, MAX_CPU);
+        if rate(p.speed, after.saturating_add(policy.margin)) <= rate_here {
+            continue;
+        }
+        let r = rate(p.speed, after);
+        if best.map_or(true, |(br, bn)| r > br || (r == br && p.node < bn)) {
+            best = Some((r, p.node));
+        }
+    }
+    best.map(|(_, n)| n)
+}
+
+/// The load of `tasks` runnable tasks on `node` (each a whole CPU's demand), saturating.
+pub fn load_of_tasks(node: &NodeView, tasks: u32) -> u32 {
+    let v = u64::from(tasks).saturating_mul(contrib(node, MAX_CPU));
+    u32::try_from(v).unwrap_or(u32::MAX)
+}
+
 /// Load a node would show with an extra process of `cpu` per mille (saturating).
 pub fn load_with(node: &NodeView, cpu: u32) -> u32 {
     let v = u64::from(node.load).saturating_add(contrib(node, cpu));

@@ -6,8 +6,10 @@
 //!   openMosix's cost/benefit rule on expected completion time), from the load vector
 //!   ([`crate::load`]).
 //! - [`thread`]: `oxmosix-balance`, one round per gossip interval, and `migrate PID balance`.
+//! - [`place`]: placement of a program as it starts (`exec_place`).
 
 #[allow(dead_code, unreachable_pub)]
 pub(crate) mod decide;
 mod measure;
+pub(crate) mod place;
 pub(crate) mod thread;

@@ -56,6 +56,8 @@ counters! {
         balance_io,
         /// Moves the balancer chose that failed or were refused.
         balance_failed,
+        /// Programs placed on another node as they started (`exec_place`).
+        balance_exec,
     }
 }
 
@@ -69,6 +71,9 @@ pub(crate) struct Balancer {
     pub(crate) mig: Arc<Migration>,
     #[pin]
     tracking: Mutex<Tracking>,
+    /// Held while a program is placed as it starts ([`super::place`]): one at a time.
+    #[pin]
+    pub(super) placing: Mutex<()>,
     /// Its moves.
     pub(crate) stats: BalanceStats,
 }
@@ -81,6 +86,7 @@ impl Balancer {
                 net,
                 mig,
                 tracking <- new_mutex!(Tracking::new(), "oxmosix::balancer"),
+                placing <- new_mutex!((), "oxmosix::balancer::placing"),
                 stats: BalanceStats::new(),
             }),
             GFP_KERNEL,
@@ -112,7 +118,7 @@ const HERE_SETTLE_MS: u64 = 1000;
 const SETTLE_MS: u64 = 1500;
 
 /// The views of this node and its peers, or `None` without a map.
-fn views(
+pub(super) fn views(
     bal: &Balancer,
     pending: &[Pending],
     cost: &CallCost,
@@ -134,6 +140,7 @@ fn views(
         bw_kib_s: 0,
         call_us: 0,
     };
+    let away = migrate::away_counts(&bal.mig).ok()?;
     let mut peers = KVec::new();
     for (slot, connected) in slots.iter() {
         let e = &slot.entry;
@@ -150,6 +157,10 @@ fn views(
             bw_kib_s: 0,
             call_us: cost.call_us(bal, e.node),
         };
+        // At least this node's own processes running there or on their way (its report may be
+        // older than they are).
+        let ours = away.iter().find(|a| a.0 == e.node).map_or(0, |a| a.1);
+        v.load = v.load.max(decide::load_of_tasks(&v, ours));
         // A move not yet visible in the target's report: count it there; and here not until
         // this node's fast average has forgotten it.
         let reported = now.saturating_sub(slot.age_ms(now));

@@ -42,6 +42,8 @@ pub(crate) struct Params {
     pub(crate) allow_root: bool,
     /// Most guests held here ([`uapi::param::MAX_GUESTS`]).
     pub(crate) max_guests: u32,
+    /// Placement at exec time ([`uapi::param::EXEC_PLACE`], a `place_mode`).
+    pub(crate) exec_place: u32,
 }
 
 impl Params {
@@ -59,6 +61,7 @@ impl Params {
             plaintext: false,
             allow_root: false,
             max_guests: uapi::MAX_GUESTS_LIMIT,
+            exec_place: 0,
         }
     }
 }
@@ -117,6 +120,7 @@ impl Cluster {
             uapi::param::PLAINTEXT => p.plaintext = flag(0)?.1,
             uapi::param::ALLOW_ROOT => p.allow_root = flag(0)?.1,
             uapi::param::MAX_GUESTS => p.max_guests = in_range(0, uapi::MAX_GUESTS_LIMIT)?,
+            uapi::param::EXEC_PLACE => p.exec_place = in_range(0, uapi::exec_place::MAX)?,
             // No process can be away or a guest before migration exists: nothing to move.
             uapi::param::EXPEL | uapi::param::BRING => {
                 flag(0)?;
@@ -148,6 +152,7 @@ impl Cluster {
             uapi::param::PLAINTEXT => p.plaintext.into(),
             uapi::param::ALLOW_ROOT => p.allow_root.into(),
             uapi::param::MAX_GUESTS => p.max_guests.into(),
+            uapi::param::EXEC_PLACE => p.exec_place.into(),
             uapi::param::KEYS => self.keys.lock().accepted(sys::monotonic_ms()).into(),
             uapi::param::KEY_ID => self.keys.lock().current_id(),
             _ => return Err(EINVAL),

@@ -4,7 +4,7 @@
 use kernel::sync::Arc;
 
 use super::Migration;
-use crate::kapi::migration::{MigrationOps, ProcView, SyscallRegs};
+use crate::kapi::migration::{MigrationOps, SyscallRegs, TaskView};
 use crate::kapi::task::TaskRef;
 use crate::kapi::uctx::{self, UserCtx};
 use crate::proto::cputime::Cpu;
@@ -66,11 +66,25 @@ impl MigrationOps for Ops {
         self.mig.reg.remove(&p);
     }
 
+    /// A process of this node that is not migrated starts a program: the placer (the balancer)
+    /// may send it elsewhere as the program begins ([`super::Placer`]).
+    fn exec(&self, task: &TaskRef) {
+        let Some(placer) = self.mig.placer() else {
+            return;
+        };
+        if let Some(p) = self.mig.reg.by_task(task) {
+            if p.inner.lock().role.pstate() != pstate::HOME {
+                return;
+            }
+        }
+        placer.place_at_exec(task);
+    }
+
     /// A deputy whose process's node reported on it ([`super::watch::report_guests`]) is shown
     /// with the process's state and memory there, and the CPU time it used since it left added
     /// to the deputy's (split into user and system time as the kernel splits it,
     /// [`Cpu::adjusted`]). Before the first report, or for anything else, `/proc` shows the task.
-    fn proc_view(&self, task: &TaskRef) -> Option<ProcView> {
+    fn proc_view(&self, task: &TaskRef) -> Option<TaskView> {
         let p = self.mig.reg.by_task(task)?;
         if p.home != self.mig.net.self_id() {
             return None;
@@ -82,7 +96,7 @@ impl MigrationOps for Ops {
         let s = i.status?;
         let [utime, stime, runtime] = Cpu::from_totals(s.cpu).since(&i.cpu_left);
         let (u, st) = Cpu::from_totals([utime, stime, runtime]).adjusted();
-        Some(ProcView {
+        Some(TaskView {
             cpu: [u, st, 0],
             vsize: s.vsize,
             rss: s.rss,

@@ -37,9 +37,9 @@ mod watch;
 pub(crate) use admin::{bring_and_wait, expel_and_wait, shutdown};
 pub(crate) use hooks::Ops;
 pub(crate) use offer::spawn_offer_thread;
-pub(crate) use request::{migrate, migrate_within, set_lock};
+pub(crate) use request::{migrate, migrate_within, move_after_exec, set_lock};
 pub(crate) use stats::MigStats;
-pub(crate) use view::{balance_info, has_guests, info, list, ProcView};
+pub(crate) use view::{away_counts, balance_info, has_guests, info, list, ProcView};
 
 use kernel::c_str;
 use kernel::prelude::*;
@@ -47,6 +47,7 @@ use kernel::str::CStr;
 use kernel::sync::{new_condvar, new_mutex, Arc, CondVar, Mutex};
 
 use crate::cluster::{Cluster, Feature};
+use crate::kapi::task::TaskRef;
 use crate::kapi::uctx::SigInfo;
 use crate::proto::mig::{self as wire, Ctl};
 use crate::proto::signal::Signal;
@@ -148,6 +149,9 @@ pub(crate) struct Migration {
     offers: Mutex<offer::Offers>,
     #[pin]
     offers_cv: CondVar,
+    /// Places programs as they start (the balancer, [`Migration::set_placer`]).
+    #[pin]
+    placer: Mutex<Option<Arc<dyn Placer>>>,
     /// Log lines about peers that overran a process's inbox.
     overruns_logged: crate::counters::RateLimit,
     /// Log lines about signals that could not be queued.
@@ -193,6 +197,7 @@ impl Migration {
                 stats: MigStats::new(),
                 offers <- new_mutex!(offer::Offers::new(), "oxmosix::offers"),
                 offers_cv <- new_condvar!("oxmosix::offers::cv"),
+                placer <- new_mutex!(None, "oxmosix::placer"),
                 overruns_logged: crate::counters::RateLimit::new(),
                 signals_logged: crate::counters::RateLimit::new(),
                 fault: fault::Fault::new(),
@@ -203,6 +208,27 @@ impl Migration {
         mig.net.register(&KINDS, service)?;
         Ok(mig)
     }
+
+    /// Sets (or with `None` removes) what decides where a program that starts here runs
+    /// ([`Placer`]); it must be removed before the node stops (it may hold this `Migration`).
+    pub(crate) fn set_placer(&self, placer: Option<Arc<dyn Placer>>) {
+        *self.placer.lock() = placer;
+    }
+
+    fn placer(&self) -> Option<Arc<dyn Placer>> {
+        self.placer.lock().clone()
+    }
+}
+
+/// Placement at exec time, as migration sees it: told that a process of this node starts a
+/// new program, the implementation (the balancer: migration knows no policy) names the node
+/// it should run on, if not here, and has migration move it as the program begins
+/// ([`move_after_exec`]).
+pub(crate) trait Placer: Send + Sync {
+    /// `task` (current), a process of this node that is not migrated, is in `execve`: the
+    /// placer may send it elsewhere with [`move_after_exec`]. May sleep briefly; must not wait
+    /// for a migration.
+    fn place_at_exec(&self, task: &TaskRef);
 }
 
 /// `e` as a system call's result: the negative errno user space sees (`-EFAULT` is -14).

@@ -150,22 +150,7 @@ pub(crate) fn migrate_within(mig: &Arc<Migration>, pid: i32, node: i32, safe_ms:
         return Err(MigError::new(EBUSY, why));
     }
     let p = home_record(mig, &t).map_err(MigError::from)?;
-    let (epoch, req) = {
-        let mut i = p.inner.lock();
-        if i.lock {
-            return Err(MigError::new(EBUSY, cantmove::LOCKED));
-        }
-        if i.role.pstate() != pstate::HOME {
-            return Err(MigError::new(EBUSY, cantmove::MIGRATING));
-        }
-        i.role = Role::Leaving;
-        i.result = None;
-        i.cancelled = false;
-        i.started = false;
-        i.req += 1;
-        i.epoch += 1;
-        (i.epoch, i.req)
-    };
+    let (epoch, req) = start_leaving(&p)?;
     let (mig2, p2) = (mig.clone(), p.clone());
     // Interrupting: a process asleep in an interruptible wait moves now (its call restarts on
     // the target), as a stopped and continued process would go on.
@@ -194,6 +179,61 @@ pub(crate) fn migrate_within(mig: &Arc<Migration>, pid: i32, node: i32, safe_ms:
         }
     }
     wait_for(&p, IOCTL_MS, done)
+}
+
+/// Makes process `p`, at home, a process leaving (one request at a time): returns the
+/// request's epoch and number. Errors: `EBUSY` with `LOCKED` or `MIGRATING`.
+fn start_leaving(p: &Proc) -> MigResult<(u64, u64)> {
+    let mut i = p.inner.lock();
+    if i.lock {
+        return Err(MigError::new(EBUSY, cantmove::LOCKED));
+    }
+    if i.role.pstate() != pstate::HOME {
+        return Err(MigError::new(EBUSY, cantmove::MIGRATING));
+    }
+    i.role = Role::Leaving;
+    i.result = None;
+    i.cancelled = false;
+    i.started = false;
+    i.req += 1;
+    i.epoch += 1;
+    Ok((i.epoch, i.req))
+}
+
+/// Placement at exec time: `t` (current, in `execve`) moves to `node` as its new program begins,
+/// with nobody waiting. The task work runs on its way back to user mode, with the new image and
+/// credentials, and checks `cantmove` then, as `migrate` does: a program that may not move
+/// stays. Errors: `EHOSTUNREACH` for a node that is down, those of [`home_record`], `EBUSY`
+/// for a locked or migrating process.
+pub(crate) fn move_after_exec(mig: &Arc<Migration>, t: &TaskRef, node: u32) -> MigResult {
+    if node == 0 || node == mig.net.self_id() || !mig.net.is_up(node) {
+        return Err(MigError::new(errno::ehostunreach(), cantmove::TARGET_DOWN));
+    }
+    let p = home_record(mig, t).map_err(MigError::from)?;
+    let (_, req) = start_leaving(&p)?;
+    // Where it is going, from now on (`away_counts`: the next placement counts it there).
+    p.inner.lock().where_ = node;
+    let (mig2, p2) = (mig.clone(), p.clone());
+    let queued = t.add_work(move |u| {
+        if u.is_some() {
+            let why = cantmove_of(&TaskRef::current(), mig2.net.allows_root());
+            if why != 0 {
+                p2.set_state(|i| {
+                    if i.req == req {
+                        i.cancelled = true;
+                        i.role = Role::Home;
+                    }
+                });
+                return;
+            }
+        }
+        migrate_out(u, &mig2, &p2, node, req)
+    });
+    if let Err(e) = queued {
+        p.set_state(|i| i.role = Role::Home);
+        return Err(MigError::new(e, cantmove::EXITING));
+    }
+    Ok(())
 }
 
 /// Asks the remote of deputy `p` to come home (and go on to `next`), and waits.

@@ -69,6 +69,30 @@ pub(crate) fn has_guests(mig: &Migration) -> bool {
     })
 }
 
+/// For each node, how many processes of this node run there or are on their way: (node,
+/// count), nodes in no particular order. Errors: `ENOMEM`.
+pub(crate) fn away_counts(mig: &Migration) -> Result<KVec<(u32, u32)>> {
+    let me = mig.net.self_id();
+    let mut out: KVec<(u32, u32)> = KVec::new();
+    for p in mig.reg.all()?.iter().filter(|p| p.home == me) {
+        let node = {
+            let i = p.inner.lock();
+            match i.role {
+                Role::Deputy(_) | Role::Leaving => i.where_,
+                _ => continue,
+            }
+        };
+        if node == 0 || node == me {
+            continue;
+        }
+        match out.iter_mut().find(|a| a.0 == node) {
+            Some(a) => a.1 += 1,
+            None => out.push((node, 1), GFP_KERNEL)?,
+        }
+    }
+    Ok(out)
+}
+
 /// What the balancer needs of a process that has a record here.
 pub(crate) struct BalanceInfo {
     /// [`pstate`] value.

@@ -2,8 +2,8 @@
 //! ping-pong), eligibility, I/O jobs going home, memory ushering, targets, recorded load vectors,
 //! and properties on arbitrary inputs.
 use oxmosix_host_tests::decide::{
-    call_us, cost_ms, decide, forward_ms, load_with, load_without, Candidate, Move, NodeView,
-    Policy, Reason,
+    call_us, cost_ms, decide, forward_ms, load_of_tasks, load_with, load_without, place,
+    place_mode, Candidate, Move, NodeView, Policy, Reason,
 };
 use oxmosix_host_tests::load;
 use proptest::prelude::*;
@@ -975,4 +975,72 @@ fn io_job_at_home_is_not_moved_for_load() {
         decide(&here, &[idle], &[job(7, 3000), job(8, 10)], &p).map(|m| (m.id, m.to)),
         Some((8, 2))
     );
+}
+
+/// Placement at exec time: a program starting on a busy node goes to the idle peer; on an idle
+/// node it stays; OVERLOADED places only when the node has more runnable tasks than CPUs; OFF
+/// and unknown modes never place; a peer that does not accept, or lacks memory, is never chosen;
+/// the faster of two idle peers wins, and equal ones go to the lower id.
+#[test]
+fn placement_at_exec_picks_the_fastest_free_node() {
+    let pol = Policy::default();
+    let r = load::REFERENCE_SPEED;
+    let here1 = node(1, 100, r, 1); // just the program starting
+    let here2 = node(1, 200, r, 1); // one more task already running
+    let idle = [node(2, 0, r, 1), node(3, 0, r, 1)];
+    assert_eq!(place(&here1, &idle, place_mode::BEST, &pol), None);
+    assert_eq!(place(&here2, &idle, place_mode::BEST, &pol), Some(2));
+    assert_eq!(place(&here2, &idle, place_mode::OVERLOADED, &pol), Some(2));
+    assert_eq!(place(&here1, &idle, place_mode::OVERLOADED, &pol), None);
+    for mode in [place_mode::OFF, place_mode::MAX + 1, u32::MAX] {
+        assert_eq!(place(&here2, &idle, mode, &pol), None);
+    }
+    let mut closed = idle;
+    closed[0].accepts = false;
+    closed[1].amem_kib = 1024;
+    assert_eq!(place(&here2, &closed, place_mode::BEST, &pol), None);
+    let faster = [node(2, 0, r, 1), node(3, 0, 2 * r, 1)];
+    assert_eq!(place(&here2, &faster, place_mode::BEST, &pol), Some(3));
+    // A peer as busy as here after the move is no better: no placement.
+    assert_eq!(
+        place(&here2, &[node(2, 100, r, 1)], place_mode::BEST, &pol),
+        None
+    );
+    // The entry for this node itself is ignored.
+    assert_eq!(
+        place(&here2, &[node(1, 0, r, 1)], place_mode::BEST, &pol),
+        None
+    );
+}
+
+/// Four workers on node 1 of two equal one-CPU nodes each start one program after another
+/// (the placement test's batch): with each placement counted on its target until it would show
+/// in a report, the programs end up two per node, and none is placed while node 1 runs fewer
+/// programs than node 2.
+#[test]
+fn placement_spreads_a_batch_evenly() {
+    let pol = Policy::default();
+    let r = load::REFERENCE_SPEED;
+    let (mut here_n, mut there_n) = (0u32, 0u32);
+    for _ in 0..4 {
+        let mut here = node(1, 0, r, 1);
+        here.load = load_of_tasks(&here, here_n + 1);
+        let mut peer = node(2, 0, r, 1);
+        peer.load = load_of_tasks(&peer, there_n);
+        match place(&here, &[peer], place_mode::BEST, &pol) {
+            Some(2) => there_n += 1,
+            None => here_n += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((here_n, there_n), (2, 2));
+    // One finishes on each node; the next two starts refill both.
+    for (h, t) in [(1u32, 2u32), (2, 1)] {
+        let mut here = node(1, 0, r, 1);
+        here.load = load_of_tasks(&here, h + 1);
+        let mut peer = node(2, 0, r, 1);
+        peer.load = load_of_tasks(&peer, t);
+        let placed = place(&here, &[peer], place_mode::BEST, &pol);
+        assert_eq!(placed.is_some(), h >= 2 && t < 2, "{h} {t}");
+    }
 }

@@ -944,10 +944,11 @@ TEST(proc_writes_reject_bad_values)
 	static const char *const flags[] = { "block", "stay", "lstay", "quiet", "expel", "bring" };
 	static const char *const bad_flag[] = { "2", "-1", "abc", "", "1x", "99999999999999999999999" };
 	static const char *const numbers[] = { "speed", "decay_interval", "slow_decay", "fast_decay",
-						"gossip_interval", "timeout" };
+						"gossip_interval", "timeout", "exec_place" };
 	static const char *const bad_num[][3] = { { "0", "10000001", "x" }, { "9", "10001", "1.5" },
 						  { "1000", "-3", "0x10" }, { "1000", "1e3", " " },
-						  { "99", "60001", "" }, { "999", "600001", "5s" } };
+						  { "99", "60001", "" }, { "999", "600001", "5s" },
+						  { "3", "-1", "best" } };
 	char before[64], after[64];
 	unsigned int i, j;
 	pid_t pid;
@@ -984,6 +985,10 @@ TEST(proc_writes_reject_bad_values)
 	EXPECT_EQ(0, proc_write("stay", "0\n"));
 	EXPECT_EQ(0, hpc_num(node, "admin/stay"));
 	EXPECT_EQ(0, proc_write("decay_interval", "100"));
+	EXPECT_EQ(0, proc_write("exec_place", "2"));
+	EXPECT_EQ(2, hpc_num(node, "admin/exec_place"));
+	EXPECT_EQ(0, proc_write("exec_place", "0"));
+	EXPECT_EQ(0, hpc_num(node, "admin/exec_place"));
 	/* Read-only files refuse, unprivileged writers are refused. */
 	EXPECT_EQ(EACCES, proc_write("mospe", "3"));
 	EXPECT_EQ(EACCES, proc_write("config", "1 1.2.3.4 1"));

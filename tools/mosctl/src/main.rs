@@ -116,6 +116,13 @@ enum Cmd {
         #[arg(value_parser = clap::value_parser!(u64).range(0..=256))]
         n: u64,
     },
+    /// Placement at exec time: 0 off (default), 1 a program started here runs on the node where
+    /// it would run fastest, 2 the same only while this node has more runnable tasks than CPUs
+    /// (stay and lstay turn it off too).
+    ExecPlace {
+        #[arg(value_parser = clap::value_parser!(u64).range(0..=2))]
+        mode: u64,
+    },
     /// Bench only: ask for unencrypted links from now on (1) or not (0). Never on a real network.
     SetPlaintext {
         #[arg(value_parser = clap::value_parser!(u64).range(0..=1))]
@@ -540,6 +547,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::SetPlaintext { on } => set_param(&dev, param::PLAINTEXT, on),
         Cmd::AllowRoot { on } => set_param(&dev, param::ALLOW_ROOT, on),
         Cmd::MaxGuests { n } => set_param(&dev, param::MAX_GUESTS, n),
+        Cmd::ExecPlace { mode } => set_param(&dev, param::EXEC_PLACE, mode),
         Cmd::Getmap => {
             let m = get_map(&dev)?;
             let rs = ranges(&m);
