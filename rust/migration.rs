@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The process-migration hooks of `patches/0003-entry-hooks-for-migrated-tasks.patch` and the
-//! user-mode helper that starts the task a guest runs in.
+//! The process-migration hooks of `patches/0003-entry-hooks-for-migrated-tasks.patch` (with the
+//! `/proc` view of 0015, the exec of 0016 and the fork of 0017) and the user-mode helper that
+//! starts the task a guest runs in.
 //!
 //! [`Hooks`] registers an implementation of [`MigrationOps`]: tasks marked with
 //! [`crate::kapi::task::TaskRef::set_migrated`] then call it on every system-call entry and
@@ -103,6 +104,10 @@ pub(crate) trait MigrationOps: Send + Sync + 'static {
     /// starts a new program: task work it queues now runs when it returns to user mode with the
     /// new image (`patches/0016`). May sleep.
     fn exec(&self, task: &TaskRef);
+    /// Current (marked) made `child` with `clone_flags` (`kernel_clone()`, `patches/0017`);
+    /// `child` has not run yet. `nr` is its pid here; returns the pid the parent is told (its
+    /// return value and `CLONE_PARENT_SETTID`). May mark `child` and queue task work for it.
+    fn fork(&self, child: &TaskRef, clone_flags: u64, nr: i32) -> i32;
 }
 
 /// A migrated process as it is where it runs (`struct task_migration_view`, `patches/0015`).
@@ -220,6 +225,24 @@ unsafe extern "C" fn exec_tramp<T: MigrationOps>() {
     ops.exec(&TaskRef::current());
 }
 
+/// # Safety
+/// Called by `kernel_clone()` in the parent's context, `child` a live task that has not run.
+unsafe extern "C" fn fork_tramp<T: MigrationOps>(
+    child: *mut bindings::task_struct,
+    clone_flags: u64,
+    nr: bindings::pid_t,
+) -> bindings::pid_t {
+    let d = OPS_DATA.load(Ordering::Acquire);
+    if d.is_null() {
+        return nr;
+    }
+    // SAFETY: as in `syscall_tramp`.
+    let ops = unsafe { &*d.cast::<T>() };
+    // SAFETY: `child` is live (kernel_clone holds it until it returns); a reference is taken.
+    let task = unsafe { TaskRef::from_raw_get(child) };
+    ops.fork(&task, clone_flags, nr)
+}
+
 /// A registration of migration hooks; dropping it unregisters and waits for running calls.
 ///
 /// # Invariants
@@ -244,6 +267,7 @@ impl<T: MigrationOps> Hooks<T> {
                 task_exit: Some(exit_tramp::<T>),
                 proc_view: Some(view_tramp::<T>),
                 exec: Some(exec_tramp::<T>),
+                fork: Some(fork_tramp::<T>),
             },
             GFP_KERNEL,
         )?;

@@ -43,6 +43,10 @@ pub const RECVFROM: u64 = 45;
 pub const SHUTDOWN: u64 = 48;
 pub const SENDMSG: u64 = 46;
 pub const RECVMSG: u64 = 47;
+pub const CLONE: u64 = 56;
+pub const FORK: u64 = 57;
+pub const VFORK: u64 = 58;
+pub const EXECVE: u64 = 59;
 pub const EXIT: u64 = 60;
 pub const WAIT4: u64 = 61;
 pub const KILL: u64 = 62;
@@ -146,3 +150,4 @@ pub const RSEQ: u64 = 334;
 pub const FACCESSAT2: u64 = 439;
 /// Number of entries of the x86-64 table in Linux 6.12 (highest number + 1).
 pub const COUNT: u64 = 463;
+pub const CLONE3: u64 = 435;

@@ -113,8 +113,62 @@ pub enum Class {
     /// gathered iovecs when the `msghdr` has no address and no control data; otherwise (the
     /// remote reads the `msghdr` to tell) the process goes home for the call.
     Msg(bool),
+    /// A new process (`fork`, `vfork`, `clone` and `clone3` without shared memory or
+    /// threads, [`clone_stays`]): the home node forks the deputy (the child's deputy, with its
+    /// pid, parent, files and credentials), then the call runs here and the child runs here as
+    /// a migrated process (`Documentation/migration.md`, Process trees). A `clone3` whose
+    /// arguments ask for more goes home.
+    Fork,
     /// The process goes home and runs it there.
     Home,
+}
+
+/// `clone` flags: the exit signal's bits (`CSIGNAL`) and the flags a migrated process's child
+/// may be made with where the process runs. `CLONE_VM` only with `CLONE_VFORK` (`vfork`,
+/// `posix_spawn`: the parent sleeps until the child execs or exits); the tid writes and the TLS
+/// are the child's own memory. Anything shared with the parent at home (files, fs, signal
+/// handlers, threads), namespaces, pidfds, ptrace and cgroups make the call go home.
+pub mod clone {
+    pub const CSIGNAL: u64 = 0xff;
+    pub const VM: u64 = 0x100;
+    pub const VFORK: u64 = 0x4000;
+    pub const SETTLS: u64 = 0x80000;
+    pub const PARENT_SETTID: u64 = 0x100000;
+    pub const CHILD_CLEARTID: u64 = 0x200000;
+    pub const CHILD_SETTID: u64 = 0x0100_0000;
+    /// What a child made remotely may ask for.
+    pub const REMOTE_OK: u64 =
+        CSIGNAL | VM | VFORK | SETTLS | PARENT_SETTID | CHILD_CLEARTID | CHILD_SETTID;
+    /// Highest exit signal (`_NSIG`).
+    pub const MAX_SIGNAL: u64 = 64;
+    /// Size of `struct clone_args` up to `tls` (`CLONE_ARGS_SIZE_VER0`) and up to `cgroup`
+    /// (`VER2`).
+    pub const ARGS_VER0: u64 = 64;
+    pub const ARGS_VER2: u64 = 88;
+}
+
+/// Whether a `clone` with `flags` (and exit signal `exit_signal`) makes a child where the
+/// process runs ([`Class::Fork`]): only [`clone::REMOTE_OK`] flags, `CLONE_VM` together with
+/// `CLONE_VFORK`, and a valid exit signal.
+pub fn clone_stays(flags: u64, exit_signal: u64) -> bool {
+    let vm = flags & (clone::VM | clone::VFORK);
+    flags & !clone::REMOTE_OK == 0
+        && (vm == 0 || vm == clone::VM | clone::VFORK || vm == clone::VFORK)
+        && exit_signal <= clone::MAX_SIGNAL
+}
+
+/// The call a guest forwards to its deputy to fork it at home: `clone(exit_signal)` (a plain
+/// fork, whatever the process's own call was: the deputy's child serves the child's calls, it
+/// shares nothing with the deputy), with the child's token in the unused sixth argument.
+pub fn home_fork_args(exit_signal: u64, token: u64) -> [u64; 6] {
+    [exit_signal, 0, 0, 0, 0, token]
+}
+
+/// The deputy's check of a forwarded fork ([`home_fork_args`]): `(exit_signal, token)`, or
+/// `None` for anything else (a token of 0 included).
+pub fn home_fork(nr: u64, args: &[u64; 6]) -> Option<(u64, u64)> {
+    (nr == nr::CLONE && args[0] <= clone::MAX_SIGNAL && args[1..5] == [0; 4] && args[5] != 0)
+        .then_some((args[0], args[5]))
 }
 
 const V: Arg = Arg::Val;
@@ -231,6 +285,8 @@ pub fn classify(nr: u64, args: &[u64; 6]) -> Class {
         // Thread bookkeeping of a single-threaded process (libc calls these after fork and at
         // start): the pointers matter only when a thread of a multi-threaded process exits.
         SET_TID_ADDRESS | SET_ROBUST_LIST | RSEQ => Class::Local,
+        FORK | VFORK | CLONE3 => Class::Fork,
+        CLONE if clone_stays(args[0], args[0] & clone::CSIGNAL) => Class::Fork,
 
         READ | PREAD64 => Class::Forward(Forward {
             args: a2(Arg::Out(2)),
@@ -595,6 +651,7 @@ pub fn class_name(c: &Class) -> &'static str {
         Class::Local => "local",
         Class::Forward(_) | Class::Vectored(_) => "forwarded",
         Class::Msg(_) => "forwarded (no address, no control data; else go home)",
+        Class::Fork => "forked where it runs (child's deputy forked at home)",
         Class::Home => "go home",
     }
 }

@@ -15,6 +15,7 @@ use crate::proto::MsgType;
 use crate::syscalls::{self, Arg, Class};
 
 use super::fault::Point;
+use super::fork::{home_result, take_home_fork};
 use super::image::{boxed_state, install, restart_on_return, Installed};
 use super::neg;
 use super::out::{make_stub, migrate_out};
@@ -66,6 +67,12 @@ pub(super) fn prepare_call(
 ) -> core::result::Result<InFlight, i64> {
     let f = match syscalls::classify(nr, args) {
         Class::Forward(f) if !f.oneway || f.args == [Arg::Val; 6] => f,
+        // A guest's fork: the deputy forks ([`super::fork`]).
+        Class::Fork if nr == syscalls::nr::CLONE && args[1..] == [0; 5] => syscalls::Forward {
+            args: [Arg::Val; 6],
+            oneway: false,
+            split: syscalls::Split::No,
+        },
         // readv/writev arrive as read/write; anything else is not the deputy's to run.
         _ => return Err(neg(errno::enosys())),
     };
@@ -147,7 +154,8 @@ pub(super) fn deputy_enter(
         return false;
     };
     if let Some(fl) = fl {
-        reply_result(mig, p, &fl, scratch, regs.args()[0] as i64);
+        let result = home_result(p, regs.args()[0] as i64);
+        reply_result(mig, p, &fl, scratch, result);
     }
     loop {
         let item = match p.pop(0, true) {
@@ -172,6 +180,10 @@ pub(super) fn deputy_enter(
                 let mut a = args;
                 if is_exit(u64::from(nr)) {
                     count_remote_cpu(u, p, &mut a);
+                }
+                if let Err(e) = take_home_fork(mig, p, u64::from(nr), &mut a) {
+                    send_reply(mig, p, e, &[]);
+                    continue;
                 }
                 match prepare_call(scratch, u64::from(nr), &mut a, &data) {
                     Ok(mut fl) => {

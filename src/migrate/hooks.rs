@@ -12,6 +12,7 @@ use crate::proto::mig as wire;
 use crate::uapi::pstate;
 
 use super::deputy::deputy_enter;
+use super::fork::{drop_unclaimed, on_fork};
 use super::guest::guest_enter;
 use super::{send_ctl, send_gone, SIGKILL};
 
@@ -59,6 +60,7 @@ impl MigrationOps for Ops {
             let cpu = uctx::current_cputime().totals();
             let _ = send_gone(&self.mig, p.home, p.token, code as u32, cpu);
         }
+        drop_unclaimed(&self.mig, &p);
         p.set_state(|i| {
             i.finished = true;
             i.task = None;
@@ -78,6 +80,11 @@ impl MigrationOps for Ops {
             }
         }
         placer.place_at_exec(task);
+    }
+
+    /// A migrated process forked: its child is a migrated process too ([`super::fork`]).
+    fn fork(&self, child: &TaskRef, clone_flags: u64, nr: i32) -> i32 {
+        on_fork(&self.mig, child, clone_flags, nr)
     }
 
     /// A deputy whose process's node reported on it ([`super::watch::report_guests`]) is shown

@@ -21,6 +21,7 @@ mod admin;
 mod arrival;
 mod deputy;
 mod fault;
+mod fork;
 mod forward;
 mod guest;
 mod hooks;

@@ -301,6 +301,8 @@ pub(super) fn make_stub(u: &UserCtx, actions: &[[u64; 4]; 64]) -> Result<Deputy>
         scratch,
         in_flight: None,
         dfl_stops,
+        fork_token: None,
+        fork_failed: false,
     })
 }
 

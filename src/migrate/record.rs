@@ -83,6 +83,18 @@ pub(super) struct Deputy {
     /// action (`signo::bit`). The deputy stops for them itself, as the kernel decides at home (a
     /// process in an orphaned process group is not stopped).
     pub(super) dfl_stops: u64,
+    /// The forwarded fork it runs: the token its guest chose for the child
+    /// ([`super::fork::take_home_fork`]).
+    pub(super) fork_token: Option<u64>,
+    /// That child could not be given a record (it was killed; the fork fails).
+    pub(super) fork_failed: bool,
+}
+
+/// A guest's child being made ([`super::fork`]): its record (its deputy forked at home) and
+/// where its pid goes for `CLONE_CHILD_SETTID` (0: nowhere).
+pub(super) struct Forking {
+    pub(super) child: Arc<Proc>,
+    pub(super) child_tid: u64,
 }
 
 /// What only a guest has.
@@ -98,6 +110,8 @@ pub(super) struct Guest {
     /// It waits for the reply to a forwarded call: a move asked for now interrupts that call
     /// at home (`MigCtl` INTERRUPT, see `request::request_guest_home`).
     pub(super) calling: bool,
+    /// Its fork call is under way: the child's record, claimed by the fork hook.
+    pub(super) forking: Option<Forking>,
 }
 
 impl Role {

@@ -47,5 +47,9 @@ counters! {
         /// Forwarded calls deputies here interrupted so that their process could move while it
         /// waited for them (`MigCtl` INTERRUPT).
         interrupted,
+        /// Children that guests here made here (remote fork, `patches/0017`).
+        forks,
+        /// Children that deputies here forked at home for their guests' forks.
+        forks_home,
     }
 }

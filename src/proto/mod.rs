@@ -35,8 +35,9 @@ pub const MAGIC: u32 = 0x4f58_4d58;
 /// of a migration; 5: the real-time interval timer in the State; 6: an interrupted call's
 /// restart in the State; 7: CPU time and CPU-time timers in the State; 8: shared anonymous
 /// areas in the image, the CPU time of a guest that ended in its GONE; 9: `MigCtl` INTERRUPT, a
-/// forwarded call interrupted so that its process moves, and `MigStatus`).
-pub const PROTO_VERSION: u8 = 9;
+/// forwarded call interrupted so that its process moves, and `MigStatus`; 10: a guest forks where
+/// it runs, its deputy forking at home for it: a forwarded `clone` with the child's token).
+pub const PROTO_VERSION: u8 = 10;
 /// Size of the frame header in bytes.
 pub const HEADER_LEN: usize = 64;
 /// Hard upper bound of a payload in bytes, whatever the type.

@@ -33,6 +33,11 @@ fn main() {
         let (class, detail) = match c {
             Class::Local => ("local", String::new()),
             Class::Home => ("go home", String::new()),
+            Class::Fork => (
+                "fork where it runs",
+                "the deputy forks at home (the child's deputy); the child is made on the remote"
+                    .into(),
+            ),
             Class::Vectored(v) => (
                 "forwarded",
                 format!("as call {} (iovecs gathered on the remote)", v.plain),
@@ -51,6 +56,8 @@ fn main() {
             ),
         };
         let note = match n {
+            nr::CLONE => "by flags: without CLONE_VM (or with CLONE_VM and CLONE_VFORK), CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD, CLONE_PIDFD, CLONE_PARENT, namespaces or ptrace; otherwise go home",
+            nr::CLONE3 => "as clone, by the flags of its struct clone_args (and no set_tid); otherwise go home",
             nr::MMAP => "by flags: local for private anonymous memory, go home otherwise",
             nr::FCNTL => "by command: plain commands and record locks forwarded, others go home",
             nr::IOCTL => "by request: terminal requests (TCGETS, TCSETS*, TIOC[GS]PGRP, TIOC[GS]WINSZ, TIOCGSID, FIONREAD, FIONBIO, FIOASYNC, FIO[N]CLEX, TCSBRK, TCXONC, TCFLSH) forwarded, others go home",

@@ -279,9 +279,13 @@ fn syscall_classes_are_the_issues() {
         syscalls::classify(nr::MMAP, &[0, 4096, 3, 0x21, u64::MAX, 0]),
         Class::Home
     );
-    // Everything else (fork, execve, ioctl, unknown numbers) goes home.
-    for n in [56u64, 57, 59, 16, 400, 462, 1000, u64::MAX] {
+    // Everything else (execve, ioctl, unknown numbers) goes home.
+    for n in [59u64, 16, 400, 462, 1000, u64::MAX] {
         assert_eq!(syscalls::classify(n, &z), Class::Home, "{n}");
+    }
+    // fork, vfork, clone3 and a clone without sharing make the child where the process runs.
+    for n in [nr::FORK, nr::VFORK, nr::CLONE3, nr::CLONE] {
+        assert_eq!(syscalls::classify(n, &z), Class::Fork, "{n}");
     }
     // The interval timers travel (alarm and all three itimers run where the process is), and
     // its own CPU time is read there; its children's at home.
@@ -650,4 +654,66 @@ fn epoll_and_timerfd_are_forwarded() {
         syscalls::classify(222, &[1, 0, 0x1000, 0, 0, 0]),
         Class::Home
     );
+}
+
+/// Which clones a migrated process makes where it runs: glibc's fork (child tids, SIGCHLD),
+/// vfork and posix_spawn (CLONE_VM with CLONE_VFORK); threads, shared tables, namespaces,
+/// pidfds and bad exit signals go home.
+#[test]
+fn clone_flags_decide_where_the_child_is_made() {
+    use syscalls::clone;
+    const SIGCHLD: u64 = 17;
+    let glibc_fork = clone::CHILD_SETTID | clone::CHILD_CLEARTID | SIGCHLD;
+    let vfork = clone::VM | clone::VFORK | SIGCHLD;
+    for f in [
+        glibc_fork,
+        vfork,
+        SIGCHLD,
+        0,
+        clone::VFORK | SIGCHLD,
+        clone::PARENT_SETTID,
+    ] {
+        assert!(syscalls::clone_stays(f, f & clone::CSIGNAL), "{f:#x}");
+        assert_eq!(
+            syscalls::classify(nr::CLONE, &[f, 0, 0, 0, 0, 0]),
+            Class::Fork
+        );
+    }
+    // threads (VM without VFORK), CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_PIDFD,
+    // CLONE_PARENT, CLONE_NEWNS, CLONE_PTRACE, CLONE_INTO_CGROUP
+    let thread = 0x100 | 0x800 | 0x10000 | 0x400 | 0x200;
+    for f in [
+        0x100 | SIGCHLD,
+        thread,
+        0x400 | SIGCHLD,
+        0x200 | SIGCHLD,
+        0x1000 | SIGCHLD,
+        0x8000 | SIGCHLD,
+        0x20000 | SIGCHLD,
+        0x2000 | SIGCHLD,
+        0x2_0000_0000,
+    ] {
+        assert!(!syscalls::clone_stays(f, f & clone::CSIGNAL), "{f:#x}");
+        assert_eq!(
+            syscalls::classify(nr::CLONE, &[f, 0, 0, 0, 0, 0]),
+            Class::Home
+        );
+    }
+    assert!(!syscalls::clone_stays(0, 65));
+    // The deputy runs only the plain fork a guest forwards, with a token.
+    let a = syscalls::home_fork_args(SIGCHLD, 0x1234);
+    assert_eq!(syscalls::home_fork(nr::CLONE, &a), Some((SIGCHLD, 0x1234)));
+    assert_eq!(
+        syscalls::home_fork(nr::CLONE, &syscalls::home_fork_args(SIGCHLD, 0)),
+        None
+    );
+    assert_eq!(syscalls::home_fork(nr::FORK, &a), None);
+    for k in 1..5 {
+        let mut b = a;
+        b[k] = 8;
+        assert_eq!(syscalls::home_fork(nr::CLONE, &b), None, "{k}");
+    }
+    let mut b = a;
+    b[0] = 0x100 | SIGCHLD;
+    assert_eq!(syscalls::home_fork(nr::CLONE, &b), None);
 }

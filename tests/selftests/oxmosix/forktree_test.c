@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Process trees of migrated processes (Documentation/migration.md, Process trees), run on node 1
+ * of a cluster of 3 or more nodes: `forker` (forker.c) is migrated to node 2 while it waits for a
+ * line on its stdin, then forks. Its children must be made on node 2 (their deputies forked at
+ * home: MOSIX_IOC_PROCINFO on their home pids says where they run), see the right parent, be
+ * reaped with their exit statuses, and be reached by a signal sent to their process group at home;
+ * posix_spawn, vfork + exec and fork + exec from the migrated process give the outputs and exit
+ * statuses they give at home. The parent never goes home (its migration count stays 1).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "oxmosix_test.h"
+#include "oxmosix_uapi.h"
+
+static int procinfo(int dev, pid_t pid, struct mosix_procinfo *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->pid = pid;
+	return ioctl(dev, MOSIX_IOC_PROCINFO, p) ? errno : 0;
+}
+
+/* Where pid runs (0 for a process at home that never moved), or -errno. */
+static int where(int dev, pid_t pid)
+{
+	struct mosix_procinfo p;
+	int rc = procinfo(dev, pid, &p);
+
+	return rc ? -rc : (int)p.where;
+}
+
+FIXTURE(tree) {
+	int dev, home, n2;
+	pid_t child;
+	int go;			/* write end of the child's stdin */
+	char log[64];
+};
+
+FIXTURE_SETUP(tree)
+{
+	char out[256];
+	int k;
+
+	read_cmdline();
+	if (nodes < 3)
+		SKIP(return, "process tree tests need 3 nodes (this cluster has %d)", nodes);
+	self->home = node;
+	self->n2 = node % nodes + 1;
+	self->child = 0;
+	self->go = -1;
+	self->log[0] = 0;
+	self->dev = open("/dev/mosix", O_RDWR);
+	ASSERT_LE(0, self->dev) TH_LOG("open /dev/mosix: %s", strerror(errno));
+	for (k = 1; k <= nodes; k++)
+		ASSERT_EQ(0, agent(k, "mosctl?stay", out, sizeof(out))) TH_LOG("node %d: %s", k, out);
+}
+
+static void show_log(struct __test_metadata *_metadata, const char *log)
+{
+	char buf[8192], *line, *save;
+
+	if (read_file(log, buf, sizeof(buf)) <= 0)
+		return;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		TH_LOG("  | %s", line);
+}
+
+FIXTURE_TEARDOWN(tree)
+{
+	if (self->child > 0) {
+		kill(self->child, SIGKILL);
+		waitpid(self->child, NULL, 0);
+	}
+	if (*self->log) {
+		show_log(_metadata, self->log);
+		unlink(self->log);
+	}
+	if (self->go >= 0)
+		close(self->go);
+	if (self->dev >= 0)
+		close(self->dev);
+}
+
+/* Starts `forker ARGS` with a pipe as stdin and a log as stdout, migrated to node 2. */
+static int start(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *self, char *const argv[])
+{
+	struct mosix_migrate m = { .node = self->n2 };
+	char dir[256], path[300], buf[256];
+	int fds[2], fd;
+	double t0;
+	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+
+	if (n <= 0 || pipe(fds))
+		return -1;
+	dir[n] = 0;
+	*strrchr(dir, '/') = 0;
+	snprintf(path, sizeof(path), "%s/forker", dir);
+	self->child = fork();
+	if (self->child == 0) {
+		snprintf(buf, sizeof(buf), "/tmp/forker-%d.log", getpid());
+		fd = open(buf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fds[0], 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		close(fds[1]);
+		execv(path, argv);
+		_exit(127);
+	}
+	close(fds[0]);
+	self->go = fds[1];
+	snprintf(self->log, sizeof(self->log), "/tmp/forker-%d.log", self->child);
+	for (t0 = now(); now() - t0 < 20; usleep(50000))
+		if (read_file(self->log, buf, sizeof(buf)) > 0 && strstr(buf, " ready"))
+			break;
+	if (!strstr(buf, " ready")) {
+		TH_LOG("forker not ready");
+		return -1;
+	}
+	m.pid = self->child;
+	if (ioctl(self->dev, MOSIX_IOC_MIGRATE, &m)) {
+		TH_LOG("MIGRATE %d to %d: %s (reason %u)", self->child, self->n2, strerror(errno), m.reason);
+		return -1;
+	}
+	TH_LOG("forker %d runs on node %d", self->child, where(self->dev, self->child));
+	return where(self->dev, self->child) == self->n2 ? 0 : -1;
+}
+
+/* Waits at most `secs` for forker to end: its wait status, or -1. */
+static int finish(FIXTURE_DATA(tree) *self, double secs)
+{
+	double t0 = now();
+	int st;
+
+	do {
+		if (waitpid(self->child, &st, WNOHANG) == self->child) {
+			self->child = 0;
+			return st;
+		}
+		usleep(50000);
+	} while (now() - t0 < secs);
+	return -1;
+}
+
+/* Pids that the log lists after `key` (e.g. "worker 2 pid "), at most max; how many. */
+static int pids_after(const char *log, const char *key, pid_t *out, int max)
+{
+	char buf[8192], *p;
+	int n = 0;
+
+	if (read_file(log, buf, sizeof(buf)) <= 0)
+		return 0;
+	for (p = strstr(buf, key); p && n < max; p = strstr(p + 1, key)) {
+		char *q = strstr(p, " pid ");
+
+		if (q)
+			out[n++] = atoi(q + 5);
+	}
+	return n;
+}
+
+TEST_F_TIMEOUT(tree, workers_run_remote, 180)
+{
+	char *argv[] = { "forker", "workers", "4", NULL };
+	long forks0 = info_counter("migration", "forks_home");
+	struct mosix_procinfo pi;
+	pid_t w[4], pp;
+	int n = 0, k, st, remote = 0, samples = 0;
+	double t0;
+	char buf[8192];
+
+	ASSERT_EQ(0, start(_metadata, self, argv));
+	ASSERT_EQ(3, write(self->go, "go\n", 3));
+	/* The workers burn 4 s each: sample where they run. */
+	for (t0 = now(); now() - t0 < 3.5 && n < 4; usleep(100000))
+		n = pids_after(self->log, "worker ", w, 4);
+	ASSERT_EQ(4, n) TH_LOG("workers seen: %d", n);
+	for (k = 0; k < 4; k++) {
+		int at = where(self->dev, w[k]);
+
+		samples++;
+		remote += at == self->n2;
+		TH_LOG("worker %d (pid %d at home) runs on node %d", k, w[k], at);
+	}
+	EXPECT_EQ(4, remote);
+	EXPECT_EQ(self->n2, where(self->dev, self->child));
+	pp = self->child;
+	ASSERT_EQ(0, procinfo(self->dev, pp, &pi));
+	EXPECT_EQ(1, (int)pi.nmigs) TH_LOG("the parent moved %u times", pi.nmigs);
+	st = finish(self, 60);
+	ASSERT_TRUE(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status %#x", st);
+	ASSERT_LT(0, read_file(self->log, buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, "done ok"));
+	for (k = 0; k < 4; k++) {
+		char want[64];
+
+		snprintf(want, sizeof(want), "pid %d ppid %d", w[k], pp);
+		EXPECT_NE(NULL, strstr(buf, want)) TH_LOG("no '%s'", want);
+	}
+	EXPECT_LE(forks0 + 4, info_counter("migration", "forks_home"));
+	TH_LOG("%d of %d samples remote; forks_home %ld -> %ld", remote, samples, forks0,
+	       info_counter("migration", "forks_home"));
+}
+
+TEST_F_TIMEOUT(tree, group_kill_from_home, 180)
+{
+	char *argv[] = { "forker", "group", "4", NULL };
+	char buf[8192], *g;
+	pid_t m[4];
+	int n = 0, k, st;
+	double t0;
+
+	ASSERT_EQ(0, start(_metadata, self, argv));
+	ASSERT_EQ(3, write(self->go, "go\n", 3));
+	for (t0 = now(); now() - t0 < 30; usleep(100000)) {
+		n = pids_after(self->log, "member ", m, 4);
+		if (n == 4 && read_file(self->log, buf, sizeof(buf)) > 0 && strstr(buf, "group "))
+			break;
+	}
+	ASSERT_EQ(4, n);
+	g = strstr(buf, "group ");
+	ASSERT_NE(NULL, g);
+	for (k = 0; k < 4; k++) {
+		EXPECT_EQ(self->n2, where(self->dev, m[k])) TH_LOG("member %d", m[k]);
+		EXPECT_EQ(atoi(g + 6), getpgid(m[k]));
+	}
+	ASSERT_EQ(0, kill(-atoi(g + 6), SIGTERM));
+	st = finish(self, 60);
+	ASSERT_TRUE(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status %#x", st);
+	ASSERT_LT(0, read_file(self->log, buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, "done ok"));
+}
+
+TEST_F_TIMEOUT(tree, spawn_vfork_exec, 240)
+{
+	char *argv[] = { "forker", "spawn", NULL };
+	char buf[8192], want[64];
+	const char *words[] = { "spawned", "vforked", "forked" };
+	int st, k;
+	pid_t pp;
+
+	ASSERT_EQ(0, start(_metadata, self, argv));
+	pp = self->child;
+	ASSERT_EQ(3, write(self->go, "go\n", 3));
+	st = finish(self, 180);
+	ASSERT_TRUE(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status %#x", st);
+	ASSERT_LT(0, read_file(self->log, buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, "done ok"));
+	for (k = 0; k < 3; k++) {
+		snprintf(want, sizeof(want), "echo %s pid ", words[k]);
+		EXPECT_NE(NULL, strstr(buf, want)) TH_LOG("no '%s'", want);
+		snprintf(want, sizeof(want), "ppid %d", pp);
+		EXPECT_NE(NULL, strstr(buf, want));
+	}
+}
+
+TEST_HARNESS_MAIN
