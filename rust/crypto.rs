@@ -117,6 +117,16 @@ impl Drop for Kdf {
 // SAFETY: the transform may be used from any sleepable thread; `&mut self` serialises its use.
 unsafe impl Send for Kdf {}
 
+/// SHA-256 of `data` (crypto library; any length up to 4 GiB - 1).
+pub(crate) fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    let len = u32::try_from(data.len()).unwrap_or(u32::MAX);
+    // SAFETY: `data` is readable for `len` bytes (at most its length) and `out` has room for a
+    // SHA-256 digest.
+    unsafe { bindings::sha256(data.as_ptr(), len, out.as_mut_ptr()) };
+    out
+}
+
 /// Fills `buf` with random bytes from the kernel's CRNG.
 pub(crate) fn random_bytes(buf: &mut [u8]) {
     // SAFETY: `buf` is writable for its length; get_random_bytes may be called from any context.

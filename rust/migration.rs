@@ -48,6 +48,18 @@ impl SyscallRegs {
         }
     }
 
+    /// The user instruction pointer at the call (just after its `syscall` instruction).
+    pub(crate) fn ip(&self) -> u64 {
+        // SAFETY: valid per the invariant.
+        unsafe { (*self.r).ip as u64 }
+    }
+
+    /// The user stack pointer at the call.
+    pub(crate) fn sp(&self) -> u64 {
+        // SAFETY: valid per the invariant.
+        unsafe { (*self.r).sp as u64 }
+    }
+
     /// Sets the result returned to user space when the call is skipped.
     pub(crate) fn set_result(&mut self, v: i64) {
         // SAFETY: valid per the invariant.

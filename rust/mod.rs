@@ -17,6 +17,7 @@
 pub(crate) mod cred;
 pub(crate) mod crypto;
 pub(crate) mod errno;
+pub(crate) mod exe;
 pub(crate) mod kthread;
 pub(crate) mod migration;
 pub(crate) mod miscdev;

@@ -421,6 +421,14 @@ impl TaskRef {
         }
     }
 
+    /// How many times the task executed a new program (`self_exec_id`, bumped by every
+    /// successful `execve`).
+    pub(crate) fn exec_id(&self) -> u64 {
+        // SAFETY: `self.ptr()` is valid (invariant); a racy read of a counter only the task
+        // itself changes.
+        unsafe { ptr::read_volatile(ptr::addr_of!((*self.ptr()).self_exec_id)) }
+    }
+
     /// Marks or unmarks the task as migrated: its system calls and exit then go to the hooks
     /// registered with [`crate::kapi::migration`].
     pub(crate) fn set_migrated(&self, on: bool) {

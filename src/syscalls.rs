@@ -119,6 +119,11 @@ pub enum Class {
     /// a migrated process (`Documentation/migration.md`, Process trees). A `clone3` whose
     /// arguments ask for more goes home.
     Fork,
+    /// `execve`: the home node checks the program (the process's permission to execute it, no
+    /// change of credentials, not a script) and names it by its absolute path and the SHA-256
+    /// of its contents; the program runs here when this node holds the same file, the process
+    /// goes home for the call otherwise (`Documentation/migration.md`, Exec where it runs).
+    Exec,
     /// The process goes home and runs it there.
     Home,
 }
@@ -132,6 +137,7 @@ pub mod clone {
     pub const CSIGNAL: u64 = 0xff;
     pub const VM: u64 = 0x100;
     pub const VFORK: u64 = 0x4000;
+    pub const PARENT: u64 = 0x8000;
     pub const SETTLS: u64 = 0x80000;
     pub const PARENT_SETTID: u64 = 0x100000;
     pub const CHILD_CLEARTID: u64 = 0x200000;
@@ -162,6 +168,21 @@ pub fn clone_stays(flags: u64, exit_signal: u64) -> bool {
 /// shares nothing with the deputy), with the child's token in the unused sixth argument.
 pub fn home_fork_args(exit_signal: u64, token: u64) -> [u64; 6] {
     [exit_signal, 0, 0, 0, 0, token]
+}
+
+/// What a guest's forwarded `execve` asks its deputy (in the sixth argument; the deputy never
+/// runs `execve` itself): check the program whose path is the call's buffer, or learn that the
+/// exec happened where the process runs.
+pub mod exec_op {
+    /// Check the program: the reply is 0 with its SHA-256 (32 bytes) and absolute path, 1 when
+    /// the process must go home for the call, or the error `execve` gives at home.
+    pub const CHECK: u64 = 1;
+    /// The exec happened: the buffer is the new command name (16 bytes), the terminal stop
+    /// signals at their default action (u64), the argument and environment bounds (4 × u64
+    /// offsets) and the strings.
+    pub const DONE: u64 = 2;
+    /// A CHECK reply that sends the process home.
+    pub const GO_HOME: i64 = 1;
 }
 
 /// The deputy's check of a forwarded fork ([`home_fork_args`]): `(exit_signal, token)`, or
@@ -286,6 +307,7 @@ pub fn classify(nr: u64, args: &[u64; 6]) -> Class {
         // start): the pointers matter only when a thread of a multi-threaded process exits.
         SET_TID_ADDRESS | SET_ROBUST_LIST | RSEQ => Class::Local,
         FORK | VFORK | CLONE3 => Class::Fork,
+        EXECVE => Class::Exec,
         CLONE if clone_stays(args[0], args[0] & clone::CSIGNAL) => Class::Fork,
 
         READ | PREAD64 => Class::Forward(Forward {
@@ -652,6 +674,7 @@ pub fn class_name(c: &Class) -> &'static str {
         Class::Forward(_) | Class::Vectored(_) => "forwarded",
         Class::Msg(_) => "forwarded (no address, no control data; else go home)",
         Class::Fork => "forked where it runs (child's deputy forked at home)",
+        Class::Exec => "exec where it runs (the same file, checked at home)",
         Class::Home => "go home",
     }
 }

@@ -21,6 +21,7 @@ pub(crate) use crate::proto::mig::{NMM, NREGS};
 
 pub(crate) mod clocks;
 pub(crate) mod cputime;
+pub(crate) mod fds;
 pub(crate) mod files;
 pub(crate) mod limits;
 pub(crate) mod mm;

@@ -71,6 +71,28 @@ impl UserCtx {
         Ok(out)
     }
 
+    /// Puts back the argument registers (rdi, rsi, rdx, r10, r8, r9) of a system call that the
+    /// migration hook rewrote to run another call in its place (`SyscallRegs::set_call`): the
+    /// process sees its registers as the call it made leaves them. When the kernel is about to
+    /// restart the call (its ip is back on the `syscall` instruction at `entry_ip` - 2), rax
+    /// becomes the number `nr` of the call the process made, so that it is the one made again.
+    pub(crate) fn restore_call_args(&self, args: &[u64; 6], nr: u64, entry_ip: u64) {
+        let p = cur_regs();
+        // SAFETY: `p` is current's user register frame, written only by current (us) while in
+        // the kernel; the values become the user context on return to user mode.
+        unsafe {
+            (*p).di = args[0] as c_ulong;
+            (*p).si = args[1] as c_ulong;
+            (*p).dx = args[2] as c_ulong;
+            (*p).r10 = args[3] as c_ulong;
+            (*p).r8 = args[4] as c_ulong;
+            (*p).r9 = args[5] as c_ulong;
+            if (*p).ip as u64 == entry_ip.wrapping_sub(2) {
+                (*p).ax = nr as c_ulong;
+            }
+        }
+    }
+
     /// Installs general registers (same order as [`regs`]). Only user-changeable rflags bits are
     /// taken; cs and ss stay the 64-bit user segments; `orig_rax` is theirs when they show a
     /// system call being restarted ([`crate::proto::restart::interrupted`]), otherwise -1 (no

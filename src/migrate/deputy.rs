@@ -14,6 +14,7 @@ use crate::proto::mig as wire;
 use crate::proto::MsgType;
 use crate::syscalls::{self, Arg, Class};
 
+use super::exec::serve_exec;
 use super::fault::Point;
 use super::fork::{home_result, take_home_fork};
 use super::image::{boxed_state, install, restart_on_return, Installed};
@@ -180,6 +181,11 @@ pub(super) fn deputy_enter(
                 let mut a = args;
                 if is_exit(u64::from(nr)) {
                     count_remote_cpu(u, p, &mut a);
+                }
+                if u64::from(nr) == syscalls::nr::EXECVE {
+                    let (r, out) = serve_exec(u, mig, p, &a, &data);
+                    send_reply(mig, p, r, &out);
+                    continue;
                 }
                 if let Err(e) = take_home_fork(mig, p, u64::from(nr), &mut a) {
                     send_reply(mig, p, e, &[]);

@@ -10,8 +10,9 @@
 //!    descriptor table, credentials, signal actions, limits), and the fork hook
 //!    (`patches/0017`, [`on_fork`]) gives it a record with that token, marked, a deputy of a
 //!    process that runs where the parent runs. The reply carries the child's pid at home.
-//! 2. The guest's own call then runs here with its own flags (a `vfork` parent sleeps here until
-//!    its child execs or exits; a `posix_spawn` stack is the child's), and the fork hook makes
+//! 2. The guest's own call then runs here with its own flags and `CLONE_PARENT` (a `vfork` parent
+//!    sleeps here until its child execs or exits; a `posix_spawn` stack is the child's; the
+//!    child is reaped here as it ends, its parent reaps it at home), and the fork hook makes
 //!    the child a guest with the record made for it, tells the parent the pid its home gave the
 //!    child (its return value and `CLONE_PARENT_SETTID`), and writes that pid for
 //!    `CLONE_CHILD_SETTID` as the child returns to user mode.
@@ -44,12 +45,17 @@ const VALUES: syscalls::Forward = syscalls::Forward {
     split: syscalls::Split::No,
 };
 
-/// What a guest's fork-like call asks for: its flags, exit signal and where the child's tid goes
-/// (`CLONE_CHILD_SETTID`, 0: nowhere).
+/// What a guest's fork-like call asks for: its flags, exit signal, where the child's tid goes
+/// (`CLONE_CHILD_SETTID`, 0: nowhere), and the `clone` that makes the child here.
 struct Spec {
     flags: u64,
     exit_signal: u64,
     child_tid: u64,
+    /// `clone(flags | CLONE_PARENT, stack, parent_tid, child_tid, tls)`: the child's parent here
+    /// is the guest's (the kernel thread that started its shell, which ignores `SIGCHLD`), so
+    /// a child that ends here is reaped at once; its parent reaps it at home, through its
+    /// deputy. A `clone3` becomes the same `clone`.
+    local: [u64; 6],
 }
 
 /// The call's [`Spec`], or `None` when the child cannot be made here (the process then goes home
@@ -69,16 +75,33 @@ fn spec(nr: u64, args: &[u64; 6]) -> Option<Spec> {
             flags: SIGCHLD,
             exit_signal: SIGCHLD,
             child_tid: 0,
+            local: [SIGCHLD | clone::PARENT, 0, 0, 0, 0, 0],
         },
         nr::VFORK => Spec {
             flags: clone::VM | clone::VFORK | SIGCHLD,
             exit_signal: SIGCHLD,
             child_tid: 0,
+            local: [
+                clone::VM | clone::VFORK | SIGCHLD | clone::PARENT,
+                0,
+                0,
+                0,
+                0,
+                0,
+            ],
         },
         nr::CLONE => Spec {
             flags: args[0],
             exit_signal: args[0] & clone::CSIGNAL,
             child_tid: settid(args[0], args[3]),
+            local: [
+                args[0] | clone::PARENT,
+                args[1],
+                args[2],
+                args[3],
+                args[4],
+                0,
+            ],
         },
         nr::CLONE3 => {
             if args[1] < clone::ARGS_VER0 {
@@ -96,10 +119,17 @@ fn spec(nr: u64, args: &[u64; 6]) -> Option<Spec> {
             if f(8) != 0 || f(9) != 0 || f(0) & clone::CSIGNAL != 0 {
                 return None;
             }
+            // The stack grows down: clone's stack pointer is clone3's stack plus its size.
+            let sp = if f(5) == 0 {
+                0
+            } else {
+                f(5).checked_add(f(6))?
+            };
             Spec {
                 flags: f(0),
                 exit_signal: f(4),
                 child_tid: settid(f(0), f(2)),
+                local: [f(0) | f(4) | clone::PARENT, sp, f(3), f(2), f(7), 0],
             }
         }
         _ => return None,
@@ -132,14 +162,29 @@ pub(super) fn guest_fork(
         regs.set_result(if r == 0 { neg(EIO) } else { r });
         return true;
     }
+    let call = (regs.nr(), regs.args(), regs.ip());
+    // The clone that runs in the call's place leaves the process's registers as its call would:
+    // put back on the way to user mode (the child's by `remote_child`).
+    let restore = TaskRef::current().add_work(move |u| {
+        if let Some(u) = u {
+            u.restore_call_args(&call.1, call.0, call.2);
+        }
+    });
+    if restore.is_err() {
+        let _ = send_ctl(mig, p.home, token, wire::ctl::KILL, SIGKILL as u32);
+        regs.set_result(neg(EAGAIN));
+        return true;
+    }
     match guest_record(mig, p, token, r as i32) {
         Ok(child) => {
             if let Some(g) = p.inner.lock().guest() {
                 g.forking = Some(Forking {
                     child,
                     child_tid: s.child_tid,
+                    call,
                 });
             }
+            regs.set_call(nr::CLONE, &s.local);
             false // the call runs here; `on_fork` finishes the child
         }
         Err(_) => {
@@ -325,7 +370,7 @@ fn remote_child(mig: &Migration, p: &Proc, child: &TaskRef, flags: u64, nr: i32)
         let _ = child.send_signal(SIGKILL);
         return nr;
     };
-    if !syscalls::clone_stays(flags & !clone::CSIGNAL, 0) {
+    if !syscalls::clone_stays(flags & !(clone::CSIGNAL | clone::PARENT), 0) {
         // Its memory changed the flags since the guest read them (`clone3`).
         let _ = send_ctl(mig, p.home, f.child.token, wire::ctl::KILL, SIGKILL as u32);
         f.child.set_state(|i| i.finished = true);
@@ -340,15 +385,25 @@ fn remote_child(mig: &Migration, p: &Proc, child: &TaskRef, flags: u64, nr: i32)
         i.role = Role::Guest(Guest::default());
     });
     child.set_migrated(true);
-    if f.child_tid != 0 {
-        let at = f.child_tid;
-        let _ = child.add_work(move |u| {
-            if u.is_some() {
+    let (at, call) = (f.child_tid, f.call);
+    let queued = child.add_work(move |u| {
+        if let Some(u) = u {
+            u.restore_call_args(&call.1, call.0, call.2);
+            if at != 0 {
                 let _ = UserSlice::new(at as usize, 4)
                     .writer()
                     .write_slice(&home_pid.to_ne_bytes());
             }
-        });
+        }
+    });
+    if queued.is_err() {
+        // Its registers would not be those of its call: it must not run.
+        f.child.set_state(|i| i.finished = true);
+        let _ = send_ctl(mig, p.home, f.child.token, wire::ctl::KILL, SIGKILL as u32);
+        mig.reg.remove(&f.child);
+        child.set_migrated(false);
+        let _ = child.send_signal(SIGKILL);
+        return nr;
     }
     counters::bump(&mig.stats.forks);
     home_pid

@@ -387,44 +387,10 @@ pub(super) fn marshal_call(
     if data.len() > wire::MAX_SYS_DATA {
         return neg(E2BIG); // the inputs do not fit one frame
     }
-    let mut hdr = [0u8; wire::SYSCALL_HDR_LEN];
-    wire::Syscall::encode_header(p.token, nr as u32, &a, &mut hdr);
-    counters::bump(&mig.stats.forwarded);
-    set_calling(p, !f.oneway, true);
-    if mig
-        .net
-        .send_to(p.home, MsgType::Syscall, &[&hdr, &data])
-        .is_err()
-    {
-        set_calling(p, false, false);
-        return neg(EIO); // the home node is unreachable
-    }
-    if f.oneway {
-        return 0;
-    }
-    let sent_us = sys::monotonic_us();
-    let got = loop {
-        match p.pop(0, false) {
-            Ok(Item::Reply { result, data }) => break Ok((result, data)),
-            Ok(Item::Ctl(c)) if c.op == wire::ctl::GONE => break Err(neg(EIO)),
-            Ok(_) => continue,
-            // Only a fatal signal gets here; the task is ending.
-            Err(_) => break Err(neg(EINTR)),
-        }
-    };
-    set_calling(p, false, false);
-    let (result, reply) = match got {
+    let (result, reply) = match exchange(mig, p, nr, &a, &data, f.oneway) {
         Ok(r) => r,
         Err(e) => return e,
     };
-    counters::add(&mig.stats.forward_wait_us, sys::monotonic_us() - sent_us);
-    let (result, restart) = restart::forwarded_result(result);
-    if restart {
-        // Its deputy interrupted the call because the process moves (the move's task work is
-        // queued): make sure the return to user mode passes the kernel's signal code, which
-        // restarts the call here or carries it on with the process.
-        let _ = TaskRef::current().add_work_interrupting(|_| {});
-    }
     match copy_out(&plan, args, inline, result, &reply) {
         Ok(()) => result,
         Err(e) => e,
@@ -477,4 +443,54 @@ fn copy_out(
         at += n;
     }
     Ok(())
+}
+
+/// Sends call `nr` with arguments `a` and marshalled buffers `data` to the deputy and waits for
+/// its reply (unless `oneway`): the result (`-ERESTART*` codes of a deputy interrupted for a move
+/// taken as [`restart::forwarded_result`] says) and the reply's buffers. Errors: a negative
+/// errno when home is unreachable or gone, or the task is killed.
+pub(super) fn exchange(
+    mig: &Migration,
+    p: &Proc,
+    nr: u64,
+    a: &[u64; 6],
+    data: &[u8],
+    oneway: bool,
+) -> core::result::Result<(i64, KVVec<u8>), i64> {
+    let mut hdr = [0u8; wire::SYSCALL_HDR_LEN];
+    wire::Syscall::encode_header(p.token, nr as u32, a, &mut hdr);
+    counters::bump(&mig.stats.forwarded);
+    set_calling(p, !oneway, true);
+    if mig
+        .net
+        .send_to(p.home, MsgType::Syscall, &[&hdr, data])
+        .is_err()
+    {
+        set_calling(p, false, false);
+        return Err(neg(EIO)); // the home node is unreachable
+    }
+    if oneway {
+        return Ok((0, KVVec::new()));
+    }
+    let sent_us = sys::monotonic_us();
+    let got = loop {
+        match p.pop(0, false) {
+            Ok(Item::Reply { result, data }) => break Ok((result, data)),
+            Ok(Item::Ctl(c)) if c.op == wire::ctl::GONE => break Err(neg(EIO)),
+            Ok(_) => continue,
+            // Only a fatal signal gets here; the task is ending.
+            Err(_) => break Err(neg(EINTR)),
+        }
+    };
+    set_calling(p, false, false);
+    let (result, reply) = got?;
+    counters::add(&mig.stats.forward_wait_us, sys::monotonic_us() - sent_us);
+    let (result, restart) = restart::forwarded_result(result);
+    if restart {
+        // Its deputy interrupted the call because the process moves (the move's task work is
+        // queued): make sure the return to user mode passes the kernel's signal code, which
+        // restarts the call here or carries it on with the process.
+        let _ = TaskRef::current().add_work_interrupting(|_| {});
+    }
+    Ok((result, reply))
 }

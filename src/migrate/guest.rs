@@ -14,6 +14,7 @@ use crate::proto::MsgType;
 use crate::syscalls::{self, Class};
 use crate::uapi::{cantmove, cantmove_str, pstate};
 
+use super::exec::guest_exec;
 use super::fork::{drop_unclaimed, guest_fork};
 use super::forward::{forward, forward_msg, forward_vectored};
 use super::image::{drain, holding_signals, install, restart_on_return, stream, Frozen};
@@ -167,6 +168,7 @@ pub(super) fn guest_enter(
             true
         }
         Class::Fork => guest_fork(u, mig, p, regs),
+        Class::Exec => guest_exec(u, mig, p, regs),
         Class::Home => {
             call_at_home(u, mig, p, regs);
             true

@@ -20,6 +20,7 @@
 mod admin;
 mod arrival;
 mod deputy;
+mod exec;
 mod fault;
 mod fork;
 mod forward;
@@ -159,6 +160,9 @@ pub(crate) struct Migration {
     signals_logged: crate::counters::RateLimit,
     /// `/proc/hpc/admin/fault`.
     pub(crate) fault: fault::Fault,
+    /// Hashes of the program files examined for execs where a process runs ([`exec`]).
+    #[pin]
+    exe_hashes: Mutex<exec::ExeHashes>,
 }
 
 /// Migration as the transport sees it: its messages and its periodic checks.
@@ -202,6 +206,7 @@ impl Migration {
                 overruns_logged: crate::counters::RateLimit::new(),
                 signals_logged: crate::counters::RateLimit::new(),
                 fault: fault::Fault::new(),
+                exe_hashes <- new_mutex!(exec::ExeHashes::new(), "oxmosix::exe_hashes"),
             }),
             GFP_KERNEL,
         )?;

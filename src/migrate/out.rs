@@ -283,10 +283,7 @@ pub(super) fn make_stub(u: &UserCtx, actions: &[[u64; 4]; 64]) -> Result<Deputy>
     let stub = u.map_anywhere(PAGE as u64, wire::prot::READ | wire::prot::EXEC)?;
     u.poke(stub, &STUB)?;
     u.set_deputy_actions(actions, stub + STUB_HANDLER, stub + STUB_RESTORER);
-    let dfl_stops = signo::TERMINAL_STOPS
-        .iter()
-        .filter(|&&sg| actions[sg as usize - 1][0] == uctx::SIG_DFL)
-        .fold(0u64, |m, &sg| m | signo::bit(sg));
+    let dfl_stops = dfl_stops_of(actions);
     u.set_blocked(0);
     // The call the process was interrupted in (if any) is restarted where it runs, not here,
     // and its CPU-time timers tick there.
@@ -306,6 +303,15 @@ pub(super) fn make_stub(u: &UserCtx, actions: &[[u64; 4]; 64]) -> Result<Deputy>
     })
 }
 
+/// The terminal stop signals (SIGTSTP, SIGTTIN, SIGTTOU) that `actions` (the process's signal
+/// actions) leave at their default action, as `signo::bit`s: its deputy stops for those itself.
+pub(super) fn dfl_stops_of(actions: &[[u64; 4]; 64]) -> u64 {
+    signo::TERMINAL_STOPS
+        .iter()
+        .filter(|&&sg| actions[sg as usize - 1][0] == uctx::SIG_DFL)
+        .fold(0u64, |m, &sg| m | signo::bit(sg))
+}
+
 /// Most bytes of a process's argument and environment strings its deputy keeps (beyond it the
 /// arguments only, cut there).
 const ARGS_MAX: u64 = 256 * 1024;
@@ -313,15 +319,15 @@ const ARGS_MAX: u64 = 256 * 1024;
 /// A copy of the argument and environment strings of the calling task (its mm's `arg_start ..
 /// env_end`), taken before its memory is released, so that its deputy shows them at home:
 /// `/proc/PID/cmdline` and `environ` (and so `ps`, `pgrep -f`) read them from the deputy's mm.
-struct Args {
-    bytes: KVVec<u8>,
+pub(super) struct Args {
+    pub(super) bytes: KVVec<u8>,
     /// `arg_start`, `arg_end`, `env_start`, `env_end` as offsets into `bytes`.
-    offs: [u64; 4],
+    pub(super) offs: [u64; 4],
 }
 
 impl Args {
     /// Copies the strings (`None`: an unusual layout, or no memory for the copy).
-    fn take(u: &UserCtx) -> Option<Args> {
+    pub(super) fn take(u: &UserCtx) -> Option<Args> {
         let l = u.layout().ok()?;
         let a = wire::MM_ARG_START;
         let (a0, a1, e0, e1) = (l[a], l[a + 1], l[a + 2], l[a + 3]);
@@ -349,7 +355,7 @@ impl Args {
 
     /// Maps the copy (read-only) into the calling deputy and points its mm's argument and
     /// environment bounds at it. Errors: `ENOMEM`, `EFAULT`.
-    fn show(&self, u: &UserCtx) -> Result {
+    pub(super) fn show(&self, u: &UserCtx) -> Result {
         let len = (self.bytes.len() as u64).next_multiple_of(PAGE as u64);
         let at = u.map_anywhere(len, wire::prot::READ)?;
         u.poke(at, &self.bytes)?;

@@ -95,6 +95,9 @@ pub(super) struct Deputy {
 pub(super) struct Forking {
     pub(super) child: Arc<Proc>,
     pub(super) child_tid: u64,
+    /// The call the process made (number, arguments, ip after its `syscall`): the hook ran a
+    /// `clone` in its place, whose registers are put back in parent and child.
+    pub(super) call: (u64, [u64; 6], u64),
 }
 
 /// What only a guest has.

@@ -51,5 +51,10 @@ counters! {
         forks,
         /// Children that deputies here forked at home for their guests' forks.
         forks_home,
+        /// Programs that guests here executed here (the same file as at home).
+        exec_remote,
+        /// Execs of guests here that went home (a set-id program, a script, or a file this node
+        /// does not hold identically).
+        exec_home,
     }
 }

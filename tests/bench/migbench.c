@@ -273,7 +273,73 @@ static void file_reading(void)
 	unlink("/tmp/bench-file");
 }
 
-/* `migbench`: everything; `migbench security`: the 16 and 256 MiB migrations and the forwarded
+/* fork + _exit + waitpid, and fork + exec of a small static program + waitpid, `n` times each:
+ * the seconds per round of each in t[0] and t[1]. */
+static void tree_rounds(int n, double t[2])
+{
+	char *argv[] = { "/bin/busybox", "true", NULL };
+	double t0 = now();
+	int i, pid;
+
+	for (i = 0; i < n; i++) {
+		pid = fork();
+		if (pid == 0)
+			_exit(0);
+		waitpid(pid, NULL, 0);
+	}
+	t[0] = (now() - t0) / n;
+	t0 = now();
+	for (i = 0; i < n; i++) {
+		pid = fork();
+		if (pid == 0) {
+			execv(argv[0], argv);
+			_exit(127);
+		}
+		waitpid(pid, NULL, 0);
+	}
+	t[1] = (now() - t0) / n;
+}
+
+/* Process trees (remote fork and exec where the process runs): the same rounds at home and in a
+ * child migrated to node 2 (it spins 3 s first, as getppid_child does). */
+static void process_trees(void)
+{
+	const int n = 100;
+	double home[2], away[2], t0;
+	int fds[2], pid;
+
+	tree_rounds(n, home);
+	if (pipe(fds))
+		exit(1);
+	pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		for (t0 = now(); now() - t0 < 3.0;)
+			;
+		tree_rounds(n, away);
+		_exit(write(fds[1], away, sizeof(away)) != sizeof(away));
+	}
+	close(fds[1]);
+	usleep(300000);
+	if (migrate(pid, 2)) {
+		perror("migrate tree child");
+		exit(1);
+	}
+	if (read(fds[0], away, sizeof(away)) != sizeof(away)) {
+		fprintf(stderr, "tree child failed\n");
+		exit(1);
+	}
+	close(fds[0]);
+	waitpid(pid, NULL, 0);
+	printf("bench fork_exit_wait home %.2f ms, remote %.2f ms (%d rounds)\n", home[0] * 1e3,
+	       away[0] * 1e3, n);
+	printf("ratio fork_exit_wait_remote_vs_home %.2f\n", away[0] / home[0]);
+	printf("bench fork_exec_wait home %.2f ms, remote %.2f ms (busybox true, %d rounds)\n",
+	       home[1] * 1e3, away[1] * 1e3, n);
+	printf("ratio fork_exec_wait_remote_vs_home %.2f\n", away[1] / home[1]);
+}
+
+/* `migbench`: everything; `migbench trees`: process trees only; `migbench security`: the 16 and 256 MiB migrations and the forwarded
  * getppid() only (scripts/bench.sh runs them again over plaintext links for the cost of sealing);
  * `migbench calls R`: R rounds of forwarded getppid() against raw ping-pong, and their median. */
 int main(int argc, char **argv)
@@ -288,6 +354,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc > 1 && !strcmp(argv[1], "trees")) {
+		process_trees();
+		return 0;
+	}
 	if (argc > 2 && !strcmp(argv[1], "calls")) {
 		forwarded_calls(atoi(argv[2]));
 		return 0;
@@ -295,7 +365,9 @@ int main(int argc, char **argv)
 	for (i = security ? 1 : 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		migration(sizes[i]);
 	forwarded_call();
-	if (!security)
+	if (!security) {
 		file_reading();
+		process_trees();
+	}
 	return 0;
 }

@@ -33,6 +33,10 @@ fn main() {
         let (class, detail) = match c {
             Class::Local => ("local", String::new()),
             Class::Home => ("go home", String::new()),
+            Class::Exec => (
+                "exec where it runs",
+                "when the remote holds the same file (absolute path and SHA-256 from home); set-id programs, file capabilities and scripts go home".into(),
+            ),
             Class::Fork => (
                 "fork where it runs",
                 "the deputy forks at home (the child's deputy); the child is made on the remote"

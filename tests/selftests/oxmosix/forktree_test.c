@@ -264,4 +264,107 @@ TEST_F_TIMEOUT(tree, spawn_vfork_exec, 240)
 	}
 }
 
+/* Counter `name` of node at's /proc/hpc/info/migration (through its agent), or -1. */
+static long node_counter(int at, const char *name)
+{
+	char out[4096], *p;
+	size_t n = strlen(name);
+
+	if (agent(at, "hpc?info/migration", out, sizeof(out)))
+		return -1;
+	for (p = out; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, name, n) && p[n] == ' ')
+			return strtol(p + n + 1, NULL, 10);
+	return -1;
+}
+
+/*
+ * A shell loop of 200 iterations, each running busybox programs by path (fork + exec of
+ * /bin/busybox, which the shell cannot run as a built-in applet), migrated to node 2 before its
+ * first iteration: the shell and its children stay there (the shell sampled every 100 ms, no
+ * process comes home), each exec runs on node 2, and the output is the same as at home.
+ */
+#define LOOP "i=0; read go; while [ $i -lt 200 ]; do /bin/busybox expr $i \\* $i; " \
+	"/bin/busybox printf '%s\\n' x$i | /bin/busybox tr x y; i=$((i + 1)); done; echo end\n"
+
+static int run_loop(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *self, int migrate,
+		    char *out, size_t len, int *samples, int *away)
+{
+	char *argv[] = { "sh", "/tmp/forktree-loop.sh", NULL };
+	struct mosix_migrate m = { .node = self->n2 };
+	int fds[2], fd, st;
+	double t0;
+
+	*samples = *away = 0;
+	if (pipe(fds))
+		return -1;
+	snprintf(self->log, sizeof(self->log), "/tmp/forktree-loop-%d.log", migrate);
+	self->child = fork();
+	if (self->child == 0) {
+		fd = open(self->log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		dup2(fds[0], 0);
+		dup2(fd, 1);
+		close(fds[1]);
+		execv("/bin/sh", argv);
+		_exit(127);
+	}
+	close(fds[0]);
+	usleep(300000);
+	if (migrate) {
+		m.pid = self->child;
+		if (ioctl(self->dev, MOSIX_IOC_MIGRATE, &m)) {
+			TH_LOG("MIGRATE %d: %s (reason %u)", self->child, strerror(errno), m.reason);
+			return -1;
+		}
+	}
+	t0 = now();
+	if (write(fds[1], "go\n", 3) != 3)
+		return -1;
+	close(fds[1]);
+	for (;;) {
+		if (waitpid(self->child, &st, WNOHANG) == self->child)
+			break;
+		if (now() - t0 > 300)
+			return -1;
+		if (migrate) {
+			(*samples)++;
+			*away += where(self->dev, self->child) == self->n2;
+		}
+		usleep(100000);
+	}
+	self->child = 0;
+	TH_LOG("loop %s: %.1f s, status %#x", migrate ? "migrated to node 2" : "at home", now() - t0, st);
+	if (read_file(self->log, out, len) <= 0)
+		return -1;
+	unlink(self->log);
+	self->log[0] = 0;
+	return st;
+}
+
+TEST_F_TIMEOUT(tree, shell_loop_stays_remote, 600)
+{
+	static char home[16384], away[16384];
+	long home0 = info_counter("migration", "home"), forks0 = info_counter("migration", "forks_home");
+	long exec0 = node_counter(self->n2, "exec_remote");
+	int samples, there, fd;
+
+	fd = open("/tmp/forktree-loop.sh", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)strlen(LOOP), write(fd, LOOP, strlen(LOOP)));
+	close(fd);
+	ASSERT_EQ(0, run_loop(_metadata, self, 0, home, sizeof(home), &samples, &there));
+	ASSERT_NE(NULL, strstr(home, "39601\ny199\nend\n")) TH_LOG("%.200s", home);
+	ASSERT_EQ(0, run_loop(_metadata, self, 1, away, sizeof(away), &samples, &there));
+	EXPECT_STREQ(home, away);
+	EXPECT_EQ(samples, there) TH_LOG("the shell was on node 2 in %d of %d samples", there, samples);
+	EXPECT_LT(10, samples);
+	EXPECT_EQ(home0, info_counter("migration", "home")) TH_LOG("processes came home");
+	EXPECT_LE(forks0 + 600, info_counter("migration", "forks_home"));
+	EXPECT_LE(exec0 + 600, node_counter(self->n2, "exec_remote"));
+	TH_LOG("%d samples, all on node 2: %s; forks_home +%ld, node 2 exec_remote +%ld", samples,
+	       samples == there ? "yes" : "no", info_counter("migration", "forks_home") - forks0,
+	       node_counter(self->n2, "exec_remote") - exec0);
+	unlink("/tmp/forktree-loop.sh");
+}
+
 TEST_HARNESS_MAIN

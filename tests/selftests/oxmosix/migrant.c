@@ -37,6 +37,9 @@
  *   -f       at the halfway point fork a child that exits 0 at once and wait for it; a fork that
  *            fails is tried again (up to 5 times, 100 ms apart); prints "migrant fork: R refused
  *            (ERROR), then ok" (exit 9 if no fork succeeds or the child's status is wrong)
+ *   -g       at the halfway point (after -f's fork) make a system call that a migrated process
+ *            goes home for (personality(0xffffffff), a query), tried again like -f's fork;
+ *            prints "migrant home call: R refused (ERROR), then ok" (exit 9 if it never succeeds)
  *   -u       count SIGUSR1 (a handler, SA_RESTART) and print "migrant got N SIGUSR1" at the end
  *   -R N     expect N SIGRTMIN sent with sigqueue() values 0..N-1 by one sender: a SA_SIGINFO
  *            handler checks each value is the next one and the siginfo (SI_QUEUE, the sender's
@@ -67,6 +70,7 @@
 #include <sys/sysinfo.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -552,6 +556,23 @@ static int fork_once(void)
 	return 0;
 }
 
+/* -g: a call that goes home (a query of personality(2)), tried again as fork_once does. */
+static int home_once(void)
+{
+	int refused = 0, err = 0;
+
+	while (syscall(SYS_personality, 0xffffffffUL) == -1) {
+		err = errno;
+		if (++refused > 5) {
+			fprintf(stderr, "migrant: personality: %s, %d times\n", strerror(err), refused);
+			return 1;
+		}
+		usleep(100000);
+	}
+	printf("migrant home call: %d refused (%s), then ok\n", refused, refused ? strerror(err) : "none");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
@@ -559,6 +580,7 @@ int main(int argc, char **argv)
 	size_t mib = 64, nslices, s;
 	double seconds = 10, t0, t, a, b;
 	int quiet = 0, xcode = 0, ids = 0, sys = 0, half = 0, opt, avx = 0, forks = 0, timer = 0;
+	int home_call = 0;
 	int alarms_before_end = -1;
 	const char *wfile = NULL, *rfile = NULL, *whole = NULL;
 	size_t bsize = 4096;
@@ -569,7 +591,7 @@ int main(int argc, char **argv)
 	pid_t pid0, ppid0;
 	long rc;
 
-	while ((opt = getopt(argc, argv, "m:t:qx:w:psfr:b:k:uR:W:a")) != -1) {
+	while ((opt = getopt(argc, argv, "m:t:qx:w:psfgr:b:k:uR:W:a")) != -1) {
 		switch (opt) {
 		case 'm': mib = strtoul(optarg, NULL, 10); break;
 		case 't': seconds = atof(optarg); break;
@@ -579,6 +601,7 @@ int main(int argc, char **argv)
 		case 'p': ids = 1; break;
 		case 's': sys = 1; break;
 		case 'f': forks = 1; break;
+		case 'g': home_call = 1; break;
 		case 'a': timer = 1; break;
 		case 'W': whole = optarg; break;
 		case 'r': rfile = optarg; break;
@@ -699,6 +722,8 @@ int main(int argc, char **argv)
 				}
 			}
 			if (forks && fork_once())
+				return 9;
+			if (home_call && home_once())
 				return 9;
 			if (whole && whole_io(whole))
 				return 10;

@@ -1,0 +1,313 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Exec where the process runs: a guest's `execve` of a program that its node holds identically
+//! runs there, with the semantics of an exec at home.
+//!
+//! 1. The guest forwards the path to its deputy ([`syscalls::exec_op::CHECK`]). The deputy opens
+//!    it as the process (its root, working directory and credentials) and checks it as `execve`
+//!    would (a regular file on an exec mount that the process may execute: otherwise the error
+//!    `execve` gives at home). A program whose exec changes credentials (set-user-ID,
+//!    set-group-ID, file capabilities) or a script (`#!`, whose interpreter is another file) is
+//!    executed at home: the reply sends the process home. Otherwise the reply names the program
+//!    by its absolute path and the SHA-256 of its contents.
+//! 2. The guest opens that path on its own node, checks it the same way and compares the hashes
+//!    ([`ExeHashes`] keeps them by file identity on both nodes). A missing or different file
+//!    sends the process home for the call. The same file is executed here: the path is written
+//!    below the user stack's red zone (as a signal frame would be) and the call runs with it and
+//!    the process's own argument and environment vectors, so the kernel here enforces their
+//!    limits and builds the new image.
+//! 3. When the exec succeeded (the task's exec count moved), the guest tells its deputy
+//!    ([`syscalls::exec_op::DONE`]) before the new program runs: the deputy closes the
+//!    close-on-exec descriptors at home, takes the new command name, arguments and environment
+//!    (`/proc/PID/cmdline` and `ps` at home) and which stop signals are at their default action.
+
+use kernel::prelude::*;
+use kernel::str::CStr;
+use kernel::sync::{Arc, Mutex};
+use kernel::uaccess::UserSlice;
+
+use super::forward::{exchange, read_user_str};
+use super::guest::call_at_home;
+use super::out::{dfl_stops_of, Args};
+use super::record::Proc;
+use super::{neg, Migration};
+use crate::counters;
+use crate::kapi::crypto;
+use crate::kapi::exe::{ExecFile, Identity};
+use crate::kapi::migration::SyscallRegs;
+use crate::kapi::task::TaskRef;
+use crate::kapi::uctx::UserCtx;
+use crate::proto::mig as wire;
+use crate::syscalls::{exec_op, nr, PATH_MAX};
+
+/// Largest program hashed: a bigger one is executed at home.
+const MAX_PROGRAM: u64 = 64 << 20;
+/// Programs whose hashes a node keeps.
+const HASHES: usize = 16;
+/// The x86-64 red zone below the user stack pointer, which a signal frame leaves alone.
+const RED_ZONE: u64 = 128;
+
+/// The SHA-256 of program files this node examined, by [`Identity`] (the same few programs are
+/// executed again and again; a file that changes gets a new identity).
+pub(crate) struct ExeHashes {
+    slots: [Option<(Identity, [u8; 32])>; HASHES],
+    next: usize,
+}
+
+impl ExeHashes {
+    /// An empty cache.
+    pub(crate) const fn new() -> Self {
+        ExeHashes {
+            slots: [None; HASHES],
+            next: 0,
+        }
+    }
+
+    fn get(&self, id: &Identity) -> Option<[u8; 32]> {
+        self.slots
+            .iter()
+            .flatten()
+            .find(|(i, _)| i == id)
+            .map(|(_, h)| *h)
+    }
+
+    fn put(&mut self, id: Identity, hash: [u8; 32]) {
+        self.slots[self.next] = Some((id, hash));
+        self.next = (self.next + 1) % HASHES;
+    }
+}
+
+/// The SHA-256 of the whole file `f`, from `cache` or read. Errors: `EFBIG` beyond
+/// [`MAX_PROGRAM`], `ENOMEM`, `EIO` (it changed size while read), the read's.
+fn program_hash(cache: &Mutex<ExeHashes>, f: &ExecFile) -> Result<[u8; 32]> {
+    let id = f.identity();
+    if let Some(h) = cache.lock().get(&id) {
+        return Ok(h);
+    }
+    if id.size > MAX_PROGRAM {
+        return Err(EFBIG);
+    }
+    let mut buf = KVVec::new();
+    buf.extend_with(id.size as usize, 0u8, GFP_KERNEL)?;
+    let mut at = 0;
+    while at < buf.len() {
+        let n = f.read_at(at as u64, &mut buf[at..])?;
+        if n == 0 {
+            return Err(EIO);
+        }
+        at += n;
+    }
+    let h = crypto::sha256(&buf);
+    cache.lock().put(id, h);
+    Ok(h)
+}
+
+/// A program as this node holds it at `path`, examined by the calling task: `Ok(None)` when it
+/// must be executed at home (credentials change, a script, too big), else its hash. Errors: the
+/// open's, as `execve` reports them.
+fn examine(mig: &Migration, f: &ExecFile) -> Result<Option<[u8; 32]>> {
+    if f.raises_privileges() {
+        return Ok(None);
+    }
+    let mut magic = [0u8; 2];
+    if f.read_at(0, &mut magic)? == 2 && magic == *b"#!" {
+        return Ok(None);
+    }
+    match program_hash(&mig.exe_hashes, f) {
+        Ok(h) => Ok(Some(h)),
+        Err(e) if e == EFBIG => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A guest's `execve` ([`crate::syscalls::Class::Exec`]). Returns whether the call is done (its
+/// result set, or it went home); `false` runs it here with the checked path.
+pub(super) fn guest_exec(
+    u: &UserCtx,
+    mig: &Arc<Migration>,
+    p: &Arc<Proc>,
+    regs: &mut SyscallRegs,
+) -> bool {
+    let args = regs.args();
+    let mut path = KVec::new();
+    if let Err(e) = read_user_str(args[0], &mut path) {
+        regs.set_result(e);
+        return true;
+    }
+    let check = [0, 0, 0, 0, 0, exec_op::CHECK];
+    let (r, reply) = match exchange(mig, p, nr::EXECVE, &check, &path, false) {
+        Ok(x) => x,
+        Err(e) => {
+            regs.set_result(e);
+            return true;
+        }
+    };
+    if r < 0 {
+        regs.set_result(r); // execve fails at home with that error
+        return true;
+    }
+    let here = (r == 0 && reply.len() > 33)
+        .then(|| here_too(mig, &reply[..32], &reply[32..]))
+        .flatten();
+    let Some(at) = here.and_then(|abs| stage_path(regs.sp(), abs)) else {
+        counters::bump(&mig.stats.exec_home);
+        call_at_home(u, mig, p, regs);
+        return true;
+    };
+    let before = TaskRef::current().exec_id();
+    let (mig2, p2) = (mig.clone(), p.clone());
+    let call = (regs.nr(), args, regs.ip());
+    let queued = TaskRef::current().add_work(move |u| {
+        if let Some(u) = u {
+            if TaskRef::current().exec_id() != before {
+                exec_done(u, &mig2, &p2);
+            } else {
+                // It failed here: the process sees its registers as its own call left them.
+                u.restore_call_args(&call.1, call.0, call.2);
+            }
+        }
+    });
+    if queued.is_err() {
+        call_at_home(u, mig, p, regs);
+        return true;
+    }
+    regs.set_call(nr::EXECVE, &[at, args[1], args[2], 0, 0, 0]);
+    false
+}
+
+/// Whether this node holds the program home named: `abs` (absolute path with its NUL) opens and
+/// checks here as at home and has the SHA-256 `hash`. Returns the path then.
+fn here_too<'a>(mig: &Migration, hash: &[u8], abs: &'a [u8]) -> Option<&'a [u8]> {
+    let path = CStr::from_bytes_with_nul(abs).ok()?;
+    if abs.first() != Some(&b'/') {
+        return None;
+    }
+    let f = ExecFile::open(path).ok()?;
+    match examine(mig, &f) {
+        Ok(Some(h)) if h[..] == *hash => Some(abs),
+        _ => None,
+    }
+}
+
+/// Writes `abs` (with its NUL) into the user stack below the red zone under `sp`, where a
+/// signal frame would go; its address, `None` if it cannot be written.
+fn stage_path(sp: u64, abs: &[u8]) -> Option<u64> {
+    let at = sp.checked_sub(RED_ZONE + abs.len() as u64)? & !15;
+    UserSlice::new(at as usize, abs.len())
+        .writer()
+        .write_slice(abs)
+        .ok()?;
+    Some(at)
+}
+
+/// The guest's exec succeeded: its deputy learns it ([`exec_op::DONE`]) before the new program
+/// runs.
+fn exec_done(u: &UserCtx, mig: &Migration, p: &Proc) {
+    let comm = TaskRef::current().comm();
+    let dfl = dfl_stops_of(&u.signals().actions);
+    let mut data = KVec::new();
+    let mut put = |b: &[u8]| data.extend_from_slice(b, GFP_KERNEL).is_ok();
+    let mut ok = put(&comm) && put(&dfl.to_ne_bytes());
+    let room = wire::MAX_SYS_DATA - 16 - 8 - 32;
+    if let Some(a) = Args::take(u) {
+        // Beyond one frame: the arguments only, cut there.
+        let end = if a.bytes.len() <= room {
+            a.bytes.len()
+        } else {
+            (a.offs[1] as usize).min(room)
+        };
+        let offs = a.offs.map(|o| o.min(end as u64));
+        for o in offs {
+            ok &= put(&o.to_ne_bytes());
+        }
+        ok &= put(&a.bytes[..end]);
+    }
+    if ok {
+        let done = [0, 0, 0, 0, 0, exec_op::DONE];
+        let _ = exchange(mig, p, nr::EXECVE, &done, &data, false);
+    }
+    p.inner.lock().comm = comm;
+    counters::bump(&mig.stats.exec_remote);
+}
+
+/// The deputy serves its guest's forwarded `execve` (`args[5]` says which step); the reply is
+/// sent by the caller.
+pub(super) fn serve_exec(
+    u: &UserCtx,
+    mig: &Migration,
+    p: &Proc,
+    args: &[u64; 6],
+    data: &[u8],
+) -> (i64, KVec<u8>) {
+    match args[5] {
+        exec_op::CHECK => check_at_home(mig, data),
+        exec_op::DONE => (done_at_home(u, p, data), KVec::new()),
+        _ => (neg(EINVAL), KVec::new()),
+    }
+}
+
+/// [`exec_op::CHECK`]: the reply for the program at `path` (NUL-terminated).
+fn check_at_home(mig: &Migration, path: &[u8]) -> (i64, KVec<u8>) {
+    let fail = |e: Error| (neg(e), KVec::new());
+    let go_home = (exec_op::GO_HOME, KVec::new());
+    let Ok(path) = CStr::from_bytes_with_nul(path) else {
+        return fail(EFAULT);
+    };
+    let f = match ExecFile::open(path) {
+        Ok(f) => f,
+        Err(e) => return fail(e),
+    };
+    let hash = match examine(mig, &f) {
+        Ok(Some(h)) => h,
+        Ok(None) => return go_home,
+        Err(e) => return fail(e),
+    };
+    let mut buf = KVec::new();
+    if buf.extend_with(PATH_MAX, 0u8, GFP_KERNEL).is_err() {
+        return fail(ENOMEM);
+    }
+    let Ok(abs) = f.abs_path(&mut buf) else {
+        return go_home;
+    };
+    let mut out = KVec::new();
+    let ok = out.extend_from_slice(&hash, GFP_KERNEL).is_ok()
+        && out.extend_from_slice(abs, GFP_KERNEL).is_ok()
+        && out.push(0, GFP_KERNEL).is_ok();
+    if ok {
+        (0, out)
+    } else {
+        fail(ENOMEM)
+    }
+}
+
+/// [`exec_op::DONE`]: the process executed a new program where it runs.
+fn done_at_home(u: &UserCtx, p: &Proc, data: &[u8]) -> i64 {
+    if data.len() < 24 {
+        return neg(EINVAL);
+    }
+    let word = |k: usize| u64::from_ne_bytes(data[k..k + 8].try_into().unwrap_or([0; 8]));
+    let comm: [u8; 16] = data[..16].try_into().unwrap_or([0; 16]);
+    // Only the terminal stop signals' bits mean anything.
+    let dfl = word(16)
+        & super::signo::TERMINAL_STOPS
+            .iter()
+            .fold(0, |m, &s| m | super::signo::bit(s));
+    u.close_on_exec();
+    u.set_comm(&comm);
+    {
+        let mut i = p.inner.lock();
+        i.comm = comm;
+        if let Some(d) = i.deputy() {
+            d.dfl_stops = dfl;
+        }
+    }
+    if data.len() >= 56 {
+        let offs = [word(24), word(32), word(40), word(48)];
+        let bytes = &data[56..];
+        let sane = offs.windows(2).all(|w| w[0] <= w[1]) && offs[3] as usize <= bytes.len();
+        let mut copy = KVVec::new();
+        if sane && copy.extend_from_slice(bytes, GFP_KERNEL).is_ok() {
+            let _ = Args { bytes: copy, offs }.show(u);
+        }
+    }
+    0
+}
