@@ -5,7 +5,9 @@
 #   1. migration (2 nodes, 1 GiB each, ~3 min): reported as ratios to raw in-kernel transfers
 #      between the same nodes measured in the same run (tests/bench/migbench.c); then the 16 and
 #      256 MiB migrations and the forwarded getppid() again over plaintext links (the bench-only
-#      switch): the cost of sealing every frame, as sealed/plain ratios (goal <= 1.10);
+#      switch): the cost of sealing every frame, as sealed/plain ratios (goal <= 1.10); and
+#      process trees: fork + exit + wait and fork + exec + wait (busybox true) in a process
+#      migrated to node 2 against the same at home, 100 rounds each;
 #   2. load balancing, makespan (2 nodes, ~2.5 min): 4 CPU-bound jobs of ~20 s started at once on
 #      node 1, with `mosctl stay` on node 1 (all four share its CPU) and then with the balancers
 #      free; the ratio balanced/stay (goal <= 0.60, ideal 0.50) and each job's moves;

@@ -98,6 +98,7 @@ pub const RT_SIGSUSPEND: u64 = 130;
 pub const SIGALTSTACK: u64 = 131;
 pub const STATFS: u64 = 137;
 pub const FSTATFS: u64 = 138;
+pub const PRCTL: u64 = 157;
 pub const ARCH_PRCTL: u64 = 158;
 pub const SETRLIMIT: u64 = 160;
 pub const GETTID: u64 = 186;

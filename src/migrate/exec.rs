@@ -27,6 +27,7 @@ use kernel::uaccess::UserSlice;
 
 use super::forward::{exchange, read_user_str};
 use super::guest::call_at_home;
+use super::image::is_vdso;
 use super::out::{dfl_stops_of, Args};
 use super::record::Proc;
 use super::{neg, Migration};
@@ -34,6 +35,7 @@ use crate::counters;
 use crate::kapi::crypto;
 use crate::kapi::exe::{ExecFile, Identity};
 use crate::kapi::migration::SyscallRegs;
+use crate::kapi::sys;
 use crate::kapi::task::TaskRef;
 use crate::kapi::uctx::UserCtx;
 use crate::proto::mig as wire;
@@ -45,6 +47,10 @@ const MAX_PROGRAM: u64 = 64 << 20;
 const HASHES: usize = 16;
 /// The x86-64 red zone below the user stack pointer, which a signal frame leaves alone.
 const RED_ZONE: u64 = 128;
+/// The fixed part of an [`exec_op::DONE`]: command name (16 bytes), stop signals at their
+/// default action, vDSO and vvar addresses (u64 each), the four argument and environment
+/// offsets (u64 each).
+const DONE_HDR: usize = 16 + 3 * 8 + 4 * 8;
 
 /// The SHA-256 of program files this node examined, by [`Identity`] (the same few programs are
 /// executed again and again; a file that changes gets a new identity).
@@ -128,6 +134,7 @@ pub(super) fn guest_exec(
     regs: &mut SyscallRegs,
 ) -> bool {
     let args = regs.args();
+    let started = sys::monotonic_us();
     let mut path = KVec::new();
     if let Err(e) = read_user_str(args[0], &mut path) {
         regs.set_result(e);
@@ -171,6 +178,7 @@ pub(super) fn guest_exec(
         return true;
     }
     regs.set_call(nr::EXECVE, &[at, args[1], args[2], 0, 0, 0]);
+    counters::add(&mig.stats.exec_check_us, sys::monotonic_us() - started);
     false
 }
 
@@ -206,8 +214,12 @@ fn exec_done(u: &UserCtx, mig: &Migration, p: &Proc) {
     let dfl = dfl_stops_of(&u.signals().actions);
     let mut data = KVec::new();
     let mut put = |b: &[u8]| data.extend_from_slice(b, GFP_KERNEL).is_ok();
-    let mut ok = put(&comm) && put(&dfl.to_ne_bytes());
-    let room = wire::MAX_SYS_DATA - 16 - 8 - 32;
+    let l = u.layout().unwrap_or([0; wire::NMM]);
+    let mut ok = put(&comm)
+        && put(&dfl.to_ne_bytes())
+        && put(&l[wire::MM_VDSO].to_ne_bytes())
+        && put(&l[wire::MM_VVAR].to_ne_bytes());
+    let room = wire::MAX_SYS_DATA - DONE_HDR;
     if let Some(a) = Args::take(u) {
         // Beyond one frame: the arguments only, cut there.
         let end = if a.bytes.len() <= room {
@@ -222,8 +234,10 @@ fn exec_done(u: &UserCtx, mig: &Migration, p: &Proc) {
         ok &= put(&a.bytes[..end]);
     }
     if ok {
+        let started = sys::monotonic_us();
         let done = [0, 0, 0, 0, 0, exec_op::DONE];
         let _ = exchange(mig, p, nr::EXECVE, &done, &data, false);
+        counters::add(&mig.stats.exec_done_us, sys::monotonic_us() - started);
     }
     p.inner.lock().comm = comm;
     counters::bump(&mig.stats.exec_remote);
@@ -281,16 +295,16 @@ fn check_at_home(mig: &Migration, path: &[u8]) -> (i64, KVec<u8>) {
 
 /// [`exec_op::DONE`]: the process executed a new program where it runs.
 fn done_at_home(u: &UserCtx, p: &Proc, data: &[u8]) -> i64 {
-    if data.len() < 24 {
+    if data.len() < DONE_HDR - 32 {
         return neg(EINVAL);
     }
     let word = |k: usize| u64::from_ne_bytes(data[k..k + 8].try_into().unwrap_or([0; 8]));
     let comm: [u8; 16] = data[..16].try_into().unwrap_or([0; 16]);
     // Only the terminal stop signals' bits mean anything.
-    let dfl = word(16)
-        & super::signo::TERMINAL_STOPS
-            .iter()
-            .fold(0, |m, &s| m | super::signo::bit(s));
+    let stops = super::signo::TERMINAL_STOPS
+        .iter()
+        .fold(0, |m, &s| m | super::signo::bit(s));
+    let dfl = word(16) & stops;
     u.close_on_exec();
     u.set_comm(&comm);
     {
@@ -300,9 +314,10 @@ fn done_at_home(u: &UserCtx, p: &Proc, data: &[u8]) -> i64 {
             d.dfl_stops = dfl;
         }
     }
-    if data.len() >= 56 {
-        let offs = [word(24), word(32), word(40), word(48)];
-        let bytes = &data[56..];
+    follow_vdso(u, p, word(24), word(32));
+    if data.len() >= DONE_HDR {
+        let offs = [word(40), word(48), word(56), word(64)];
+        let bytes = &data[DONE_HDR..];
         let sane = offs.windows(2).all(|w| w[0] <= w[1]) && offs[3] as usize <= bytes.len();
         let mut copy = KVVec::new();
         if sane && copy.extend_from_slice(bytes, GFP_KERNEL).is_ok() {
@@ -310,4 +325,36 @@ fn done_at_home(u: &UserCtx, p: &Proc, data: &[u8]) -> i64 {
         }
     }
     0
+}
+
+/// The new program's vDSO is at `vdso` (its vvar at `vvar`) where it runs: the deputy maps its
+/// own there, so that the process can come home (its libc keeps pointers into the vDSO, which
+/// must be where they point). A deputy that cannot leaves the process unable to come home
+/// (`cantmove` LAYOUT); logged.
+fn follow_vdso(u: &UserCtx, p: &Proc, vdso: u64, vvar: u64) {
+    let here = u.vdso_addr();
+    if vdso == here {
+        return;
+    }
+    let moved = (|| -> Result {
+        for v in u.vmas()?.iter() {
+            if is_vdso(v, here) {
+                u.unmap(v.start, v.end - v.start)?;
+            }
+        }
+        u.map_vdso(vvar)?;
+        if u.vdso_addr() == vdso {
+            Ok(())
+        } else {
+            Err(EINVAL)
+        }
+    })();
+    if let Err(e) = moved {
+        pr_warn!(
+            "migration: deputy of {} cannot map its vDSO at {:#x} ({:?}); it cannot come home\n",
+            p.home_pid,
+            vdso,
+            e
+        );
+    }
 }

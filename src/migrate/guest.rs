@@ -201,6 +201,7 @@ fn forward_call(
     }
     if r == 0 {
         own_limit(u, p, nr, &args);
+        own_name(u, p, nr, &args);
     }
     regs.set_result(r);
     true
@@ -254,6 +255,24 @@ fn own_limit(u: &UserCtx, p: &Proc, nr: u64, args: &[u64; 6]) {
     u.set_rlimit(resource as usize, cur, max);
     if resource == RLIMIT_CPU {
         u.set_cpu_timers(&u.cputime());
+    }
+}
+
+/// A name the process gave itself while away (`prctl(PR_SET_NAME)`, forwarded: its deputy took
+/// it at home) is its name here too, read back from its memory as the call passed it.
+fn own_name(u: &UserCtx, p: &Proc, nr: u64, args: &[u64; 6]) {
+    if nr != syscalls::nr::PRCTL || args[0] != syscalls::pr::SET_NAME {
+        return;
+    }
+    let mut b = [0u8; 16];
+    if UserSlice::new(args[1] as usize, b.len())
+        .reader()
+        .read_slice(&mut b)
+        .is_ok()
+    {
+        b[15] = 0;
+        u.set_comm(&b);
+        p.inner.lock().comm = b;
     }
 }
 

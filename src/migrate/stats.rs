@@ -56,5 +56,10 @@ counters! {
         /// Execs of guests here that went home (a set-id program, a script, or a file this node
         /// does not hold identically).
         exec_home,
+        /// Total time guests here spent checking the programs they executed here, µs (home's
+        /// check and this node's, before the exec itself).
+        exec_check_us,
+        /// Total time guests here waited for their deputies to take their execs, µs.
+        exec_done_us,
     }
 }

@@ -279,7 +279,7 @@ static void tree_rounds(int n, double t[2])
 {
 	char *argv[] = { "/bin/busybox", "true", NULL };
 	double t0 = now();
-	int i, pid;
+	int i, pid, st, failed = 0, last = 0;
 
 	for (i = 0; i < n; i++) {
 		pid = fork();
@@ -293,11 +293,17 @@ static void tree_rounds(int n, double t[2])
 		pid = fork();
 		if (pid == 0) {
 			execv(argv[0], argv);
-			_exit(127);
+			_exit(100 + errno);
 		}
-		waitpid(pid, NULL, 0);
+		waitpid(pid, &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+			failed++;
+			last = st;
+		}
 	}
 	t[1] = (now() - t0) / n;
+	if (failed)
+		fprintf(stderr, "migbench: %d of %d execs failed, last status %#x\n", failed, n, last);
 }
 
 /* Process trees (remote fork and exec where the process runs): the same rounds at home and in a

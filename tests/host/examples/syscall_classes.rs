@@ -60,6 +60,7 @@ fn main() {
             ),
         };
         let note = match n {
+            nr::PRCTL => "by option: PR_SET_NAME, PR_GET_NAME, PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE forwarded (a name set is also taken on the remote), others go home",
             nr::CLONE => "by flags: without CLONE_VM (or with CLONE_VM and CLONE_VFORK), CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD, CLONE_PIDFD, CLONE_PARENT, namespaces or ptrace; otherwise go home",
             nr::CLONE3 => "as clone, by the flags of its struct clone_args (and no set_tid); otherwise go home",
             nr::MMAP => "by flags: local for private anonymous memory, go home otherwise",

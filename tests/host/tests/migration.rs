@@ -284,6 +284,21 @@ fn syscall_classes_are_the_issues() {
     for n in [322u64, 16, 400, 462, 1000, u64::MAX] {
         assert_eq!(syscalls::classify(n, &z), Class::Home, "{n}");
     }
+    // prctl: the name, the parent-death signal and the dumpable flag are forwarded.
+    for (o, fwd) in [
+        (15u64, true),
+        (16, true),
+        (1, true),
+        (2, true),
+        (3, true),
+        (4, true),
+        (38, false),
+        (22, false),
+    ] {
+        let c = syscalls::classify(nr::PRCTL, &[o, 0, 0, 0, 0, 0]);
+        assert_eq!(matches!(c, Class::Forward(_)), fwd, "prctl {o}");
+        assert_eq!(c == Class::Home, !fwd, "prctl {o}");
+    }
     // fork, vfork, clone3 and a clone without sharing make the child where the process runs.
     for n in [nr::FORK, nr::VFORK, nr::CLONE3, nr::CLONE] {
         assert_eq!(syscalls::classify(n, &z), Class::Fork, "{n}");

@@ -9,7 +9,11 @@
  *              pauses; the parent prints "group PGID" and expects each to end by SIGTERM
  *              (sent to the group by the test, from the home node).
  *   spawn      posix_spawn, vfork + exec and fork + exec of `forker echo WORD`, each expected
- *              to print its word and parent pid and to exit 7.
+ *              to print its word and parent pid and to exit 7; then an exec of a missing
+ *              program, expected to fail with ENOENT.
+ *   exec       executes `forker burn 6`.
+ *   burn S     prints "burn PID start", burns CPU for S s of wall time, prints "burned".
+ *   stamp      prints CLOCK_MONOTONIC (s) as it starts (migbench's exec timing).
  *   echo WORD  prints "echo WORD pid P ppid Q" and exits 7.
  * Prints "done ok" and exits 0 when everything matched, else "done bad" and exits 1.
  */
@@ -141,6 +145,13 @@ static void spawn(const char *self)
 		_exit(127);
 	}
 	spawned(pid, "fork");
+	/* An exec that fails: the error execve gives at home, and the child goes on. */
+	pid = fork();
+	if (pid == 0) {
+		execv("/no/such/program", argv);
+		_exit(errno == ENOENT ? 7 : 8);
+	}
+	spawned(pid, "failed exec");
 }
 
 int main(int argc, char **argv)
@@ -148,6 +159,21 @@ int main(int argc, char **argv)
 	char line[64], self[256];
 	ssize_t n;
 
+	if (argc == 2 && !strcmp(argv[1], "stamp")) {
+		printf("%.6f\n", now());
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "burn")) {
+		double t0 = now();
+		volatile unsigned long x = 0;
+
+		printf("burn %d start\n", getpid());
+		fflush(stdout);
+		while (now() - t0 < atof(argv[2]))
+			x++;
+		printf("burned\n");
+		return 0;
+	}
 	if (argc == 3 && !strcmp(argv[1], "echo")) {
 		printf("echo %s pid %d ppid %d\n", argv[2], getpid(), getppid());
 		return 7;
@@ -170,6 +196,12 @@ int main(int argc, char **argv)
 		group(atoi(argv[2]) > 16 ? 16 : atoi(argv[2]));
 	else if (!strcmp(argv[1], "spawn"))
 		spawn(self);
+	else if (!strcmp(argv[1], "exec")) {
+		char *bargv[] = { self, "burn", "6", NULL };
+
+		execv(self, bargv);
+		return 1;
+	}
 	else
 		return 1;
 	printf("done %s\n", bad ? "bad" : "ok");

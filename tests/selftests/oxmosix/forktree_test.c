@@ -256,12 +256,50 @@ TEST_F_TIMEOUT(tree, spawn_vfork_exec, 240)
 	ASSERT_TRUE(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status %#x", st);
 	ASSERT_LT(0, read_file(self->log, buf, sizeof(buf)));
 	EXPECT_NE(NULL, strstr(buf, "done ok"));
+	EXPECT_NE(NULL, strstr(buf, "failed exec"));
 	for (k = 0; k < 3; k++) {
 		snprintf(want, sizeof(want), "echo %s pid ", words[k]);
 		EXPECT_NE(NULL, strstr(buf, want)) TH_LOG("no '%s'", want);
 		snprintf(want, sizeof(want), "ppid %d", pp);
 		EXPECT_NE(NULL, strstr(buf, want));
 	}
+}
+
+/*
+ * A process that executed a program where it runs is that program at home too (command line,
+ * name) and can come home: the deputy's vDSO followed the new program's.
+ */
+TEST_F_TIMEOUT(tree, exec_then_home, 120)
+{
+	char *argv[] = { "forker", "exec", NULL };
+	struct mosix_migrate m = { .node = 0 };
+	char buf[4096], path[64];
+	double t0;
+	int st, n;
+
+	ASSERT_EQ(0, start(_metadata, self, argv));
+	ASSERT_EQ(3, write(self->go, "go\n", 3));
+	for (t0 = now(); now() - t0 < 30; usleep(100000))
+		if (read_file(self->log, buf, sizeof(buf)) > 0 && strstr(buf, "burn "))
+			break;
+	ASSERT_NE(NULL, strstr(buf, "burn ")) TH_LOG("the new program did not start");
+	EXPECT_EQ(self->n2, where(self->dev, self->child));
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", self->child);
+	n = read_file(path, buf, sizeof(buf));
+	ASSERT_LT(0, n);
+	for (int k = 0; k < n; k++)
+		if (!buf[k])
+			buf[k] = ' ';
+	TH_LOG("cmdline at home after the exec: %s", buf);
+	EXPECT_NE(NULL, strstr(buf, "burn 6"));
+	m.pid = self->child;
+	ASSERT_EQ(0, ioctl(self->dev, MOSIX_IOC_MIGRATE, &m)) TH_LOG("MIGRATE home: %s (reason %u)",
+								      strerror(errno), m.reason);
+	EXPECT_EQ(self->home, where(self->dev, self->child));
+	st = finish(self, 60);
+	ASSERT_TRUE(st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status %#x", st);
+	ASSERT_LT(0, read_file(self->log, buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, "burned"));
 }
 
 /* Counter `name` of node at's /proc/hpc/info/migration (through its agent), or -1. */
