@@ -8,7 +8,7 @@
 use kernel::types::{AsBytes, FromBytes};
 
 use crate::uapi::{
-    BenchReq, KeyReq, MapInfo, MapRange, MigrateReq, NodeInfo, Param, ProcInfo, ProcLock,
+    BenchReq, KeyReq, MapInfo, MapRange, MigrateReq, NodeInfo, Param, ProcInfo, ProcLock, RunMode,
     VersionInfo,
 };
 
@@ -36,6 +36,7 @@ plain_bytes!(
     MigrateReq,
     ProcInfo,
     ProcLock,
+    RunMode,
     BenchReq,
     KeyReq,
 );

@@ -21,7 +21,7 @@ chmod 600 "$root/etc/oxmosix/cluster.key" "$root/etc/oxmosix/other.key"
 
 [ -f "$TOP/oxmosix.ko" ] || die "oxmosix.ko missing: make module"
 install -m 644 "$TOP/oxmosix.ko" "$root/lib/modules/oxmosix.ko"
-for t in mosctl migrate mps; do
+for t in mosctl migrate mps mosrun runhome; do
 	[ -x "$TOOLS_BIN/$t" ] || die "$TOOLS_BIN/$t missing: make tools"
 	install -m 755 "$TOOLS_BIN/$t" "$root/opt/oxmosix/bin/$t"
 done

@@ -38,6 +38,10 @@ impl IoctlHandler for Mosix {
             uapi::MOSIX_IOC_MIGRATE => self.migrate(&arg)?,
             uapi::MOSIX_IOC_PROCINFO => self.proc_info(&arg)?,
             uapi::MOSIX_IOC_LOCK => self.lock(&arg)?,
+            uapi::MOSIX_IOC_RUNMODE => {
+                let q: uapi::RunMode = arg.read()?;
+                self.node.set_run_mode(q.pid, q.flags, q.node)?
+            }
             uapi::MOSIX_IOC_BENCH => self.bench(&arg)?,
             uapi::MOSIX_IOC_SETKEY => self.set_key(&arg)?,
             _ => return Err(ENOTTY),

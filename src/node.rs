@@ -160,6 +160,11 @@ impl Node {
         migrate::set_lock(&self.mig, pid, lock)
     }
 
+    /// `MOSIX_IOC_RUNMODE` ([`migrate::set_run_mode`]).
+    pub(crate) fn set_run_mode(&self, pid: i32, flags: u32, node: u32) -> Result {
+        migrate::set_run_mode(&self.mig, pid, flags, node)
+    }
+
     /// `MOSIX_IOC_BENCH` stream mode: ns to send `bytes` to `node` ([`bench::stream`]).
     pub(crate) fn bench_stream(&self, node: u32, bytes: u64) -> Result<u64> {
         bench::stream(self.net(), node, bytes)

@@ -665,3 +665,7 @@ no_padding!(KeyReq, KEY_REQ_SIZE; len, flags, secret);
 /// 16..=64, unknown flags or bytes past `len` not zero; `ENOKEY`: the kernel lacks
 /// `hmac(sha256)`.
 pub const MOSIX_IOC_SETKEY: u32 = iow::<KeyReq>(10);
+
+#[path = "uapi_run.rs"]
+mod run_mode;
+pub use run_mode::*;

@@ -26,14 +26,18 @@ use crate::proto::flags;
 
 impl Placer for Balancer {
     fn place_at_exec(&self, task: &TaskRef) {
-        let _ = self.place(task);
+        let mode = self.net.with_state(|s| s.params.exec_place);
+        let _ = self.place(task, mode);
+    }
+
+    fn place_best(&self, task: &TaskRef) {
+        let _ = self.place(task, place_mode::BEST);
     }
 }
 
 impl Balancer {
-    /// [`Placer::place_at_exec`]: the node `task` was sent to, if any.
-    fn place(&self, task: &TaskRef) -> Option<u32> {
-        let mode = self.net.with_state(|s| s.params.exec_place);
+    /// [`Placer::place_at_exec`] in placement mode `mode`: the node `task` was sent to, if any.
+    fn place(&self, task: &TaskRef, mode: u32) -> Option<u32> {
         if mode == place_mode::OFF || self.net.self_id() == 0 {
             return None;
         }

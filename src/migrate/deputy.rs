@@ -371,7 +371,9 @@ fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) -> 
         u.queue_signals(&installed.signals) + u.queue_signals(&late) + u.queue_signals(&arrived);
     counters::add(&mig.stats.signals_lost, lost as u64);
     counters::bump(&mig.stats.home);
-    TaskRef::current().set_migrated(false);
+    // A process with a run mode stays marked: its forks must reach the fork hook.
+    let keep = p.inner.lock().run != 0;
+    TaskRef::current().set_migrated(keep);
     let next = {
         let mut i = p.inner.lock();
         i.role = Role::Home;

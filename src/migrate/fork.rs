@@ -224,17 +224,19 @@ fn guest_record(mig: &Migration, parent: &Proc, token: u64, home_pid: i32) -> Re
     Ok(child)
 }
 
-/// The child's record takes the parent's name, ids and lock, and runs at `where_`.
+/// The child's record takes the parent's name, ids, lock and run mode, and runs at `where_`.
 fn copy_identity(parent: &Proc, child: &Proc, where_: u32) {
-    let (comm, uid, gid, lock) = {
+    let (comm, uid, gid, lock, run, run_node) = {
         let i = parent.inner.lock();
-        (i.comm, i.uid, i.gid, i.lock)
+        (i.comm, i.uid, i.gid, i.lock, i.run, i.run_node)
     };
     let mut c = child.inner.lock();
     c.comm = comm;
     c.uid = uid;
     c.gid = gid;
     c.lock = lock;
+    c.run = run;
+    c.run_node = run_node;
     c.where_ = where_;
 }
 
@@ -300,10 +302,44 @@ pub(super) fn on_fork(mig: &Arc<Migration>, child: &TaskRef, flags: u64, nr: i32
         return nr;
     };
     if p.home == mig.net.self_id() {
-        home_child(mig, &p, child, nr);
+        if matches!(p.inner.lock().role, Role::Home | Role::Leaving) {
+            run_mode_child(mig, &p, child);
+        } else {
+            home_child(mig, &p, child, nr);
+        }
         nr
     } else {
         remote_child(mig, &p, child, flags, nr)
+    }
+}
+
+/// A process at home with a run mode (`MOSIX_IOC_RUNMODE`, which marks it so that its forks
+/// come here) made `child`: the child has the same run mode and lock, and is marked too. A child
+/// that cannot be given a record (the registry full) runs without them.
+fn run_mode_child(mig: &Migration, p: &Proc, child: &TaskRef) {
+    let (run, run_node, lock) = {
+        let i = p.inner.lock();
+        (i.run, i.run_node, i.lock)
+    };
+    if run == 0 {
+        return;
+    }
+    match super::request::home_record(mig, child) {
+        Ok(c) => {
+            {
+                let mut i = c.inner.lock();
+                i.run = run;
+                i.run_node = run_node;
+                i.lock = lock;
+            }
+            child.set_migrated(true);
+        }
+        Err(e) => pr_warn!(
+            "migration: child {} of {} keeps no run mode ({:?})\n",
+            child.pid(),
+            p.home_pid,
+            e
+        ),
     }
 }
 

@@ -14,6 +14,8 @@ use crate::uapi::pstate;
 use super::deputy::deputy_enter;
 use super::fork::{drop_unclaimed, on_fork};
 use super::guest::guest_enter;
+use super::record::Role;
+use super::runmode::place_by_run_mode;
 use super::{send_ctl, send_gone, SIGKILL};
 
 /// The hooks registered with the kernel.
@@ -37,6 +39,10 @@ impl MigrationOps for Ops {
             return false;
         };
         if p.home == self.mig.net.self_id() {
+            if matches!(p.inner.lock().role, Role::Home | Role::Leaving) {
+                // Marked for its run mode only (its forks must reach the fork hook).
+                return false;
+            }
             deputy_enter(u, &self.mig, &p, regs)
         } else {
             guest_enter(u, &self.mig, &p, regs)
@@ -71,15 +77,18 @@ impl MigrationOps for Ops {
     /// A process of this node that is not migrated starts a program: the placer (the balancer)
     /// may send it elsewhere as the program begins ([`super::Placer`]).
     fn exec(&self, task: &TaskRef) {
-        let Some(placer) = self.mig.placer() else {
-            return;
-        };
+        let placer = self.mig.placer();
         if let Some(p) = self.mig.reg.by_task(task) {
             if p.inner.lock().role.pstate() != pstate::HOME {
                 return;
             }
         }
-        placer.place_at_exec(task);
+        if place_by_run_mode(&self.mig, task, placer.as_ref()) {
+            return;
+        }
+        if let Some(placer) = placer {
+            placer.place_at_exec(task);
+        }
     }
 
     /// A migrated process forked: its child is a migrated process too ([`super::fork`]).

@@ -31,6 +31,7 @@ mod offer;
 mod out;
 mod record;
 mod request;
+mod runmode;
 mod rx;
 mod stats;
 mod view;
@@ -40,6 +41,7 @@ pub(crate) use admin::{bring_and_wait, expel_and_wait, shutdown};
 pub(crate) use hooks::Ops;
 pub(crate) use offer::spawn_offer_thread;
 pub(crate) use request::{migrate, migrate_within, move_after_exec, set_lock};
+pub(crate) use runmode::set_run_mode;
 pub(crate) use stats::MigStats;
 pub(crate) use view::{away_counts, balance_info, has_guests, info, list, ProcView};
 
@@ -235,6 +237,9 @@ pub(crate) trait Placer: Send + Sync {
     /// placer may send it elsewhere with [`move_after_exec`]. May sleep briefly; must not wait
     /// for a migration.
     fn place_at_exec(&self, task: &TaskRef);
+    /// As [`Placer::place_at_exec`], on the best node whatever the node's placement mode (a
+    /// process run with `mosrun -b`).
+    fn place_best(&self, task: &TaskRef);
 }
 
 /// `e` as a system call's result: the negative errno user space sees (`-EFAULT` is -14).

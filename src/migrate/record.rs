@@ -139,6 +139,10 @@ pub(super) struct Inner {
     pub(super) nmigs: u32,
     /// Home side: locked against automatic moves.
     pub(super) lock: bool,
+    /// Its run mode (`uapi::run` flags, `MOSIX_IOC_RUNMODE`), which its children inherit, and
+    /// the node of `run::NODE`.
+    pub(super) run: u32,
+    pub(super) run_node: u32,
     /// Its task here (the process or its deputy at home, the guest's task here).
     pub(super) task: Option<TaskRef>,
     /// Local pid of the task (shell pid on a guest's node).
@@ -240,6 +244,8 @@ impl Proc {
             where_: 0,
             nmigs: 0,
             lock: false,
+            run: 0,
+            run_node: 0,
             task: None,
             pid: 0,
             comm: [0; COMM_LEN],

@@ -114,7 +114,7 @@ pub(crate) fn balance_info(mig: &Migration, pid: i32) -> Option<BalanceInfo> {
     let i = p.inner.lock();
     Some(BalanceInfo {
         state: i.role.pstate(),
-        lock: i.lock,
+        lock: i.lock || i.run & crate::uapi::run::NOAUTO != 0,
         home: p.home,
         forwarded: match &i.role {
             Role::Guest(g) => g.forwarded,

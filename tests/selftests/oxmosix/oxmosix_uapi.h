@@ -150,6 +150,18 @@ struct mosix_key {
 #define MOSIX_IOC_PROCINFO _IOWR(MOSIX_IOC_MAGIC, 7, struct mosix_procinfo)
 #define MOSIX_IOC_LOCK _IOW(MOSIX_IOC_MAGIC, 8, struct mosix_lock)
 #define MOSIX_IOC_BENCH _IOWR(MOSIX_IOC_MAGIC, 9, struct mosix_bench)
+/* Argument of MOSIX_IOC_RUNMODE (Rust: RunMode, run flags). */
+struct mosix_runmode {
+	int32_t pid;
+	uint32_t flags;
+	uint32_t node;
+};
+#define RUN_HOME (1u << 0)
+#define RUN_LOCK (1u << 1)
+#define RUN_NOAUTO (1u << 2)
+#define RUN_BEST (1u << 3)
+#define RUN_NODE (1u << 4)
+#define MOSIX_IOC_RUNMODE _IOW(MOSIX_IOC_MAGIC, 11, struct mosix_runmode)
 #define MOSIX_IOC_SETKEY _IOW(MOSIX_IOC_MAGIC, 10, struct mosix_key)
 
 #endif /* OXMOSIX_UAPI_H */

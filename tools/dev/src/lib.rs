@@ -1,6 +1,7 @@
 //! `/dev/mosix` for the oxmosix tools (`mosctl`, `migrate`, `mps`): opening the device with the
 //! tools' common "module not loaded" message, and the process requests of the ioctl ABI
-//! (`MOSIX_IOC_MIGRATE`, `MOSIX_IOC_PROCINFO`, `MOSIX_IOC_LOCK`) as safe functions.
+//! (`MOSIX_IOC_MIGRATE`, `MOSIX_IOC_PROCINFO`, `MOSIX_IOC_LOCK`, `MOSIX_IOC_RUNMODE`,
+//! `MOSIX_IOC_NODEINFO`) as safe functions.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -14,6 +15,8 @@ nix::ioctl_readwrite_bad!(ioc_migrate, uapi::MOSIX_IOC_MIGRATE, uapi::MigrateReq
 nix::ioctl_readwrite_bad!(ioc_procinfo, uapi::MOSIX_IOC_PROCINFO, uapi::ProcInfo);
 nix::ioctl_readwrite_bad!(ioc_bench, uapi::MOSIX_IOC_BENCH, uapi::BenchReq);
 nix::ioctl_write_ptr_bad!(ioc_lock, uapi::MOSIX_IOC_LOCK, uapi::ProcLock);
+nix::ioctl_write_ptr_bad!(ioc_runmode, uapi::MOSIX_IOC_RUNMODE, uapi::RunMode);
+nix::ioctl_readwrite_bad!(ioc_nodeinfo, uapi::MOSIX_IOC_NODEINFO, uapi::NodeInfo);
 
 /// Opens the control device; a missing device means the module is not loaded.
 pub fn open_device() -> Result<File> {
@@ -102,6 +105,26 @@ pub fn lock(dev: &File, pid: i32, on: bool) -> nix::Result<()> {
     // SAFETY: valid descriptor and a valid ProcLock.
     unsafe { ioc_lock(dev.as_raw_fd(), &l) }?;
     Ok(())
+}
+
+/// Sets the run mode ([`uapi::run`] flags, and the node of [`uapi::run::NODE`]) of process `pid`
+/// (0: the caller) and of the children it will have (`MOSIX_IOC_RUNMODE`).
+pub fn set_run_mode(dev: &File, pid: i32, flags: u32, node: u32) -> nix::Result<()> {
+    let r = uapi::RunMode { pid, flags, node };
+    // SAFETY: valid descriptor and a valid RunMode.
+    unsafe { ioc_runmode(dev.as_raw_fd(), &r) }?;
+    Ok(())
+}
+
+/// `MOSIX_IOC_NODEINFO` of node `id` (its status flags, load, speed, CPUs, memory).
+pub fn node_info(dev: &File, id: u32) -> nix::Result<uapi::NodeInfo> {
+    let mut n = uapi::NodeInfo {
+        id,
+        ..Default::default()
+    };
+    // SAFETY: valid descriptor and a valid, writable NodeInfo.
+    unsafe { ioc_nodeinfo(dev.as_raw_fd(), &mut n) }?;
+    Ok(n)
 }
 
 /// `MOSIX_IOC_BENCH`: a raw transfer to `node` measured by the module; returns nanoseconds.

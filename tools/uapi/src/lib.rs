@@ -41,6 +41,7 @@ mod tests {
         assert_eq!(MOSIX_IOC_MIGRATE, 0xc010_bc06);
         assert_eq!(MOSIX_IOC_PROCINFO, 0xc030_bc07);
         assert_eq!(MOSIX_IOC_LOCK, 0x4008_bc08);
+        assert_eq!(MOSIX_IOC_RUNMODE, 0x400c_bc0b);
     }
 
     /// Size of the field `_field` projects to.
@@ -104,6 +105,7 @@ mod tests {
             where_ = "where", nmigs = "nmigs", lock = "lock", cantmove = "cantmove",
             home_pid = "home_pid", comm = "comm");
         layout!(facts, "mosix_lock", ProcLock; pid = "pid", lock = "lock");
+        layout!(facts, "mosix_runmode", RunMode; pid = "pid", flags = "flags", node = "node");
         layout!(facts, "mosix_bench", BenchReq; node = "node", mode = "mode", bytes = "bytes",
             count = "count", reply = "reply", ns = "ns");
         layout!(facts, "mosix_key", KeyReq; len = "len", flags = "flags", secret = "secret");
@@ -122,6 +124,12 @@ mod tests {
             "MOSIX_IOC_LOCK" = MOSIX_IOC_LOCK,
             "MOSIX_IOC_BENCH" = MOSIX_IOC_BENCH,
             "MOSIX_IOC_SETKEY" = MOSIX_IOC_SETKEY,
+            "MOSIX_IOC_RUNMODE" = MOSIX_IOC_RUNMODE,
+            "RUN_HOME" = run::HOME,
+            "RUN_LOCK" = run::LOCK,
+            "RUN_NOAUTO" = run::NOAUTO,
+            "RUN_BEST" = run::BEST,
+            "RUN_NODE" = run::NODE,
             "MOSIX_KEY_MAX" = KEY_MAX,
             "MOSIX_KEY_RETIRE" = KEY_RETIRE,
             "MIGRATE_HOME" = MIGRATE_HOME,

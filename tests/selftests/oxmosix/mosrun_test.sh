@@ -1,0 +1,101 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# mosrun and runhome (Documentation/migration.md, Run modes), on node 1 of 3 nodes: each option
+# does what it says, children inherit it, runhome never leaves. The program is `forker burn S`
+# (forker.c: prints "burn PID start", spins S s of wall time, prints "burned"). Where a process
+# runs is read with `mosctl where`; every node is set to `stay` (no automatic moves) except in the
+# -b check, where node 1 is busy with two locked CPU hogs and free to place.
+here=$(cd "$(dirname "$0")" && pwd)
+TOTAL=8
+. "$here/ktap.sh"
+
+for k in 1 2 3; do on "$k" stay || log "node $k: stay not set"; done
+# Runs `mosrun ARGS forker burn S` in the background; waits until it started its program; sets
+# $p (its pid) and $out (its output file).
+start() {
+	out=/tmp/mosrun-$n.out
+	s=$1
+	shift
+	mosrun "$@" "$here/forker" burn "$s" > "$out" 2>&1 &
+	p=$!
+	for i in $(seq 1 100); do grep -q "burn $p start" "$out" 2>/dev/null && return 0; sleep 0.1; done
+	log "no start: $(cat "$out")"
+	return 1
+}
+finish() { wait "$p"; rc=$?; [ $rc = 0 ] && grep -q burned "$out"; }
+
+start 4 -r 2 && w=$(mosctl where "$p") && finish && [ "$w" = 2 ] &&
+	ok "mosrun -r 2: the program started on node 2 and ended well" ||
+	bad "mosrun -r 2 (where ${w:-?}, exit ${rc:-?})"
+
+start 4 -j 3 && w=$(mosctl where "$p") && finish && [ "$w" = 3 ] &&
+	ok "mosrun -j 3: on node 3" || bad "mosrun -j 3 (where ${w:-?})"
+
+start 4 -j 2-3 && w=$(mosctl where "$p") && finish && { [ "$w" = 2 ] || [ "$w" = 3 ]; } &&
+	ok "mosrun -j 2-3: on node $w of the list" || bad "mosrun -j 2-3 (where ${w:-?})"
+
+if start 6 -l -r 2; then
+	w=$(mosctl where "$p")
+	migrate "$p" home 2> /tmp/mosrun-err
+	m=$?
+	w2=$(mosctl where "$p")
+	finish
+	if [ "$w" = 2 ] && [ $m != 0 ] && [ "$w2" = 2 ] && [ $rc = 0 ]; then
+		ok "mosrun -l -r 2: locked on node 2 ($(cat /tmp/mosrun-err))"
+	else
+		bad "mosrun -l -r 2 (where $w, then $w2, migrate exit $m)"
+	fi
+else
+	bad "mosrun -l -r 2 did not start"
+fi
+
+# runhome: the shell and the program it forks and executes are locked at home.
+out=/tmp/mosrun-home.out
+runhome sh -c "$here/forker burn 6; echo shell done" > "$out" 2>&1 &
+sh=$!
+for i in $(seq 1 100); do grep -q "burn .* start" "$out" && break; sleep 0.1; done
+child=$(sed -n 's/^burn \([0-9]*\) start/\1/p' "$out")
+lk=$(mosctl procinfo "$child" 2>/dev/null | awk '$1 == "lock" { print $2 }')
+migrate "$child" 2 2> /tmp/mosrun-err
+m=$?
+migrate "$sh" 2 2>> /tmp/mosrun-err
+m2=$?
+w=$(mosctl where "$child")
+wait "$sh"
+rc=$?
+if [ -n "$child" ] && [ "$lk" = 1 ] && [ $m != 0 ] && [ $m2 != 0 ] && [ "$w" = 1 ] && [ $rc = 0 ] &&
+	grep -q "shell done" "$out"; then
+	ok "runhome: shell and child locked at home, migrate refused ($(head -1 /tmp/mosrun-err))"
+else
+	bad "runhome (child ${child:-?} lock ${lk:-?}, migrate exits $m $m2, where ${w:-?}, exit $rc)"
+fi
+
+mosrun -F -r 9 "$here/forker" burn 1 > /tmp/mosrun-f.out 2>&1
+rf=$?
+mosrun -r 9 "$here/forker" burn 1 > /tmp/mosrun-nf.out 2>&1
+rn=$?
+if [ $rf = 1 ] && ! grep -q burned /tmp/mosrun-f.out && [ $rn = 0 ] && grep -q burned /tmp/mosrun-nf.out; then
+	ok "mosrun -F -r 9 fails ($(head -1 /tmp/mosrun-f.out)); without -F it runs here"
+else
+	bad "mosrun -F (exit $rf: $(cat /tmp/mosrun-f.out); without -F exit $rn)"
+fi
+
+# -b: node 1 busy with two CPU hogs locked at home, placement otherwise off.
+runhome "$here/forker" burn 30 > /dev/null 2>&1 &
+h1=$!
+runhome "$here/forker" burn 30 > /dev/null 2>&1 &
+h2=$!
+on 1 nostay || log "node 1: nostay failed"
+sleep 3
+start 4 -b && w=$(mosctl where "$p") && finish && { [ "$w" = 2 ] || [ "$w" = 3 ]; } &&
+	ok "mosrun -b: a busy node 1 started it on node $w (exec_place $(cat /proc/hpc/admin/exec_place))" ||
+	bad "mosrun -b (where ${w:-?}; $(migration_log 1))"
+
+# -L: no automatic moves while the balancer is free and node 1 busy.
+start 8 -L && sleep 6 && w=$(mosctl where "$p") && finish && [ "$w" = 1 ] &&
+	ok "mosrun -L: stayed on busy node 1 for 6 s with the balancer free" ||
+	bad "mosrun -L (where ${w:-?}; $(migration_log 1))"
+kill "$h1" "$h2" 2> /dev/null
+wait "$h1" "$h2" 2> /dev/null
+on 1 stay
+ktap_end
