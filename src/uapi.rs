@@ -588,7 +588,8 @@ pub const MOSIX_IOC_MIGRATE: u32 = iowr::<MigrateReq>(6);
 /// `ESRCH`: no such process.
 pub const MOSIX_IOC_PROCINFO: u32 = iowr::<ProcInfo>(7);
 /// `_IOW(0xBC, 8, ProcLock)`: lock or unlock a process at home (a locked process is refused with
-/// [`cantmove::LOCKED`]; locking does not bring an away process home). Same permission rule
+/// [`cantmove::LOCKED`], at home or where it runs: locking does not bring an away process home,
+/// and `expel`, `bring` and unloading still move a locked process). Same permission rule
 /// and errors as [`MOSIX_IOC_MIGRATE`], and `EDQUOT` when the process's user holds 64 records on
 /// this node already (a caller with `CAP_SYS_ADMIN` is not limited).
 pub const MOSIX_IOC_LOCK: u32 = iow::<ProcLock>(8);

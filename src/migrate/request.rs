@@ -126,6 +126,11 @@ pub(crate) fn migrate_within(mig: &Arc<Migration>, pid: i32, node: i32, safe_ms:
                 return send_guest_home(mig, &p, "asked here");
             }
             pstate::DEPUTY => {
+                // Locked where it runs (`mosrun -l`): no request moves it; `expel`, `bring`
+                // and unloading still do.
+                if p.inner.lock().lock {
+                    return Err(MigError::new(EBUSY, cantmove::LOCKED));
+                }
                 if node == where_ {
                     return Err(errno::ealready().into());
                 }

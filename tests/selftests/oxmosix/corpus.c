@@ -2479,7 +2479,7 @@ static const struct corpus_case {
 	{ "creds", MOVES, setup_creds, check_creds },
 	{ "rlimits", MOVES, setup_rlimits, check_rlimits },
 	{ "nice", GOES_HOME, setup_nice, check_nice },
-	{ "comm", GOES_HOME, setup_comm, check_comm },
+	{ "comm", MOVES, setup_comm, check_comm },
 	{ "proc_cmdline", MOVES, NULL, check_proc_cmdline },
 	{ "handlers", MOVES, setup_handlers, check_handlers },
 	{ "blocked_mask", MOVES, setup_blocked_mask, check_blocked_mask },

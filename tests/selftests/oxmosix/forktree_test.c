@@ -325,10 +325,10 @@ static long node_counter(int at, const char *name)
 #define LOOP "i=0; read go; while [ $i -lt 200 ]; do /bin/busybox expr $i \\* $i; " \
 	"/bin/busybox printf '%s\\n' x$i | /bin/busybox tr x y; i=$((i + 1)); done; echo end\n"
 
-static int run_loop(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *self, int migrate,
-		    char *out, size_t len, int *samples, int *away)
+static int run_script(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *self, const char *script,
+		      int migrate, char *out, size_t len, int *samples, int *away)
 {
-	char *argv[] = { "sh", "/tmp/forktree-loop.sh", NULL };
+	char *argv[] = { "sh", (char *)script, NULL };
 	struct mosix_migrate m = { .node = self->n2 };
 	int fds[2], fd, st;
 	double t0;
@@ -390,9 +390,11 @@ TEST_F_TIMEOUT(tree, shell_loop_stays_remote, 600)
 	ASSERT_LE(0, fd);
 	ASSERT_EQ((ssize_t)strlen(LOOP), write(fd, LOOP, strlen(LOOP)));
 	close(fd);
-	ASSERT_EQ(0, run_loop(_metadata, self, 0, home, sizeof(home), &samples, &there));
+	ASSERT_EQ(0, run_script(_metadata, self, "/tmp/forktree-loop.sh", 0, home, sizeof(home), &samples,
+				&there));
 	ASSERT_NE(NULL, strstr(home, "39601\ny199\nend\n")) TH_LOG("%.200s", home);
-	ASSERT_EQ(0, run_loop(_metadata, self, 1, away, sizeof(away), &samples, &there));
+	ASSERT_EQ(0, run_script(_metadata, self, "/tmp/forktree-loop.sh", 1, away, sizeof(away), &samples,
+				&there));
 	EXPECT_STREQ(home, away);
 	EXPECT_EQ(samples, there) TH_LOG("the shell was on node 2 in %d of %d samples", there, samples);
 	EXPECT_LT(10, samples);
@@ -403,6 +405,31 @@ TEST_F_TIMEOUT(tree, shell_loop_stays_remote, 600)
 	       samples == there ? "yes" : "no", info_counter("migration", "forks_home") - forks0,
 	       node_counter(self->n2, "exec_remote") - exec0);
 	unlink("/tmp/forktree-loop.sh");
+}
+
+/*
+ * Debian's dynamically linked xz, executed by a migrated shell: the exec runs on node 2 (the
+ * kernel there loads the interpreter), the loader's first library mapping (a descriptor at home)
+ * brings the process home, and the output is the same as at home.
+ */
+TEST_F_TIMEOUT(tree, dynamic_exec, 180)
+{
+	static char home[4096], away[4096];
+	const char *script = "read go; echo abc | /usr/bin/xz -1 | /usr/bin/xz -d; /usr/bin/xz --version\n";
+	int samples, there, fd = open("/tmp/forktree-dyn.sh", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	if (access("/usr/bin/xz", X_OK))
+		SKIP(return, "no /usr/bin/xz in this image");
+	ASSERT_LE(0, fd);
+	ASSERT_EQ((ssize_t)strlen(script), write(fd, script, strlen(script)));
+	close(fd);
+	ASSERT_EQ(0, run_script(_metadata, self, "/tmp/forktree-dyn.sh", 0, home, sizeof(home), &samples,
+				&there));
+	ASSERT_EQ(0, run_script(_metadata, self, "/tmp/forktree-dyn.sh", 1, away, sizeof(away), &samples,
+				&there));
+	EXPECT_NE(NULL, strstr(home, "abc\nxz (XZ Utils)")) TH_LOG("%s", home);
+	EXPECT_STREQ(home, away);
+	unlink("/tmp/forktree-dyn.sh");
 }
 
 TEST_HARNESS_MAIN
