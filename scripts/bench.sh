@@ -14,7 +14,11 @@
 #   3. load balancing, reaction time (3 nodes, ~1.5 min; up to 4 if the jobs never spread): the time from the start of 6 CPU-bound
 #      jobs on node 1 until every node runs at least one, in seconds and in gossip intervals,
 #      3 times, and the median.
-# The jobs are busybox awk number crunchers, calibrated on the node at run time.
+#   4. placement at exec time against the balancer alone (3 nodes, node 3 blocking guests, ~4
+#      min): placement_test's batch of 40 crunch programs with stay, with the balancer alone and
+#      with exec_place 1; the three times and their ratios.
+# The jobs are busybox awk number crunchers (crunch in run 4), calibrated on the node at run time.
+# OXMOSIX_BENCH=placement runs only the fourth.
 # OXMOSIX_BENCH=migration runs only the first (migration and the cost of sealing).
 . "$(dirname "$0")/lib.sh"
 tmp=$(mktemp -d)
@@ -206,10 +210,58 @@ echo "balancer counters after the runs:"
 counters
 EOS
 
+# 4. Placement at exec time against the balancer alone (3 nodes, node 3 blocking guests: two
+# nodes, as placement_test): the 40 short crunch programs of placement_test, four at a time, with
+# `stay` on node 1, with the balancer free and exec_place 0, and with exec_place 1.
+cat > "$tmp/placement.sh" <<'EOS'
+export PATH=/opt/oxmosix/bin:$PATH
+cd /tmp || exit 1
+crunch=/opt/oxmosix/selftests/oxmosix/crunch
+agent() { printf 'GET /cgi-bin/%s HTTP/1.0\r\n\r\n' "$2" | nc "$OXNET.$1" 8000 2>/dev/null | sed '1,/^\r*$/d'; }
+on() { agent "$1" "mosctl?$2" | grep -q '^exit 0' || echo "node $1: mosctl $2 failed"; }
+now() { awk '{ print $1 }' /proc/uptime; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+batch() {
+	for w in 1 2 3 4; do
+		( k=$w; : > "/tmp/b.$1.$w"
+		  while [ $k -le 40 ]; do "$crunch" $k $((N * (1 + k % 3))) >> "/tmp/b.$1.$w"; k=$((k + 4)); done ) &
+	done
+	wait
+}
+echo
+echo "placement at exec against the balancer alone, $(date -u): 40 programs of 1-3 s, four at a time, node 3 blocking guests"
+on 1 nostay; on 2 nostay; on 2 noblock; on 3 block
+mosctl exec-place 0
+t0=$(now); "$crunch" 1 100000000 > /dev/null; t1=$(now)
+N=$(awk -v a="$t0" -v b="$t1" 'BEGIN { d = b - a; if (d < 0.05) d = 0.05; printf "%d", 100000000 / d }')
+on 1 stay
+t0=$(now); batch stay; t1=$(now)
+on 1 nostay
+sleep 5
+t2=$(now); batch balancer; t3=$(now)
+mosctl exec-place 1
+sleep 5
+t4=$(now); batch place; t5=$(now)
+mosctl exec-place 0
+on 3 noblock
+for b in stay balancer place; do sort /tmp/b.$b.* > /tmp/b.$b; done
+cmp -s /tmp/b.stay /tmp/b.balancer && cmp -s /tmp/b.stay /tmp/b.place && same=yes || same=no
+st=$(secs "$t0" "$t1"); ba=$(secs "$t2" "$t3"); pl=$(secs "$t4" "$t5")
+echo "bench placement_batch stay $st s, balancer alone $ba s, placement at exec $pl s (outputs identical: $same)"
+awk -v s="$st" -v b="$ba" -v p="$pl" 'BEGIN {
+	printf "ratio batch_balancer_vs_stay %.2f\nratio batch_placement_vs_stay %.2f\nratio batch_placement_vs_balancer %.2f\n", b / s, p / s, p / b }'
+EOS
+
 rc=0
+if [ "${OXMOSIX_BENCH:-all}" = placement ]; then
+	"$TOP/scripts/cluster" run --nodes 3 --timeout 900 "$tmp/placement.sh" | tee "$BUILD/bench.txt" || rc=$?
+	exit "$rc"
+fi
 OXMOSIX_MEM=${OXMOSIX_MEM:-1024} "$TOP/scripts/cluster" run --nodes 2 --timeout 900 \
 	--add "$tmp/migbench" "$tmp/bench.sh" | tee "$BUILD/bench.txt" || rc=$?
-[ "${OXMOSIX_BENCH:-all}" = migration ] && exit "$rc"
+[ "${OXMOSIX_BENCH:-all}" = migration ] && "$TOP/scripts/cluster" run --nodes 3 --timeout 900 "$tmp/placement.sh" | tee -a "$BUILD/bench.txt" || rc=$?
+exit "$rc"
 "$TOP/scripts/cluster" run --nodes 2 --timeout 600 "$tmp/makespan.sh" | tee -a "$BUILD/bench.txt" || rc=$?
 "$TOP/scripts/cluster" run --nodes 3 --timeout 600 "$tmp/spread.sh" | tee -a "$BUILD/bench.txt" || rc=$?
+"$TOP/scripts/cluster" run --nodes 3 --timeout 900 "$tmp/placement.sh" | tee -a "$BUILD/bench.txt" || rc=$?
 exit "$rc"
