@@ -124,6 +124,11 @@ pub enum Class {
     /// of its contents; the program runs here when this node holds the same file, the process
     /// goes home for the call otherwise (`Documentation/migration.md`, Exec where it runs).
     Exec,
+    /// `mmap` of a file, private (the dynamic loader's mappings of shared libraries): the home
+    /// node names the file by its absolute path and the SHA-256 of its contents; the same file
+    /// of this node is mapped here, or the process goes home for the call
+    /// (`Documentation/migration.md`, Exec where it runs).
+    MapFile,
     /// The process goes home and runs it there.
     Home,
 }
@@ -164,6 +169,8 @@ const MAP_ANONYMOUS: u64 = 0x20;
 /// `MAP_TYPE`: the sharing type field of `mmap`'s flags, and its `MAP_PRIVATE` value.
 const MAP_TYPE: u64 = 0x0f;
 const MAP_PRIVATE: u64 = 0x02;
+/// `MAP_HUGETLB`: a mapping of huge pages, made at home.
+const MAP_HUGETLB: u64 = 0x40000;
 /// Size of `struct stat` on x86-64.
 pub const STAT_SIZE: u32 = 144;
 /// Size of `struct statfs`.
@@ -253,6 +260,12 @@ pub fn classify(nr: u64, args: &[u64; 6]) -> Class {
     match nr {
         // Anonymous private memory lives with the process.
         MMAP if args[3] & MAP_ANONYMOUS != 0 && args[3] & MAP_TYPE == MAP_PRIVATE => Class::Local,
+        // A private mapping of a file: the same file of this node when it holds one.
+        MMAP if args[3] & (MAP_ANONYMOUS | MAP_HUGETLB) == 0
+            && args[3] & MAP_TYPE == MAP_PRIVATE =>
+        {
+            Class::MapFile
+        }
         BRK | MUNMAP | MPROTECT | MADVISE | MREMAP => Class::Local,
         RT_SIGACTION | RT_SIGPROCMASK | RT_SIGRETURN | SIGALTSTACK => Class::Local,
         CLOCK_GETTIME | CLOCK_GETRES | GETTIMEOFDAY | NANOSLEEP | CLOCK_NANOSLEEP => Class::Local,
@@ -641,6 +654,9 @@ pub fn class_name(c: &Class) -> &'static str {
         Class::Msg(_) => "forwarded (no address, no control data; else go home)",
         Class::Fork => "forked where it runs (child's deputy forked at home)",
         Class::Exec => "exec where it runs (the same file, checked at home)",
+        Class::MapFile => {
+            "mapped where it runs (private mapping of the same file, checked at home)"
+        }
         Class::Home => "go home",
     }
 }

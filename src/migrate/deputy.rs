@@ -18,6 +18,7 @@ use super::exec::serve_exec;
 use super::fault::Point;
 use super::fork::{home_result, take_home_fork};
 use super::image::{boxed_state, install, restart_on_return, Installed};
+use super::mapfile::serve_map;
 use super::neg;
 use super::out::{make_stub, migrate_out};
 use super::record::Role;
@@ -184,6 +185,11 @@ pub(super) fn deputy_enter(
                 }
                 if u64::from(nr) == syscalls::nr::EXECVE {
                     let (r, out) = serve_exec(u, mig, p, &a, &data);
+                    send_reply(mig, p, r, &out);
+                    continue;
+                }
+                if u64::from(nr) == syscalls::nr::MMAP {
+                    let (r, out) = serve_map(mig, &a);
                     send_reply(mig, p, r, &out);
                     continue;
                 }

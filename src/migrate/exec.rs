@@ -43,8 +43,8 @@ use crate::syscalls::{exec_op, nr, PATH_MAX};
 
 /// Largest program hashed: a bigger one is executed at home.
 const MAX_PROGRAM: u64 = 64 << 20;
-/// Programs whose hashes a node keeps.
-const HASHES: usize = 16;
+/// Files whose hashes a node keeps (programs, and the libraries their loader maps).
+const HASHES: usize = 32;
 /// The x86-64 red zone below the user stack pointer, which a signal frame leaves alone.
 const RED_ZONE: u64 = 128;
 /// The fixed part of an [`exec_op::DONE`]: command name (16 bytes), stop signals at their
@@ -84,7 +84,7 @@ impl ExeHashes {
 
 /// The SHA-256 of the whole file `f`, from `cache` or read. Errors: `EFBIG` beyond
 /// [`MAX_PROGRAM`], `ENOMEM`, `EIO` (it changed size while read), the read's.
-fn program_hash(cache: &Mutex<ExeHashes>, f: &ExecFile) -> Result<[u8; 32]> {
+pub(super) fn program_hash(cache: &Mutex<ExeHashes>, f: &ExecFile) -> Result<[u8; 32]> {
     let id = f.identity();
     if let Some(h) = cache.lock().get(&id) {
         return Ok(h);
@@ -185,15 +185,17 @@ pub(super) fn guest_exec(
 /// Whether this node holds the program home named: `abs` (absolute path with its NUL) opens and
 /// checks here as at home and has the SHA-256 `hash`. Returns the path then.
 fn here_too<'a>(mig: &Migration, hash: &[u8], abs: &'a [u8]) -> Option<&'a [u8]> {
-    let path = CStr::from_bytes_with_nul(abs).ok()?;
-    if abs.first() != Some(&b'/') {
-        return None;
-    }
-    let f = ExecFile::open(path).ok()?;
+    let f = ExecFile::open(absolute(abs)?).ok()?;
     match examine(mig, &f) {
         Ok(Some(h)) if h[..] == *hash => Some(abs),
         _ => None,
     }
+}
+
+/// `abs` (with its NUL) as a path, if it is absolute.
+pub(super) fn absolute(abs: &[u8]) -> Option<&CStr> {
+    let path = CStr::from_bytes_with_nul(abs).ok()?;
+    (abs.first() == Some(&b'/')).then_some(path)
 }
 
 /// Writes `abs` (with its NUL) into the user stack below the red zone under `sp`, where a
@@ -275,21 +277,28 @@ fn check_at_home(mig: &Migration, path: &[u8]) -> (i64, KVec<u8>) {
         Ok(None) => return go_home,
         Err(e) => return fail(e),
     };
+    named(&f, &hash)
+}
+
+/// The reply that names file `f` to a guest: 0 with the SHA-256 `hash` of its contents and its
+/// absolute path (with a NUL); [`exec_op::GO_HOME`] when it has no path (unlinked, too long).
+pub(super) fn named(f: &ExecFile, hash: &[u8; 32]) -> (i64, KVec<u8>) {
+    let go_home = (exec_op::GO_HOME, KVec::new());
     let mut buf = KVec::new();
     if buf.extend_with(PATH_MAX, 0u8, GFP_KERNEL).is_err() {
-        return fail(ENOMEM);
+        return (neg(ENOMEM), KVec::new());
     }
     let Ok(abs) = f.abs_path(&mut buf) else {
         return go_home;
     };
     let mut out = KVec::new();
-    let ok = out.extend_from_slice(&hash, GFP_KERNEL).is_ok()
+    let ok = out.extend_from_slice(hash, GFP_KERNEL).is_ok()
         && out.extend_from_slice(abs, GFP_KERNEL).is_ok()
         && out.push(0, GFP_KERNEL).is_ok();
     if ok {
         (0, out)
     } else {
-        fail(ENOMEM)
+        (neg(ENOMEM), KVec::new())
     }
 }
 

@@ -18,6 +18,7 @@ use super::exec::guest_exec;
 use super::fork::{drop_unclaimed, guest_fork};
 use super::forward::{forward, forward_msg, forward_vectored};
 use super::image::{drain, holding_signals, install, restart_on_return, stream, Frozen};
+use super::mapfile::guest_map;
 use super::record::Guest;
 use super::record::Role;
 use super::record::{Item, Proc};
@@ -169,6 +170,10 @@ pub(super) fn guest_enter(
         }
         Class::Fork => guest_fork(u, mig, p, regs),
         Class::Exec => guest_exec(u, mig, p, regs),
+        Class::MapFile => {
+            guest_map(u, mig, p, regs);
+            true
+        }
         Class::Home => {
             call_at_home(u, mig, p, regs);
             true

@@ -27,6 +27,7 @@ mod forward;
 mod guest;
 mod hooks;
 mod image;
+mod mapfile;
 mod offer;
 mod out;
 mod record;

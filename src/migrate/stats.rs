@@ -61,5 +61,11 @@ counters! {
         exec_check_us,
         /// Total time guests here waited for their deputies to take their execs, µs.
         exec_done_us,
+        /// Private file mappings that guests here made here (the same file as at home: the
+        /// dynamic loader's libraries).
+        maps_remote,
+        /// Private file mappings of guests here that went home (a file this node does not hold
+        /// identically, not a regular file, too big to hash).
+        maps_home,
     }
 }

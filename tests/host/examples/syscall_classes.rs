@@ -37,6 +37,10 @@ fn main() {
                 "exec where it runs",
                 "when the remote holds the same file (absolute path and SHA-256 from home); set-id programs, file capabilities and scripts go home".into(),
             ),
+            Class::MapFile => (
+                "mapped where it runs",
+                "private mapping of the same file of the remote (absolute path and SHA-256 from home)".into(),
+            ),
             Class::Fork => (
                 "fork where it runs",
                 "the deputy forks at home (the child's deputy); the child is made on the remote"
@@ -63,7 +67,7 @@ fn main() {
             nr::PRCTL => "by option: PR_SET_NAME, PR_GET_NAME, PR_SET_PDEATHSIG, PR_GET_PDEATHSIG, PR_GET_DUMPABLE, PR_SET_DUMPABLE forwarded (a name set is also taken on the remote), others go home",
             nr::CLONE => "by flags: without CLONE_VM (or with CLONE_VM and CLONE_VFORK), CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD, CLONE_PIDFD, CLONE_PARENT, namespaces or ptrace; otherwise go home",
             nr::CLONE3 => "as clone, by the flags of its struct clone_args (and no set_tid); otherwise go home",
-            nr::MMAP => "by flags: local for private anonymous memory, go home otherwise",
+            nr::MMAP => "by flags: local for private anonymous memory; a private mapping of a regular file mapped from the remote's identical file (absolute path and SHA-256 from home), or go home when the remote holds none; shared and huge-page file mappings go home",
             nr::FCNTL => "by command: plain commands and record locks forwarded, others go home",
             nr::IOCTL => "by request: terminal requests (TCGETS, TCSETS*, TIOC[GS]PGRP, TIOC[GS]WINSZ, TIOCGSID, FIONREAD, FIONBIO, FIOASYNC, FIO[N]CLEX, TCSBRK, TCXONC, TCFLSH) forwarded, others go home",
             nr::PSELECT6 => "forwarded only with a NULL sixth argument, otherwise go home",

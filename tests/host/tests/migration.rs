@@ -266,15 +266,29 @@ fn syscall_classes_are_the_issues() {
     // sendmsg/recvmsg: the remote decides from the msghdr.
     assert_eq!(syscalls::classify(nr::SENDMSG, &z), Class::Msg(true));
     assert_eq!(syscalls::classify(nr::RECVMSG, &z), Class::Msg(false));
-    // mmap: anonymous private memory is local; files and shared memory go home.
+    // mmap: anonymous private memory is local; a private file mapping is made where the
+    // process runs when that node holds the file; shared memory, shared file mappings and huge
+    // pages of a file go home.
     assert_eq!(
         syscalls::classify(nr::MMAP, &[0, 4096, 3, 0x22, u64::MAX, 0]),
         Class::Local
     );
     assert_eq!(
         syscalls::classify(nr::MMAP, &[0, 4096, 1, 0x02, 3, 0]),
-        Class::Home
+        Class::MapFile
     );
+    // MAP_PRIVATE | MAP_FIXED | MAP_DENYWRITE, as the loader maps a library's segments.
+    assert_eq!(
+        syscalls::classify(nr::MMAP, &[0x7000_0000, 4096, 5, 0x812, 3, 4096]),
+        Class::MapFile
+    );
+    for flags in [0x01u64, 0x03, 0x40002, 0x00] {
+        assert_eq!(
+            syscalls::classify(nr::MMAP, &[0, 4096, 1, flags, 3, 0]),
+            Class::Home,
+            "{flags:#x}"
+        );
+    }
     assert_eq!(
         syscalls::classify(nr::MMAP, &[0, 4096, 3, 0x21, u64::MAX, 0]),
         Class::Home

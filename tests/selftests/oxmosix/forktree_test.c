@@ -409,14 +409,16 @@ TEST_F_TIMEOUT(tree, shell_loop_stays_remote, 600)
 
 /*
  * Debian's dynamically linked xz, executed by a migrated shell: the exec runs on node 2 (the
- * kernel there loads the interpreter), the loader's first library mapping (a descriptor at home)
- * brings the process home, and the output is the same as at home.
+ * kernel there loads the interpreter), the loader maps ld.so.cache, liblzma and libc from node
+ * 2's own identical files (descriptors at home, path and SHA-256 checked), nothing comes home,
+ * and the output is the same as at home.
  */
 TEST_F_TIMEOUT(tree, dynamic_exec, 180)
 {
 	static char home[4096], away[4096];
 	const char *script = "read go; echo abc | /usr/bin/xz -1 | /usr/bin/xz -d; /usr/bin/xz --version\n";
 	int samples, there, fd = open("/tmp/forktree-dyn.sh", O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	long home0, maps0, mhome0, exec0;
 
 	if (access("/usr/bin/xz", X_OK))
 		SKIP(return, "no /usr/bin/xz in this image");
@@ -425,10 +427,22 @@ TEST_F_TIMEOUT(tree, dynamic_exec, 180)
 	close(fd);
 	ASSERT_EQ(0, run_script(_metadata, self, "/tmp/forktree-dyn.sh", 0, home, sizeof(home), &samples,
 				&there));
+	home0 = info_counter("migration", "home");
+	maps0 = node_counter(self->n2, "maps_remote");
+	mhome0 = node_counter(self->n2, "maps_home");
+	exec0 = node_counter(self->n2, "exec_remote");
 	ASSERT_EQ(0, run_script(_metadata, self, "/tmp/forktree-dyn.sh", 1, away, sizeof(away), &samples,
 				&there));
 	EXPECT_NE(NULL, strstr(home, "abc\nxz (XZ Utils)")) TH_LOG("%s", home);
 	EXPECT_STREQ(home, away);
+	/* Three runs of xz, each mapping ld.so.cache and two libraries (several segments each). */
+	EXPECT_LE(exec0 + 3, node_counter(self->n2, "exec_remote"));
+	EXPECT_LE(maps0 + 9, node_counter(self->n2, "maps_remote"));
+	EXPECT_EQ(mhome0, node_counter(self->n2, "maps_home"));
+	EXPECT_EQ(home0, info_counter("migration", "home")) TH_LOG("processes came home");
+	TH_LOG("node 2: exec_remote +%ld, maps_remote +%ld, maps_home +%ld; came home: %ld",
+	       node_counter(self->n2, "exec_remote") - exec0, node_counter(self->n2, "maps_remote") - maps0,
+	       node_counter(self->n2, "maps_home") - mhome0, info_counter("migration", "home") - home0);
 	unlink("/tmp/forktree-dyn.sh");
 }
 
