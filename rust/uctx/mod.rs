@@ -35,7 +35,9 @@ pub(crate) use cputime::current_cputime;
 pub(crate) use files::FileArea;
 pub(crate) use mm::{vmf, vvar_size, VmaDesc};
 pub(crate) use regs::xstate_size;
-pub(crate) use signals::{read_user_siginfo, to_kernel, SigInfo, Signals, SIG_DFL};
+pub(crate) use signals::{
+    deputy_sees_change, read_user_siginfo, to_kernel, SigInfo, Signals, SIG_DFL,
+};
 
 /// Proof that the code holding it runs as `current` in process context, where `current` is a
 /// user task with its own memory map: what the system-call entry hook and task work give their

@@ -72,6 +72,53 @@ const SA_SIGINFO: u64 = 4;
 /// Signals whose default action is to ignore them: SIGCHLD, SIGCONT, SIGURG, SIGWINCH.
 const DEFAULT_IGNORED: u64 = (1 << 16) | (1 << 17) | (1 << 22) | (1 << 27);
 
+/// `SIGCHLD`'s flags that change what the kernel does for the parent: no `SIGCHLD` for a
+/// child's stop (`SA_NOCLDSTOP`), children reaped at once (`SA_NOCLDWAIT`).
+const SA_NOCLDSTOP: u64 = 1;
+const SA_NOCLDWAIT: u64 = 2;
+
+/// The action a deputy takes for signal `i + 1` when its process's action is `a` (handler,
+/// flags, ...): catch it with the stub's `handler` (through `restorer`, with the process's
+/// `SA_RESTART`) unless the process ignores it (`SIG_IGN`, or `SIG_DFL` of a signal ignored by
+/// default), in which case the deputy has that action too; SIGCONT is always caught (with
+/// `SA_RESTART`: the remote must continue too). `SIGCHLD` keeps the process's `SA_NOCLDSTOP`
+/// and `SA_NOCLDWAIT` (the deputy is the parent of the children's deputies).
+fn deputy_action(i: usize, a: &[u64; 4], handler: u64, restorer: u64) -> [u64; 4] {
+    let child = if i == 16 {
+        a[1] & (SA_NOCLDSTOP | SA_NOCLDWAIT)
+    } else {
+        0
+    };
+    let keep = i != 17 && (a[0] == SIG_IGN || (a[0] == SIG_DFL && DEFAULT_IGNORED & (1 << i) != 0));
+    if keep {
+        [a[0], child, 0, !0]
+    } else {
+        let restart = if i == 17 {
+            SA_RESTART
+        } else {
+            a[1] & SA_RESTART
+        };
+        [
+            handler,
+            SA_RESTORER | SA_SIGINFO | restart | child,
+            restorer,
+            !0,
+        ]
+    }
+}
+
+/// Whether a change of a process's action for signal `sig` (1..=64) from `old` to `new`
+/// (handler, flags) changes its deputy's ([`deputy_action`]).
+pub(crate) fn deputy_sees_change(sig: u32, old: [u64; 2], new: [u64; 2]) -> bool {
+    if !(1..=64).contains(&sig) {
+        return false;
+    }
+    let i = sig as usize - 1;
+    // Any handler address other than SIG_DFL and SIG_IGN stands for the stub's.
+    let of = |a: [u64; 2]| deputy_action(i, &[a[0], a[1], 0, 0], 2, 0);
+    of(old) != of(new)
+}
+
 /// Rewrites current's signal actions under siglock (irq-safe, as the kernel does): `f(i)` gives
 /// the new action of signal `i + 1` as (handler, flags, restorer, mask), or `None` to keep it.
 /// SIGKILL and SIGSTOP are never changed, and no mask blocks them.
@@ -154,22 +201,43 @@ impl UserCtx {
     /// disposition, so system calls run for it are interrupted exactly when they would have been.
     /// `process` is the process's own actions (from its image).
     pub(crate) fn set_deputy_actions(&self, process: &[[u64; 4]; 64], handler: u64, restorer: u64) {
-        write_actions(|i| {
-            let a = process[i];
-            // SIGCONT is always caught (with SA_RESTART): the remote must continue too.
-            let keep = i != 17
-                && (a[0] == SIG_IGN || (a[0] == SIG_DFL && DEFAULT_IGNORED & (1 << i) != 0));
-            Some(if keep {
-                [a[0], 0, 0, !0]
-            } else {
-                let restart = if i == 17 {
-                    SA_RESTART
-                } else {
-                    a[1] & SA_RESTART
-                };
-                [handler, SA_RESTORER | SA_SIGINFO | restart, restorer, !0]
-            })
-        });
+        write_actions(|i| Some(deputy_action(i, &process[i], handler, restorer)));
+    }
+
+    /// [`set_deputy_actions`](Self::set_deputy_actions) for signal `sig` alone (1..=64; others
+    /// are ignored): the process's action `process` (handler, flags) changed where it runs.
+    pub(crate) fn set_deputy_action(
+        &self,
+        sig: u32,
+        process: [u64; 2],
+        handler: u64,
+        restorer: u64,
+    ) {
+        let a = [process[0], process[1], 0, 0];
+        write_actions(|i| (i + 1 == sig as usize).then(|| deputy_action(i, &a, handler, restorer)));
+    }
+
+    /// The process executed a new program where it runs: its handlers are now `SIG_DFL` (exec
+    /// keeps only ignored signals ignored), so a deputy stops catching the signals that are
+    /// ignored by default (SIGCONT excepted) and `SIGCHLD` loses its flags.
+    pub(crate) fn deputy_exec_reset(&self) {
+        let t = cur();
+        // SAFETY: current's sighand is valid while it runs; read under its siglock.
+        let caught: u64 = unsafe {
+            let sh = (*t).sighand;
+            bindings::spin_lock_irq(ptr::addr_of_mut!((*sh).siglock));
+            let mut m = 0u64;
+            for i in 0..64 {
+                let h = ptr::read(ptr::addr_of!((*sh).action[i].sa.sa_handler).cast::<u64>());
+                if h != SIG_DFL && h != SIG_IGN {
+                    m |= 1 << i;
+                }
+            }
+            bindings::spin_unlock_irq(ptr::addr_of_mut!((*sh).siglock));
+            m
+        };
+        let reset = caught & DEFAULT_IGNORED & !(1 << 17);
+        write_actions(|i| (reset & (1 << i) != 0).then_some([SIG_DFL, 0, 0, 0]));
     }
 
     /// Makes current (a deputy) catch signal `sig` again with the stub handler (see

@@ -188,6 +188,11 @@ pub(super) fn deputy_enter(
                     send_reply(mig, p, r, &out);
                     continue;
                 }
+                if u64::from(nr) == syscalls::nr::RT_SIGACTION {
+                    let r = take_sigaction(u, p, &a);
+                    send_reply(mig, p, r, &[]);
+                    continue;
+                }
                 if u64::from(nr) == syscalls::nr::MMAP {
                     let (r, out) = serve_map(mig, &a);
                     send_reply(mig, p, r, &out);
@@ -290,6 +295,41 @@ fn on_signal(u: &UserCtx, mig: &Migration, p: &Proc, sig: u64, info: u64) {
     let _order = p.signal_order.lock();
     let _ = send_signal(mig, where_, p.token, &info);
     counters::bump(&mig.stats.signals);
+}
+
+/// The process changed its action for signal `args[0]` where it runs to handler `args[1]`,
+/// flags `args[2]` (`rt_sigaction` on the guest): the deputy catches or ignores the signal
+/// accordingly (`UserCtx::set_deputy_action`) and notes whether a terminal stop signal is at its
+/// default action. Returns 0, or `-EINVAL` for a signal that has no action to change.
+fn take_sigaction(u: &UserCtx, p: &Proc, args: &[u64; 6]) -> i64 {
+    let sig = args[0];
+    if !(1..=signo::NSIG as u64).contains(&sig)
+        || sig == SIGKILL as u64
+        || sig == signo::SIGSTOP as u64
+    {
+        return neg(EINVAL);
+    }
+    let mut i = p.inner.lock();
+    let Some(d) = i.deputy() else {
+        return neg(EINVAL);
+    };
+    let stub = d.stub;
+    if signo::TERMINAL_STOPS.contains(&(sig as i32)) {
+        let bit = signo::bit(sig as i32);
+        if args[1] == uctx::SIG_DFL {
+            d.dfl_stops |= bit;
+        } else {
+            d.dfl_stops &= !bit;
+        }
+    }
+    drop(i);
+    u.set_deputy_action(
+        sig as u32,
+        [args[1], args[2]],
+        stub + STUB_HANDLER,
+        stub + STUB_RESTORER,
+    );
+    0
 }
 
 /// Answers the forwarded call `fl` with its `result` and the output buffers it filled in

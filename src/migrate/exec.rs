@@ -315,6 +315,7 @@ fn done_at_home(u: &UserCtx, p: &Proc, data: &[u8]) -> i64 {
         .fold(0, |m, &s| m | super::signo::bit(s));
     let dfl = word(16) & stops;
     u.close_on_exec();
+    u.deputy_exec_reset();
     u.set_comm(&comm);
     {
         let mut i = p.inner.lock();

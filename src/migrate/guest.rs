@@ -16,7 +16,7 @@ use crate::uapi::{cantmove, cantmove_str, pstate};
 
 use super::exec::guest_exec;
 use super::fork::{drop_unclaimed, guest_fork};
-use super::forward::{forward, forward_msg, forward_vectored};
+use super::forward::{exchange, forward, forward_msg, forward_vectored};
 use super::image::{drain, holding_signals, install, restart_on_return, stream, Frozen};
 use super::mapfile::guest_map;
 use super::record::Guest;
@@ -152,6 +152,9 @@ pub(super) fn guest_enter(
     drop_unclaimed(mig, p);
     let nr = regs.nr();
     let args = regs.args();
+    if nr == syscalls::nr::RT_SIGACTION {
+        tell_sigaction(u, mig, p, &args);
+    }
     match syscalls::classify(nr, &args) {
         Class::Local => false,
         Class::Forward(f) => forward_call(u, mig, p, regs, &f),
@@ -178,6 +181,33 @@ pub(super) fn guest_enter(
             call_at_home(u, mig, p, regs);
             true
         }
+    }
+}
+
+/// A guest's `rt_sigaction` runs here. When it changes what the deputy must do with the signal
+/// at home (catch it and forward it, or leave it ignored: the `SIGCHLD` of a child that ends at
+/// home reaches a shell waiting here only if its deputy catches it), the deputy learns the new
+/// handler and flags first (its reply only says it took them). Nothing is sent for a call that
+/// fails here (a bad signal, size or address): its action does not change.
+fn tell_sigaction(u: &UserCtx, mig: &Migration, p: &Proc, args: &[u64; 6]) {
+    let (sig, act, size) = (args[0], args[1], args[3]);
+    if act == 0 || size != 8 || !(1..=64).contains(&sig) || sig == 9 || sig == 19 {
+        return;
+    }
+    let mut buf = [0u8; 16];
+    if UserSlice::new(act as usize, 16)
+        .reader()
+        .read_slice(&mut buf)
+        .is_err()
+    {
+        return;
+    }
+    let word = |k: usize| u64::from_ne_bytes(buf[k..k + 8].try_into().unwrap_or([0; 8]));
+    let new = [word(0), word(8)];
+    let cur = u.signals().actions[sig as usize - 1];
+    if uctx::deputy_sees_change(sig as u32, [cur[0], cur[1]], new) {
+        let a = [sig, new[0], new[1], 0, 0, 0];
+        let _ = exchange(mig, p, syscalls::nr::RT_SIGACTION, &a, &[], false);
     }
 }
 

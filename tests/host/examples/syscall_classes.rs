@@ -68,6 +68,7 @@ fn main() {
             nr::CLONE => "by flags: without CLONE_VM (or with CLONE_VM and CLONE_VFORK), CLONE_FILES, CLONE_FS, CLONE_SIGHAND, CLONE_THREAD, CLONE_PIDFD, CLONE_PARENT, namespaces or ptrace; otherwise go home",
             nr::CLONE3 => "as clone, by the flags of its struct clone_args (and no set_tid); otherwise go home",
             nr::MMAP => "by flags: local for private anonymous memory; a private mapping of a regular file mapped from the remote's identical file (absolute path and SHA-256 from home), or go home when the remote holds none; shared and huge-page file mappings go home",
+            nr::RT_SIGACTION => "a change that alters what the deputy does with the signal at home (catch and forward it, or ignore it; SIGCHLD's SA_NOCLDSTOP/SA_NOCLDWAIT) is sent to the deputy first",
             nr::FCNTL => "by command: plain commands and record locks forwarded, others go home",
             nr::IOCTL => "by request: terminal requests (TCGETS, TCSETS*, TIOC[GS]PGRP, TIOC[GS]WINSZ, TIOCGSID, FIONREAD, FIONBIO, FIOASYNC, FIO[N]CLEX, TCSBRK, TCXONC, TCFLSH) forwarded, others go home",
             nr::PSELECT6 => "forwarded only with a NULL sixth argument, otherwise go home",

@@ -154,6 +154,60 @@ static void spawn(const char *self)
 	spawned(pid, "failed exec");
 }
 
+static volatile sig_atomic_t got_chld;
+
+static void on_chld(int sig)
+{
+	got_chld = sig;
+}
+
+/*
+ * Signal actions set after the move: a SIGCHLD handler set here must run when a child ends (the
+ * child's deputy exits at home and signals the parent's deputy, which must catch SIGCHLD and
+ * forward it); SIGCHLD ignored makes children reaped at once (wait fails with ECHILD); back at
+ * SIG_DFL a child is a zombie until waited for. SIGALRM (10 s, default action) ends a parent
+ * left waiting.
+ */
+static void sigchld(void)
+{
+	struct sigaction sa = { .sa_handler = on_chld };
+	sigset_t block, none;
+	pid_t pid;
+	int st = 0, r;
+
+	alarm(10);
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	sigemptyset(&none);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	sigaction(SIGCHLD, &sa, NULL);
+	pid = fork();
+	if (pid == 0)
+		_exit(3);
+	while (!got_chld)
+		sigsuspend(&none);
+	r = waitpid(pid, &st, 0);
+	expect(got_chld == SIGCHLD && r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 3,
+	       "sigchld handler", pid, st);
+	sigprocmask(SIG_UNBLOCK, &block, NULL);
+
+	signal(SIGCHLD, SIG_IGN);
+	pid = fork();
+	if (pid == 0)
+		_exit(4);
+	r = waitpid(pid, &st, 0);
+	expect(r < 0 && errno == ECHILD, "sigchld ignored: reaped at once", pid, r);
+
+	signal(SIGCHLD, SIG_DFL);
+	pid = fork();
+	if (pid == 0)
+		_exit(5);
+	usleep(300000);
+	r = waitpid(pid, &st, 0);
+	expect(r == pid && WIFEXITED(st) && WEXITSTATUS(st) == 5, "sigchld default: waited", pid, st);
+	alarm(0);
+}
+
 int main(int argc, char **argv)
 {
 	char line[64], self[256];
@@ -196,6 +250,8 @@ int main(int argc, char **argv)
 		group(atoi(argv[2]) > 16 ? 16 : atoi(argv[2]));
 	else if (!strcmp(argv[1], "spawn"))
 		spawn(self);
+	else if (!strcmp(argv[1], "sigchld"))
+		sigchld();
 	else if (!strcmp(argv[1], "exec")) {
 		char *bargv[] = { self, "burn", "6", NULL };
 

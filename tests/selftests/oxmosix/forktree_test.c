@@ -137,6 +137,31 @@ static int start(struct __test_metadata *_metadata, FIXTURE_DATA(tree) *self, ch
 }
 
 /* Waits at most `secs` for forker to end: its wait status, or -1. */
+static int finish(FIXTURE_DATA(tree) *self, double secs);
+
+/*
+ * SIGCHLD actions set by a guest after its move reach its deputy: a handler runs when a remote
+ * child ends, SIG_IGN reaps children at once, SIG_DFL keeps them for wait; the process never
+ * goes home.
+ */
+TEST_F_TIMEOUT(tree, sigchld_actions_set_away, 120)
+{
+	char *argv[] = { "forker", "sigchld", NULL };
+	long home0 = info_counter("migration", "home");
+	char buf[4096];
+	int st;
+
+	ASSERT_EQ(0, start(_metadata, self, argv));
+	ASSERT_EQ(3, write(self->go, "go\n", 3));
+	st = finish(self, 60);
+	ASSERT_NE(-1, st) TH_LOG("forker still runs after 60 s");
+	EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) TH_LOG("status %#x", st);
+	ASSERT_LT(0, read_file(self->log, buf, sizeof(buf)));
+	EXPECT_NE(NULL, strstr(buf, "sigchld handler")) TH_LOG("%s", buf);
+	EXPECT_NE(NULL, strstr(buf, "done ok")) TH_LOG("%s", buf);
+	EXPECT_EQ(home0, info_counter("migration", "home")) TH_LOG("it came home");
+}
+
 static int finish(FIXTURE_DATA(tree) *self, double secs)
 {
 	double t0 = now();
