@@ -273,25 +273,18 @@ static void file_reading(void)
 	unlink("/tmp/bench-file");
 }
 
-/* fork + _exit + waitpid, and fork + exec of a small static program + waitpid, `n` times each:
- * the seconds per round of each in t[0] and t[1]. */
-static void tree_rounds(int n, double t[2])
+/* fork + exec of `argv` (its output to /dev/null) + waitpid, `n` times: seconds per round. */
+static double exec_rounds(int n, char *const argv[])
 {
-	char *argv[] = { "/bin/busybox", "true", NULL };
 	double t0 = now();
-	int i, pid, st, failed = 0, last = 0;
+	int i, pid, st, fd, failed = 0, last = 0;
 
 	for (i = 0; i < n; i++) {
 		pid = fork();
-		if (pid == 0)
-			_exit(0);
-		waitpid(pid, NULL, 0);
-	}
-	t[0] = (now() - t0) / n;
-	t0 = now();
-	for (i = 0; i < n; i++) {
-		pid = fork();
 		if (pid == 0) {
+			fd = open("/dev/null", O_WRONLY);
+			if (fd < 0 || dup2(fd, 1) < 0)
+				_exit(99);
 			execv(argv[0], argv);
 			_exit(100 + errno);
 		}
@@ -301,9 +294,31 @@ static void tree_rounds(int n, double t[2])
 			last = st;
 		}
 	}
-	t[1] = (now() - t0) / n;
 	if (failed)
-		fprintf(stderr, "migbench: %d of %d execs failed, last status %#x\n", failed, n, last);
+		fprintf(stderr, "migbench: %d of %d execs of %s failed, last status %#x\n", failed, n, argv[0],
+			last);
+	return (now() - t0) / n;
+}
+
+/* fork + _exit + waitpid, fork + exec of a small static program + waitpid (`n` times each) and
+ * fork + exec of a dynamically linked Debian program (`n` / 2 times): the seconds per round of
+ * each in t[0], t[1] and t[2]. */
+static void tree_rounds(int n, double t[3])
+{
+	char *argv[] = { "/bin/busybox", "true", NULL };
+	char *dyn[] = { "/usr/bin/xz", "--version", NULL };
+	double t0 = now();
+	int i, pid;
+
+	for (i = 0; i < n; i++) {
+		pid = fork();
+		if (pid == 0)
+			_exit(0);
+		waitpid(pid, NULL, 0);
+	}
+	t[0] = (now() - t0) / n;
+	t[1] = exec_rounds(n, argv);
+	t[2] = access(dyn[0], X_OK) ? 0 : exec_rounds(n / 2, dyn);
 }
 
 /* Process trees (remote fork and exec where the process runs): the same rounds at home and in a
@@ -311,7 +326,7 @@ static void tree_rounds(int n, double t[2])
 static void process_trees(void)
 {
 	const int n = 100;
-	double home[2], away[2], t0;
+	double home[3], away[3], t0;
 	int fds[2], pid;
 
 	tree_rounds(n, home);
@@ -343,6 +358,11 @@ static void process_trees(void)
 	printf("bench fork_exec_wait home %.2f ms, remote %.2f ms (busybox true, %d rounds)\n",
 	       home[1] * 1e3, away[1] * 1e3, n);
 	printf("ratio fork_exec_wait_remote_vs_home %.2f\n", away[1] / home[1]);
+	if (home[2] > 0) {
+		printf("bench fork_exec_dynamic_wait home %.2f ms, remote %.2f ms (xz --version: ld.so maps liblzma and libc, %d rounds)\n",
+		       home[2] * 1e3, away[2] * 1e3, n / 2);
+		printf("ratio fork_exec_dynamic_wait_remote_vs_home %.2f\n", away[2] / home[2]);
+	}
 }
 
 /* `migbench`: everything; `migbench trees`: process trees only; `migbench security`: the 16 and 256 MiB migrations and the forwarded

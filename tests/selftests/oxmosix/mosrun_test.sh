@@ -6,7 +6,7 @@
 # runs is read with `mosctl where`; every node is set to `stay` (no automatic moves) except in the
 # -b check, where node 1 is busy with two locked CPU hogs and free to place.
 here=$(cd "$(dirname "$0")" && pwd)
-TOTAL=8
+TOTAL=9
 . "$here/ktap.sh"
 
 for k in 1 2 3; do on "$k" stay || log "node $k: stay not set"; done
@@ -68,6 +68,26 @@ if [ -n "$child" ] && [ "$lk" = 1 ] && [ $m != 0 ] && [ $m2 != 0 ] && [ "$w" = 1
 	ok "runhome: shell and child locked at home, migrate refused ($(head -1 /tmp/mosrun-err))"
 else
 	bad "runhome (child ${child:-?} lock ${lk:-?}, migrate exits $m $m2, where ${w:-?}, exit $rc)"
+fi
+
+# A shell started on node 2 forks two programs: they run on node 2 too, and `mps --children`
+# at home shows the three of them there, the programs under the shell.
+out=/tmp/mosrun-tree.out
+mosrun -r 2 sh -c "$here/forker burn 6 & $here/forker burn 6 & wait; echo tree done" > "$out" 2>&1 &
+sh=$!
+for i in $(seq 1 100); do [ "$(grep -c "burn .* start" "$out")" = 2 ] && break; sleep 0.1; done
+mps --children "$sh" > /tmp/mosrun-mps.txt 2>&1
+mps --children "$sh" --json > /tmp/mosrun-mps.json 2>&1
+wait "$sh"
+rc=$?
+kids=$(awk -v s="$sh" '$2 == s && $3 == 2 && $4 == 1 && /\\_ .*forker burn 6/' /tmp/mosrun-mps.txt | wc -l)
+there=$(grep -o '"where":2' /tmp/mosrun-mps.json | wc -l)
+if [ "$kids" = 2 ] && [ "$there" = 3 ] && grep -q '"depth":1' /tmp/mosrun-mps.json && [ $rc = 0 ] &&
+	grep -q "tree done" "$out"; then
+	ok "mosrun -r 2 sh: the shell's two children run on node 2 (mps --children)"
+else
+	bad "mosrun -r 2 sh (children on node 2 in mps: ${kids:-?}, where 2 in JSON: $there, exit $rc)"
+	sed 's/^/# /' /tmp/mosrun-mps.txt
 fi
 
 mosrun -F -r 9 "$here/forker" burn 1 > /tmp/mosrun-f.out 2>&1
