@@ -300,6 +300,29 @@ pub fn load_without(node: &NodeView, cpu: u32) -> u32 {
     node.load.saturating_sub(c)
 }
 
+/// The share (per mille of one task) of a process that left a node at `left_ms` which a load
+/// report the node made at `reported_ms` still holds: all of it in a report made before it left;
+/// after, what the node's slow average keeps of it, `slow_decay` per mille per `interval_ms`
+/// (the reported load is the larger of the node's fast and slow averages: `crate::load`). Used
+/// for this node's own processes that ended on a peer or came home from it, so that a stale
+/// report does not keep the next program from going where a CPU was just freed.
+pub fn departed_share(left_ms: u64, reported_ms: u64, slow_decay: u32, interval_ms: u32) -> u32 {
+    if reported_ms <= left_ms {
+        return 1000;
+    }
+    let steps = (reported_ms - left_ms) / u64::from(interval_ms.max(1));
+    let keep = u64::from(slow_decay.min(999));
+    // In millionths, so that a few steps of a decay near 1000 are not rounded away.
+    let mut share = 1_000_000u64;
+    for _ in 0..steps.min(1000) {
+        share = share * keep / 1000;
+        if share == 0 {
+            break;
+        }
+    }
+    (share / 1000) as u32
+}
+
 /// Migration cost estimate in ms: `image_kib * 1000 / bw_kib_s` (bandwidth 0: the policy's
 /// default, itself at least 1) plus [`FIXED_COST_MS`], saturating.
 pub fn cost_ms(image_kib: u64, bw_kib_s: u32, policy: &Policy) -> u64 {

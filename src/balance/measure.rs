@@ -55,6 +55,50 @@ pub(super) struct Pending {
     pub(super) at_ms: u64,
 }
 
+/// How long a departure is remembered (ms): by then a node's slow average has forgotten it
+/// (0.95 kept per 100 ms leaves 0.2 % after 12 s).
+pub(super) const DEPARTED_KEEP_MS: u64 = 12_000;
+/// At most this many departures are remembered (more within [`DEPARTED_KEEP_MS`] are not).
+const MAX_DEPARTED: usize = 256;
+
+/// This node's processes that left a peer (ended there or came home), found by comparing the
+/// counts of processes away per node ([`migrate::away_counts`]) between two looks.
+pub(crate) struct Departures {
+    /// The counts at the last look: (node, processes there).
+    last: KVec<(u32, u32)>,
+    /// (node, ms when the departure was seen), oldest first.
+    pub(super) left: KVec<(u32, u64)>,
+}
+
+impl Departures {
+    /// Nothing seen yet.
+    pub(crate) const fn new() -> Self {
+        Departures {
+            last: KVec::new(),
+            left: KVec::new(),
+        }
+    }
+
+    /// Takes the counts `away` seen at `now`: each process fewer on a node than at the last
+    /// look left it now. Errors: `ENOMEM`.
+    pub(super) fn observe(&mut self, away: &[(u32, u32)], now: u64) -> Result {
+        for &(node, was) in self.last.iter() {
+            let is = away.iter().find(|a| a.0 == node).map_or(0, |a| a.1);
+            for _ in is..was {
+                if self.left.len() < MAX_DEPARTED {
+                    self.left.push((node, now), GFP_KERNEL)?;
+                }
+            }
+        }
+        let mut last = KVec::with_capacity(away.len(), GFP_KERNEL)?;
+        last.extend_from_slice(away, GFP_KERNEL)?;
+        self.last = last;
+        retain(&mut self.left, |d| {
+            now.saturating_sub(d.1) < DEPARTED_KEEP_MS
+        })
+    }
+}
+
 /// Running means of what forwarded calls cost on this node, from the counters of
 /// `/proc/hpc/info/migration` (3/4 of the old mean kept per round that saw calls).
 #[derive(Clone, Copy, Default)]

@@ -35,7 +35,7 @@ use kernel::prelude::*;
 use kernel::sync::{Arc, Mutex};
 
 use super::decide::{self, Candidate, Move, NodeView, Policy, Reason};
-use super::measure::{retain, CallCost, Pending, Tracking, FAIL_BACKOFF_MS};
+use super::measure::{retain, CallCost, Departures, Pending, Tracking, FAIL_BACKOFF_MS};
 use crate::cluster::{Cluster, LoadVector, Params};
 use crate::counters::{self, counters};
 use crate::kapi::kthread::{self, KThread};
@@ -74,6 +74,9 @@ pub(crate) struct Balancer {
     /// Held while a program is placed as it starts ([`super::place`]): one at a time.
     #[pin]
     pub(super) placing: Mutex<()>,
+    /// This node's processes that recently left their peers.
+    #[pin]
+    departures: Mutex<Departures>,
     /// Its moves.
     pub(crate) stats: BalanceStats,
 }
@@ -87,6 +90,7 @@ impl Balancer {
                 mig,
                 tracking <- new_mutex!(Tracking::new(), "oxmosix::balancer"),
                 placing <- new_mutex!((), "oxmosix::balancer::placing"),
+                departures <- new_mutex!(Departures::new(), "oxmosix::balancer::departures"),
                 stats: BalanceStats::new(),
             }),
             GFP_KERNEL,
@@ -141,6 +145,8 @@ pub(super) fn views(
         call_us: 0,
     };
     let away = migrate::away_counts(&bal.mig).ok()?;
+    let mut gone = bal.departures.lock();
+    gone.observe(&away, now).ok()?;
     let mut peers = KVec::new();
     for (slot, connected) in slots.iter() {
         let e = &slot.entry;
@@ -157,13 +163,24 @@ pub(super) fn views(
             bw_kib_s: 0,
             call_us: cost.call_us(bal, e.node),
         };
+        let reported = now.saturating_sub(slot.age_ms(now));
+        // Without this node's processes that left it, as much as its report still holds them
+        // (its slow average forgets a process that ended only in seconds).
+        let left: u32 = gone
+            .left
+            .iter()
+            .filter(|d| d.0 == e.node)
+            .map(|d| {
+                decide::departed_share(d.1, reported, params.slow_decay, params.decay_interval_ms)
+            })
+            .fold(0, u32::saturating_add);
+        v.load = decide::load_without(&v, left);
         // At least this node's own processes running there or on their way (its report may be
         // older than they are).
         let ours = away.iter().find(|a| a.0 == e.node).map_or(0, |a| a.1);
         v.load = v.load.max(decide::load_of_tasks(&v, ours));
         // A move not yet visible in the target's report: count it there; and here not until
         // this node's fast average has forgotten it.
-        let reported = now.saturating_sub(slot.age_ms(now));
         for m in pending.iter().filter(|m| m.node == e.node) {
             if reported < m.at_ms + SETTLE_MS {
                 v.load = decide::load_with(&v, m.cpu);

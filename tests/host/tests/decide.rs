@@ -2,8 +2,8 @@
 //! ping-pong), eligibility, I/O jobs going home, memory ushering, targets, recorded load vectors,
 //! and properties on arbitrary inputs.
 use oxmosix_host_tests::decide::{
-    call_us, cost_ms, decide, forward_ms, load_of_tasks, load_with, load_without, place,
-    place_mode, Candidate, Move, NodeView, Policy, Reason,
+    call_us, cost_ms, decide, departed_share, forward_ms, load_of_tasks, load_with, load_without,
+    place, place_mode, Candidate, Move, NodeView, Policy, Reason,
 };
 use oxmosix_host_tests::load;
 use proptest::prelude::*;
@@ -1042,5 +1042,32 @@ fn placement_spreads_a_batch_evenly() {
         peer.load = load_of_tasks(&peer, t);
         let placed = place(&here, &[peer], place_mode::BEST, &pol);
         assert_eq!(placed.is_some(), h >= 2 && t < 2, "{h} {t}");
+    }
+}
+
+#[test]
+fn departed_share_follows_the_slow_average() {
+    let (slow, every) = (load::DEFAULT_SLOW_DECAY, load::DEFAULT_DECAY_INTERVAL_MS);
+    // A report made before the process left still holds all of it.
+    assert_eq!(departed_share(5_000, 4_000, slow, every), 1000);
+    assert_eq!(departed_share(5_000, 5_000, slow, every), 1000);
+    // 0.95 kept per 100 ms: 950 after one interval, 0.95^10 = 598 after a second.
+    assert_eq!(departed_share(5_000, 5_100, slow, every), 950);
+    assert_eq!(departed_share(5_000, 6_000, slow, every), 598);
+    // Gone from the report within a minute.
+    assert_eq!(departed_share(5_000, 65_000, slow, every), 0);
+    // Degenerate knobs: no decay kept, interval 0.
+    assert_eq!(departed_share(0, 1, 0, 0), 0);
+}
+
+proptest! {
+    /// The share never grows as the report gets newer, and stays within one task.
+    #[test]
+    fn departed_share_decreases(left in 0u64..1 << 40, a in 0u64..100_000, b in 0u64..100_000,
+                                slow in 0u32..2000, every in 0u32..20_000) {
+        let (a, b) = (a.min(b), a.max(b));
+        let x = departed_share(left, left + a, slow, every);
+        let y = departed_share(left, left + b, slow, every);
+        prop_assert!(y <= x && x <= 1000);
     }
 }
