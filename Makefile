@@ -4,13 +4,14 @@
 #   make demo      build everything (installing what is missing) and show a 3-node cluster
 #   make check     build everything and run all tests: host tests, lints, layout check, kselftests
 #   make soak      10 minutes of random migrations under flapping links on a 3-node cluster
+#   make man       the tools' manual pages in build/man (from their argument definitions), checked
 #   make deps | kernel | module | tools | selftests | image | lint | host-test | kselftest | clean
 #
 # Heavy builds are cached in $(OXMOSIX_CACHE) (default ~/.cache/oxmosix), keyed by their inputs.
 
 S := scripts/stage
 
-.PHONY: soak bench all deps kernel module tools selftests image demo check lint host-test kselftest layoutcheck clean
+.PHONY: man soak bench all deps kernel module tools selftests image demo check lint host-test kselftest layoutcheck clean
 
 all: image
 
@@ -31,6 +32,9 @@ selftests: kernel
 
 image: module tools selftests
 	@$(S) image bash scripts/image.sh
+
+man: deps
+	@bash scripts/man.sh --check
 
 demo: image
 	@bash scripts/demo.sh

@@ -55,6 +55,7 @@ host_tests() {
 	# The gossip simulation prints its measurements.
 	grep -E '^gossip \(push-pull|^ +N +log2|^ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9]+$' "$OUT/host-module.log" | sed 's/^/    /'
 	single syscalls-doc bash "$TOP/scripts/syscalls-doc.sh" --check
+	single man bash "$TOP/scripts/man.sh" --check
 	single fuzz bash "$TOP/scripts/fuzz.sh" "${OXMOSIX_FUZZ_SECONDS:-30}"
 	grep ' executions in ' "$OUT/fuzz.log" | sed 's/^/    /' || true
 }

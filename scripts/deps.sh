@@ -13,6 +13,7 @@ PKGS=(
 	bzip2                        # a dynamically linked program the transparency tests migrate (with xz)
 	iproute2 socat               # cluster segment (netns, bridge, taps); interactive node shells
 	perl                         # the kernel's checkpatch.pl on patches/
+	groff-base man-db bsdextrautils  # the tools' manual pages checked (groff, man -l, col)
 	coreutils procps
 )
 

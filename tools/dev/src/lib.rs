@@ -246,3 +246,113 @@ mod tests {
         assert!(parse_pid("x").is_err());
     }
 }
+
+/// Manual pages of the tools, made from their own argument definitions (`clap_mangen`), so the
+/// pages cannot drift from what the tools accept. `make man` (scripts/man.sh) runs each tool
+/// with `--man-page` as its only argument and checks the result with groff.
+pub mod man {
+    use std::io::Write;
+
+    use clap::{CommandFactory, Parser};
+
+    /// The tools that have a manual page (section 1).
+    pub const TOOLS: [&str; 5] = ["mosctl", "migrate", "mps", "mosrun", "runhome"];
+
+    /// Escapes `text` for roff: backslashes, and a `.` or `'` that would start a request.
+    fn roff(text: &str) -> String {
+        text.lines()
+            .map(|l| {
+                let l = l.replace('\\', "\\e");
+                if l.starts_with('.') || l.starts_with('\'') {
+                    format!("\\&{l}")
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The manual page of the tool whose arguments `C` defines (section 1): name, synopsis,
+    /// description, options, commands, version from clap; `EXIT STATUS` from `exit_status`;
+    /// `SEE ALSO` the other tools and the project's documentation.
+    pub fn page<C: CommandFactory>(exit_status: &str) -> std::io::Result<Vec<u8>> {
+        let cmd = C::command();
+        let name = cmd.get_name().to_string();
+        let man = clap_mangen::Man::new(cmd);
+        let mut out = Vec::new();
+        man.render_title(&mut out)?;
+        man.render_name_section(&mut out)?;
+        man.render_synopsis_section(&mut out)?;
+        man.render_description_section(&mut out)?;
+        man.render_options_section(&mut out)?;
+        if C::command().has_subcommands() {
+            man.render_subcommands_section(&mut out)?;
+        }
+        writeln!(out, ".SH \"EXIT STATUS\"\n{}", roff(exit_status))?;
+        let others: Vec<String> = TOOLS
+            .iter()
+            .filter(|t| **t != name)
+            .map(|t| format!(".BR {t} (1)"))
+            .collect();
+        writeln!(
+            out,
+            ".SH \"SEE ALSO\"\n{}\n.PP\nDocumentation/ioctl.md, Documentation/proc-hpc.md and \
+             Documentation/migration.md in the oxmosix sources.",
+            others.join(",\n")
+        )?;
+        man.render_version_section(&mut out)?;
+        Ok(out)
+    }
+
+    /// The parsed command line of the tool `C` defines; with `--man-page` as its only argument,
+    /// prints the tool's manual page ([`page`]) instead and exits (status 0, or 1 when it cannot
+    /// be written).
+    pub fn parse_or_man<C: Parser>(exit_status: &str) -> C {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        if args.len() == 2 && args[1] == "--man-page" {
+            let ok = page::<C>(exit_status)
+                .and_then(|p| std::io::stdout().write_all(&p))
+                .is_ok();
+            std::process::exit(if ok { 0 } else { 1 });
+        }
+        C::parse()
+    }
+}
+
+#[cfg(test)]
+mod man_tests {
+    use super::man;
+
+    /// A tool with an option, a positional argument and a description.
+    #[derive(clap::Parser)]
+    #[command(name = "mps", version = "9.9")]
+    struct Tool {
+        /// Only these.
+        #[arg(long)]
+        away: bool,
+        /// The process.
+        pid: Option<i32>,
+    }
+
+    #[test]
+    fn page_has_its_sections() {
+        let p =
+            String::from_utf8(man::page::<Tool>("0 on success;\n.2 on \\ bad").unwrap()).unwrap();
+        for s in [
+            ".TH mps",
+            ".SH NAME",
+            ".SH SYNOPSIS",
+            ".SH OPTIONS",
+            ".SH \"EXIT STATUS\"",
+            ".SH \"SEE ALSO\"",
+            ".SH VERSION",
+        ] {
+            assert!(p.contains(s), "{s} missing in\n{p}");
+        }
+        // The other tools, not itself; text that would start a request is escaped.
+        assert!(p.contains(".BR mosctl (1)") && !p.contains(".BR mps (1)"));
+        assert!(p.contains("\\&.2 on \\e bad"));
+        assert!(!p.contains("SUBCOMMANDS"));
+    }
+}

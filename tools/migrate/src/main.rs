@@ -13,6 +13,11 @@ use clap::Parser;
 use oxmosix_uapi::{self as uapi, MIGRATE_BALANCE, MIGRATE_HOME};
 
 /// Migrate a process of this node to another node, or back home.
+///
+/// The process keeps its home node: there its deputy keeps its pid, parent, files and
+/// credentials and serves its system calls, while it runs on NODE. migrate returns when the
+/// process runs there. Moving a process needs the right to ptrace it (the kernel's
+/// PTRACE_MODE_ATTACH rule) or CAP_SYS_ADMIN.
 #[derive(Parser)]
 #[command(name = "migrate", version = uapi::VERSION)]
 struct Cli {
@@ -39,8 +44,14 @@ fn parse_node(s: &str) -> Result<i32, String> {
     }
 }
 
+/// The EXIT STATUS section of `migrate(1)`.
+const EXIT_STATUS: &str =
+    "0 (silently) on success; 1 on failure, with \"migrate: PID: ERROR[: REASON]\" \
+on stderr, REASON being the module's cantmove text (for example \"migrate: 42: Device or resource \
+busy: multi-threaded\"); 2 on bad arguments.";
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = oxmosix_dev::man::parse_or_man::<Cli>(EXIT_STATUS);
     let dev = match oxmosix_dev::open_device() {
         Ok(d) => d,
         Err(e) => {

@@ -2,7 +2,8 @@
 //! openMosix's `mosctl`.
 //!
 //! Exit status: 0 on success (for `isup`: the node is up), 1 on any error (module absent, request
-//! refused, bad arguments, `isup` of a node that is down), with a one-line message on stderr.
+//! refused, `isup` of a node that is down), with a one-line message on stderr; 2 on bad
+//! arguments.
 
 use std::fs::File;
 use std::os::fd::AsRawFd;
@@ -23,6 +24,10 @@ nix::ioctl_readwrite_bad!(ioc_getparam, uapi::MOSIX_IOC_GETPARAM, uapi::Param);
 nix::ioctl_write_ptr_bad!(ioc_setkey, uapi::MOSIX_IOC_SETKEY, uapi::KeyReq);
 
 /// Administer the oxmosix node this runs on (through /dev/mosix).
+///
+/// The node's state (stay, lstay, block, quiet), its speed, map and cluster key, the load
+/// vector, moving processes (expel, bring, where) and locks, in the manner of openMosix's mosctl.
+/// Changing the node's state needs CAP_SYS_ADMIN; reading it does not.
 #[derive(Parser)]
 #[command(name = "mosctl", version = uapi::VERSION)]
 struct Cli {
@@ -629,8 +634,13 @@ fn procinfo_text(p: &oxmosix_dev::Proc) -> String {
     )
 }
 
+/// The EXIT STATUS section of `mosctl(1)`.
+const EXIT_STATUS: &str = "0 on success (for isup: the node is up); 1 on any error (module not \
+loaded, request refused, isup of a node that is down), with a one-line message on stderr; 2 on \
+bad arguments.";
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    match run(oxmosix_dev::man::parse_or_man::<Cli>(EXIT_STATUS)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mosctl: {e:#}");

@@ -11,6 +11,11 @@ use clap::Parser;
 use oxmosix_uapi::{self as uapi, node_status, run};
 
 /// Run a program on the cluster: where it starts, and whether it and its children may move.
+///
+/// mosrun sets the run mode on itself and executes the program in the same process: the program
+/// starts by that mode (on the best node, on a given node or one of a list, or locked at home),
+/// and every child it forks and every program they execute keep it, as openMosix's and MOSIX's
+/// mosrun did.
 #[derive(Parser, Debug)]
 #[command(name = "mosrun", version = uapi::VERSION, disable_help_flag = true)]
 pub struct Cli {
@@ -42,6 +47,38 @@ pub struct Cli {
     /// The program and its arguments.
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
+}
+
+/// The EXIT STATUS section of `mosrun(1)` and `runhome(1)`.
+pub const EXIT_STATUS: &str = "The program's: mosrun becomes the program it runs. 1 when the mode \
+cannot be set (module not loaded) or -F found no node up; 2 on bad arguments; 127 when the \
+program cannot be executed.";
+
+/// Run a program at home, locked: it and every child it forks stay on this node (openMosix's
+/// runhome; mosrun -h).
+#[derive(Parser, Debug)]
+#[command(name = "runhome", version = uapi::VERSION)]
+pub struct RunHome {
+    /// The program and its arguments: run here, locked, it and its children.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+impl RunHome {
+    /// The same run as `mosrun -h COMMAND...`.
+    pub fn as_mosrun(&self) -> Cli {
+        Cli {
+            home: true,
+            best: false,
+            node: None,
+            list: None,
+            lock: false,
+            no_auto: false,
+            fail: false,
+            help: None,
+            command: self.command.clone(),
+        }
+    }
 }
 
 /// The nodes of `-j`.

@@ -9,8 +9,8 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    mosrun::run_with(&mosrun::Cli::parse())
+    mosrun::run_with(&oxmosix_dev::man::parse_or_man::<mosrun::Cli>(
+        mosrun::EXIT_STATUS,
+    ))
 }

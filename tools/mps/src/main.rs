@@ -22,6 +22,13 @@ use oxmosix_uapi::{self as uapi, pstate};
 use serde::Serialize;
 
 /// List processes with their home node and the node where they run.
+///
+/// Columns: PID, PPID (its parent: a migrated process keeps its parent at home), NODE (where it
+/// runs now), HOME (its home node), NMIGS (how often it moved), STATE (home; deputy: it runs
+/// elsewhere and this task serves it; guest: it came from another home node; migrating) and CMD
+/// (its command line, or [comm] without one), as openMosix's mps printed them. With --tree or
+/// --children, each child is listed under its parent with its CMD indented; a process's children
+/// run where it runs when it forked away from home.
 #[derive(Parser)]
 #[command(name = "mps", version = uapi::VERSION)]
 struct Cli {
@@ -193,8 +200,13 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
+/// The EXIT STATUS section of `mps(1)`.
+const EXIT_STATUS: &str =
+    "0 on success; 1 with a one-line message on stderr when the module is not \
+loaded or --children names no process; 2 on bad arguments.";
+
 fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    match run(oxmosix_dev::man::parse_or_man::<Cli>(EXIT_STATUS)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mps: {e:#}");
