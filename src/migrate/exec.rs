@@ -331,7 +331,18 @@ fn done_at_home(u: &UserCtx, p: &Proc, data: &[u8]) -> i64 {
         let sane = offs.windows(2).all(|w| w[0] <= w[1]) && offs[3] as usize <= bytes.len();
         let mut copy = KVVec::new();
         if sane && copy.extend_from_slice(bytes, GFP_KERNEL).is_ok() {
-            let _ = Args { bytes: copy, offs }.show(u);
+            if let Ok(area) = (Args { bytes: copy, offs }).show(u) {
+                // The previous program's strings are no longer shown: unmapped, so that a
+                // process executing again and again does not leave one area each time.
+                let old = p
+                    .inner
+                    .lock()
+                    .deputy()
+                    .and_then(|d| d.args_area.replace(area));
+                if let Some((at, len)) = old {
+                    let _ = u.unmap(at, len);
+                }
+            }
         }
     }
     0

@@ -363,6 +363,8 @@ fn home_child(mig: &Migration, p: &Proc, child: &TaskRef, nr: i32) {
             dfl_stops: d.dfl_stops,
             fork_token: None,
             fork_failed: false,
+            // The fork copied the parent deputy's memory, that area included.
+            args_area: d.args_area,
         };
         (token, deputy, where_)
     };

@@ -245,11 +245,9 @@ pub(super) fn become_deputy(u: &UserCtx, mig: &Migration, p: &Arc<Proc>, target:
     // Its file mappings, kept open for its return (without them it comes home with anonymous
     // copies, as on the remote).
     let files = u.file_areas().unwrap_or_default();
-    let deputy = make_stub(u, &actions)?;
-    if let Some(a) = args {
-        // Without them, `/proc/PID/cmdline` and `environ` read empty at home.
-        let _ = a.show(u);
-    }
+    let mut deputy = make_stub(u, &actions)?;
+    // Without them, `/proc/PID/cmdline` and `environ` read empty at home.
+    deputy.args_area = args.and_then(|a| a.show(u).ok());
     TaskRef::current().set_migrated(true);
     p.set_state(|i| {
         i.role = Role::Deputy(deputy);
@@ -300,6 +298,7 @@ pub(super) fn make_stub(u: &UserCtx, actions: &[[u64; 4]; 64]) -> Result<Deputy>
         dfl_stops,
         fork_token: None,
         fork_failed: false,
+        args_area: None,
     })
 }
 
@@ -354,8 +353,9 @@ impl Args {
     }
 
     /// Maps the copy (read-only) into the calling deputy and points its mm's argument and
-    /// environment bounds at it. Errors: `ENOMEM`, `EFAULT`.
-    pub(super) fn show(&self, u: &UserCtx) -> Result {
+    /// environment bounds at it. Returns the area mapped (start, length). Errors: `ENOMEM`,
+    /// `EFAULT`.
+    pub(super) fn show(&self, u: &UserCtx) -> Result<(u64, u64)> {
         let len = (self.bytes.len() as u64).next_multiple_of(PAGE as u64);
         let at = u.map_anywhere(len, wire::prot::READ)?;
         u.poke(at, &self.bytes)?;
@@ -364,6 +364,7 @@ impl Args {
         for (slot, off) in l[a..a + 4].iter_mut().zip(self.offs) {
             *slot = at + off;
         }
-        u.set_layout(&l)
+        u.set_layout(&l)?;
+        Ok((at, len))
     }
 }

@@ -88,6 +88,10 @@ pub(super) struct Deputy {
     pub(super) fork_token: Option<u64>,
     /// That child could not be given a record (it was killed; the fork fails).
     pub(super) fork_failed: bool,
+    /// The memory it mapped to show its process's arguments and environment at home
+    /// ([`super::out::Args::show`]): start and length. An exec where the process runs replaces
+    /// it.
+    pub(super) args_area: Option<(u64, u64)>,
 }
 
 /// A guest's child being made ([`super::fork`]): its record (its deputy forked at home) and

@@ -238,6 +238,19 @@ int main(int argc, char **argv)
 	if (n <= 0)
 		return 1;
 	self[n] = 0;
+	/* chain N: executes itself N more times, then says so and waits for a line. */
+	if (argc == 3 && !strcmp(argv[1], "chain")) {
+		char next[16], *cargv[] = { self, "chain", next, NULL };
+
+		if (atoi(argv[2]) > 0) {
+			snprintf(next, sizeof(next), "%d", atoi(argv[2]) - 1);
+			execv(self, cargv);
+			return 1;
+		}
+		printf("chained %d\n", getpid());
+		fflush(stdout);
+		return read(0, line, sizeof(line)) > 0 ? 0 : 1;
+	}
 	printf("forker %d ready\n", getpid());
 	fflush(stdout);
 	if (read(0, line, sizeof(line)) <= 0)
@@ -252,6 +265,12 @@ int main(int argc, char **argv)
 		spawn(self);
 	else if (!strcmp(argv[1], "sigchld"))
 		sigchld();
+	else if (!strcmp(argv[1], "chainstart")) {
+		char *cargv[] = { self, "chain", "30", NULL };
+
+		execv(self, cargv);
+		return 1;
+	}
 	else if (!strcmp(argv[1], "exec")) {
 		char *bargv[] = { self, "burn", "6", NULL };
 
