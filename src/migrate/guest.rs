@@ -191,7 +191,8 @@ pub(super) fn guest_enter(
 /// fails here (a bad signal, size or address): its action does not change.
 fn tell_sigaction(u: &UserCtx, mig: &Migration, p: &Proc, args: &[u64; 6]) {
     let (sig, act, size) = (args[0], args[1], args[3]);
-    if act == 0 || size != 8 || !(1..=64).contains(&sig) || sig == 9 || sig == 19 {
+    let fixed = [super::SIGKILL, super::signo::SIGSTOP].map(|s| s as u64);
+    if act == 0 || size != 8 || !(1..=64).contains(&sig) || fixed.contains(&sig) {
         return;
     }
     let mut buf = [0u8; 16];

@@ -279,6 +279,7 @@ pub mod man {
     pub fn page<C: CommandFactory>(exit_status: &str) -> std::io::Result<Vec<u8>> {
         let cmd = C::command();
         let name = cmd.get_name().to_string();
+        let subcommands = cmd.has_subcommands();
         let man = clap_mangen::Man::new(cmd);
         let mut out = Vec::new();
         man.render_title(&mut out)?;
@@ -286,7 +287,7 @@ pub mod man {
         man.render_synopsis_section(&mut out)?;
         man.render_description_section(&mut out)?;
         man.render_options_section(&mut out)?;
-        if C::command().has_subcommands() {
+        if subcommands {
             man.render_subcommands_section(&mut out)?;
         }
         writeln!(out, ".SH \"EXIT STATUS\"\n{}", roff(exit_status))?;
