@@ -18,6 +18,7 @@ use kernel::ffi::{c_char, c_int, c_void};
 use kernel::prelude::*;
 use kernel::str::CStr;
 
+use crate::kapi::uctx::files::FileRef;
 use crate::kapi::uctx::UserCtx;
 
 extern "C" {
@@ -122,6 +123,14 @@ impl ExecFile {
         }
         // INVARIANT: the reference fget took is ours.
         Ok(ExecFile { f })
+    }
+
+    /// The file `r` refers to, its reference now this value's.
+    pub(crate) fn from_ref(r: FileRef) -> Self {
+        // INVARIANT: `into_raw` hands over the reference `r` held.
+        ExecFile {
+            f: r.into_raw().as_ptr(),
+        }
     }
 
     /// Whether it is a regular file.

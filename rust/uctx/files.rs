@@ -48,6 +48,27 @@ impl FileRef {
         // INVARIANT: the reference taken just above.
         Some(FileRef { ptr })
     }
+
+    /// The file, its reference handed to the caller (who must put it with `fput`).
+    pub(crate) fn into_raw(self) -> NonNull<bindings::file> {
+        let ptr = self.ptr;
+        core::mem::forget(self);
+        ptr
+    }
+}
+
+impl Clone for FileRef {
+    /// Another reference on the same file.
+    fn clone(&self) -> FileRef {
+        // SAFETY: this value holds a reference (invariant), so `f_count` is a live atomic long
+        // that is not zero; `get_file()` increments it so.
+        unsafe {
+            AtomicI64::from_ptr(ptr::addr_of_mut!((*self.ptr.as_ptr()).f_count.counter))
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        // INVARIANT: the reference taken just above.
+        FileRef { ptr: self.ptr }
+    }
 }
 
 impl Drop for FileRef {
@@ -69,6 +90,13 @@ pub(crate) struct FileArea {
     /// `MAP_SHARED` (else `MAP_PRIVATE`).
     pub(crate) shared: bool,
     file: FileRef,
+}
+
+impl FileArea {
+    /// Another reference on its file.
+    pub(crate) fn file(&self) -> FileRef {
+        self.file.clone()
+    }
 }
 
 impl UserCtx {

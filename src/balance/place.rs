@@ -48,9 +48,12 @@ impl Balancer {
         if params.flags & (flags::STAY | flags::LSTAY) != 0 {
             return None;
         }
-        // The runnable tasks here now, the program included: a decayed average has neither
-        // seen a batch that just started nor forgotten the programs that just left.
-        here.load = decide::load_of_tasks(&here, sys::nr_running());
+        // The runnable tasks here now, the program included, but not those on their way out
+        // (placed a moment ago, counted on their target already): a decayed average has
+        // neither seen a batch that just started nor forgotten the programs that just left.
+        let leaving = migrate::leaving_count(&self.mig);
+        let tasks = sys::nr_running().saturating_sub(leaving).max(1);
+        here.load = decide::load_of_tasks(&here, tasks);
         let to = decide::place(&here, &peers, mode, &Policy::default())?;
         migrate::move_after_exec(&self.mig, task, to).ok()?;
         counters::bump(&self.stats.balance_exec);

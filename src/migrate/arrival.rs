@@ -7,11 +7,16 @@
 //! mappings, not anonymous copies: a shared read-only mapping takes the file's pages as they
 //! are now, a private one takes only the pages that differ from the file (those the process
 //! wrote; the others stay the page cache's, shared as before it left).
+//!
+//! On a remote, an area of a file that the image named and this node holds
+//! ([`wire::vma::FILE_PAGES`], [`super::imagefiles`]) is mapped privately from that file; the
+//! stream sends only the pages that differ from it.
 
 use kernel::prelude::*;
 use kernel::uaccess::UserSlice;
 
 use super::fault::Point;
+use super::imagefiles::HeldFiles;
 use super::record::Item;
 use super::Migration;
 use crate::kapi::uctx::{FileArea, SigInfo, UserCtx};
@@ -28,17 +33,34 @@ pub(super) fn fail_reason(e: Error) -> u32 {
     }
 }
 
+/// How the current area of an arrival was mapped, and what the pages its stream skips hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mapped {
+    /// Anonymous memory: skipped pages are zero.
+    Anon,
+    /// A file mapped shared again (home): its contents are the file's; sent pages are ignored.
+    Shared,
+    /// A file mapped privately again (home): skipped pages are zero, sent pages replace the
+    /// file's where they differ.
+    Private,
+    /// A file this node holds ([`wire::vma::FILE_PAGES`]): skipped pages are the file's, sent
+    /// pages differ from it.
+    FilePages,
+}
+
 /// The memory areas and signals of an image as its frames arrive.
 pub(super) struct Arrival {
     /// The memory area the pages that follow belong to.
     cur: Option<Vma>,
-    /// The current area maps a file again (home only): `Some(shared)`.
-    file: Option<bool>,
+    /// How the current area was mapped.
+    file: Mapped,
     /// In a privately mapped file area: the first address the stream has not covered yet (the
     /// pages it skips are zero in the process and must read so).
     cursor: u64,
     /// Home: the file mappings the process had when it left.
     pub(super) files: KVec<FileArea>,
+    /// Remote: the files the image named that this node holds.
+    held: HeldFiles,
     /// One page, to compare with the file's.
     page: KVec<u8>,
     /// Memory areas and pages taken (checked against the stream's End).
@@ -49,13 +71,15 @@ pub(super) struct Arrival {
 }
 
 impl Arrival {
-    /// An arrival with the file mappings `files` to map again (empty but at home).
-    pub(super) fn new(files: KVec<FileArea>) -> Arrival {
+    /// An arrival with the file mappings `files` to map again (empty but at home) and the
+    /// files `held` that the image's areas may map (none at home).
+    pub(super) fn new(files: KVec<FileArea>, held: HeldFiles) -> Arrival {
         Arrival {
             cur: None,
-            file: None,
+            file: Mapped::Anon,
             cursor: 0,
             files,
+            held,
             page: KVec::new(),
             nv: 0,
             np: 0,
@@ -90,10 +114,10 @@ impl Arrival {
                     return Err(cantmove::TARGET_FAILED);
                 }
                 match self.file {
-                    None => put(u, &v, addr, &data)?,
+                    Mapped::Anon | Mapped::FilePages => put(u, &v, addr, &data)?,
                     // A shared mapping's contents are the file's.
-                    Some(true) => {}
-                    Some(false) => {
+                    Mapped::Shared => {}
+                    Mapped::Private => {
                         if addr < self.cursor {
                             return Err(cantmove::TARGET_FAILED);
                         }
@@ -125,7 +149,27 @@ impl Arrival {
     fn map_area(&mut self, u: &UserCtx, v: &Vma) -> core::result::Result<(), u32> {
         let grows = v.flags & wire::vma::GROWSDOWN != 0;
         let shared = v.flags & wire::vma::SHARED_ANON != 0;
-        self.file = None;
+        self.file = Mapped::Anon;
+        if v.flags & wire::vma::FILE_PAGES != 0 {
+            // Only the files this node said it holds; the sender skipped their pages.
+            let f = self.held.get(v.file).ok_or(cantmove::TARGET_FAILED)?;
+            let len = v.end - v.start;
+            let at = f
+                .map(
+                    u,
+                    v.start,
+                    len,
+                    u64::from(v.prot),
+                    MAP_PRIVATE | MAP_FIXED,
+                    v.pgoff * PAGE as u64,
+                )
+                .map_err(fail_reason)?;
+            if at != v.start {
+                return Err(cantmove::TARGET_FAILED);
+            }
+            self.file = Mapped::FilePages;
+            return Ok(());
+        }
         if !grows && !shared {
             let fa = self
                 .files
@@ -133,7 +177,11 @@ impl Arrival {
                 .find(|f| f.start <= v.start && v.end <= f.end);
             if let Some(fa) = fa {
                 if u.map_file(fa, v.start, v.end, v.prot).is_ok() {
-                    self.file = Some(fa.shared);
+                    self.file = if fa.shared {
+                        Mapped::Shared
+                    } else {
+                        Mapped::Private
+                    };
                     self.cursor = v.start;
                     return Ok(());
                 }
@@ -146,7 +194,7 @@ impl Arrival {
     /// The end of the current area: in a privately mapped file, the pages the stream did not
     /// cover are zero in the process.
     fn end_area(&mut self, u: &UserCtx) -> core::result::Result<(), u32> {
-        if let (Some(false), Some(v)) = (self.file, self.cur) {
+        if let (Mapped::Private, Some(v)) = (self.file, self.cur) {
             self.zero_until(u, &v, v.end)?;
         }
         Ok(())
@@ -204,6 +252,10 @@ impl Arrival {
         Ok(())
     }
 }
+
+/// `mmap` flags of a file area mapped from a held file.
+const MAP_PRIVATE: u64 = 0x02;
+const MAP_FIXED: u64 = 0x10;
 
 /// Writes `data` at `addr` of area `v`, through the area's protection if it is not writable.
 fn put(u: &UserCtx, v: &Vma, addr: u64, data: &[u8]) -> core::result::Result<(), u32> {

@@ -18,6 +18,7 @@ use super::exec::serve_exec;
 use super::fault::Point;
 use super::fork::{home_result, take_home_fork};
 use super::image::{boxed_state, install, restart_on_return, Installed};
+use super::imagefiles::HeldFiles;
 use super::mapfile::serve_map;
 use super::neg;
 use super::out::{make_stub, migrate_out};
@@ -372,7 +373,7 @@ fn reply_result(mig: &Migration, p: &Proc, fl: &InFlight, scratch: u64, result: 
 #[inline(never)]
 fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) -> bool {
     p.set_state(|i| i.role = Role::Leaving);
-    let r = install(u, mig, p, state, true);
+    let r = install(u, mig, p, state, true, HeldFiles::none());
     let status = r.as_ref().err().copied().unwrap_or(0);
     let where_ = p.inner.lock().where_;
     let a = wire::Answer {

@@ -18,6 +18,7 @@ use super::exec::guest_exec;
 use super::fork::{drop_unclaimed, guest_fork};
 use super::forward::{exchange, forward, forward_msg, forward_vectored};
 use super::image::{drain, holding_signals, install, restart_on_return, stream, Frozen};
+use super::imagefiles::{take_files, Named};
 use super::mapfile::guest_map;
 use super::record::Guest;
 use super::record::Role;
@@ -48,7 +49,9 @@ pub(super) fn go_home(
             let vdso = u.vdso_addr();
             drain(p);
             let frozen = Frozen { held, rewound };
-            let mut flow = stream(u, mig, p, p.home, &vmas, vdso, &frozen)?;
+            // Home maps its own files again (`arrival`): no file is named.
+            let named = Named::none();
+            let mut flow = stream(u, mig, p, p.home, &vmas, vdso, &frozen, &named)?;
             match p.pop(INSTALL_MS, false)? {
                 Item::Answer(a) if a.status == 0 => {}
                 Item::Answer(a) => return Ok(a.status),
@@ -100,10 +103,8 @@ pub(super) fn guest_enter(
 ) -> bool {
     let state = p.inner.lock().role.pstate();
     if state == pstate::MIGRATING {
-        let r = match p.pop(STEP_MS, false) {
-            Ok(Item::State(buf)) => install(u, mig, p, &buf, false),
-            _ => Err(cantmove::TARGET_FAILED),
-        };
+        let r = take_files(mig, p, p.home)
+            .and_then(|(state, held)| install(u, mig, p, &state, false, held));
         let status = r.as_ref().err().copied().unwrap_or(0);
         let a = wire::Answer {
             token: p.token,

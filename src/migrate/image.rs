@@ -16,9 +16,11 @@ use crate::proto::MsgType;
 use crate::uapi::cantmove;
 
 use super::arrival::{fail_reason, Arrival};
+use super::imagefiles::{HeldFiles, Named};
 use super::record::{Item, Proc};
 use super::{send_ctl, STEP_MS};
 use crate::counters;
+use crate::kapi::exe::ExecFile;
 use crate::proto::flow;
 
 /// A zeroed State on the heap: at about 2.8 KiB it does not belong on the kernel stack under
@@ -169,7 +171,9 @@ fn mask_of(queue: &[SigInfo]) -> u64 {
 
 /// Streams the calling task's state and memory to `node`: State (with `frozen`), its pending
 /// signals (`MigSignal`, image), then for each memory area its Vma and the pages that hold
-/// data, then End. Returns the stream, for frames that follow the receiver's answer.
+/// data (for an area of a file the receiver holds, `named`, the pages that differ from the
+/// file's), then End. Returns the stream, for frames that follow the receiver's answer.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn stream<'a>(
     u: &UserCtx,
     mig: &'a Migration,
@@ -178,6 +182,7 @@ pub(super) fn stream<'a>(
     vmas: &[uctx::VmaDesc],
     vdso: u64,
     frozen: &Frozen<'_>,
+    named: &Named,
 ) -> Result<Flow<'a>> {
     let token = p.token;
     let mut flow = Flow::new(mig, p, node);
@@ -190,7 +195,10 @@ pub(super) fn stream<'a>(
         0u8,
         GFP_KERNEL,
     )?;
-    let (mut nv, mut np) = (0u32, 0u32);
+    // One page of a file, to compare with the process's.
+    let mut fp = KVVec::new();
+    fp.extend_with(PAGE, 0u8, GFP_KERNEL)?;
+    let (mut nv, mut np, mut mapped) = (0u32, 0u32, 0u64);
     for v in vmas.iter() {
         if is_vdso(v, vdso) {
             continue;
@@ -206,19 +214,34 @@ pub(super) fn stream<'a>(
         } else if v.file {
             flags |= wire::vma::FILE;
         }
+        let file = named.area(v.start);
+        let (file_index, pgoff) = match file {
+            Some((k, pgoff, _)) => {
+                flags |= wire::vma::FILE_PAGES;
+                (k, pgoff)
+            }
+            None => (0, 0),
+        };
         let vm = Vma {
             token,
             start: v.start,
             end: v.end,
             prot,
             flags,
+            file: file_index,
+            pgoff,
         };
         flow.send(MsgType::MigVma, &[&vm.encode()])?;
         nv += 1;
         if v.flags & uctx::vmf::READ == 0 {
             continue; // PROT_NONE: no contents to read (guard areas)
         }
-        np += send_pages(&mut flow, v, &mut pb)?;
+        let from_file = file.map(|(_, pgoff, f)| (f, pgoff, &mut fp[..]));
+        let sent = send_pages(&mut flow, v, &mut pb, from_file)?;
+        if file.is_some() {
+            mapped += (v.end - v.start) / PAGE as u64 - u64::from(sent);
+        }
+        np += sent;
     }
     let end = End {
         token,
@@ -227,6 +250,7 @@ pub(super) fn stream<'a>(
     };
     flow.send(MsgType::MigEnd, &[&end.encode()])?;
     counters::add(&mig.stats.pages_out, u64::from(np));
+    counters::add(&mig.stats.pages_mapped, mapped);
     Ok(flow)
 }
 
@@ -279,9 +303,16 @@ fn send_state(u: &UserCtx, flow: &mut Flow<'_>, frozen: &Frozen<'_>) -> Result {
 
 /// Sends the pages of area `v` that hold data, in runs of at most `MAX_PAGES_PER_FRAME` pages,
 /// using `pb` as the frame buffer; returns how many pages it sent. Unreadable pages (beyond a
-/// file's end) and all-zero pages are not sent: the receiver's fresh anonymous memory reads
-/// as zero.
-fn send_pages(flow: &mut Flow<'_>, v: &uctx::VmaDesc, pb: &mut [u8]) -> Result<u32> {
+/// file's end) are not sent, nor all-zero pages (the receiver's fresh anonymous memory reads
+/// as zero), or, for an area mapped from a file the receiver holds (`file`: the file, the file
+/// page at `v.start` and a page of buffer), the pages that equal the file's (the receiver's
+/// mapping has them; those that differ are sent, zero or not).
+fn send_pages(
+    flow: &mut Flow<'_>,
+    v: &uctx::VmaDesc,
+    pb: &mut [u8],
+    mut file: Option<(&ExecFile, u64, &mut [u8])>,
+) -> Result<u32> {
     let token = flow.p.token;
     let mut np = 0u32;
     let mut addr = v.start;
@@ -294,7 +325,14 @@ fn send_pages(flow: &mut Flow<'_>, v: &uctx::VmaDesc, pb: &mut [u8]) -> Result<u
             .reader()
             .read_slice(page)
             .is_ok();
-        let data = ok && page.iter().any(|&b| b != 0);
+        let data = ok
+            && match file.as_mut() {
+                Some((f, pgoff, fp)) => {
+                    let at = (*pgoff + (addr - v.start) / PAGE as u64) * PAGE as u64;
+                    !same_as_file(f, at, page, fp)
+                }
+                None => page.iter().any(|&b| b != 0),
+            };
         if data {
             if run == 0 {
                 run_start = addr;
@@ -315,6 +353,21 @@ fn send_pages(flow: &mut Flow<'_>, v: &uctx::VmaDesc, pb: &mut [u8]) -> Result<u
     Ok(np)
 }
 
+/// Whether `page` holds what file `f` has at offset `at` (zero beyond its end, as a mapping
+/// shows it), read into `fp`. A file that cannot be read is taken to differ.
+fn same_as_file(f: &ExecFile, at: u64, page: &[u8], fp: &mut [u8]) -> bool {
+    let mut got = 0;
+    while got < fp.len() {
+        match f.read_at(at + got as u64, &mut fp[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(_) => return false,
+        }
+    }
+    fp[got..].fill(0);
+    page == fp
+}
+
 /// Longest a process coming home is held so that its `CLOCK_MONOTONIC` does not go back, ms.
 /// Clocks of nodes that keep real time differ in rate by far less (a remote stay of an hour at
 /// 100 ppm is 360 ms); beyond it the process runs on and the step back is logged.
@@ -331,8 +384,9 @@ pub(super) struct Installed {
 
 /// Installs an image arriving in `p`'s inbox (State already taken: `state`) into the calling
 /// task. A guest's shell maps the vDSO where the process had it; a deputy keeps its own, which
-/// is already there, and its pending signals (they arrived for the process meanwhile). Returns
-/// the `cantmove` reason on failure (the task must then end).
+/// is already there, and its pending signals (they arrived for the process meanwhile). `held`:
+/// the files the image names that this node holds ([`super::imagefiles::take_files`]; none
+/// for a deputy). Returns the `cantmove` reason on failure (the task must then end).
 ///
 /// Clocks: each node's `CLOCK_MONOTONIC` and `CLOCK_BOOTTIME` start at its own boot. A guest
 /// continues the values the State carries (plus the time since it arrived) in a time namespace
@@ -346,6 +400,7 @@ pub(super) fn install(
     p: &Proc,
     state: &[u8],
     deputy: bool,
+    held: HeldFiles,
 ) -> core::result::Result<Installed, u32> {
     let arrived = u.clocks();
     let mut st = boxed_state(0).map_err(|_| cantmove::TARGET_NOMEM)?;
@@ -379,7 +434,7 @@ pub(super) fn install(
     } else {
         KVec::new()
     };
-    let mut a = Arrival::new(files);
+    let mut a = Arrival::new(files, held);
     // After a failure the rest of the stream is still taken (and credited), so that its
     // sender reaches the end and reads the answer; the task is then left as it is for the
     // caller to end it, or to make it a deputy again.

@@ -40,7 +40,7 @@ const PROT_EXEC: u64 = 0x4;
 /// Whether file `f` can be mapped where the process runs, as the call with protection `prot`
 /// would map it: a regular file opened for reading, not hugetlbfs, on an exec mount for
 /// `PROT_EXEC`.
-fn mappable(f: &ExecFile, prot: u64) -> bool {
+pub(super) fn mappable(f: &ExecFile, prot: u64) -> bool {
     f.is_regular() && f.readable() && !f.hugetlb() && (prot & PROT_EXEC == 0 || f.exec_mount())
 }
 
@@ -73,7 +73,7 @@ pub(super) fn guest_map(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, regs: 
 
 /// This node's file at `abs` (absolute path with its NUL), if it is mappable as the call maps it
 /// and its contents have the SHA-256 `hash`.
-fn same_file(mig: &Migration, hash: &[u8], abs: &[u8], prot: u64) -> Option<ExecFile> {
+pub(super) fn same_file(mig: &Migration, hash: &[u8], abs: &[u8], prot: u64) -> Option<ExecFile> {
     let f = ExecFile::open_regular(absolute(abs)?).ok()?;
     if !mappable(&f, prot) {
         return None;

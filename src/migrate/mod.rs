@@ -27,6 +27,7 @@ mod forward;
 mod guest;
 mod hooks;
 mod image;
+mod imagefiles;
 mod mapfile;
 mod offer;
 mod out;
@@ -44,7 +45,7 @@ pub(crate) use offer::spawn_offer_thread;
 pub(crate) use request::{migrate, migrate_within, move_after_exec, set_lock};
 pub(crate) use runmode::set_run_mode;
 pub(crate) use stats::MigStats;
-pub(crate) use view::{away_counts, balance_info, has_guests, info, list, ProcView};
+pub(crate) use view::{away_counts, balance_info, has_guests, info, leaving_count, list, ProcView};
 
 use kernel::c_str;
 use kernel::prelude::*;
@@ -125,7 +126,7 @@ impl From<Error> for MigError {
 pub(crate) type MigResult<T = ()> = core::result::Result<T, MigError>;
 
 /// The message kinds of migration (`Documentation/protocol.md`), registered with the transport.
-const KINDS: [MsgType; 11] = [
+const KINDS: [MsgType; 12] = [
     MsgType::MigOffer,
     MsgType::MigAnswer,
     MsgType::MigState,
@@ -137,6 +138,7 @@ const KINDS: [MsgType; 11] = [
     MsgType::MigCtl,
     MsgType::MigSignal,
     MsgType::MigStatus,
+    MsgType::MigFile,
 ];
 
 /// Process migration on this node: the processes it knows (its own, their deputies, guests

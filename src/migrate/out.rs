@@ -21,6 +21,7 @@ use super::image::{
     drain, holding_signals, is_vdso, moves_as_shared_anon, ready_to_carry_call, stream, Frozen,
     Held,
 };
+use super::imagefiles::Named;
 use super::record::Deputy;
 use super::record::Role;
 use super::record::{Item, Proc};
@@ -187,7 +188,9 @@ pub(super) fn send_image(
         held,
         rewound: None,
     };
-    stream(u, mig, p, target, &vmas, vdso, &frozen).map_err(abort)?;
+    // The files its areas map, named to the target: those it holds are mapped there, not sent.
+    let named = Named::offer(u, mig, p, target, &vmas, vdso).map_err(abort)?;
+    stream(u, mig, p, target, &vmas, vdso, &frozen, &named).map_err(abort)?;
     match p.pop(INSTALL_MS, false) {
         Ok(Item::Answer(a)) if a.status == 0 => {}
         Ok(Item::Answer(a)) => return Err(MigError::new(EIO, a.status)),

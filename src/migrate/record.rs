@@ -47,6 +47,13 @@ pub(super) enum Item {
     },
     Ctl(Ctl),
     Signal(crate::proto::signal::Signal),
+    /// A file the image maps (`MigFile`): its index, `prot`, hash and path (with its NUL).
+    File {
+        index: u32,
+        prot: u32,
+        hash: [u8; crate::proto::files::HASH_LEN],
+        path: KVec<u8>,
+    },
 }
 
 /// What a process is on this node. Each role carries the fields only it has, so that (for

@@ -144,6 +144,19 @@ fn to_item(m: &Message<'_>) -> Result<Option<(u64, Item)>> {
         ),
         Message::MigCtl(c) => (c.token, Item::Ctl(c)),
         Message::MigSignal(s) => (s.token, Item::Signal(s)),
+        Message::MigFile(f) => {
+            let mut path = KVec::with_capacity(f.path.len(), GFP_KERNEL)?;
+            path.extend_from_slice(f.path, GFP_KERNEL)?;
+            (
+                f.token,
+                Item::File {
+                    index: f.index,
+                    prot: f.prot,
+                    hash: f.hash,
+                    path,
+                },
+            )
+        }
         _ => return Ok(None),
     }))
 }

@@ -34,6 +34,13 @@ counters! {
         pages_out,
         /// Pages received in images.
         pages_in,
+        /// Pages of images sent from here that were not sent: the receiver mapped them from its
+        /// copy of the file they are the pages of (the same contents; `MigFile`).
+        pages_mapped,
+        /// Files named in images sent from here, and those of them the receivers held with the
+        /// same contents.
+        files_named,
+        files_held,
         /// Frames for unknown processes (late or stray), dropped.
         stray,
         /// Frames that found their process's inbox full (a peer ignoring flow control); each

@@ -69,6 +69,17 @@ pub(crate) fn has_guests(mig: &Migration) -> bool {
     })
 }
 
+/// How many processes of this node are on their way to another node: still here (those that
+/// run are in the run queue), already counted on their target by [`away_counts`].
+pub(crate) fn leaving_count(mig: &Migration) -> u32 {
+    let me = mig.net.self_id();
+    mig.reg.all().map_or(0, |v| {
+        v.iter()
+            .filter(|p| p.home == me && matches!(p.inner.lock().role, Role::Leaving))
+            .count() as u32
+    })
+}
+
 /// For each node, how many processes of this node run there or are on their way: (node,
 /// count), nodes in no particular order. Errors: `ENOMEM`.
 pub(crate) fn away_counts(mig: &Migration) -> Result<KVec<(u32, u32)>> {

@@ -41,8 +41,12 @@ pub mod ctl {
     /// from wherever it goes. A call that is not interrupted, or restarts through its restart
     /// block, answers as usual when it ends.
     pub const INTERRUPT: u32 = 10;
+    /// Home to target, after the `MigFile` frames of an image (protocol 11): `arg` files were
+    /// named; target to home, before it takes the State: `arg` has bit i set for each file i it
+    /// holds with the same contents (`proto::files`).
+    pub const FILES: u32 = 11;
     /// Largest defined operation.
-    pub const MAX: u32 = 10;
+    pub const MAX: u32 = 11;
 }
 
 /// Control of a migrated process (see [`ctl`]).

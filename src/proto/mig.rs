@@ -34,7 +34,7 @@ pub const OFFER_NO_NEW_PRIVS: u32 = 1;
 /// Payload size of [`Answer`].
 pub const ANSWER_LEN: usize = 16;
 /// Payload size of [`Vma`].
-pub const VMA_LEN: usize = 32;
+pub const VMA_LEN: usize = 44;
 /// Fixed part of a [`MsgPages`] payload, before the page data.
 pub const PAGES_HDR_LEN: usize = 24;
 /// Payload size of [`End`].
@@ -99,8 +99,13 @@ pub mod vma {
     /// becomes a new shared anonymous area with the same contents, writable (never with
     /// [`FILE`]).
     pub const SHARED_ANON: u32 = 8;
+    /// With [`FILE`] (protocol 11): the receiver maps the area privately from the file its
+    /// [`super::Vma::file`] names ([`super::super::files::FileName`], one the receiver said it
+    /// holds with the same contents) at page [`super::Vma::pgoff`]; the pages the stream sends
+    /// are those that differ from the file's (zero pages too), the others are the file's.
+    pub const FILE_PAGES: u32 = 16;
     /// Every defined bit.
-    pub const ALL: u32 = GROWSDOWN | HEAP | FILE | SHARED_ANON;
+    pub const ALL: u32 = GROWSDOWN | HEAP | FILE | SHARED_ANON | FILE_PAGES;
 }
 
 pub(super) fn token(b: &[u8]) -> Result<u64, ProtoError> {
@@ -424,10 +429,16 @@ pub struct Vma {
     pub prot: u32,
     /// [`vma`] flags.
     pub flags: u32,
+    /// With [`vma::FILE_PAGES`]: the index of the image's file it maps (below
+    /// [`super::files::MAX_FILES`]); else 0.
+    pub file: u32,
+    /// With [`vma::FILE_PAGES`]: the file page mapped at `start`; else 0.
+    pub pgoff: u64,
 }
 
 impl Vma {
-    /// Layout: 0 token, 8 start u64, 16 end u64, 24 prot u32, 28 flags u32.
+    /// Layout: 0 token, 8 start u64, 16 end u64, 24 prot u32, 28 flags u32, 32 file u32,
+    /// 36 pgoff u64.
     pub fn encode(&self) -> [u8; VMA_LEN] {
         let mut b = [0u8; VMA_LEN];
         put64(&mut b, 0, self.token);
@@ -435,6 +446,8 @@ impl Vma {
         put64(&mut b, 16, self.end);
         put32(&mut b, 24, self.prot);
         put32(&mut b, 28, self.flags);
+        put32(&mut b, 32, self.file);
+        put64(&mut b, 36, self.pgoff);
         b
     }
 
@@ -449,6 +462,8 @@ impl Vma {
             end: be64(b, 16),
             prot: be32(b, 24),
             flags: be32(b, 28),
+            file: be32(b, 32),
+            pgoff: be64(b, 36),
         };
         if v.end <= v.start || v.end % PAGE as u64 != 0 || !user_range(v.start, v.end - v.start) {
             return Err(ProtoError::BadField("vma.range"));
@@ -462,6 +477,23 @@ impl Vma {
             && (v.flags & !shared_ok != 0 || v.prot & prot::WRITE == 0)
         {
             return Err(ProtoError::BadField("vma.flags"));
+        }
+        // A file's pages: a private file area, not the stack, its pages within a file of at
+        // most `files::MAX_FILE_PAGES` pages.
+        if v.flags & vma::FILE_PAGES != 0 {
+            let pages = (v.end - v.start) / PAGE as u64;
+            let file_ok = vma::FILE | vma::FILE_PAGES | vma::HEAP;
+            if v.flags & !file_ok != 0 || v.flags & vma::FILE == 0 {
+                return Err(ProtoError::BadField("vma.flags"));
+            }
+            if v.file >= super::files::MAX_FILES
+                || v.pgoff > super::files::MAX_FILE_PAGES
+                || pages > super::files::MAX_FILE_PAGES
+            {
+                return Err(ProtoError::BadField("vma.file"));
+            }
+        } else if v.file != 0 || v.pgoff != 0 {
+            return Err(ProtoError::BadField("vma.file"));
         }
         Ok(v)
     }

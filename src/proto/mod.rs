@@ -17,6 +17,7 @@
 pub mod control;
 pub mod cputime;
 pub mod delivery;
+pub mod files;
 pub mod flow;
 pub mod handshake;
 mod load;
@@ -37,7 +38,7 @@ pub const MAGIC: u32 = 0x4f58_4d58;
 /// areas in the image, the CPU time of a guest that ended in its GONE; 9: `MigCtl` INTERRUPT, a
 /// forwarded call interrupted so that its process moves, and `MigStatus`; 10: a guest forks where
 /// it runs, its deputy forking at home for it: a forwarded `clone` with the child's token).
-pub const PROTO_VERSION: u8 = 10;
+pub const PROTO_VERSION: u8 = 11;
 /// Size of the frame header in bytes.
 pub const HEADER_LEN: usize = 64;
 /// Hard upper bound of a payload in bytes, whatever the type.
@@ -115,6 +116,9 @@ pub enum MsgType {
     /// What a migrated process is doing where it runs, for `/proc` at home
     /// ([`status::Status`]; since version 9).
     MigStatus = 19,
+    /// Migration image: a file its private file areas map ([`files::FileName`]; since
+    /// version 11).
+    MigFile = 20,
 }
 
 impl MsgType {
@@ -140,6 +144,7 @@ impl MsgType {
             17 => MsgType::Ack,
             18 => MsgType::MigSignal,
             19 => MsgType::MigStatus,
+            20 => MsgType::MigFile,
             _ => return Err(ProtoError::BadType(v)),
         })
     }
@@ -177,11 +182,15 @@ impl MsgType {
             MsgType::Ack => (0, 0),
             MsgType::MigSignal => (signal::SIGNAL_LEN, signal::SIGNAL_LEN),
             MsgType::MigStatus => (status::STATUS_LEN, status::STATUS_LEN),
+            MsgType::MigFile => (
+                files::FILE_HDR_LEN + 2,
+                files::FILE_HDR_LEN + files::MAX_PATH,
+            ),
         }
     }
 
     /// Number of message types (for per-type counters); types are 1..=COUNT.
-    pub const COUNT: usize = 19;
+    pub const COUNT: usize = 20;
 
     /// Lower-case name, for counters and logs.
     pub fn name(self) -> &'static str {
@@ -205,6 +214,7 @@ impl MsgType {
             MsgType::Ack => "ack",
             MsgType::MigSignal => "mig_signal",
             MsgType::MigStatus => "mig_status",
+            MsgType::MigFile => "mig_file",
         }
     }
 }
@@ -449,6 +459,8 @@ pub enum Message<'a> {
     MigSignal(signal::Signal),
     /// See [`status::Status`].
     MigStatus(status::Status),
+    /// See [`files::FileName`].
+    MigFile(files::FileName<'a>),
 }
 
 impl<'a> Message<'a> {
@@ -491,6 +503,7 @@ impl<'a> Message<'a> {
             MsgType::Ack => Message::Ack,
             MsgType::MigSignal => Message::MigSignal(signal::Signal::decode(payload)?),
             MsgType::MigStatus => Message::MigStatus(status::Status::decode(payload)?),
+            MsgType::MigFile => Message::MigFile(files::FileName::decode(payload)?),
         })
     }
 
@@ -516,6 +529,7 @@ impl<'a> Message<'a> {
             Message::Ack => MsgType::Ack,
             Message::MigSignal(_) => MsgType::MigSignal,
             Message::MigStatus(_) => MsgType::MigStatus,
+            Message::MigFile(_) => MsgType::MigFile,
         }
     }
 }

@@ -105,6 +105,8 @@ fn vma_pages_end_ctl_round_trip_and_reject() {
         end: 0x40_2000,
         prot: 5,
         flags: vma::FILE,
+        file: 0,
+        pgoff: 0,
     };
     assert!(
         matches!(decode(&frame(MsgType::MigVma, &v.encode())), Ok(Message::MigVma(d)) if d == v)
@@ -623,6 +625,8 @@ fn shared_anonymous_areas_are_writable_memory_of_their_own() {
         end: 0x7010_0000,
         prot: prot::READ | prot::WRITE,
         flags: vma::SHARED_ANON,
+        file: 0,
+        pgoff: 0,
     };
     assert!(
         matches!(decode(&frame(MsgType::MigVma, &v.encode())), Ok(Message::MigVma(d)) if d == v)
@@ -746,4 +750,121 @@ fn clone_flags_decide_where_the_child_is_made() {
     let mut b = a;
     b[0] = 0x100 | SIGCHLD;
     assert_eq!(syscalls::home_fork(nr::CLONE, &b), None);
+}
+
+#[test]
+fn file_areas_name_a_file_of_the_image_within_bounds() {
+    use oxmosix_host_tests::proto::files::{MAX_FILES, MAX_FILE_PAGES};
+    let v = Vma {
+        token: 5,
+        start: 0x40_0000,
+        end: 0x40_3000,
+        prot: prot::READ | prot::EXEC,
+        flags: vma::FILE | vma::FILE_PAGES,
+        file: 3,
+        pgoff: 2,
+    };
+    assert!(
+        matches!(decode(&frame(MsgType::MigVma, &v.encode())), Ok(Message::MigVma(d)) if d == v)
+    );
+    let plain = Vma {
+        flags: vma::FILE,
+        file: 0,
+        pgoff: 0,
+        ..v
+    };
+    assert!(decode(&frame(MsgType::MigVma, &plain.encode())).is_ok());
+    for bad in [
+        Vma {
+            flags: vma::FILE_PAGES, // without FILE
+            ..v
+        },
+        Vma {
+            flags: vma::FILE | vma::FILE_PAGES | vma::GROWSDOWN,
+            ..v
+        },
+        Vma {
+            file: MAX_FILES,
+            ..v
+        },
+        Vma {
+            pgoff: MAX_FILE_PAGES + 1,
+            ..v
+        },
+        Vma {
+            end: v.start + (MAX_FILE_PAGES + 1) * PAGE as u64,
+            ..v
+        },
+        Vma { file: 1, ..plain }, // a file index without FILE_PAGES
+        Vma { pgoff: 1, ..plain },
+    ] {
+        assert!(
+            decode(&frame(MsgType::MigVma, &bad.encode())).is_err(),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn file_names_round_trip_and_reject() {
+    use oxmosix_host_tests::proto::files::*;
+    let frame_of = |f: &FileName<'_>, path: &[u8]| {
+        let mut hdr = [0u8; FILE_HDR_LEN];
+        f.encode_header(&mut hdr);
+        let mut p = hdr.to_vec();
+        p.extend_from_slice(path);
+        frame(MsgType::MigFile, &p)
+    };
+    let path = b"/usr/lib/x86_64-linux-gnu/liblzma.so.5\0";
+    let f = FileName {
+        token: 11,
+        index: 4,
+        prot: PROT_EXEC,
+        hash: [7; HASH_LEN],
+        path,
+    };
+    let fr = frame_of(&f, path);
+    assert!(matches!(decode(&fr), Ok(Message::MigFile(d)) if d == f));
+    for (bad, p) in [
+        (
+            FileName {
+                index: MAX_FILES,
+                ..f
+            },
+            &path[..],
+        ),
+        (FileName { prot: 1, ..f }, &path[..]),
+        (FileName { token: 0, ..f }, &path[..]),
+        (f, &b"usr/lib/libc.so.6\0"[..]),    // relative
+        (f, &b"/usr/lib/libc.so.6"[..]),     // no NUL
+        (f, &b"/usr/lib\0/libc.so.6\0"[..]), // a NUL inside
+        (f, &b"/\0\0"[..]),
+    ] {
+        assert!(decode(&frame_of(&bad, p)).is_err(), "{bad:?} {p:?}");
+    }
+    // Too long a path: beyond the type's bounds.
+    let mut long = vec![b'a'; MAX_PATH];
+    long[0] = b'/';
+    long[MAX_PATH - 1] = 0;
+    let mut hdr = [0u8; FILE_HDR_LEN];
+    f.encode_header(&mut hdr);
+    let mut p = hdr.to_vec();
+    p.extend_from_slice(&long);
+    p.push(0);
+    let mut out = vec![0u8; HEADER_LEN + p.len()];
+    assert!(encode_frame(MsgType::MigFile, 7, 1, 2, &p, &mut out).is_err());
+    assert!(FileName::decode(&p).is_err());
+}
+
+#[test]
+fn files_answer_is_a_control_operation() {
+    let c = Ctl {
+        token: 3,
+        op: ctl::FILES,
+        arg: 0b1011,
+        ..Ctl::default()
+    };
+    assert!(
+        matches!(decode(&frame(MsgType::MigCtl, &c.encode())), Ok(Message::MigCtl(d)) if d == c)
+    );
 }
