@@ -6,7 +6,7 @@
 # runs is read with `mosctl where`; every node is set to `stay` (no automatic moves) except in the
 # -b check, where node 1 is busy with two locked CPU hogs and free to place.
 here=$(cd "$(dirname "$0")" && pwd)
-TOTAL=9
+TOTAL=11
 . "$here/ktap.sh"
 
 for k in 1 2 3; do on "$k" stay || log "node $k: stay not set"; done
@@ -118,4 +118,35 @@ start 8 -L && sleep 6 && w=$(mosctl where "$p") && finish && [ "$w" = 1 ] &&
 kill "$h1" "$h2" 2> /dev/null
 wait "$h1" "$h2" 2> /dev/null
 on 1 stay
+
+# The files a program maps travel by name (Documentation/migration.md, Files an image maps):
+# `crunch` (a static program of about 190 pages) placed on node 2, which holds the same file,
+# is mapped there, not sent; a copy only node 1 has (its /tmp) travels with its pages. Either way
+# the output is the one at home.
+counter() { awk -v k="$1" '$1 == k { print $2 }' /proc/hpc/info/migration; }
+snap() { echo "$(counter files_named) $(counter files_held) $(counter pages_mapped) $(counter pages_out)"; }
+delta() { echo "$2" | awk -v a="$1" '{ split(a, x, " "); printf "%d %d %d %d", $1 - x[1], $2 - x[2], $3 - x[3], $4 - x[4] }'; }
+"$here/crunch" 3 30000000 > /tmp/mosrun-crunch.home
+s0=$(snap)
+mosrun -r 2 "$here/crunch" 3 30000000 > /tmp/mosrun-crunch.away
+d=$(delta "$s0" "$(snap)")
+set -- $d
+if [ "$1" -ge 1 ] && [ "$2" = "$1" ] && [ "$3" -ge 100 ] && [ "$4" -le 40 ] &&
+	cmp -s /tmp/mosrun-crunch.home /tmp/mosrun-crunch.away; then
+	ok "a program node 2 holds: $3 pages mapped there, $4 sent, output identical"
+else
+	bad "a program node 2 holds (named, held, mapped, sent: $d; output $(cat /tmp/mosrun-crunch.away))"
+fi
+cp "$here/crunch" /tmp/mosrun-crunch
+s0=$(snap)
+mosrun -r 2 /tmp/mosrun-crunch 3 30000000 > /tmp/mosrun-crunch.copy
+d=$(delta "$s0" "$(snap)")
+set -- $d
+if [ "$1" -ge 1 ] && [ "$2" = 0 ] && [ "$4" -ge 100 ] &&
+	cmp -s /tmp/mosrun-crunch.home /tmp/mosrun-crunch.copy; then
+	ok "a program only node 1 holds: named, not held by node 2, its $4 pages sent, output identical"
+else
+	bad "a program only node 1 holds (named, held, mapped, sent: $d; output $(cat /tmp/mosrun-crunch.copy))"
+fi
+rm -f /tmp/mosrun-crunch*
 ktap_end

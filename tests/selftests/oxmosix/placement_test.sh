@@ -5,11 +5,11 @@
 # awk would never pass the exec hook; 1, 2 or 3 s of CPU each), four at a time (four worker
 # shells, each starting its ten one after the other), twice: first with `stay` (nothing leaves
 # node 1), then with `exec_place` 1, where each program may start on node 2 (node 3 blocks
-# guests: two nodes, as the issue asks). With placement the batch must end in at most 0.65 of
-# the time it took with `stay` (0.50 is the ideal on two equal nodes; issue 15 asks for 0.60,
-# measured 0.55-0.59 under TCG, too close to it for a check that must not fail by chance), with
-# the same output, and node 1 must have placed at least 10 programs (`balance_exec` in
-# /proc/hpc/info/migration).
+# guests: two nodes, as the issue asks). With placement the batch must end in at most 0.60 of
+# the time it took with `stay` (issue 15; 0.50 is the ideal on two equal nodes, and under TCG the
+# two busy nodes share the host's two cores with QEMU's own threads: a CPU-bound program runs
+# 3-10 % slower on node 1 while node 2 is busy too), with the same output, and node 1 must have
+# placed at least 10 programs (`balance_exec` in /proc/hpc/info/migration).
 # KTAP output; runs on node 1 of 3 (skips otherwise); after balance_test.
 here=$(cd "$(dirname "$0")" && pwd)
 TOTAL=2
@@ -76,10 +76,10 @@ else
 	migration_log 1 | sed 's/^/# /'
 fi
 ratio=$(awk -v a="$ref" -v b="$got" 'BEGIN { printf "%.2f", b / a }')
-if awk -v r="$ratio" 'BEGIN { exit !(r <= 0.65) }'; then
+if awk -v r="$ratio" 'BEGIN { exit !(r <= 0.60) }'; then
 	ok "placement at exec: the batch took $ratio of its time with stay ($got s / $ref s)"
 else
-	bad "placement at exec: the batch took $ratio of its time with stay ($got s / $ref s), more than 0.65"
+	bad "placement at exec: the batch took $ratio of its time with stay ($got s / $ref s), more than 0.60"
 fi
 rm -f /tmp/place.*
 ktap_end
