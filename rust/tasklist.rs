@@ -30,6 +30,9 @@ pub(crate) struct ProcSample {
     pub(crate) threads: u32,
     /// Resident pages (file, anonymous and shared memory), from the mm's counters.
     pub(crate) rss_pages: u64,
+    /// Its resident anonymous and shared-memory pages: what a move sends when the target holds
+    /// the files it maps (their pages are mapped there, not sent).
+    pub(crate) image_pages: u64,
 }
 
 /// Offset of `tasks` (the process-list link) in `task_struct`.
@@ -69,6 +72,9 @@ pub(crate) fn for_each_process(mut f: impl FnMut(&ProcSample) -> bool) {
                     ] {
                         let c = ptr::read_volatile(ptr::addr_of!(rss[k as usize].count));
                         s.rss_pages += c.max(0) as u64;
+                        if k != bindings::MM_FILEPAGES {
+                            s.image_pages += c.max(0) as u64;
+                        }
                     }
                     for (d, &c) in s.comm.iter_mut().zip((*t).comm.iter()) {
                         *d = c;

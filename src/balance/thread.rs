@@ -265,7 +265,7 @@ fn one_candidate(b: &Tracking, bal: &Balancer, pid: i32, here: u32) -> Result<KV
     let guest = info.as_ref().is_some_and(|i| i.state == pstate::GUEST);
     let s = b.samples.iter().find(|s| s.pid == pid).copied();
     let t = b.tracks.iter().find(|t| t.pid == pid).copied();
-    let rss = s.map_or(0, |s| s.rss_pages);
+    let image = s.map_or(0, |s| s.image_pages);
     let mut cands = KVec::new();
     cands.push(
         Candidate {
@@ -273,7 +273,7 @@ fn one_candidate(b: &Tracking, bal: &Balancer, pid: i32, here: u32) -> Result<KV
             home: info.as_ref().map_or(here, |i| i.home),
             cpu: t.map_or(1000, |t| t.cpu.max(500)),
             io: t.map_or(0, |t| t.io),
-            image_kib: rss * 4,
+            image_kib: image * 4,
             runtime_ms: s.map_or(0, |s| s.runtime_ns / 1_000_000).max(60_000),
             resident_ms: u64::MAX / 4,
             recent_moves: 0,
@@ -333,7 +333,7 @@ fn candidates(
                 home,
                 cpu: t.cpu,
                 io: t.io,
-                image_kib: s.rss_pages * 4,
+                image_kib: s.image_pages * 4,
                 runtime_ms: s.runtime_ns / 1_000_000,
                 resident_ms: now.saturating_sub(t.since_ms),
                 recent_moves: recent,

@@ -160,6 +160,8 @@ pub(super) fn deputy_enter(
         let result = home_result(p, regs.args()[0] as i64);
         reply_result(mig, p, &fl, scratch, result);
     }
+    // The files a guest coming home names before its State (`imagefiles`).
+    let mut held = HeldFiles::none();
     loop {
         let item = match p.pop(0, true) {
             Ok(it) => it,
@@ -176,6 +178,10 @@ pub(super) fn deputy_enter(
                 return true;
             }
         };
+        // The files a guest coming home names (`MigFile`, `FILES`): taken here.
+        let Some(item) = held.take_frame(mig, p, item) else {
+            continue;
+        };
         match item {
             Item::Syscall { nr, args, data } => {
                 counters::bump(&mig.stats.served);
@@ -184,18 +190,7 @@ pub(super) fn deputy_enter(
                 if is_exit(u64::from(nr)) {
                     count_remote_cpu(u, p, &mut a);
                 }
-                if u64::from(nr) == syscalls::nr::EXECVE {
-                    let (r, out) = serve_exec(u, mig, p, &a, &data);
-                    send_reply(mig, p, r, &out);
-                    continue;
-                }
-                if u64::from(nr) == syscalls::nr::RT_SIGACTION {
-                    let r = take_sigaction(u, p, &a);
-                    send_reply(mig, p, r, &[]);
-                    continue;
-                }
-                if u64::from(nr) == syscalls::nr::MMAP {
-                    let (r, out) = serve_map(mig, &a);
+                if let Some((r, out)) = served_by_deputy(u, mig, p, u64::from(nr), &a, &data) {
                     send_reply(mig, p, r, &out);
                     continue;
                 }
@@ -218,7 +213,8 @@ pub(super) fn deputy_enter(
             Item::State(buf) => {
                 // Installed, the process's own registers are in place (its rax included):
                 // the hook must leave them as they are.
-                if !come_home(u, mig, p, &buf) {
+                let held = core::mem::replace(&mut held, HeldFiles::none());
+                if !come_home(u, mig, p, &buf, held) {
                     regs.set_result(0);
                 }
                 return true;
@@ -231,6 +227,25 @@ pub(super) fn deputy_enter(
             }
             _ => {}
         }
+    }
+}
+
+/// The calls a deputy answers itself instead of running them ([`syscalls::Class`] says which
+/// guests send so): a remote `execve`'s check and report, a signal action set away, the file a
+/// private `mmap` maps. `None`: any other call, run at home.
+fn served_by_deputy(
+    u: &UserCtx,
+    mig: &Arc<Migration>,
+    p: &Arc<Proc>,
+    nr: u64,
+    a: &[u64; 6],
+    data: &[u8],
+) -> Option<(i64, KVec<u8>)> {
+    match nr {
+        syscalls::nr::EXECVE => Some(serve_exec(u, mig, p, a, data)),
+        syscalls::nr::RT_SIGACTION => Some((take_sigaction(u, p, a), KVec::new())),
+        syscalls::nr::MMAP => Some(serve_map(mig, a)),
+        _ => None,
     }
 }
 
@@ -359,7 +374,8 @@ fn reply_result(mig: &Migration, p: &Proc, fl: &InFlight, scratch: u64, result: 
     counters::add(&mig.stats.serve_us, sys::monotonic_us() - fl.taken_us);
 }
 
-/// The process's image arrived (its State in `state`): install it into this task, answer the
+/// The process's image arrived (its State in `state`; `held`: the files it named that home
+/// holds, mapped from there): install it into this task, answer the
 /// remote, take the signals the remote hands back and its GO, and run at home again, or go on
 /// to the next node asked for. Returns whether the task's registers were replaced: the image
 /// installed, or (the install failed) the deputy's stub made again while the remote runs on;
@@ -371,9 +387,15 @@ fn reply_result(mig: &Migration, p: &Proc, fl: &InFlight, scratch: u64, result: 
 // Not inlined: its frame (and `stay_deputy`'s) must not add to every system call's hook frame
 // on the kernel stack (the install below it needs much).
 #[inline(never)]
-fn come_home(u: &UserCtx, mig: &Arc<Migration>, p: &Arc<Proc>, state: &[u8]) -> bool {
+fn come_home(
+    u: &UserCtx,
+    mig: &Arc<Migration>,
+    p: &Arc<Proc>,
+    state: &[u8],
+    held: HeldFiles,
+) -> bool {
     p.set_state(|i| i.role = Role::Leaving);
-    let r = install(u, mig, p, state, true, HeldFiles::none());
+    let r = install(u, mig, p, state, true, held);
     let status = r.as_ref().err().copied().unwrap_or(0);
     let where_ = p.inner.lock().where_;
     let a = wire::Answer {

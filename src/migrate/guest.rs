@@ -49,8 +49,8 @@ pub(super) fn go_home(
             let vdso = u.vdso_addr();
             drain(p);
             let frozen = Frozen { held, rewound };
-            // Home maps its own files again (`arrival`): no file is named.
-            let named = Named::none();
+            // The files its areas map here, named to home: those home holds are mapped there.
+            let named = Named::offer(u, mig, p, p.home, &vmas, vdso)?;
             let mut flow = stream(u, mig, p, p.home, &vmas, vdso, &frozen, &named)?;
             match p.pop(INSTALL_MS, false)? {
                 Item::Answer(a) if a.status == 0 => {}

@@ -15,10 +15,13 @@
 //!    the file's (those the process wrote, relocations, its data; zero pages too). A page equal
 //!    to the file's is the file's page on both nodes.
 //!
-//! The receiver's file has the contents the sender's had when it was hashed; a file changed at
-//! home after that (its identity, and so its hash, changes with any write) is named again with
-//! its new hash by the next move. Areas of files the receiver lacks, and every area of a process
-//! coming home (home maps its own files again: [`super::arrival`]), travel as before.
+//! The receiver's file has the contents the sender's had when it was hashed; a file changed
+//! after that (its identity, and so its hash, changes with any write) is named again with its
+//! new hash by the next move. Areas of files the receiver lacks travel as before.
+//!
+//! Both directions: a guest going home names the files its areas map on its node the same way
+//! (its deputy checks them at home, [`HeldFiles::check`] in the deputy's loop), so a program
+//! placed away and brought back carries neither its program nor its libraries either way.
 
 use kernel::prelude::*;
 
@@ -201,17 +204,97 @@ fn is_exec(v: &uctx::VmaDesc) -> bool {
 /// their index in the image.
 pub(super) struct HeldFiles {
     files: KVec<(u32, ExecFile)>,
+    /// Files named so far.
+    named: u32,
+    /// A bit for each file held.
+    bits: u32,
 }
 
 impl HeldFiles {
-    /// No file: a process coming home.
+    /// No file (yet).
     pub(super) fn none() -> HeldFiles {
-        HeldFiles { files: KVec::new() }
+        HeldFiles {
+            files: KVec::new(),
+            named: 0,
+            bits: 0,
+        }
     }
 
     /// File `index` of the image, if this node holds it.
     pub(super) fn get(&self, index: u32) -> Option<&ExecFile> {
         self.files.iter().find(|f| f.0 == index).map(|f| &f.1)
+    }
+
+    /// A `MigFile` item of the image: the file at `path` (with its NUL) with SHA-256 `hash`,
+    /// `prot` [`files::PROT_EXEC`] if it is mapped executable, checked with the calling task's
+    /// credentials and kept if this node holds it. Errors: `TARGET_FAILED` beyond
+    /// [`NAMED_MAX`] files or for an index named twice, `TARGET_NOMEM`.
+    pub(super) fn check(
+        &mut self,
+        mig: &Migration,
+        index: u32,
+        prot: u32,
+        hash: &[u8],
+        path: &[u8],
+    ) -> core::result::Result<(), u32> {
+        self.named += 1;
+        if self.named as usize > NAMED_MAX || self.bits & (1 << index) != 0 {
+            return Err(cantmove::TARGET_FAILED);
+        }
+        if let Some(f) = same_file(mig, hash, path, u64::from(prot)) {
+            self.files
+                .push((index, f), GFP_KERNEL)
+                .map_err(|_| cantmove::TARGET_NOMEM)?;
+            self.bits |= 1 << index;
+        }
+        Ok(())
+    }
+
+    /// The sender's `MigCtl FILES` with `count`, the number of files it named: answers it
+    /// (to `node`) with the files held. Errors: `TARGET_FAILED` for a count that does not
+    /// match, or an answer that cannot be sent.
+    pub(super) fn answer(
+        &self,
+        mig: &Migration,
+        p: &Proc,
+        node: u32,
+        count: u32,
+    ) -> core::result::Result<(), u32> {
+        if count != self.named {
+            return Err(cantmove::TARGET_FAILED);
+        }
+        send_ctl(mig, node, p.token, wire::ctl::FILES, self.bits)
+            .map_err(|_| cantmove::TARGET_FAILED)
+    }
+}
+
+impl HeldFiles {
+    /// Home, in the deputy's loop: takes `item` if it is a `MigFile` or `FILES` frame of the
+    /// process coming home (answering `FILES` to the node it runs on) and returns `None`;
+    /// returns any other item. A bad frame leaves no file held (the guest then sends every page,
+    /// or the install fails on a file area it did not hold).
+    pub(super) fn take_frame(&mut self, mig: &Migration, p: &Proc, item: Item) -> Option<Item> {
+        match item {
+            Item::File {
+                index,
+                prot,
+                hash,
+                path,
+            } => {
+                if self.check(mig, index, prot, &hash, &path).is_err() {
+                    *self = HeldFiles::none();
+                }
+                None
+            }
+            Item::Ctl(c) if c.op == wire::ctl::FILES => {
+                let where_ = p.inner.lock().where_;
+                if self.answer(mig, p, where_, c.arg).is_err() {
+                    let _ = send_ctl(mig, where_, p.token, wire::ctl::FILES, 0);
+                }
+                None
+            }
+            other => Some(other),
+        }
     }
 }
 
@@ -225,8 +308,6 @@ pub(super) fn take_files(
     node: u32,
 ) -> core::result::Result<(KVVec<u8>, HeldFiles), u32> {
     let mut held = HeldFiles::none();
-    let mut named = 0u32;
-    let mut bits = 0u32;
     loop {
         match p.pop(STEP_MS, false) {
             Ok(Item::File {
@@ -234,22 +315,8 @@ pub(super) fn take_files(
                 prot,
                 hash,
                 path,
-            }) => {
-                named += 1;
-                if named as usize > NAMED_MAX || bits & (1 << index) != 0 {
-                    return Err(cantmove::TARGET_FAILED);
-                }
-                if let Some(f) = same_file(mig, &hash, &path, u64::from(prot)) {
-                    held.files
-                        .push((index, f), GFP_KERNEL)
-                        .map_err(|_| cantmove::TARGET_NOMEM)?;
-                    bits |= 1 << index;
-                }
-            }
-            Ok(Item::Ctl(c)) if c.op == wire::ctl::FILES && c.arg == named => {
-                send_ctl(mig, node, p.token, wire::ctl::FILES, bits)
-                    .map_err(|_| cantmove::TARGET_FAILED)?;
-            }
+            }) => held.check(mig, index, prot, &hash, &path)?,
+            Ok(Item::Ctl(c)) if c.op == wire::ctl::FILES => held.answer(mig, p, node, c.arg)?,
             Ok(Item::State(buf)) => return Ok((buf, held)),
             _ => return Err(cantmove::TARGET_FAILED),
         }

@@ -68,6 +68,13 @@ fuzz_target!(|data: &[u8]| {
             b.encode_header(&mut p);
             enc(&p, &mut re)
         }
+        Message::MigFile(f) => {
+            let mut hdr = [0u8; files::FILE_HDR_LEN];
+            f.encode_header(&mut hdr);
+            let mut p = hdr.to_vec();
+            p.extend_from_slice(f.path);
+            enc(&p, &mut re)
+        }
         Message::Finished(m) => enc(&m, &mut re),
         Message::Ack => enc(&[], &mut re),
     }

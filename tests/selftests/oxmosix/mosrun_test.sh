@@ -6,7 +6,7 @@
 # runs is read with `mosctl where`; every node is set to `stay` (no automatic moves) except in the
 # -b check, where node 1 is busy with two locked CPU hogs and free to place.
 here=$(cd "$(dirname "$0")" && pwd)
-TOTAL=11
+TOTAL=12
 . "$here/ktap.sh"
 
 for k in 1 2 3; do on "$k" stay || log "node $k: stay not set"; done
@@ -149,4 +149,25 @@ else
 	bad "a program only node 1 holds (named, held, mapped, sent: $d; output $(cat /tmp/mosrun-crunch.copy))"
 fi
 rm -f /tmp/mosrun-crunch*
+# Coming home, the same in the other direction: node 2 names the files of a program placed there.
+snap2() {
+	agent 2 "hpc?info/migration" |
+		awk '{ v[$1] = $2 } END { printf "%d %d %d %d", v["files_named"], v["files_held"], v["pages_mapped"], v["pages_out"] }'
+}
+if start 8 -r 2; then
+	s0=$(snap2)
+	migrate "$p" home 2> /tmp/mosrun-err
+	m=$?
+	d=$(delta "$s0" "$(snap2)")
+	w=$(mosctl where "$p")
+	finish
+	set -- $d
+	if [ $m = 0 ] && [ "$w" = 1 ] && [ $rc = 0 ] && [ "$1" -ge 1 ] && [ "$2" = "$1" ] && [ "$3" -ge 100 ]; then
+		ok "coming home from node 2: $3 pages mapped at home, $4 sent, the program ended well"
+	else
+		bad "coming home (migrate $m, where ${w:-?}, exit ${rc:-?}; node 2 named, held, mapped, sent: $d)"
+	fi
+else
+	bad "coming home: the program did not start"
+fi
 ktap_end
