@@ -160,8 +160,9 @@ pub(super) fn deputy_enter(
         let result = home_result(p, regs.args()[0] as i64);
         reply_result(mig, p, &fl, scratch, result);
     }
-    // The files a guest coming home names before its State (`imagefiles`).
-    let mut held = HeldFiles::none();
+    // The files a guest coming home names before its State (`imagefiles`), kept in the record
+    // while this task is in user mode.
+    let mut held = HeldGuard::take(p);
     loop {
         let item = match p.pop(0, true) {
             Ok(it) => it,
@@ -179,7 +180,7 @@ pub(super) fn deputy_enter(
             }
         };
         // The files a guest coming home names (`MigFile`, `FILES`): taken here.
-        let Some(item) = held.take_frame(mig, p, item) else {
+        let Some(item) = held.files.take_frame(mig, p, item) else {
             continue;
         };
         match item {
@@ -213,7 +214,7 @@ pub(super) fn deputy_enter(
             Item::State(buf) => {
                 // Installed, the process's own registers are in place (its rax included):
                 // the hook must leave them as they are.
-                let held = core::mem::replace(&mut held, HeldFiles::none());
+                let held = core::mem::replace(&mut held.files, HeldFiles::none());
                 if !come_home(u, mig, p, &buf, held) {
                     regs.set_result(0);
                 }
@@ -227,6 +228,38 @@ pub(super) fn deputy_enter(
             }
             _ => {}
         }
+    }
+}
+
+/// The files a guest coming home named so far ([`super::record::Deputy::held`]), taken out of the record for a
+/// visit of the deputy's loop and put back when it ends (the record's lock is not held while
+/// files are opened and hashed).
+struct HeldGuard<'a> {
+    p: &'a Proc,
+    files: HeldFiles,
+}
+
+impl<'a> HeldGuard<'a> {
+    fn take(p: &'a Proc) -> Self {
+        let files = p
+            .inner
+            .lock()
+            .deputy()
+            .map(|d| core::mem::replace(&mut d.held, HeldFiles::none()))
+            .unwrap_or_else(HeldFiles::none);
+        HeldGuard { p, files }
+    }
+}
+
+impl Drop for HeldGuard<'_> {
+    fn drop(&mut self) {
+        let files = core::mem::replace(&mut self.files, HeldFiles::none());
+        // No longer a deputy (home again, or ending): the files are dropped here, unlocked.
+        let left = match self.p.inner.lock().deputy() {
+            Some(d) => core::mem::replace(&mut d.held, files),
+            None => files,
+        };
+        drop(left);
     }
 }
 

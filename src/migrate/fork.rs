@@ -27,6 +27,7 @@ use kernel::uaccess::UserSlice;
 
 use super::forward::forward;
 use super::guest::call_at_home;
+use super::imagefiles::HeldFiles;
 use super::record::{Deputy, Forking, Guest, Proc, Quota, Role};
 use super::request::RECORDS_PER_USER;
 use super::{neg, send_ctl, Migration, SIGKILL};
@@ -365,6 +366,7 @@ fn home_child(mig: &Migration, p: &Proc, child: &TaskRef, nr: i32) {
             fork_failed: false,
             // The fork copied the parent deputy's memory, that area included.
             args_area: d.args_area,
+            held: HeldFiles::none(),
         };
         (token, deputy, where_)
     };

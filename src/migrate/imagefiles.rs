@@ -289,7 +289,9 @@ impl HeldFiles {
             Item::Ctl(c) if c.op == wire::ctl::FILES => {
                 let where_ = p.inner.lock().where_;
                 if self.answer(mig, p, where_, c.arg).is_err() {
+                    // None held: the guest sends every page; the next move starts afresh.
                     let _ = send_ctl(mig, where_, p.token, wire::ctl::FILES, 0);
+                    *self = HeldFiles::none();
                 }
                 None
             }

@@ -21,7 +21,7 @@ use super::image::{
     drain, holding_signals, is_vdso, moves_as_shared_anon, ready_to_carry_call, stream, Frozen,
     Held,
 };
-use super::imagefiles::Named;
+use super::imagefiles::{HeldFiles, Named};
 use super::record::Deputy;
 use super::record::Role;
 use super::record::{Item, Proc};
@@ -302,6 +302,7 @@ pub(super) fn make_stub(u: &UserCtx, actions: &[[u64; 4]; 64]) -> Result<Deputy>
         fork_token: None,
         fork_failed: false,
         args_area: None,
+        held: HeldFiles::none(),
     })
 }
 

@@ -14,6 +14,7 @@ use crate::proto::mig::{self as wire, Ctl, End, Vma};
 use crate::uapi::pstate;
 
 use super::deputy::InFlight;
+use super::imagefiles::HeldFiles;
 use super::MigResult;
 use super::STEP_MS;
 use crate::uapi::COMM_LEN;
@@ -99,6 +100,9 @@ pub(super) struct Deputy {
     /// ([`super::out::Args::show`]): start and length. An exec where the process runs replaces
     /// it.
     pub(super) args_area: Option<(u64, u64)>,
+    /// The files its guest named on its way home, kept between the deputy's returns to user
+    /// mode (a signal handled at home between the names and the State): [`HeldFiles`].
+    pub(super) held: HeldFiles,
 }
 
 /// A guest's child being made ([`super::fork`]): its record (its deputy forked at home) and
