@@ -49,6 +49,20 @@ impl FileRef {
         Some(FileRef { ptr })
     }
 
+    /// Takes over the reference `fget()` (or another getter) returned on `file`.
+    ///
+    /// # Safety
+    /// The caller holds one reference on `file` and hands it to the new value.
+    pub(super) unsafe fn from_owned(file: NonNull<bindings::file>) -> FileRef {
+        // INVARIANT: the reference handed over by the caller.
+        FileRef { ptr: file }
+    }
+
+    /// The file (valid while this value lives).
+    pub(super) fn as_ptr(&self) -> *mut bindings::file {
+        self.ptr.as_ptr()
+    }
+
     /// The file, its reference handed to the caller (who must put it with `fput`).
     pub(crate) fn into_raw(self) -> NonNull<bindings::file> {
         let ptr = self.ptr;

@@ -25,6 +25,7 @@ pub(crate) mod fds;
 pub(crate) mod files;
 pub(crate) mod limits;
 pub(crate) mod mm;
+pub(crate) mod openfile;
 pub(crate) mod regs;
 pub(crate) mod restart;
 pub(crate) mod signals;

@@ -11,6 +11,7 @@ use crate::kapi::sys;
 use crate::kapi::task::TaskRef;
 use crate::kapi::uctx::{self, SigInfo, UserCtx};
 use crate::proto::mig as wire;
+use crate::proto::readahead as ra;
 use crate::proto::MsgType;
 use crate::syscalls::{self, Arg, Class};
 
@@ -22,6 +23,7 @@ use super::imagefiles::HeldFiles;
 use super::mapfile::serve_map;
 use super::neg;
 use super::out::{make_stub, migrate_out};
+use super::readahead;
 use super::record::Role;
 use super::record::{Item, Proc};
 use super::signo;
@@ -124,7 +126,15 @@ pub(super) fn prepare_call(
     Ok(fl)
 }
 
+/// Answers the guest's forwarded call with `result` and the output buffers `out`, telling it
+/// first to drop its read-ahead if the file changed at home ([`readahead::check`]).
 pub(super) fn send_reply(mig: &Migration, p: &Proc, result: i64, out: &[u8]) {
+    readahead::check(mig, p);
+    send_reply_unchecked(mig, p, result, out);
+}
+
+/// [`send_reply`] without the read-ahead check (the answer to a fill itself).
+pub(super) fn send_reply_unchecked(mig: &Migration, p: &Proc, result: i64, out: &[u8]) {
     let mut hdr = [0u8; wire::SYSREPLY_HDR_LEN];
     wire::SysReply::encode_header(p.token, result, &mut hdr);
     let where_ = p.inner.lock().where_;
@@ -185,30 +195,8 @@ pub(super) fn deputy_enter(
         };
         match item {
             Item::Syscall { nr, args, data } => {
-                counters::bump(&mig.stats.served);
-                let taken_us = sys::monotonic_us();
-                let mut a = args;
-                if is_exit(u64::from(nr)) {
-                    count_remote_cpu(u, p, &mut a);
-                }
-                if let Some((r, out)) = served_by_deputy(u, mig, p, u64::from(nr), &a, &data) {
-                    send_reply(mig, p, r, &out);
-                    continue;
-                }
-                if let Err(e) = take_home_fork(mig, p, u64::from(nr), &mut a) {
-                    send_reply(mig, p, e, &[]);
-                    continue;
-                }
-                match prepare_call(scratch, u64::from(nr), &mut a, &data) {
-                    Ok(mut fl) => {
-                        fl.taken_us = taken_us;
-                        if let Some(d) = p.inner.lock().deputy() {
-                            d.in_flight = Some(fl);
-                        }
-                        regs.set_call(u64::from(nr), &a);
-                        return false;
-                    }
-                    Err(e) => send_reply(mig, p, e, &[]),
+                if take_call(u, mig, p, regs, scratch, u64::from(nr), args, &data) {
+                    return false;
                 }
             }
             Item::State(buf) => {
@@ -227,6 +215,64 @@ pub(super) fn deputy_enter(
                 return true;
             }
             _ => {}
+        }
+    }
+}
+
+/// A forwarded call the deputy's loop took (`nr(args)` with input bytes `data`): answered here
+/// (read-ahead, the deputy's own calls, a call that cannot run), or prepared in scratch memory
+/// and set in `regs` for the kernel to run on the way back to user mode: returns whether it was
+/// (the loop ends then).
+#[allow(clippy::too_many_arguments)]
+fn take_call(
+    u: &UserCtx,
+    mig: &Arc<Migration>,
+    p: &Arc<Proc>,
+    regs: &mut SyscallRegs,
+    scratch: u64,
+    nr: u64,
+    args: [u64; 6],
+    data: &[u8],
+) -> bool {
+    let (mut nr, mut a) = (nr, args);
+    readahead::on_call(p, nr, &a);
+    if nr == u64::from(ra::READ_SKIP) {
+        readahead::skip(u, p, &a);
+        return false;
+    }
+    counters::bump(&mig.stats.served);
+    let taken_us = sys::monotonic_us();
+    if nr == u64::from(ra::READ_AHEAD) {
+        if readahead::serve(u, mig, p, &a) {
+            return false;
+        }
+        // Not a plain file: a plain read of at most one frame.
+        nr = syscalls::nr::READ;
+        a = [a[0], 1, a[1].min(wire::MAX_SYS_DATA as u64), 0, 0, 0];
+    }
+    if is_exit(nr) {
+        count_remote_cpu(u, p, &mut a);
+    }
+    if let Some((r, out)) = served_by_deputy(u, mig, p, nr, &a, data) {
+        send_reply(mig, p, r, &out);
+        return false;
+    }
+    if let Err(e) = take_home_fork(mig, p, nr, &mut a) {
+        send_reply(mig, p, e, &[]);
+        return false;
+    }
+    match prepare_call(scratch, nr, &mut a, data) {
+        Ok(mut fl) => {
+            fl.taken_us = taken_us;
+            if let Some(d) = p.inner.lock().deputy() {
+                d.in_flight = Some(fl);
+            }
+            regs.set_call(nr, &a);
+            true
+        }
+        Err(e) => {
+            send_reply(mig, p, e, &[]);
+            false
         }
     }
 }
@@ -278,6 +324,7 @@ fn served_by_deputy(
         syscalls::nr::EXECVE => Some(serve_exec(u, mig, p, a, data)),
         syscalls::nr::RT_SIGACTION => Some((take_sigaction(u, p, a), KVec::new())),
         syscalls::nr::MMAP => Some(serve_map(mig, a)),
+        n if n == u64::from(ra::FD_KIND) => Some((readahead::fd_kind(u, a), KVec::new())),
         _ => None,
     }
 }
@@ -342,6 +389,7 @@ fn on_signal(u: &UserCtx, mig: &Migration, p: &Proc, sig: u64, info: u64) {
         .filter(|i| i.signo == sig as u32)
         .unwrap_or(SigInfo::kernel(sig as u32));
     let _order = p.signal_order.lock();
+    readahead::check(mig, p);
     let _ = send_signal(mig, where_, p.token, &info);
     counters::bump(&mig.stats.signals);
 }

@@ -367,6 +367,7 @@ fn home_child(mig: &Migration, p: &Proc, child: &TaskRef, nr: i32) {
             // The fork copied the parent deputy's memory, that area included.
             args_area: d.args_area,
             held: HeldFiles::none(),
+            read_ahead: None,
         };
         (token, deputy, where_)
     };

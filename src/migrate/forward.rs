@@ -12,6 +12,7 @@ use crate::proto::restart;
 use crate::proto::MsgType;
 use crate::syscalls::{self, Arg};
 
+use super::image::Credit;
 use super::neg;
 use super::record::{Item, Proc};
 use crate::counters;
@@ -457,6 +458,7 @@ pub(super) fn exchange(
     data: &[u8],
     oneway: bool,
 ) -> core::result::Result<(i64, KVVec<u8>), i64> {
+    super::readahead::before_call(mig, p, nr, a);
     let mut hdr = [0u8; wire::SYSCALL_HDR_LEN];
     wire::Syscall::encode_header(p.token, nr as u32, a, &mut hdr);
     counters::bump(&mig.stats.forwarded);
@@ -473,9 +475,30 @@ pub(super) fn exchange(
         return Ok((0, KVVec::new()));
     }
     let sent_us = sys::monotonic_us();
+    // Bytes of the answer ahead of the reply (`SysData`), under flow control.
+    // A failure to keep them fails the call once its reply came (the stream is taken whole).
+    let mut ahead: Option<KVVec<u8>> = None;
+    let mut lost = false;
+    let mut credit = Credit::new(p.home);
     let got = loop {
         match p.pop(0, false) {
-            Ok(Item::Reply { result, data }) => break Ok((result, data)),
+            Ok(Item::Data(d)) => {
+                credit.took(mig, p);
+                match ahead.as_mut() {
+                    None => ahead = Some(d),
+                    Some(acc) => lost |= acc.extend_from_slice(&d, GFP_KERNEL).is_err(),
+                }
+            }
+            Ok(Item::Reply { result, data }) => match ahead.take() {
+                None => break Ok((result, data)),
+                Some(mut acc) => {
+                    lost |= acc.extend_from_slice(&data, GFP_KERNEL).is_err();
+                    if lost {
+                        break Err(neg(ENOMEM));
+                    }
+                    break Ok((result, acc));
+                }
+            },
             Ok(Item::Ctl(c)) if c.op == wire::ctl::GONE => break Err(neg(EIO)),
             Ok(_) => continue,
             // Only a fatal signal gets here; the task is ending.

@@ -49,6 +49,7 @@ pub(super) fn go_home(
             let vdso = u.vdso_addr();
             drain(p);
             let frozen = Frozen { held, rewound };
+            super::readahead::flush(mig, p);
             // The files its areas map here, named to home: those home holds are mapped there.
             let named = Named::offer(u, mig, p, p.home, &vmas, vdso)?;
             let mut flow = stream(u, mig, p, p.home, &vmas, vdso, &frozen, &named)?;
@@ -232,7 +233,16 @@ fn forward_call(
         mig.reg.remove(p);
         return false; // exit here too
     }
-    let r = forward(mig, p, nr, &args, f);
+    let local = match nr {
+        syscalls::nr::READ if args[2] > 0 => {
+            Some(super::readahead::read(mig, p, args[0], args[1], args[2]))
+        }
+        syscalls::nr::WRITE if args[2] > 0 => {
+            super::readahead::write(mig, p, args[0], args[1], args[2])
+        }
+        _ => None,
+    };
+    let r = local.unwrap_or_else(|| forward(mig, p, nr, &args, f));
     if nr == syscalls::nr::TIMES && r >= 0 && args[0] != 0 {
         own_times(u, args[0]);
     }

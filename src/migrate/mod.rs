@@ -31,6 +31,7 @@ mod imagefiles;
 mod mapfile;
 mod offer;
 mod out;
+mod readahead;
 mod record;
 mod request;
 mod runmode;
@@ -126,7 +127,7 @@ impl From<Error> for MigError {
 pub(crate) type MigResult<T = ()> = core::result::Result<T, MigError>;
 
 /// The message kinds of migration (`Documentation/protocol.md`), registered with the transport.
-const KINDS: [MsgType; 12] = [
+const KINDS: [MsgType; 13] = [
     MsgType::MigOffer,
     MsgType::MigAnswer,
     MsgType::MigState,
@@ -139,6 +140,7 @@ const KINDS: [MsgType; 12] = [
     MsgType::MigSignal,
     MsgType::MigStatus,
     MsgType::MigFile,
+    MsgType::SysData,
 ];
 
 /// Process migration on this node: the processes it knows (its own, their deputies, guests

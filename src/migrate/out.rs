@@ -303,6 +303,7 @@ pub(super) fn make_stub(u: &UserCtx, actions: &[[u64; 4]; 64]) -> Result<Deputy>
         fork_failed: false,
         args_area: None,
         held: HeldFiles::none(),
+        read_ahead: None,
     })
 }
 

@@ -46,6 +46,8 @@ pub(super) enum Item {
         result: i64,
         data: KVVec<u8>,
     },
+    /// Bytes of the next reply's answer, ahead of it (`SysData`).
+    Data(KVVec<u8>),
     Ctl(Ctl),
     Signal(crate::proto::signal::Signal),
     /// A file the image maps (`MigFile`): its index, `prot`, hash and path (with its NUL).
@@ -103,6 +105,8 @@ pub(super) struct Deputy {
     /// The files its guest named on its way home, kept between the deputy's returns to user
     /// mode (a signal handled at home between the names and the State): [`HeldFiles`].
     pub(super) held: HeldFiles,
+    /// The file its guest reads ahead of, as the last fill left it ([`super::readahead`]).
+    pub(super) read_ahead: Option<super::readahead::Watch>,
 }
 
 /// A guest's child being made ([`super::fork`]): its record (its deputy forked at home) and
@@ -130,6 +134,14 @@ pub(super) struct Guest {
     pub(super) calling: bool,
     /// Its fork call is under way: the child's record, claimed by the fork hook.
     pub(super) forking: Option<Forking>,
+    /// The bytes it read ahead of a file ([`super::readahead`]), when it is not reading.
+    pub(super) read_ahead: Option<super::readahead::Cache>,
+    /// Counts home's READ_DROP and the signals from home: read-ahead taken before the last
+    /// one is not used.
+    pub(super) ra_gen: u64,
+    /// What descriptors are at home, as its deputy said (`proto::readahead::FD_KIND`): slot
+    /// `fd % 4` holds `(fd + 1, kind)`, or zeros. Cleared by any call that may change them.
+    pub(super) fd_kinds: [(u64, i64); 4],
 }
 
 impl Role {

@@ -142,6 +142,7 @@ fn to_item(m: &Message<'_>) -> Result<Option<(u64, Item)>> {
                 data: copy(r.data)?,
             },
         ),
+        Message::SysData(d) => (d.token, Item::Data(copy(d.data)?)),
         Message::MigCtl(c) => (c.token, Item::Ctl(c)),
         Message::MigSignal(s) => (s.token, Item::Signal(s)),
         Message::MigFile(f) => {
@@ -184,6 +185,8 @@ fn deliver_signal(mig: &Migration, p: &Proc, info: &SigInfo) -> bool {
             }
         }
         if let Some(g) = i.guest() {
+            // A signal from home may follow a change of the file read ahead.
+            g.ra_gen += 1;
             match info.signo as i32 {
                 signo::SIGSTOP => g.home_stop = true,
                 signo::SIGCONT => g.home_stop = false,
@@ -222,6 +225,11 @@ fn on_ctl(mig: &Arc<Migration>, p: &Arc<Proc>, c: &Ctl) -> bool {
         }
         wire::ctl::INTERRUPT if home => interrupt_call(mig, p),
         wire::ctl::CREDIT => p.add_credit(c.arg),
+        wire::ctl::READ_DROP if !home => {
+            if let Some(g) = p.inner.lock().guest() {
+                g.ra_gen += 1;
+            }
+        }
         wire::ctl::KILL if !home => {
             p.set_state(|i| i.finished = true);
             if let Some(t) = task {

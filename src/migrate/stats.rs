@@ -74,5 +74,19 @@ counters! {
         /// Private file mappings of guests here that went home (a file this node does not hold
         /// identically, not a regular file, too big to hash).
         maps_home,
+        /// Reads of guests here forwarded with read-ahead (`proto::readahead::READ_AHEAD`), and
+        /// the bytes deputies here read for such fills (the call's and those ahead).
+        readahead_fills,
+        readahead_bytes,
+        /// Reads of guests here served from their read-ahead, without a forwarded call.
+        readahead_local,
+        /// Read-ahead that guests here dropped unused because home said the file changed
+        /// (`MigCtl` READ_DROP), a signal came from home, or it aged out.
+        readahead_dropped,
+        /// Files read ahead of that deputies here found changed at home (written, truncated or
+        /// moved by another process) and told their guests to drop (`MigCtl` READ_DROP).
+        readahead_changed,
+        /// Writes of guests here to the null device at home, answered here without forwarding.
+        writes_null,
     }
 }

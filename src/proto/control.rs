@@ -45,8 +45,13 @@ pub mod ctl {
     /// named; target to home, before it takes the State: `arg` has bit i set for each file i it
     /// holds with the same contents (`proto::files`).
     pub const FILES: u32 = 11;
+    /// Deputy to remote (protocol 12): the file the guest reads ahead of changed at home, or
+    /// its position moved there (another process wrote it, or shares its description): drop
+    /// the bytes read ahead. Sent before the reply or signal that follows the change
+    /// (`proto::readahead`).
+    pub const READ_DROP: u32 = 12;
     /// Largest defined operation.
-    pub const MAX: u32 = 11;
+    pub const MAX: u32 = 12;
 }
 
 /// Control of a migrated process (see [`ctl`]).

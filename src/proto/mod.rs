@@ -22,6 +22,7 @@ pub mod flow;
 pub mod handshake;
 mod load;
 pub mod mig;
+pub mod readahead;
 pub mod restart;
 pub mod session;
 pub mod signal;
@@ -37,8 +38,10 @@ pub const MAGIC: u32 = 0x4f58_4d58;
 /// restart in the State; 7: CPU time and CPU-time timers in the State; 8: shared anonymous
 /// areas in the image, the CPU time of a guest that ended in its GONE; 9: `MigCtl` INTERRUPT, a
 /// forwarded call interrupted so that its process moves, and `MigStatus`; 10: a guest forks where
-/// it runs, its deputy forking at home for it: a forwarded `clone` with the child's token).
-pub const PROTO_VERSION: u8 = 11;
+/// it runs, its deputy forking at home for it: a forwarded `clone` with the child's token; 11:
+/// files an image maps travel by name, `MigFile`; 12: read-ahead of a guest's reads, `SysData`
+/// and `MigCtl` READ_DROP).
+pub const PROTO_VERSION: u8 = 12;
 /// Size of the frame header in bytes.
 pub const HEADER_LEN: usize = 64;
 /// Hard upper bound of a payload in bytes, whatever the type.
@@ -119,6 +122,9 @@ pub enum MsgType {
     /// Migration image: a file its private file areas map ([`files::FileName`]; since
     /// version 11).
     MigFile = 20,
+    /// Bytes of a forwarded call's answer ahead of its `SysReply`
+    /// ([`readahead::SysData`]; since version 12).
+    SysData = 21,
 }
 
 impl MsgType {
@@ -145,6 +151,7 @@ impl MsgType {
             18 => MsgType::MigSignal,
             19 => MsgType::MigStatus,
             20 => MsgType::MigFile,
+            21 => MsgType::SysData,
             _ => return Err(ProtoError::BadType(v)),
         })
     }
@@ -186,11 +193,15 @@ impl MsgType {
                 files::FILE_HDR_LEN + 2,
                 files::FILE_HDR_LEN + files::MAX_PATH,
             ),
+            MsgType::SysData => (
+                readahead::SYSDATA_HDR_LEN + 1,
+                readahead::SYSDATA_HDR_LEN + mig::MAX_SYS_DATA,
+            ),
         }
     }
 
     /// Number of message types (for per-type counters); types are 1..=COUNT.
-    pub const COUNT: usize = 20;
+    pub const COUNT: usize = 21;
 
     /// Lower-case name, for counters and logs.
     pub fn name(self) -> &'static str {
@@ -215,6 +226,7 @@ impl MsgType {
             MsgType::MigSignal => "mig_signal",
             MsgType::MigStatus => "mig_status",
             MsgType::MigFile => "mig_file",
+            MsgType::SysData => "sysdata",
         }
     }
 }
@@ -461,6 +473,8 @@ pub enum Message<'a> {
     MigStatus(status::Status),
     /// See [`files::FileName`].
     MigFile(files::FileName<'a>),
+    /// See [`readahead::SysData`].
+    SysData(readahead::SysData<'a>),
 }
 
 impl<'a> Message<'a> {
@@ -504,6 +518,7 @@ impl<'a> Message<'a> {
             MsgType::MigSignal => Message::MigSignal(signal::Signal::decode(payload)?),
             MsgType::MigStatus => Message::MigStatus(status::Status::decode(payload)?),
             MsgType::MigFile => Message::MigFile(files::FileName::decode(payload)?),
+            MsgType::SysData => Message::SysData(readahead::SysData::decode(payload)?),
         })
     }
 
@@ -530,6 +545,7 @@ impl<'a> Message<'a> {
             Message::MigSignal(_) => MsgType::MigSignal,
             Message::MigStatus(_) => MsgType::MigStatus,
             Message::MigFile(_) => MsgType::MigFile,
+            Message::SysData(_) => MsgType::SysData,
         }
     }
 }

@@ -9,8 +9,9 @@
  *    /proc/hpc/info/migration) to node 2;
  *  - the round trip of a forwarded getppid() of a process running on node 2 against an in-kernel
  *    ping-pong with the same frame sizes (64-byte request, 16-byte answer payloads);
- *  - reading a 64 MiB home file to /dev/null with busybox cat and with dd bs=64k, remote (migrated
- *    right after it started) against the same command at home.
+ *  - reading a 64 MiB home file to /dev/null with busybox cat (migrated right after it started),
+ *    and with dd bs=64k and sha256sum (started on node 2: migrated before their exec), remote
+ *    against the same command at home and against a raw stream of 64 MiB to node 2.
  *
  * Output: one "bench NAME value unit" line per measurement, and "ratio NAME value" lines.
  */
@@ -245,16 +246,65 @@ static double run_cmd(char *const argv[], int remote)
 	return now() - t0;
 }
 
+/*
+ * Runs the shell command `cmd` after a 0.5 s sleep (`sh -c "sleep 0.5; exec CMD"`), at home or
+ * migrated to node 2 during the sleep, so that the command starts (and opens its files) where it
+ * runs; the seconds it took after the sleep.
+ */
+static double run_after_sleep(const char *cmd, int remote)
+{
+	char line[256];
+	char *argv[] = { "sh", "-c", line, NULL };
+
+	snprintf(line, sizeof(line), "sleep 0.5; exec %s", cmd);
+	if (!remote) {
+		double t0 = now();
+		int pid = fork();
+
+		if (pid == 0) {
+			int fd = open("/dev/null", O_WRONLY);
+
+			dup2(fd, 1);
+			dup2(fd, 2);
+			execvp(argv[0], argv);
+			_exit(127);
+		}
+		waitpid(pid, NULL, 0);
+		return now() - t0 - 0.5;
+	}
+	{
+		double t0 = now();
+		int pid = fork();
+
+		if (pid == 0) {
+			int fd = open("/dev/null", O_WRONLY);
+
+			dup2(fd, 1);
+			dup2(fd, 2);
+			execvp(argv[0], argv);
+			_exit(127);
+		}
+		usleep(50000);
+		if (migrate(pid, 2))
+			perror("migrate reader");
+		waitpid(pid, NULL, 0);
+		return now() - t0 - 0.5;
+	}
+}
+
 static void file_reading(void)
 {
 	static char *cat[] = { "cat", "/tmp/bench-file", NULL };
-	static char *dd[] = { "dd", "if=/tmp/bench-file", "of=/dev/null", "bs=65536", NULL };
+	static const char *const cmds[][2] = {
+		{ "dd", "dd if=/tmp/bench-file of=/dev/null bs=65536" },
+		{ "sha256sum", "sha256sum /tmp/bench-file" },
+	};
 	static char buf[1 << 20];
 	int fd = open("/tmp/bench-file", O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	double home, remote;
-	int i;
+	double home, remote, raw;
+	unsigned int i;
 
-	for (i = 0; i < (int)sizeof(buf); i++)
+	for (i = 0; i < sizeof(buf); i++)
 		buf[i] = (char)(i * 7);
 	for (i = 0; i < 64; i++)
 		if (write(fd, buf, sizeof(buf)) != sizeof(buf))
@@ -265,11 +315,16 @@ static void file_reading(void)
 	printf("bench cat_64mib_home %.3f s, remote %.3f s (busybox cat copies with sendfile: the data stays at home)\n",
 	       home, remote);
 	printf("ratio cat_remote_vs_home %.2f\n", remote / home);
-	home = run_cmd(dd, 0);
-	remote = run_cmd(dd, 1);
-	printf("bench dd_64mib_home %.3f s (%.1f MiB/s), remote %.3f s (%.1f MiB/s; read/write forwarded)\n",
-	       home, 64 / home, remote, 64 / remote);
-	printf("ratio dd_remote_vs_home %.2f\n", remote / home);
+	raw = bench(0, 64 << 20, 0, 0);
+	printf("bench raw_stream_64mib %.3f s (%.1f MiB/s)\n", raw, 64 / raw);
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		home = run_after_sleep(cmds[i][1], 0);
+		remote = run_after_sleep(cmds[i][1], 1);
+		printf("bench %s_64mib_home %.3f s (%.1f MiB/s), remote %.3f s (%.1f MiB/s; started on node 2, the file at home)\n",
+		       cmds[i][0], home, 64 / home, remote, 64 / remote);
+		printf("ratio %s_remote_vs_home %.2f\n", cmds[i][0], remote / home);
+		printf("ratio %s_remote_vs_raw_stream %.2f\n", cmds[i][0], remote / raw);
+	}
 	unlink("/tmp/bench-file");
 }
 
@@ -365,7 +420,7 @@ static void process_trees(void)
 	}
 }
 
-/* `migbench`: everything; `migbench trees`: process trees only; `migbench security`: the 16 and 256 MiB migrations and the forwarded
+/* `migbench`: everything; `migbench files`: the file reading only; `migbench trees`: process trees only; `migbench security`: the 16 and 256 MiB migrations and the forwarded
  * getppid() only (scripts/bench.sh runs them again over plaintext links for the cost of sealing);
  * `migbench calls R`: R rounds of forwarded getppid() against raw ping-pong, and their median. */
 int main(int argc, char **argv)
@@ -382,6 +437,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 1 && !strcmp(argv[1], "trees")) {
 		process_trees();
+		return 0;
+	}
+	if (argc > 1 && !strcmp(argv[1], "files")) {
+		file_reading();
 		return 0;
 	}
 	if (argc > 2 && !strcmp(argv[1], "calls")) {

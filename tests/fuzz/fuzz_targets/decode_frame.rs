@@ -75,6 +75,12 @@ fuzz_target!(|data: &[u8]| {
             p.extend_from_slice(f.path);
             enc(&p, &mut re)
         }
+        Message::SysData(d) => {
+            let mut p = vec![0u8; readahead::SYSDATA_HDR_LEN];
+            readahead::SysData::encode_header(d.token, &mut p);
+            p.extend_from_slice(d.data);
+            enc(&p, &mut re)
+        }
         Message::Finished(m) => enc(&m, &mut re),
         Message::Ack => enc(&[], &mut re),
     }

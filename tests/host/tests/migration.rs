@@ -868,3 +868,74 @@ fn files_answer_is_a_control_operation() {
         matches!(decode(&frame(MsgType::MigCtl, &c.encode())), Ok(Message::MigCtl(d)) if d == c)
     );
 }
+
+#[test]
+fn read_ahead_frames_and_arguments() {
+    use oxmosix_host_tests::proto::readahead::*;
+    // SysData: token and 1..=MAX_SYS_DATA bytes; round trip through a frame.
+    let mut p = vec![0u8; SYSDATA_HDR_LEN];
+    SysData::encode_header(7, &mut p);
+    p.extend_from_slice(&[1, 2, 3]);
+    match decode(&frame(MsgType::SysData, &p)).unwrap() {
+        Message::SysData(d) => {
+            assert_eq!(d.token, 7);
+            assert_eq!(d.data, &[1, 2, 3]);
+        }
+        m => panic!("decoded as {m:?}"),
+    }
+    assert!(SysData::decode(&p[..SYSDATA_HDR_LEN]).is_err(), "no bytes");
+    let mut big = p[..SYSDATA_HDR_LEN].to_vec();
+    big.resize(SYSDATA_HDR_LEN + MAX_SYS_DATA + 1, 0);
+    assert!(SysData::decode(&big).is_err(), "beyond one frame");
+    big.truncate(SYSDATA_HDR_LEN + MAX_SYS_DATA);
+    assert!(SysData::decode(&big).is_ok());
+    let zero = [0u8; SYSDATA_HDR_LEN + 1];
+    assert!(SysData::decode(&zero).is_err(), "token 0");
+    // READ_DROP is a control operation.
+    let c = Ctl {
+        token: 9,
+        op: ctl::READ_DROP,
+        ..Ctl::default()
+    };
+    assert_eq!(Ctl::decode(&c.encode()).unwrap(), c);
+    // Arguments from a guest are clamped or refused.
+    assert_eq!(
+        fill_args(&[3, u64::MAX, u64::MAX, 5, 0, 0]).unwrap(),
+        (3, MAX_FILL, MAX_WINDOW, 5)
+    );
+    assert!(fill_args(&[3, 1, 0, MAX_FILL + MAX_WINDOW + 1, 0, 0]).is_err());
+    assert!(
+        fill_args(&[3, 0, 0, 0, 0, 0]).is_err(),
+        "an empty read is not forwarded"
+    );
+    assert!(fill_args(&[1 << 31, 1, 0, 0, 0, 0]).is_err());
+    assert_eq!(skip_args(&[4, 100, 0, 0, 0, 0]).unwrap(), (4, 100));
+    assert!(skip_args(&[4, MAX_FILL + MAX_WINDOW + 1, 0, 0, 0, 0]).is_err());
+    assert!(skip_args(&[u64::MAX, 1, 0, 0, 0, 0]).is_err());
+    // The pseudo-calls are no x86-64 system calls.
+    assert!(u64::from(READ_AHEAD) >= nr::COUNT && u64::from(READ_SKIP) >= nr::COUNT);
+}
+
+#[test]
+fn read_ahead_window_grows_like_the_kernels() {
+    use oxmosix_host_tests::proto::readahead::*;
+    // First read of a file: four times the read, at most FIRST_WINDOW.
+    assert_eq!(next_window(0, false, 4096), 16384);
+    assert_eq!(next_window(0, false, 1 << 20), FIRST_WINDOW);
+    assert_eq!(
+        next_window(MAX_WINDOW, false, 4096),
+        16384,
+        "a seek starts again"
+    );
+    // A sequential reader doubles it up to MAX_WINDOW.
+    let mut w = next_window(0, false, 65536);
+    let mut steps = 0;
+    while w < MAX_WINDOW {
+        let n = next_window(w, true, 65536);
+        assert_eq!(n, (2 * w).min(MAX_WINDOW));
+        w = n;
+        steps += 1;
+    }
+    assert!(steps <= 5, "1 MiB ahead within five fills");
+    assert_eq!(next_window(MAX_WINDOW, true, 65536), MAX_WINDOW);
+}

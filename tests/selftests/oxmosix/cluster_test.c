@@ -318,14 +318,14 @@ static void put32(uint8_t *b, uint32_t v)
 	b[0] = v >> 24; b[1] = v >> 16; b[2] = v >> 8; b[3] = v;
 }
 
-/* A valid frame header (see Documentation/protocol.md), protocol version 11, tag zero. */
+/* A valid frame header (see Documentation/protocol.md), protocol version 12, tag zero. */
 #define HDR 64
 #define HELLO_LEN 96
 static void header(uint8_t *h, uint8_t type, uint32_t len, uint32_t src, uint32_t dst)
 {
 	memset(h, 0, HDR);
 	put32(h, 0x4f584d58);
-	h[4] = 11;
+	h[4] = 12;
 	h[5] = type;
 	put32(h + 8, len);
 	put32(h + 24, src);
