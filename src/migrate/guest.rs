@@ -47,9 +47,10 @@ pub(super) fn go_home(
         |held| -> Result<u32> {
             let vmas = u.vmas()?;
             let vdso = u.vdso_addr();
+            // Read-ahead under way stops and its frames are taken before the inbox is emptied.
+            super::readahead::flush(mig, p);
             drain(p);
             let frozen = Frozen { held, rewound };
-            super::readahead::flush(mig, p);
             // The files its areas map here, named to home: those home holds are mapped there.
             let named = Named::offer(u, mig, p, p.home, &vmas, vdso)?;
             let mut flow = stream(u, mig, p, p.home, &vmas, vdso, &frozen, &named)?;

@@ -32,6 +32,7 @@ mod mapfile;
 mod offer;
 mod out;
 mod readahead;
+mod readserve;
 mod record;
 mod request;
 mod runmode;

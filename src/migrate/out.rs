@@ -304,6 +304,8 @@ pub(super) fn make_stub(u: &UserCtx, actions: &[[u64; 4]; 64]) -> Result<Deputy>
         args_area: None,
         held: HeldFiles::none(),
         read_ahead: None,
+        stream: None,
+        ra_sent: 0,
     })
 }
 

@@ -142,7 +142,13 @@ fn to_item(m: &Message<'_>) -> Result<Option<(u64, Item)>> {
                 data: copy(r.data)?,
             },
         ),
-        Message::SysData(d) => (d.token, Item::Data(copy(d.data)?)),
+        Message::SysData(d) => (
+            d.token,
+            Item::Data {
+                stream: d.stream,
+                data: copy(d.data)?,
+            },
+        ),
         Message::MigCtl(c) => (c.token, Item::Ctl(c)),
         Message::MigSignal(s) => (s.token, Item::Signal(s)),
         Message::MigFile(f) => {
