@@ -240,6 +240,10 @@ fn take_call(
         readserve::skip(u, p, &a);
         return false;
     }
+    if nr == u64::from(ra::WRITE_BEHIND) {
+        readserve::write_behind(u, mig, p, &a, data);
+        return false;
+    }
     counters::bump(&mig.stats.served);
     let taken_us = sys::monotonic_us();
     if nr == u64::from(ra::READ_AHEAD) {

@@ -370,6 +370,7 @@ fn home_child(mig: &Migration, p: &Proc, child: &TaskRef, nr: i32) {
             read_ahead: None,
             stream: None,
             ra_sent: 0,
+            wb_taken: 0,
         };
         (token, deputy, where_)
     };

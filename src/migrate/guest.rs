@@ -48,7 +48,7 @@ pub(super) fn go_home(
             let vmas = u.vmas()?;
             let vdso = u.vdso_addr();
             // Read-ahead under way stops and its frames are taken before the inbox is emptied.
-            super::readahead::flush(mig, p);
+            super::readahead::flush(mig, p)?;
             drain(p);
             let frozen = Frozen { held, rewound };
             // The files its areas map here, named to home: those home holds are mapped there.
@@ -243,7 +243,17 @@ fn forward_call(
         }
         _ => None,
     };
-    let r = local.unwrap_or_else(|| forward(mig, p, nr, &args, f));
+    let mut r = local.unwrap_or_else(|| forward(mig, p, nr, &args, f));
+    if matches!(
+        nr,
+        syscalls::nr::CLOSE | syscalls::nr::FSYNC | syscalls::nr::FDATASYNC
+    ) && r >= 0
+    {
+        // A one-way write that failed at home is reported here, as NFS reports it.
+        if let Some(e) = super::readahead::take_write_error(p) {
+            r = e;
+        }
+    }
     if nr == syscalls::nr::TIMES && r >= 0 && args[0] != 0 {
         own_times(u, args[0]);
     }

@@ -306,6 +306,7 @@ pub(super) fn make_stub(u: &UserCtx, actions: &[[u64; 4]; 64]) -> Result<Deputy>
         read_ahead: None,
         stream: None,
         ra_sent: 0,
+        wb_taken: 0,
     })
 }
 

@@ -160,10 +160,11 @@ pub(super) fn before_call(mig: &Migration, p: &Proc, nr: u64, a: &[u64; 6]) {
     }
 }
 
-/// A guest leaves this node: its read-ahead is settled and dropped, and a stream still under
-/// way is stopped (`READ_SKIP` with `stop`) and its frames taken up to its end, so that none
-/// arrives during the move (each wait at most [`STEP_MS`]).
-pub(super) fn flush(mig: &Migration, p: &Proc) {
+/// A guest leaves this node: its read-ahead is settled and dropped, a stream still under way is
+/// stopped (`READ_SKIP` with `stop`) and its frames taken up to its end, and its one-way writes
+/// are all run at home, so that nothing of them arrives during the move (each wait at most
+/// [`STEP_MS`]). Errors: `ETIMEDOUT` when the deputy did not take them (the move fails).
+pub(super) fn flush(mig: &Migration, p: &Proc) -> Result {
     let (c, _) = take(p);
     let (fd, owed, live) = match c {
         Some(c) => {
@@ -188,6 +189,11 @@ pub(super) fn flush(mig: &Migration, p: &Proc) {
     if let Some(id) = live {
         while let Some(Frame::Bytes(_)) = next_frame(mig, p, id) {}
     }
+    // The one-way writes are run before the move (their credits, which the move's own flow
+    // control would miscount, all in).
+    let sent = p.inner.lock().guest().map_or(0, |g| g.wb_sent);
+    p.clamp_credit(sent);
+    p.wait_credit(sent.wrapping_add(flow::WINDOW))
 }
 
 /// What [`next_frame`] found.
@@ -409,7 +415,7 @@ pub(super) fn write(mig: &Migration, p: &Proc, fd: u64, buf: u64, n: u64) -> Opt
         None => {
             let a = [fd, 0, 0, 0, 0, 0];
             let k = match exchange(mig, p, u64::from(ra::FD_KIND), &a, &[], false) {
-                Ok((k, _)) if k == ra::kind::NULL => k,
+                Ok((k, _)) if k == ra::kind::NULL || k == ra::kind::PLAIN => k,
                 _ => ra::kind::OTHER,
             };
             if let Some(g) = p.inner.lock().guest() {
@@ -418,14 +424,82 @@ pub(super) fn write(mig: &Migration, p: &Proc, fd: u64, buf: u64, n: u64) -> Opt
             k
         }
     };
-    if kind != ra::kind::NULL {
-        return None;
+    match kind {
+        ra::kind::NULL => {
+            counters::bump(&mig.stats.writes_null);
+            Some(match buf.checked_add(n) {
+                Some(end) if end <= wire::USER_TOP => n.min(MAX_RW) as i64,
+                _ => neg(EFAULT),
+            })
+        }
+        ra::kind::PLAIN => Some(write_behind(mig, p, fd, buf, n.min(MAX_RW))),
+        _ => None,
     }
-    counters::bump(&mig.stats.writes_null);
-    Some(match buf.checked_add(n) {
-        Some(end) if end <= wire::USER_TOP => n.min(MAX_RW) as i64,
-        _ => neg(EFAULT),
-    })
+}
+
+/// The failure of a one-way write its deputy reported and the guest did not return yet, taken.
+pub(super) fn take_write_error(p: &Proc) -> Option<i64> {
+    let mut i = p.inner.lock();
+    let g = i.guest()?;
+    let e = core::mem::replace(&mut g.wb_error, 0);
+    (e != 0).then(|| -i64::from(e))
+}
+
+/// A guest's `write(fd, buf, n)` to a plain file at home: sent one-way
+/// ([`ra::WRITE_BEHIND`] frames of at most one frame's data each, within the flow window, each
+/// wait at most [`STEP_MS`]); returns `n`, or the failure of an earlier one-way write (this
+/// one is not sent), `-EFAULT` for a buffer it cannot read (the bytes before it are written),
+/// `-EIO` when the deputy takes none (a stalled or lost home).
+fn write_behind(mig: &Migration, p: &Proc, fd: u64, buf: u64, n: u64) -> i64 {
+    if let Some(e) = take_write_error(p) {
+        return e;
+    }
+    // Read-ahead of this file is given up (its position at home said first).
+    let (c, _) = take(p);
+    match c {
+        Some(c) if c.fd == fd => retire(mig, p, c),
+        c => put(p, c),
+    }
+    let Some(mut sent) = p.inner.lock().guest().map(|g| g.wb_sent) else {
+        return neg(EIO);
+    };
+    p.clamp_credit(sent);
+    let mut chunk = KVVec::new();
+    let size = n.min(wire::MAX_SYS_DATA as u64) as usize;
+    if chunk.extend_with(size, 0u8, GFP_KERNEL).is_err() {
+        return neg(ENOMEM);
+    }
+    let mut done = 0u64;
+    while done < n {
+        let k = (n - done).min(wire::MAX_SYS_DATA as u64) as usize;
+        if UserSlice::new((buf + done) as usize, k)
+            .reader()
+            .read_slice(&mut chunk[..k])
+            .is_err()
+        {
+            return if done > 0 { done as i64 } else { neg(EFAULT) };
+        }
+        if p.wait_credit(sent.wrapping_add(1)).is_err() {
+            return if done > 0 { done as i64 } else { neg(EIO) };
+        }
+        let mut hdr = [0u8; wire::SYSCALL_HDR_LEN];
+        let a = [fd, k as u64, 0, 0, 0, 0];
+        wire::Syscall::encode_header(p.token, ra::WRITE_BEHIND, &a, &mut hdr);
+        if mig
+            .net
+            .send_to(p.home, MsgType::Syscall, &[&hdr, &chunk[..k]])
+            .is_err()
+        {
+            return if done > 0 { done as i64 } else { neg(EIO) };
+        }
+        sent = sent.wrapping_add(1);
+        if let Some(g) = p.inner.lock().guest() {
+            g.wb_sent = sent;
+        }
+        counters::bump(&mig.stats.writes_behind);
+        done += k as u64;
+    }
+    done as i64
 }
 
 /// The most one `write` transfers (the kernel's `MAX_RW_COUNT`).

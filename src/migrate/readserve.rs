@@ -101,9 +101,11 @@ pub(super) fn next(mig: &Migration, p: &Proc) -> Result<Item> {
         };
         match p.pop_or_room(n)? {
             Some(item) => {
-                let plain_skip = matches!(&item, Item::Syscall { nr, args, .. }
-                    if *nr == ra::READ_SKIP && args[2] == 0);
-                if !plain_skip {
+                // A plain skip and a one-way write (of another file, or of this one: the
+                // guest gave its bytes up) let the stream go on.
+                let goes_on = matches!(&item, Item::Syscall { nr, args, .. }
+                    if (*nr == ra::READ_SKIP && args[2] == 0) || *nr == ra::WRITE_BEHIND);
+                if !goes_on {
                     end_stream(mig, p);
                 }
                 return Ok(item);
@@ -144,6 +146,12 @@ fn stream_frame(mig: &Migration, p: &Proc) {
 /// The deputy of `p` takes call `nr(a)` of its guest: it forgets the file read ahead of
 /// unless the call keeps the guest's read-ahead ([`keeps`]; the guest dropped it otherwise).
 pub(super) fn on_call(p: &Proc, nr: u64, a: &[u64; 6]) {
+    // A one-way write is a write (the guest's read-ahead of another file stays).
+    let nr = if nr == u64::from(ra::WRITE_BEHIND) {
+        crate::syscalls::nr::WRITE
+    } else {
+        nr
+    };
     if nr == u64::from(ra::READ_SKIP)
         || nr == u64::from(ra::READ_AHEAD)
         || nr == u64::from(ra::FD_KIND)
@@ -314,7 +322,43 @@ pub(super) fn check(mig: &Migration, p: &Proc) {
 pub(super) fn fd_kind(u: &UserCtx, a: &[u64; 6]) -> i64 {
     if u.null_sink(a[0]) {
         ra::kind::NULL
+    } else if u.plain_for_writing(a[0]).is_some() {
+        ra::kind::PLAIN
     } else {
         ra::kind::OTHER
     }
+}
+
+/// The deputy runs its guest's one-way write [`ra::WRITE_BEHIND`] `(fd, n)` of `data` at the
+/// file's position, credits it (`MigCtl CREDIT`, the total so far) and reports a failure or a
+/// short write (`MigCtl WRITE_ERROR`: the errno, `EIO` for a short write; `EBADF` when `fd` is
+/// no longer a plain file open for writing).
+pub(super) fn write_behind(u: &UserCtx, mig: &Migration, p: &Proc, a: &[u64; 6], data: &[u8]) {
+    let r = match ra::behind_args(a, data.len()) {
+        Ok(fd) => match u.plain_for_writing(fd) {
+            Some(f) => f.write_on(data),
+            None => Err(EBADF),
+        },
+        Err(_) => Err(EINVAL),
+    };
+    let err = match r {
+        Ok(n) if n == data.len() => 0,
+        Ok(_) => EIO.to_errno().unsigned_abs(),
+        Err(e) => e.to_errno().unsigned_abs(),
+    };
+    counters::bump(&mig.stats.writes_behind);
+    let (taken, where_) = {
+        let mut i = p.inner.lock();
+        let where_ = i.where_;
+        let Some(d) = i.deputy() else {
+            return;
+        };
+        d.wb_taken = d.wb_taken.wrapping_add(1);
+        (d.wb_taken, where_)
+    };
+    // A failure first: the guest has it before the credit lets it send more.
+    if err != 0 {
+        let _ = send_ctl(mig, where_, p.token, wire::ctl::WRITE_ERROR, err);
+    }
+    let _ = send_ctl(mig, where_, p.token, wire::ctl::CREDIT, taken);
 }

@@ -114,6 +114,8 @@ pub(super) struct Deputy {
     /// all its streams so far (flow control).
     pub(super) stream: Option<super::readserve::Stream>,
     pub(super) ra_sent: u32,
+    /// The guest's one-way writes it ran so far (credited to the guest).
+    pub(super) wb_taken: u32,
 }
 
 /// A guest's child being made ([`super::fork`]): its record (its deputy forked at home) and
@@ -154,6 +156,10 @@ pub(super) struct Guest {
     pub(super) ra_taken: u32,
     pub(super) ra_stream: u32,
     pub(super) ra_orphan: u32,
+    /// Writes it sent one-way (`WRITE_BEHIND` frames, flow control) and the first failure its
+    /// deputy reported for them (an errno, 0: none), not yet returned.
+    pub(super) wb_sent: u32,
+    pub(super) wb_error: u32,
 }
 
 impl Role {
@@ -373,6 +379,13 @@ impl Proc {
         })?;
         self.cv.notify_all();
         Ok(r)
+    }
+
+    /// A guest about to send one-way writes, `sent` so far: credit reported by anything else
+    /// (the image of a move home that did not happen) counts nothing.
+    pub(super) fn clamp_credit(&self, sent: u32) {
+        let mut g = self.inner.lock();
+        g.credit = g.credit.min(sent);
     }
 
     /// Starts counting the credit of a new image stream.

@@ -236,6 +236,13 @@ fn on_ctl(mig: &Arc<Migration>, p: &Arc<Proc>, c: &Ctl) -> bool {
                 g.ra_gen += 1;
             }
         }
+        wire::ctl::WRITE_ERROR if !home => {
+            if let Some(g) = p.inner.lock().guest() {
+                if g.wb_error == 0 {
+                    g.wb_error = c.arg.max(1);
+                }
+            }
+        }
         wire::ctl::KILL if !home => {
             p.set_state(|i| i.finished = true);
             if let Some(t) = task {

@@ -45,6 +45,28 @@ pub mod kind {
     pub const OTHER: i64 = 0;
     /// The null device, open for writing.
     pub const NULL: i64 = 1;
+    /// A plain file (as read-ahead has them) open for writing, without `O_SYNC`/`O_DSYNC`:
+    /// its writes go one-way ([`super::WRITE_BEHIND`]).
+    pub const PLAIN: i64 = 2;
+}
+
+/// Call number of a guest's write to a descriptor of kind [`kind::PLAIN`], sent one-way with
+/// its bytes: arguments `(fd, n)`, `n` the frame's data length (1 ..= `MAX_SYS_DATA`). The
+/// deputy writes them in order at the file's position (as `write` does, `O_APPEND` included),
+/// credits each such frame (`MigCtl CREDIT`, the total so far; the guest sends within the flow
+/// window) and reports the first failure (`MigCtl WRITE_ERROR`, the errno), which the guest
+/// returns from its next write to a plain file, `fsync`, `fdatasync` or `close`: the write-behind
+/// of NFS clients.
+pub const WRITE_BEHIND: u32 = 0x4f5d;
+
+/// Checks a [`WRITE_BEHIND`] call's arguments `(fd, n)` against its frame's `data_len`.
+/// Errors: `BadField` for a descriptor beyond `i32::MAX` or `n` other than the data's length
+/// (at least 1).
+pub fn behind_args(args: &[u64; 6], data_len: usize) -> Result<u64, ProtoError> {
+    if args[0] > i32::MAX as u64 || args[1] == 0 || args[1] != data_len as u64 {
+        return Err(ProtoError::BadField("write_behind.args"));
+    }
+    Ok(args[0])
 }
 
 /// The most bytes one [`READ_AHEAD`] returns to its call (a longer read is several).

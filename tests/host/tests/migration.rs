@@ -931,8 +931,22 @@ fn read_ahead_frames_and_arguments() {
     assert!(skip_args(&[4, 0, 2, 0, 0, 0]).is_err());
     assert!(skip_args(&[4, MAX_FILL + MAX_WINDOW + 1, 0, 0, 0, 0]).is_err());
     assert!(skip_args(&[u64::MAX, 1, 0, 0, 0, 0]).is_err());
+    assert_eq!(behind_args(&[5, 10, 0, 0, 0, 0], 10).unwrap(), 5);
+    assert!(
+        behind_args(&[5, 10, 0, 0, 0, 0], 9).is_err(),
+        "length disagrees"
+    );
+    assert!(behind_args(&[5, 0, 0, 0, 0, 0], 0).is_err(), "empty");
+    assert!(behind_args(&[1 << 31, 1, 0, 0, 0, 0], 1).is_err());
+    let c = Ctl {
+        token: 9,
+        op: ctl::WRITE_ERROR,
+        arg: 28,
+        ..Ctl::default()
+    };
+    assert_eq!(Ctl::decode(&c.encode()).unwrap(), c);
     // The pseudo-calls are no x86-64 system calls.
-    for c in [READ_AHEAD, READ_SKIP, FD_KIND] {
+    for c in [READ_AHEAD, READ_SKIP, FD_KIND, WRITE_BEHIND] {
         assert!(u64::from(c) >= nr::COUNT);
     }
 }
