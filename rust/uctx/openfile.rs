@@ -77,30 +77,6 @@ impl UserCtx {
 }
 
 impl UserCtx {
-    /// File `fd` of the calling task's table when it is a plain file ([`UserCtx::plain_file`])
-    /// open for writing without `O_SYNC` or `O_DSYNC`: one whose writes a deputy may run
-    /// behind its guest. `None` otherwise.
-    pub(crate) fn plain_for_writing(&self, fd: u64) -> Option<WriteFile> {
-        /// `FMODE_WRITE`, `FMODE_CAN_WRITE` of `f_mode`; `O_DSYNC`, `__O_SYNC` of `f_flags`.
-        const FMODE_WRITE: u32 = 2;
-        const FMODE_CAN_WRITE: u32 = 1 << 18;
-        const O_DSYNC: u32 = 0o10000;
-        const O_SYNC: u32 = 0o4000000;
-        let f = self.plain_file(fd)?;
-        // SAFETY: the file is open (we hold a reference); its mode and flags are read as
-        // `write` reads them (the sync flags may change under `fcntl`, as for a racing write).
-        let ok = unsafe {
-            let file = f.as_ptr();
-            let mode = (*file).f_mode;
-            let flags = ptr::read_volatile(ptr::addr_of!((*file).f_flags));
-            mode & FMODE_WRITE != 0
-                && mode & FMODE_CAN_WRITE != 0
-                && flags & (O_DSYNC | O_SYNC) == 0
-        };
-        // INVARIANT: checked just above.
-        ok.then_some(WriteFile(f))
-    }
-
     /// Whether descriptor `fd` of the calling task is the null device (`/dev/null`, character
     /// device 1:3) open for writing: a write to it returns its count and has no effect.
     pub(crate) fn null_sink(&self, fd: u64) -> bool {
@@ -194,32 +170,5 @@ impl FileRef {
                 ),
             }
         }
-    }
-}
-
-/// A plain file open for writing without `O_SYNC`/`O_DSYNC` ([`UserCtx::plain_for_writing`]).
-///
-/// # Invariants
-///
-/// The file's `f_mode` has `FMODE_WRITE` and `FMODE_CAN_WRITE` (fixed for its life).
-pub(crate) struct WriteFile(FileRef);
-
-impl WriteFile {
-    /// Writes `buf` at the file's position as `write` does (at its end for `O_APPEND`), moving
-    /// the position past the bytes written: the bytes written. Errors: the write's (`ENOSPC`,
-    /// `EFBIG` beyond `RLIMIT_FSIZE`, `EIO`, ...).
-    pub(crate) fn write_on(&self, buf: &[u8]) -> Result<usize> {
-        let mut pos = self.0.pos() as bindings::loff_t;
-        // SAFETY: the file is open (`FileRef` invariant) and open for writing (invariant), so
-        // `kernel_write` takes the write path without a warning; `buf` is readable for its
-        // length.
-        let r = unsafe {
-            bindings::kernel_write(self.0.as_ptr(), buf.as_ptr().cast(), buf.len(), &mut pos)
-        };
-        if r < 0 {
-            return Err(Error::from_errno(r as c_int));
-        }
-        self.0.seek_to(pos as u64)?;
-        Ok(r as usize)
     }
 }

@@ -23,7 +23,7 @@ use super::imagefiles::HeldFiles;
 use super::mapfile::serve_map;
 use super::neg;
 use super::out::{make_stub, migrate_out};
-use super::readserve;
+use super::readahead;
 use super::record::Role;
 use super::record::{Item, Proc};
 use super::signo;
@@ -127,9 +127,9 @@ pub(super) fn prepare_call(
 }
 
 /// Answers the guest's forwarded call with `result` and the output buffers `out`, telling it
-/// first to drop its read-ahead if the file changed at home ([`readserve::check`]).
+/// first to drop its read-ahead if the file changed at home ([`readahead::check`]).
 pub(super) fn send_reply(mig: &Migration, p: &Proc, result: i64, out: &[u8]) {
-    readserve::check(mig, p);
+    readahead::check(mig, p);
     send_reply_unchecked(mig, p, result, out);
 }
 
@@ -174,7 +174,7 @@ pub(super) fn deputy_enter(
     // while this task is in user mode.
     let mut held = HeldGuard::take(p);
     loop {
-        let item = match readserve::next(mig, p) {
+        let item = match p.pop(0, true) {
             Ok(it) => it,
             Err(e) if e == ESRCH => {
                 // Killed at home: end the remote too.
@@ -235,19 +235,15 @@ fn take_call(
     data: &[u8],
 ) -> bool {
     let (mut nr, mut a) = (nr, args);
-    readserve::on_call(p, nr, &a);
+    readahead::on_call(p, nr, &a);
     if nr == u64::from(ra::READ_SKIP) {
-        readserve::skip(u, p, &a);
-        return false;
-    }
-    if nr == u64::from(ra::WRITE_BEHIND) {
-        readserve::write_behind(u, mig, p, &a, data);
+        readahead::skip(u, p, &a);
         return false;
     }
     counters::bump(&mig.stats.served);
     let taken_us = sys::monotonic_us();
     if nr == u64::from(ra::READ_AHEAD) {
-        if readserve::serve(u, mig, p, &a) {
+        if readahead::serve(u, mig, p, &a) {
             return false;
         }
         // Not a plain file: a plain read of at most one frame.
@@ -328,7 +324,7 @@ fn served_by_deputy(
         syscalls::nr::EXECVE => Some(serve_exec(u, mig, p, a, data)),
         syscalls::nr::RT_SIGACTION => Some((take_sigaction(u, p, a), KVec::new())),
         syscalls::nr::MMAP => Some(serve_map(mig, a)),
-        n if n == u64::from(ra::FD_KIND) => Some((readserve::fd_kind(u, a), KVec::new())),
+        n if n == u64::from(ra::FD_KIND) => Some((readahead::fd_kind(u, a), KVec::new())),
         _ => None,
     }
 }
@@ -393,7 +389,7 @@ fn on_signal(u: &UserCtx, mig: &Migration, p: &Proc, sig: u64, info: u64) {
         .filter(|i| i.signo == sig as u32)
         .unwrap_or(SigInfo::kernel(sig as u32));
     let _order = p.signal_order.lock();
-    readserve::check(mig, p);
+    readahead::check(mig, p);
     let _ = send_signal(mig, where_, p.token, &info);
     counters::bump(&mig.stats.signals);
 }

@@ -368,9 +368,6 @@ fn home_child(mig: &Migration, p: &Proc, child: &TaskRef, nr: i32) {
             args_area: d.args_area,
             held: HeldFiles::none(),
             read_ahead: None,
-            stream: None,
-            ra_sent: 0,
-            wb_taken: 0,
         };
         (token, deputy, where_)
     };

@@ -12,6 +12,7 @@ use crate::proto::restart;
 use crate::proto::MsgType;
 use crate::syscalls::{self, Arg};
 
+use super::image::Credit;
 use super::neg;
 use super::record::{Item, Proc};
 use crate::counters;
@@ -447,9 +448,8 @@ fn copy_out(
 
 /// Sends call `nr` with arguments `a` and marshalled buffers `data` to the deputy and waits for
 /// its reply (unless `oneway`): the result (`-ERESTART*` codes of a deputy interrupted for a move
-/// taken as [`restart::forwarded_result`] says) and the reply's buffers. Read-ahead frames that
-/// arrive meanwhile belong to streams given up: dropped. Errors: a negative errno when home is
-/// unreachable or gone, or the task is killed.
+/// taken as [`restart::forwarded_result`] says) and the reply's buffers. Errors: a negative
+/// errno when home is unreachable or gone, or the task is killed.
 pub(super) fn exchange(
     mig: &Migration,
     p: &Proc,
@@ -458,33 +458,6 @@ pub(super) fn exchange(
     data: &[u8],
     oneway: bool,
 ) -> core::result::Result<(i64, KVVec<u8>), i64> {
-    exchange_inner(mig, p, nr, a, data, oneway, 0).map(|(r, d, _)| (r, d))
-}
-
-/// A read-ahead fill (`proto::readahead::READ_AHEAD` with arguments `a`) whose bytes come as
-/// frames of stream `id` ahead of the reply: the result, the bytes that came before the reply,
-/// and whether the stream ended there. Errors: as [`exchange`].
-pub(super) fn exchange_fill(
-    mig: &Migration,
-    p: &Proc,
-    a: &[u64; 6],
-    id: u32,
-) -> core::result::Result<(i64, KVVec<u8>, bool), i64> {
-    let nr = u64::from(crate::proto::readahead::READ_AHEAD);
-    exchange_inner(mig, p, nr, a, &[], false, id)
-}
-
-/// [`exchange`], keeping the frames of read-ahead stream `fill` (0: none) that come before the
-/// reply, ahead of the reply's own bytes; the flag says whether the stream's end came too.
-fn exchange_inner(
-    mig: &Migration,
-    p: &Proc,
-    nr: u64,
-    a: &[u64; 6],
-    data: &[u8],
-    oneway: bool,
-    fill: u32,
-) -> core::result::Result<(i64, KVVec<u8>, bool), i64> {
     super::readahead::before_call(mig, p, nr, a);
     let mut hdr = [0u8; wire::SYSCALL_HDR_LEN];
     wire::Syscall::encode_header(p.token, nr as u32, a, &mut hdr);
@@ -499,26 +472,21 @@ fn exchange_inner(
         return Err(neg(EIO)); // the home node is unreachable
     }
     if oneway {
-        return Ok((0, KVVec::new(), true));
+        return Ok((0, KVVec::new()));
     }
     let sent_us = sys::monotonic_us();
-    // A failure to keep the stream's bytes fails the call once its reply came.
+    // Bytes of the answer ahead of the reply (`SysData`), under flow control.
+    // A failure to keep them fails the call once its reply came (the stream is taken whole).
     let mut ahead: Option<KVVec<u8>> = None;
-    let (mut lost, mut ended) = (false, fill == 0);
+    let mut lost = false;
+    let mut credit = Credit::new(p.home);
     let got = loop {
         match p.pop(0, false) {
-            Ok(Item::Data { stream, data }) => {
-                super::readahead::took_frame(mig, p);
-                if stream != fill || fill == 0 {
-                    continue;
-                }
-                if data.is_empty() {
-                    ended = true;
-                    continue;
-                }
+            Ok(Item::Data(d)) => {
+                credit.took(mig, p);
                 match ahead.as_mut() {
-                    None => ahead = Some(data),
-                    Some(acc) => lost |= acc.extend_from_slice(&data, GFP_KERNEL).is_err(),
+                    None => ahead = Some(d),
+                    Some(acc) => lost |= acc.extend_from_slice(&d, GFP_KERNEL).is_err(),
                 }
             }
             Ok(Item::Reply { result, data }) => match ahead.take() {
@@ -547,5 +515,5 @@ fn exchange_inner(
         // restarts the call here or carries it on with the process.
         let _ = TaskRef::current().add_work_interrupting(|_| {});
     }
-    Ok((result, reply, ended))
+    Ok((result, reply))
 }

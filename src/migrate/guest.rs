@@ -47,10 +47,9 @@ pub(super) fn go_home(
         |held| -> Result<u32> {
             let vmas = u.vmas()?;
             let vdso = u.vdso_addr();
-            // Read-ahead under way stops and its frames are taken before the inbox is emptied.
-            super::readahead::flush(mig, p)?;
             drain(p);
             let frozen = Frozen { held, rewound };
+            super::readahead::flush(mig, p);
             // The files its areas map here, named to home: those home holds are mapped there.
             let named = Named::offer(u, mig, p, p.home, &vmas, vdso)?;
             let mut flow = stream(u, mig, p, p.home, &vmas, vdso, &frozen, &named)?;
@@ -243,17 +242,7 @@ fn forward_call(
         }
         _ => None,
     };
-    let mut r = local.unwrap_or_else(|| forward(mig, p, nr, &args, f));
-    if matches!(
-        nr,
-        syscalls::nr::CLOSE | syscalls::nr::FSYNC | syscalls::nr::FDATASYNC
-    ) && r >= 0
-    {
-        // A one-way write that failed at home is reported here, as NFS reports it.
-        if let Some(e) = super::readahead::take_write_error(p) {
-            r = e;
-        }
-    }
+    let r = local.unwrap_or_else(|| forward(mig, p, nr, &args, f));
     if nr == syscalls::nr::TIMES && r >= 0 && args[0] != 0 {
         own_times(u, args[0]);
     }

@@ -56,7 +56,7 @@ pub(super) struct Flow<'a> {
 }
 
 impl<'a> Flow<'a> {
-    fn new(mig: &'a Migration, p: &'a Proc, node: u32) -> Self {
+    pub(super) fn new(mig: &'a Migration, p: &'a Proc, node: u32) -> Self {
         p.reset_credit();
         Flow {
             mig,
@@ -80,7 +80,7 @@ impl<'a> Flow<'a> {
     }
 
     /// Sends one frame of the stream. Errors: those of [`Proc::wait_credit`] and of the send.
-    fn send(&mut self, t: MsgType, parts: &[&[u8]]) -> Result {
+    pub(super) fn send(&mut self, t: MsgType, parts: &[&[u8]]) -> Result {
         self.p.wait_credit(self.sent + 1)?;
         self.mig.net.send_to(self.node, t, parts)?;
         self.sent += 1;
@@ -96,6 +96,11 @@ pub(super) struct Credit {
 }
 
 impl Credit {
+    /// Counting the frames of a new stream from `node`, none taken yet.
+    pub(super) fn new(node: u32) -> Self {
+        Credit { node, taken: 0 }
+    }
+
     /// One more frame of the stream was taken from `p`'s inbox.
     pub(super) fn took(&mut self, mig: &Migration, p: &Proc) {
         self.taken += 1;

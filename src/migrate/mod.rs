@@ -32,7 +32,6 @@ mod mapfile;
 mod offer;
 mod out;
 mod readahead;
-mod readserve;
 mod record;
 mod request;
 mod runmode;

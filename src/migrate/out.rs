@@ -304,9 +304,6 @@ pub(super) fn make_stub(u: &UserCtx, actions: &[[u64; 4]; 64]) -> Result<Deputy>
         args_area: None,
         held: HeldFiles::none(),
         read_ahead: None,
-        stream: None,
-        ra_sent: 0,
-        wb_taken: 0,
     })
 }
 

@@ -46,11 +46,8 @@ pub(super) enum Item {
         result: i64,
         data: KVVec<u8>,
     },
-    /// Bytes of read-ahead stream `stream` (`SysData`); none: its end.
-    Data {
-        stream: u32,
-        data: KVVec<u8>,
-    },
+    /// Bytes of the next reply's answer, ahead of it (`SysData`).
+    Data(KVVec<u8>),
     Ctl(Ctl),
     Signal(crate::proto::signal::Signal),
     /// A file the image maps (`MigFile`): its index, `prot`, hash and path (with its NUL).
@@ -109,13 +106,7 @@ pub(super) struct Deputy {
     /// mode (a signal handled at home between the names and the State): [`HeldFiles`].
     pub(super) held: HeldFiles,
     /// The file its guest reads ahead of, as the last fill left it ([`super::readahead`]).
-    pub(super) read_ahead: Option<super::readserve::Watch>,
-    /// The read-ahead stream it sends while it waits ([`super::readserve`]), and the frames of
-    /// all its streams so far (flow control).
-    pub(super) stream: Option<super::readserve::Stream>,
-    pub(super) ra_sent: u32,
-    /// The guest's one-way writes it ran so far (credited to the guest).
-    pub(super) wb_taken: u32,
+    pub(super) read_ahead: Option<super::readahead::Watch>,
 }
 
 /// A guest's child being made ([`super::fork`]): its record (its deputy forked at home) and
@@ -151,15 +142,6 @@ pub(super) struct Guest {
     /// What descriptors are at home, as its deputy said (`proto::readahead::FD_KIND`): slot
     /// `fd % 4` holds `(fd + 1, kind)`, or zeros. Cleared by any call that may change them.
     pub(super) fd_kinds: [(u64, i64); 4],
-    /// Read-ahead frames taken so far (flow control), the number of its last stream, and a
-    /// stream it gave up whose end it did not see (0: none).
-    pub(super) ra_taken: u32,
-    pub(super) ra_stream: u32,
-    pub(super) ra_orphan: u32,
-    /// Writes it sent one-way (`WRITE_BEHIND` frames, flow control) and the first failure its
-    /// deputy reported for them (an errno, 0: none), not yet returned.
-    pub(super) wb_sent: u32,
-    pub(super) wb_error: u32,
 }
 
 impl Role {
@@ -367,25 +349,6 @@ impl Proc {
                 None
             }
         })?
-    }
-
-    /// A deputy sending read-ahead: the next item, or `None` once frame `n` (from 1) of its
-    /// streams fits the guest's window ([`flow::may_send`]). Errors: as [`Proc::pop`] without
-    /// a time limit.
-    pub(super) fn pop_or_room(&self, n: u32) -> Result<Option<Item>> {
-        let r = self.wait(0, true, |i| match i.take_item() {
-            Some(it) => Some(Some(it)),
-            None => flow::may_send(n, i.credit).then_some(None),
-        })?;
-        self.cv.notify_all();
-        Ok(r)
-    }
-
-    /// A guest about to send one-way writes, `sent` so far: credit reported by anything else
-    /// (the image of a move home that did not happen) counts nothing.
-    pub(super) fn clamp_credit(&self, sent: u32) {
-        let mut g = self.inner.lock();
-        g.credit = g.credit.min(sent);
     }
 
     /// Starts counting the credit of a new image stream.

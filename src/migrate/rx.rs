@@ -142,13 +142,7 @@ fn to_item(m: &Message<'_>) -> Result<Option<(u64, Item)>> {
                 data: copy(r.data)?,
             },
         ),
-        Message::SysData(d) => (
-            d.token,
-            Item::Data {
-                stream: d.stream,
-                data: copy(d.data)?,
-            },
-        ),
+        Message::SysData(d) => (d.token, Item::Data(copy(d.data)?)),
         Message::MigCtl(c) => (c.token, Item::Ctl(c)),
         Message::MigSignal(s) => (s.token, Item::Signal(s)),
         Message::MigFile(f) => {
@@ -234,13 +228,6 @@ fn on_ctl(mig: &Arc<Migration>, p: &Arc<Proc>, c: &Ctl) -> bool {
         wire::ctl::READ_DROP if !home => {
             if let Some(g) = p.inner.lock().guest() {
                 g.ra_gen += 1;
-            }
-        }
-        wire::ctl::WRITE_ERROR if !home => {
-            if let Some(g) = p.inner.lock().guest() {
-                if g.wb_error == 0 {
-                    g.wb_error = c.arg.max(1);
-                }
             }
         }
         wire::ctl::KILL if !home => {

@@ -88,8 +88,5 @@ counters! {
         readahead_changed,
         /// Writes of guests here to the null device at home, answered here without forwarding.
         writes_null,
-        /// Writes of guests here to plain files at home sent one-way (`WRITE_BEHIND`), and those
-        /// deputies here ran.
-        writes_behind,
     }
 }

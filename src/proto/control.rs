@@ -50,12 +50,8 @@ pub mod ctl {
     /// the bytes read ahead. Sent before the reply or signal that follows the change
     /// (`proto::readahead`).
     pub const READ_DROP: u32 = 12;
-    /// Deputy to remote (protocol 12): a write the guest sent one-way (`WRITE_BEHIND`) failed
-    /// or was short at home; `arg` is the errno (`EIO` for a short write), which the guest
-    /// returns from its next write to a plain file, `fsync`, `fdatasync` or `close`.
-    pub const WRITE_ERROR: u32 = 13;
     /// Largest defined operation.
-    pub const MAX: u32 = 13;
+    pub const MAX: u32 = 12;
 }
 
 /// Control of a migrated process (see [`ctl`]).

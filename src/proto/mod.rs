@@ -194,7 +194,7 @@ impl MsgType {
                 files::FILE_HDR_LEN + files::MAX_PATH,
             ),
             MsgType::SysData => (
-                readahead::SYSDATA_HDR_LEN,
+                readahead::SYSDATA_HDR_LEN + 1,
                 readahead::SYSDATA_HDR_LEN + mig::MAX_SYS_DATA,
             ),
         }

@@ -77,7 +77,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Message::SysData(d) => {
             let mut p = vec![0u8; readahead::SYSDATA_HDR_LEN];
-            readahead::SysData::encode_header(d.token, d.stream, &mut p);
+            readahead::SysData::encode_header(d.token, &mut p);
             p.extend_from_slice(d.data);
             enc(&p, &mut re)
         }

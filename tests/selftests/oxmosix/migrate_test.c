@@ -35,7 +35,6 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -703,73 +702,6 @@ TEST_F_TIMEOUT(mig, read_ahead_stays_true, 150)
 	unlink(gof);
 	unlink(backf);
 	unlink(file);
-}
-
-/*
- * Writes of a migrated process to home files go one-way and stay true (issue 16): `writer` on
- * node 2 writes 1 MiB in 4 KiB writes and 100 O_APPEND lines (steps in writer.c); at its pause
- * both files are exactly right at home, and node 1 served fewer than 100 calls for them (one
- * each without write-behind: over 350). A 64 KiB tmpfs at home filled by node 2's writes
- * reports ENOSPC to the writer by a later write, fsync or close.
- */
-TEST_F_TIMEOUT(mig, write_behind_stays_true, 150)
-{
-	const char *gof = "/tmp/wb.go", *backf = "/tmp/wb.back";
-	static unsigned char got[(1 << 20) + 1];
-	char args[128], want[16], *text;
-	long served0, served, k, off;
-	int go, back, n;
-	pid_t pid;
-
-	mkdir("/tmp/wb", 0755);
-	mkdir("/tmp/wb/small", 0755);
-	ASSERT_EQ(0, mount("none", "/tmp/wb/small", "tmpfs", 0, "size=64k")) TH_LOG("mount: %s", strerror(errno));
-	unlink(gof);
-	unlink(backf);
-	ASSERT_EQ(0, mkfifo(gof, 0600));
-	ASSERT_EQ(0, mkfifo(backf, 0600));
-	go = open(gof, O_RDWR);
-	back = open(backf, O_RDWR);
-	ASSERT_LE(0, go);
-	ASSERT_LE(0, back);
-	snprintf(args, sizeof(args), "/tmp/wb %s %s", gof, backf);
-	pid = start_program(_metadata, self, "writer", args, 30);
-	ASSERT_LT(0, pid);
-	MIGRATE_OK(pid, self->n2);
-	served0 = info_counter("migration", "served");
-	ASSERT_EQ(1, write(go, "g", 1));
-	ASSERT_EQ('a', ra_wait(back));
-	served = info_counter("migration", "served") - served0;
-	TH_LOG("node 1 served %ld calls for 256 writes, 100 appends and the checks", served);
-	EXPECT_GT(100, served);
-	EXPECT_EQ(1 << 20, read_file("/tmp/wb/out", (char *)got, sizeof(got)));
-	for (k = 0; k < (1 << 20); k++)
-		if (got[k] != (unsigned char)(k * 7 + k / 4093))
-			break;
-	EXPECT_EQ(1 << 20, k) TH_LOG("byte %ld of the file written on node 2 differs", k);
-	n = read_file("/tmp/wb/app", (char *)got, sizeof(got));
-	ASSERT_LT(0, n);
-	got[n] = 0;
-	text = (char *)got;
-	for (k = 0, off = 0; k < 100; k++) {
-		snprintf(want, sizeof(want), "line %ld\n", k);
-		if (strncmp(text + off, want, strlen(want)))
-			break;
-		off += strlen(want);
-	}
-	EXPECT_EQ(100, k) TH_LOG("appended line %ld differs", k);
-	EXPECT_EQ(off, n);
-	ASSERT_EQ(1, write(go, "g", 1));
-	EXPECT_EXIT(0, 60);
-	close(go);
-	close(back);
-	unlink(gof);
-	unlink(backf);
-	umount("/tmp/wb/small");
-	unlink("/tmp/wb/out");
-	unlink("/tmp/wb/app");
-	rmdir("/tmp/wb/small");
-	rmdir("/tmp/wb");
 }
 
 /*
