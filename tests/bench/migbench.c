@@ -255,41 +255,26 @@ static double run_after_sleep(const char *cmd, int remote)
 {
 	char line[256];
 	char *argv[] = { "sh", "-c", line, NULL };
+	double t0 = now();
+	int pid;
 
 	snprintf(line, sizeof(line), "sleep 0.5; exec %s", cmd);
-	if (!remote) {
-		double t0 = now();
-		int pid = fork();
+	pid = fork();
+	if (pid == 0) {
+		int fd = open("/dev/null", O_WRONLY);
 
-		if (pid == 0) {
-			int fd = open("/dev/null", O_WRONLY);
-
-			dup2(fd, 1);
-			dup2(fd, 2);
-			execvp(argv[0], argv);
-			_exit(127);
-		}
-		waitpid(pid, NULL, 0);
-		return now() - t0 - 0.5;
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execvp(argv[0], argv);
+		_exit(127);
 	}
-	{
-		double t0 = now();
-		int pid = fork();
-
-		if (pid == 0) {
-			int fd = open("/dev/null", O_WRONLY);
-
-			dup2(fd, 1);
-			dup2(fd, 2);
-			execvp(argv[0], argv);
-			_exit(127);
-		}
+	if (remote) {
 		usleep(50000);
 		if (migrate(pid, 2))
 			perror("migrate reader");
-		waitpid(pid, NULL, 0);
-		return now() - t0 - 0.5;
 	}
+	waitpid(pid, NULL, 0);
+	return now() - t0 - 0.5;
 }
 
 static void file_reading(void)
